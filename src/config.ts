@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+const SECOND = 1;
+const MINUTE = 60 * SECOND;
+const DAY = 24 * 60 * MINUTE;
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+/** Environment variables the worker reads, with their defaults. */
+const schema = z.object({
+  /** @default amqp://guest:guest@127.0.0.1:5672 */
+  AMQP_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  /** @default redis://127.0.0.1:6379 */
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** The database is created if missing. @default mysql://root@127.0.0.1:3306/inventory */
+  MYSQL_URL: url(['mysql:']).default('mysql://root@127.0.0.1:3306/inventory'),
+  /** Sliding cart-hold lifetime after the last cart.added. @default 3600 (60 minutes) */
+  CART_TTL_SECONDS: int(1).default(60 * MINUTE),
+  /** How long an event id is remembered in Redis for de-duplication. @default 2592000 (30 days) */
+  DEDUP_TTL_SECONDS: int(60).default(30 * DAY),
+  /** Prefix of every Redis key of the engine (tests use their own). @default inv */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (1-32 characters)')
+    .default('inv'),
+  /** Ledger mirror: most events written to MySQL in one transaction. @default 2000 */
+  LEDGER_BATCH_SIZE: int(1).default(2000),
+  /** @default info */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Thrown when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `  ${i.path.join('.')}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`,
+    );
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

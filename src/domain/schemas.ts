@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import type { Command, EventMeta } from './types.js';
+
+/** 1–128 printable characters (no control characters): SKUs, ids, location ids. */
+export const idString = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only');
+
+/** Tenants also name Redis hash tags and must stay simple. */
+export const tenantString = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)');
+
+export const sourceString = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only');
+
+/** Quantities are positive integers; a safe upper bound keeps sums exact everywhere. */
+export const quantity = z.number().int('must be a whole number').positive('must be positive').max(1e9);
+export const count = z.number().int('must be a whole number').min(0, 'must not be negative').max(1e9);
+
+const line = z.strictObject({ sku: idString, locationId: idString, quantity });
+
+export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
+  tenant: tenantString,
+  source: sourceString,
+  id: idString,
+  type: z.string().min(1).max(64),
+  occurredAt: z.string().min(1).max(64),
+});
+
+export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
+  z.strictObject({
+    op: z.literal('receive'),
+    sku: idString,
+    locationId: idString,
+    quantity,
+    reference: idString.optional(),
+  }),
+  z.strictObject({
+    op: z.literal('adjust'),
+    sku: idString,
+    locationId: idString,
+    delta: z
+      .number()
+      .int('must be a whole number')
+      .refine((d) => d !== 0, 'must not be zero')
+      .refine((d) => Math.abs(d) <= 1e9, 'is too large'),
+    reason: idString,
+  }),
+  z.strictObject({ op: z.literal('count'), sku: idString, locationId: idString, onHand: count }),
+  z.strictObject({
+    op: z.literal('configure'),
+    sku: idString,
+    locationId: idString,
+    reorderLevel: count.optional(),
+    reorderQuantity: count.optional(),
+  }),
+  z.strictObject({
+    op: z.literal('cartAdd'),
+    cartId: idString,
+    sku: idString,
+    locationId: idString,
+    quantity,
+    ttlMs: z.number().int().positive(),
+  }),
+  z.strictObject({
+    op: z.literal('cartRemove'),
+    cartId: idString,
+    sku: idString,
+    quantity: quantity.optional(),
+  }),
+  z.strictObject({ op: z.literal('cartClear'), cartId: idString }),
+  z.strictObject({ op: z.literal('cartExpire'), cartId: idString, expiresAt: z.number().int() }),
+  z.strictObject({
+    op: z.literal('orderPlace'),
+    orderId: idString,
+    cartId: idString.optional(),
+    lines: z.array(line).min(1, 'must have at least one line').max(500),
+  }),
+  z.strictObject({
+    op: z.literal('paymentSucceed'),
+    orderId: idString,
+    paymentId: idString,
+    lines: z.array(line).max(500).optional(),
+  }),
+  z.strictObject({ op: z.literal('paymentFail'), orderId: idString, paymentId: idString }),
+  z.strictObject({ op: z.literal('orderCancel'), orderId: idString, reason: idString.optional() }),
+  z.strictObject({
+    op: z.literal('ship'),
+    shipmentId: idString,
+    orderId: idString,
+    lines: z.array(line).min(1, 'must have at least one line').max(500),
+  }),
+  z.strictObject({
+    op: z.literal('return'),
+    rmaId: idString,
+    orderId: idString.optional(),
+    lines: z
+      .array(line.extend({ disposition: z.enum(['restock', 'quarantine']) }))
+      .min(1, 'must have at least one line')
+      .max(500),
+  }),
+  z
+    .strictObject({
+      op: z.literal('transferShip'),
+      transferId: idString,
+      fromLocationId: idString,
+      toLocationId: idString,
+      lines: z
+        .array(z.strictObject({ sku: idString, quantity }))
+        .min(1, 'must have at least one line')
+        .max(500),
+    })
+    .refine((t) => t.fromLocationId !== t.toLocationId, 'fromLocationId must differ from toLocationId'),
+  z.strictObject({ op: z.literal('transferReceive'), transferId: idString }),
+]);
+
+/** Formats zod issues as `path: message; …` for error reasons a person can act on. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}

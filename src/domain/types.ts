@@ -1,0 +1,232 @@
+/**
+ * The vocabulary shared by the Lua engine, the pure domain model, the ledger mirror and the
+ * consumers. No I/O here.
+ *
+ * Figures are kept per tenant, SKU and location:
+ *   onHand       physically there
+ *   reserved     held by carts and orders, not yet shipped
+ *   committed    the part of `reserved` held by paid orders
+ *   unavailable  quarantined
+ *   incoming     in transit towards this location
+ *   available  = onHand - reserved - unavailable
+ */
+
+export const DEFAULT_TENANT = 'default';
+export const DEFAULT_LOCATION = 'default';
+
+export interface StockFigures {
+  onHand: number;
+  reserved: number;
+  committed: number;
+  unavailable: number;
+  incoming: number;
+}
+
+export interface StockRecord extends StockFigures {
+  /** Absent until a `stock.configured` sets it. */
+  reorderLevel?: number;
+  reorderQuantity?: number;
+}
+
+export const availableOf = (s: StockFigures): number => s.onHand - s.reserved - s.unavailable;
+
+/** Identity of the event that caused a change: `source` + `id` make it unique per tenant. */
+export interface EventMeta {
+  tenant: string;
+  source: string;
+  id: string;
+  type: string;
+  /** ISO-8601 time the platform says the event happened. */
+  occurredAt: string;
+}
+
+export interface Line {
+  sku: string;
+  locationId: string;
+  quantity: number;
+}
+
+export type Disposition = 'restock' | 'quarantine';
+
+/** One operation of the engine; every consumed event maps to exactly one command. */
+export type Command =
+  | { op: 'receive'; sku: string; locationId: string; quantity: number; reference?: string }
+  | { op: 'adjust'; sku: string; locationId: string; delta: number; reason: string }
+  | { op: 'count'; sku: string; locationId: string; onHand: number }
+  | {
+      op: 'configure';
+      sku: string;
+      locationId: string;
+      reorderLevel?: number;
+      reorderQuantity?: number;
+    }
+  | { op: 'cartAdd'; cartId: string; sku: string; locationId: string; quantity: number; ttlMs: number }
+  /** `quantity` omitted releases the cart's whole hold on the SKU (every location). */
+  | { op: 'cartRemove'; cartId: string; sku: string; quantity?: number }
+  | { op: 'cartClear'; cartId: string }
+  /** Released only if the cart is still open and its expiry is still `expiresAt`. */
+  | { op: 'cartExpire'; cartId: string; expiresAt: number }
+  | { op: 'orderPlace'; orderId: string; cartId?: string; lines: Line[] }
+  | { op: 'paymentSucceed'; orderId: string; paymentId: string; lines?: Line[] }
+  | { op: 'paymentFail'; orderId: string; paymentId: string }
+  | { op: 'orderCancel'; orderId: string; reason?: string }
+  | { op: 'ship'; shipmentId: string; orderId: string; lines: Line[] }
+  | {
+      op: 'return';
+      rmaId: string;
+      orderId?: string;
+      lines: (Line & { disposition: Disposition })[];
+    }
+  | {
+      op: 'transferShip';
+      transferId: string;
+      fromLocationId: string;
+      toLocationId: string;
+      lines: { sku: string; quantity: number }[];
+    }
+  | { op: 'transferReceive'; transferId: string };
+
+export type Op = Command['op'];
+
+/** Ledger movement kinds (the `movement` column of `inventory_ledger`). */
+export type MovementKind =
+  | 'received'
+  | 'adjusted'
+  | 'counted'
+  | 'reserved'
+  | 'released'
+  | 'expired'
+  | 'committed'
+  | 'uncommitted'
+  | 'shipped'
+  | 'returned'
+  | 'transfer_out'
+  | 'transfer_in_transit'
+  | 'transfer_received';
+
+/**
+ * One movement of one SKU at one location, as the Lua scripts append it to the outbox:
+ * [sku, locationId, kind, dOnHand, dReserved, dCommitted, dUnavailable, dIncoming,
+ *  referenceType, referenceId, reason]
+ */
+export type MovementTuple = [
+  sku: string,
+  locationId: string,
+  kind: MovementKind,
+  dOnHand: number,
+  dReserved: number,
+  dCommitted: number,
+  dUnavailable: number,
+  dIncoming: number,
+  referenceType: string,
+  referenceId: string,
+  reason: string,
+];
+
+export interface Movement {
+  sku: string;
+  locationId: string;
+  kind: MovementKind;
+  onHand: number;
+  reserved: number;
+  committed: number;
+  unavailable: number;
+  incoming: number;
+  referenceType: string;
+  referenceId: string;
+  reason: string;
+}
+
+export type HoldKind = 'cart' | 'order' | 'transfer';
+
+export type CartState = 'open' | 'converted' | 'released' | 'expired';
+export type OrderState =
+  | 'placed'
+  | 'paid'
+  | 'released'
+  | 'cancelled'
+  | 'fulfilled'
+  /** payment.succeeded arrived before order.placed, without lines */
+  | 'prepaid'
+  /** payment.failed arrived before order.placed */
+  | 'payfailed';
+export type TransferState = 'shipped' | 'received';
+
+export interface HoldLine {
+  sku: string;
+  locationId: string;
+  /** units held now (reserved, not shipped) */
+  held: number;
+  /** units the order asked for (orders only) */
+  ordered?: number;
+  /** units shipped so far (orders only) */
+  shipped?: number;
+}
+
+/** A snapshot of one hold (or transfer) after the change, as mirrored to MySQL. */
+export interface HoldSnapshot {
+  kind: HoldKind;
+  id: string;
+  state: string;
+  lines: HoldLine[];
+  /** epoch ms; carts only */
+  expiresAt?: number;
+  /** increments on every change: the mirror never lets an older snapshot overwrite a newer one */
+  version: number;
+  /** cart → order it became; order → cart it took over; transfer → "from>to" */
+  link?: string;
+}
+
+export interface ShortLine {
+  sku: string;
+  locationId: string;
+  requested: number;
+  available: number;
+}
+
+export interface LowStockLine {
+  sku: string;
+  locationId: string;
+  available: number;
+  reorderLevel: number;
+  reorderQuantity: number | null;
+}
+
+export interface ShortageLine {
+  sku: string;
+  locationId: string;
+  available: number;
+}
+
+/** What an applied event did, beyond its movements. */
+export interface Outcome {
+  /** applied: changed something or recorded state; rejected: business refusal; ignored: no-op by rule */
+  result: 'applied' | 'rejected' | 'ignored';
+  /** machine-readable reason for rejected/ignored (e.g. insufficient-stock, cart-converted) */
+  reason?: string;
+  short?: ShortLine[];
+  lowStock?: LowStockLine[];
+  shortage?: ShortageLine[];
+}
+
+export interface ConfigChange {
+  sku: string;
+  locationId: string;
+  reorderLevel: number | null;
+  reorderQuantity: number | null;
+}
+
+/** The payload each script appends to the tenant's outbox stream, in the same atomic step. */
+export interface OutboxPayload {
+  tenant: string;
+  source: string;
+  id: string;
+  type: string;
+  occurredAt: string;
+  /** the tenant's Redis epoch the script ran under (see ledger/epochs) */
+  epoch: number;
+  outcome: Outcome;
+  movements: Movement[];
+  holds: HoldSnapshot[];
+  config: ConfigChange[];
+}

@@ -1,0 +1,267 @@
+import type { Redis } from 'ioredis';
+import { PermanentError } from '../errors/PermanentError.js';
+import { TransientError } from '../errors/TransientError.js';
+import { commandSchema, describeIssues, eventMetaSchema } from '../domain/schemas.js';
+import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
+import { pairOf, TenantKeys } from './keys.js';
+import { parsePayload } from './payload.js';
+import { defineScripts, type ScriptSpec } from './scripts.js';
+
+/** Script reply codes (see src/lua/includes/base.lua). */
+export enum ReplyCode {
+  Applied = 1,
+  Duplicate = 0,
+  NotReady = -1,
+  Retry = -2,
+  NotYet = -3,
+}
+
+export type ApplyResult =
+  | { status: 'applied'; entryId: string; payload: OutboxPayload }
+  /** Applied before; `pending` is its payload while still waiting in the outbox. */
+  | { status: 'duplicate'; entryId: string; pending?: OutboxPayload }
+  /** A precondition (e.g. the transfer's shipment) has not arrived yet; nothing changed. */
+  | { status: 'not-yet'; reason: string };
+
+export interface EngineOptions {
+  prefix: string;
+  dedupTtlSeconds: number;
+  /** Called when a script finds the tenant missing from Redis: load it, then the call retries. */
+  ensureTenant: (tenant: string) => Promise<void>;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+interface Plan {
+  script: string;
+  /** the script's own fixed keys (after meta, marker, outbox) */
+  keys: string[];
+  /** stock pairs, in the order of the stock keys */
+  pairs: string[];
+  args: Record<string, unknown>;
+}
+
+const MAX_ATTEMPTS = 20;
+
+/**
+ * Runs commands through the Lua scripts. Ops that release by reference first read which
+ * lines the hold has (to pass every stock key in KEYS); the script checks the hold still has
+ * exactly those lines and asks for a re-plan (RETRY) if it changed in between.
+ */
+export class Engine {
+  private readonly specs: Map<string, ScriptSpec>;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: EngineOptions,
+  ) {
+    this.specs = defineScripts(redis);
+    this.now = options.now ?? Date.now;
+  }
+
+  keys(tenant: string): TenantKeys {
+    return new TenantKeys(this.options.prefix, tenant);
+  }
+
+  /** Validates and applies one event's command. Throws PermanentError on invalid input. */
+  async apply(meta: EventMeta, command: Command): Promise<ApplyResult> {
+    const m = eventMetaSchema.safeParse(meta);
+    if (!m.success) throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
+    const c = commandSchema.safeParse(command);
+    if (!c.success) throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
+    return this.applyValid(m.data, c.data);
+  }
+
+  /** Applies a command already validated by the caller. */
+  async applyValid(meta: EventMeta, command: Command): Promise<ApplyResult> {
+    const k = this.keys(meta.tenant);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const plan = await this.plan(k, command);
+      const reply = await this.call(k, meta, plan);
+      const code = reply[0] as ReplyCode;
+      switch (code) {
+        case ReplyCode.Applied:
+          return {
+            status: 'applied',
+            entryId: String(reply[1]),
+            payload: parsePayload(String(reply[2])),
+          };
+        case ReplyCode.Duplicate:
+          return {
+            status: 'duplicate',
+            entryId: String(reply[1]),
+            ...(reply[2] ? { pending: parsePayload(String(reply[2])) } : {}),
+          };
+        case ReplyCode.NotYet:
+          return { status: 'not-yet', reason: String(reply[1]) };
+        case ReplyCode.NotReady:
+          await this.options.ensureTenant(meta.tenant);
+          break;
+        case ReplyCode.Retry:
+          break;
+        default:
+          throw new Error(`unexpected script reply ${JSON.stringify(reply)}`);
+      }
+    }
+    throw new TransientError(
+      `event ${meta.id}: gave up after ${MAX_ATTEMPTS} attempts (tenant not loadable or hold churning)`,
+      'engine-retries-exhausted',
+    );
+  }
+
+  private async call(k: TenantKeys, meta: EventMeta, plan: Plan): Promise<unknown[]> {
+    const spec = this.specs.get(plan.script);
+    if (!spec) throw new Error(`no Lua script named ${plan.script}`);
+    const keys = [
+      k.meta,
+      k.marker(meta.source, meta.id),
+      k.outbox,
+      ...plan.keys,
+      ...plan.pairs.map((p) => k.stock(p)),
+    ];
+    if (keys.length - plan.pairs.length !== spec.fixedKeys) {
+      throw new Error(`${plan.script}: planned ${keys.length - plan.pairs.length} fixed keys`);
+    }
+    const argv = JSON.stringify({
+      ...meta,
+      now: this.now(),
+      dedupTtl: this.options.dedupTtlSeconds,
+      pairs: plan.pairs,
+      ...plan.args,
+    });
+    const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown[]>>)[
+      spec.command
+    ]!;
+    return spec.variadic ? run.call(this.redis, keys.length, ...keys, argv) : run.call(this.redis, ...keys, argv);
+  }
+
+  /** Pairs a hold currently has lines for (fields h:, o:, s: of its hash). */
+  private async holdPairs(key: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(key);
+    return fields.filter((f) => /^[hos]:/.test(f)).map((f) => f.slice(2));
+  }
+
+  private async plan(k: TenantKeys, c: Command): Promise<Plan> {
+    const one = (sku: string, loc: string) => [pairOf(sku, loc)];
+    switch (c.op) {
+      case 'receive':
+        return { script: 'receiveStock', keys: [], pairs: one(c.sku, c.locationId), args: { quantity: c.quantity, reference: c.reference } };
+      case 'adjust':
+        return { script: 'adjustStock', keys: [], pairs: one(c.sku, c.locationId), args: { delta: c.delta, reason: c.reason } };
+      case 'count':
+        return { script: 'countStock', keys: [], pairs: one(c.sku, c.locationId), args: { onHand: c.onHand } };
+      case 'configure':
+        return {
+          script: 'configureStock',
+          keys: [],
+          pairs: one(c.sku, c.locationId),
+          args: { reorderLevel: c.reorderLevel, reorderQuantity: c.reorderQuantity },
+        };
+      case 'cartAdd':
+        return {
+          script: 'reserveCart',
+          keys: [k.cart(c.cartId)],
+          pairs: one(c.sku, c.locationId),
+          args: { cartId: c.cartId, quantity: c.quantity, ttlMs: c.ttlMs },
+        };
+      case 'cartRemove':
+      case 'cartClear':
+      case 'cartExpire': {
+        const key = k.cart(c.cartId);
+        const mode = c.op === 'cartRemove' ? 'remove' : c.op === 'cartClear' ? 'clear' : 'expire';
+        return {
+          script: 'releaseCart',
+          keys: [key],
+          pairs: await this.holdPairs(key),
+          args: {
+            cartId: c.cartId,
+            mode,
+            ...(c.op === 'cartRemove' ? { sku: c.sku, quantity: c.quantity } : {}),
+            ...(c.op === 'cartExpire' ? { expiresAt: c.expiresAt } : {}),
+          },
+        };
+      }
+      case 'orderPlace': {
+        const cartKey = c.cartId !== undefined ? k.cart(c.cartId) : `${k.base}cart-none`;
+        const cartPairs = c.cartId !== undefined ? await this.holdPairs(cartKey) : [];
+        return {
+          script: 'placeOrder',
+          keys: [k.order(c.orderId), cartKey],
+          pairs: union(linePairs(c.lines), cartPairs),
+          args: { orderId: c.orderId, cartId: c.cartId, lines: c.lines },
+        };
+      }
+      case 'paymentSucceed': {
+        const key = k.order(c.orderId);
+        return {
+          script: 'commitOrder',
+          keys: [key],
+          pairs: union(linePairs(c.lines ?? []), await this.holdPairs(key)),
+          args: { orderId: c.orderId, paymentId: c.paymentId, lines: c.lines },
+        };
+      }
+      case 'paymentFail':
+      case 'orderCancel': {
+        const key = k.order(c.orderId);
+        return {
+          script: 'releaseOrder',
+          keys: [key],
+          pairs: await this.holdPairs(key),
+          args:
+            c.op === 'paymentFail'
+              ? { orderId: c.orderId, mode: 'payfail' }
+              : { orderId: c.orderId, mode: 'cancel', reason: c.reason },
+        };
+      }
+      case 'ship':
+        return {
+          script: 'fulfilShipment',
+          keys: [k.order(c.orderId)],
+          pairs: linePairs(c.lines),
+          args: { shipmentId: c.shipmentId, orderId: c.orderId, lines: c.lines },
+        };
+      case 'return':
+        return {
+          script: 'returnStock',
+          keys: [],
+          pairs: linePairs(c.lines),
+          args: { rmaId: c.rmaId, lines: c.lines },
+        };
+      case 'transferShip': {
+        const skus = [...new Set(c.lines.map((l) => l.sku))];
+        return {
+          script: 'shipTransfer',
+          keys: [k.transfer(c.transferId)],
+          pairs: [
+            ...skus.map((s) => pairOf(s, c.fromLocationId)),
+            ...skus.map((s) => pairOf(s, c.toLocationId)),
+          ],
+          args: {
+            transferId: c.transferId,
+            fromLocationId: c.fromLocationId,
+            toLocationId: c.toLocationId,
+            lines: c.lines,
+          },
+        };
+      }
+      case 'transferReceive': {
+        const key = k.transfer(c.transferId);
+        return {
+          script: 'receiveTransfer',
+          keys: [key],
+          pairs: await this.holdPairs(key),
+          args: { transferId: c.transferId },
+        };
+      }
+    }
+  }
+}
+
+function linePairs(lines: { sku: string; locationId: string }[]): string[] {
+  return [...new Set(lines.map((l) => pairOf(l.sku, l.locationId)))];
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}

@@ -1,0 +1,59 @@
+/**
+ * Redis key layout. Every key of one tenant shares the hash tag `{tenant}`, so every script
+ * call (which only ever touches one tenant) runs unchanged on Redis Cluster.
+ *
+ *   <prefix>:{<tenant>}:meta                    hash: epoch (missing = tenant not loaded)
+ *   <prefix>:{<tenant>}:outbox                  stream: payloads waiting for the ledger mirror
+ *   <prefix>:{<tenant>}:evt:<source>\x1f<id>    string: marker of an applied event
+ *   <prefix>:{<tenant>}:stock:<sku>\x1f<loc>    hash: figures and reorder settings
+ *   <prefix>:{<tenant>}:cart:<cartId>           hash: cart hold
+ *   <prefix>:{<tenant>}:order:<orderId>         hash: order hold
+ *   <prefix>:{<tenant>}:transfer:<transferId>   hash: transfer record
+ *
+ * The separator \x1f cannot occur in ids, which are printable characters only.
+ */
+export const SEP = '\x1f';
+
+export const pairOf = (sku: string, locationId: string): string => `${sku}${SEP}${locationId}`;
+
+export function splitPair(pair: string): { sku: string; locationId: string } {
+  const i = pair.indexOf(SEP);
+  return { sku: pair.slice(0, i), locationId: pair.slice(i + 1) };
+}
+
+export class TenantKeys {
+  readonly base: string;
+
+  constructor(prefix: string, readonly tenant: string) {
+    this.base = `${prefix}:{${tenant}}:`;
+  }
+
+  get meta(): string {
+    return `${this.base}meta`;
+  }
+  get outbox(): string {
+    return `${this.base}outbox`;
+  }
+  marker(source: string, id: string): string {
+    return `${this.base}evt:${source}${SEP}${id}`;
+  }
+  stock(pair: string): string {
+    return `${this.base}stock:${pair}`;
+  }
+  cart(cartId: string): string {
+    return `${this.base}cart:${cartId}`;
+  }
+  order(orderId: string): string {
+    return `${this.base}order:${orderId}`;
+  }
+  transfer(transferId: string): string {
+    return `${this.base}transfer:${transferId}`;
+  }
+  /** Pattern matching every key of the tenant (for SCAN). */
+  get all(): string {
+    return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
+}
+
+/** Pattern of every tenant's meta key under a prefix. */
+export const metaPattern = (prefix: string): string => `${prefix}:{*}:meta`;

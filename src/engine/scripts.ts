@@ -1,0 +1,61 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/** Bump when a script's keys or arguments change, so old and new workers never mix. */
+export const SCRIPT_VERSION = 1;
+
+export const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua');
+
+export interface ScriptSpec {
+  /** file name without the key-count suffix, e.g. reserveCart */
+  name: string;
+  /** the command name registered on the client, e.g. inv1_reserveCart */
+  command: string;
+  /** fixed keys; `variadic` scripts take one more key per stock pair */
+  fixedKeys: number;
+  variadic: boolean;
+  lua: string;
+}
+
+const INCLUDE = /^--- @include "([^"]+)"\s*$/gm;
+
+function resolveIncludes(source: string, seen = new Set<string>()): string {
+  return source.replace(INCLUDE, (_, name: string) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return resolveIncludes(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'), seen);
+  });
+}
+
+/** Reads every `verbNoun-N.lua` / `verbNoun-N+.lua`; the key count comes from the name. */
+export function readScripts(): ScriptSpec[] {
+  return readdirSync(LUA_DIR)
+    .filter((f) => f.endsWith('.lua'))
+    .map((file) => {
+      const m = /^([a-zA-Z]+)-(\d+)(\+?)\.lua$/.exec(file);
+      if (!m) throw new Error(`Lua file name must be verbNoun-N.lua or verbNoun-N+.lua: ${file}`);
+      const name = m[1]!;
+      return {
+        name,
+        command: `inv${SCRIPT_VERSION}_${name}`,
+        fixedKeys: Number(m[2]),
+        variadic: m[3] === '+',
+        lua: resolveIncludes(readFileSync(join(LUA_DIR, file), 'utf8')),
+      };
+    });
+}
+
+/** Registers every script on the client once (ioredis sends EVALSHA, falling back to EVAL). */
+export function defineScripts(redis: Redis): Map<string, ScriptSpec> {
+  const specs = new Map<string, ScriptSpec>();
+  for (const spec of readScripts()) {
+    redis.defineCommand(spec.command, {
+      lua: spec.lua,
+      ...(spec.variadic ? {} : { numberOfKeys: spec.fixedKeys }),
+    });
+    specs.set(spec.name, spec);
+  }
+  return specs;
+}

@@ -1,0 +1,18 @@
+--[[
+  stock.adjusted: manual +/- on-hand with a reason code. Refused when on-hand would go negative.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    stock hash of the one pair
+    ARGV[1]    JSON { ...base, pairs = {pair}, delta, reason }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(3)
+if not ctx then return early end
+local a = ctx.a
+local s = stock(ctx, a.pairs[1])
+if s.onHand + a.delta < 0 then
+  return finish(ctx, { result = 'rejected', reason = 'negative-on-hand' })
+end
+move(ctx, a.pairs[1], 'adjusted', { a.delta }, 'adjustment', a.id, a.reason)
+return finish(ctx, { result = 'applied' })

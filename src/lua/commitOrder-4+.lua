@@ -1,0 +1,62 @@
+--[[
+  payment.succeeded: the order's hold is committed. The first success commits; later ones
+  (split payments) change nothing. An order with no hold is reserved now from `lines`, or
+  from the lines it was placed with; with neither it waits as `prepaid` for order.placed.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    order hold hash
+    KEYS[5..]  stock hashes: every pair the order holds or ordered, and of `lines`
+    ARGV[1]    JSON { ...base, pairs, orderId, paymentId, lines? }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(4)
+if not ctx then return early end
+local a = ctx.a
+local order = loadHold(KEYS[4])
+if not covers(ctx, holdPairs(order)) then return { RETRY } end
+if order.c == '1' then
+  return finish(ctx, { result = 'ignored', reason = 'already-committed' })
+end
+if order.st == 'cancelled' then
+  return finish(ctx, { result = 'ignored', reason = 'order-cancelled' })
+end
+order.c, order.pay = '1', a.paymentId
+if order.st == 'placed' then
+  for _, p in ipairs(holdPairs(order)) do
+    move(ctx, p, 'committed', { 0, 0, order.lines[p].held }, 'order', a.orderId, '')
+  end
+  order.st = 'paid'
+elseif order.st == 'fulfilled' then
+  -- shipped before it was paid: nothing is held any more, the payment is only recorded
+  order.st = 'fulfilled'
+else
+  -- no hold (unknown, prepaid, payfailed or released): reserve now if we know the lines
+  local need = {}
+  if a.lines ~= nil and #a.lines > 0 then
+    need = sumLines(a.lines)
+  else
+    for _, p in ipairs(holdPairs(order)) do
+      if order.lines[p].ordered > 0 then need[p] = order.lines[p].ordered end
+    end
+  end
+  local needPairs = sortedKeys(need)
+  if #needPairs == 0 then
+    order.st = 'prepaid'
+    saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+    return finish(ctx, { result = 'applied', reason = 'awaiting-order' })
+  end
+  local short = shortLines(ctx, need)
+  if #short > 0 then
+    return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+  end
+  for _, p in ipairs(needPairs) do
+    move(ctx, p, 'reserved', { 0, need[p] }, 'order', a.orderId, '')
+    move(ctx, p, 'committed', { 0, 0, need[p] }, 'order', a.orderId, '')
+    local l = line(order, p)
+    l.held, l.ordered = need[p], need[p]
+  end
+  order.st = 'paid'
+end
+saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+return finish(ctx, { result = 'applied' })

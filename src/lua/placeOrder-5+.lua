@@ -1,0 +1,69 @@
+--[[
+  order.placed: the order's lines become an order hold, all lines or none. The cart's hold
+  converts (what the order takes), what the cart lacked is reserved, what the order does not
+  take is released. Payments seen before the order are honoured (prepaid: commit now;
+  payfailed: release now), so out-of-order delivery ends as in-order delivery would.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    order hold hash
+    KEYS[5]    cart hold hash (a key that never exists when the order has no cart)
+    KEYS[6..]  stock hashes: every pair of the lines and of the cart's hold
+    ARGV[1]    JSON { ...base, pairs, orderId, cartId? , lines = {{sku, locationId, quantity}} }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(5)
+if not ctx then return early end
+local a = ctx.a
+local order = loadHold(KEYS[4])
+local cart = loadHold(KEYS[5])
+if not covers(ctx, holdPairs(cart)) then return { RETRY } end
+local prior = order.st
+if prior == 'cancelled' then
+  return finish(ctx, { result = 'ignored', reason = 'order-cancelled' })
+end
+if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
+  return finish(ctx, { result = 'ignored', reason = 'order-exists' })
+end
+local cartOpen = cart.st == 'open'
+local need = sumLines(a.lines)
+local take = {}
+for p, q in pairs(need) do
+  take[p] = 0
+  if cartOpen and cart.lines[p] then take[p] = math.min(cart.lines[p].held, q) end
+end
+local short = shortLines(ctx, need, take)
+if #short > 0 then
+  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+end
+local needPairs = sortedKeys(need)
+for _, p in ipairs(needPairs) do
+  move(ctx, p, 'reserved', { 0, need[p] - take[p] }, 'order', a.orderId, '')
+  local l = line(order, p)
+  l.held, l.ordered = need[p], need[p]
+end
+if cartOpen then
+  for _, p in ipairs(holdPairs(cart)) do
+    local left = cart.lines[p].held - (take[p] or 0)
+    move(ctx, p, 'released', { 0, -left }, 'cart', a.cartId, 'not-ordered')
+    cart.lines[p].held = 0
+  end
+  cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
+  saveHold(ctx, KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
+  order.lk = a.cartId
+end
+order.st = 'placed'
+if prior == 'prepaid' then
+  for _, p in ipairs(needPairs) do
+    move(ctx, p, 'committed', { 0, 0, need[p] }, 'order', a.orderId, '')
+  end
+  order.st = 'paid'
+elseif prior == 'payfailed' then
+  for _, p in ipairs(needPairs) do
+    move(ctx, p, 'released', { 0, -need[p] }, 'order', a.orderId, 'payment-failed')
+    order.lines[p].held = 0
+  end
+  order.st = 'released'
+end
+saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+return finish(ctx, { result = 'applied' })

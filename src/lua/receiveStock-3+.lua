@@ -1,0 +1,14 @@
+--[[
+  stock.received: on-hand rises.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    stock hash of the one pair
+    ARGV[1]    JSON { ...base, pairs = {pair}, quantity, reference? }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(3)
+if not ctx then return early end
+local a = ctx.a
+move(ctx, a.pairs[1], 'received', { a.quantity }, 'receipt', a.reference or a.id, '')
+return finish(ctx, { result = 'applied' })

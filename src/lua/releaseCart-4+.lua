@@ -1,0 +1,53 @@
+--[[
+  cart.removed, cart.cleared and cart expiry: release (part of) a cart's hold.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    cart hold hash
+    KEYS[5..]  stock hashes of every pair the cart holds
+    ARGV[1]    JSON { ...base, pairs, cartId, mode = 'remove'|'clear'|'expire',
+                      sku? (remove), quantity? (remove; absent = all of the SKU),
+                      expiresAt? (expire: the expiry the job was scheduled for) }
+  Output: see includes/base.lua. An expiry whose cart was refreshed, converted or released
+  is ignored, so a late or duplicate job changes nothing.
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(4)
+if not ctx then return early end
+local a = ctx.a
+local cart = loadHold(KEYS[4])
+local held = holdPairs(cart)
+if not covers(ctx, held) then return { RETRY } end
+if cart.st ~= 'open' then
+  return finish(ctx, { result = 'ignored', reason = 'no-cart-hold' })
+end
+if a.mode == 'expire' and tonumber(cart.exp) ~= a.expiresAt then
+  return finish(ctx, { result = 'ignored', reason = 'cart-refreshed' })
+end
+local kind = a.mode == 'expire' and 'expired' or 'released'
+local left = a.quantity
+for _, p in ipairs(held) do
+  local l = cart.lines[p]
+  local sku = splitPair(p)
+  if a.mode ~= 'remove' or sku == a.sku then
+    local q = l.held
+    if left ~= nil then q = math.min(q, left); left = left - q end
+    if q > 0 then
+      move(ctx, p, kind, { 0, -q }, 'cart', a.cartId, '')
+      l.held = l.held - q
+    end
+  end
+end
+if #ctx.movements == 0 then
+  return finish(ctx, { result = 'ignored', reason = 'nothing-held' })
+end
+local any = false
+for _, p in ipairs(held) do
+  if cart.lines[p].held > 0 then any = true end
+end
+if any then
+  saveHold(ctx, KEYS[4], 'cart', a.cartId, cart)
+else
+  cart.st = a.mode == 'expire' and 'expired' or 'released'
+  saveHold(ctx, KEYS[4], 'cart', a.cartId, cart, nil, true)
+end
+return finish(ctx, { result = 'applied' })

@@ -1,0 +1,23 @@
+--[[
+  rma.passed: returned units come back on hand; `restock` makes them available,
+  `quarantine` keeps them unavailable for disposition.
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4..]  stock hashes of the return's pairs
+    ARGV[1]    JSON { ...base, pairs, rmaId, lines = {{sku, locationId, quantity, disposition}} }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(3)
+if not ctx then return early end
+local a = ctx.a
+for _, l in ipairs(a.lines) do
+  local p = pairOf(l.sku, l.locationId)
+  local q = l.quantity
+  if l.disposition == 'quarantine' then
+    move(ctx, p, 'returned', { q, 0, 0, q }, 'rma', a.rmaId, 'quarantine')
+  else
+    move(ctx, p, 'returned', { q }, 'rma', a.rmaId, 'restock')
+  end
+end
+return finish(ctx, { result = 'applied' })

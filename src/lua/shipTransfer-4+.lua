@@ -1,0 +1,41 @@
+--[[
+  transfer.shipped: source on-hand drops, destination incoming rises; all lines or none, and
+  never below what the source has available (held units do not leave with a transfer).
+    KEYS[1..3] meta, marker, outbox (see includes/base.lua)
+    KEYS[4]    transfer record hash
+    KEYS[5..]  stock hashes: each SKU at the source, then at the destination
+    ARGV[1]    JSON { ...base, pairs, transferId, fromLocationId, toLocationId,
+                      lines = {{sku, quantity}} }
+  Output: see includes/base.lua
+]]
+--- @include "includes/base"
+
+local ctx, early = begin(4)
+if not ctx then return early end
+local a = ctx.a
+local tr = loadHold(KEYS[4])
+if tr.exists then
+  return finish(ctx, { result = 'ignored', reason = 'transfer-exists' })
+end
+local qty = {}
+for _, l in ipairs(a.lines) do
+  qty[l.sku] = (qty[l.sku] or 0) + l.quantity
+end
+local out = {}
+for sku, q in pairs(qty) do
+  out[pairOf(sku, a.fromLocationId)] = q
+end
+local short = shortLines(ctx, out)
+if #short > 0 then
+  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+end
+for _, sku in ipairs(sortedKeys(qty)) do
+  local q = qty[sku]
+  move(ctx, pairOf(sku, a.fromLocationId), 'transfer_out', { -q }, 'transfer', a.transferId, '')
+  move(ctx, pairOf(sku, a.toLocationId), 'transfer_in_transit', { 0, 0, 0, 0, q }, 'transfer',
+    a.transferId, '')
+  line(tr, pairOf(sku, a.toLocationId)).held = q
+end
+tr.st, tr.from, tr.to = 'shipped', a.fromLocationId, a.toLocationId
+saveHold(ctx, KEYS[4], 'transfer', a.transferId, tr)
+return finish(ctx, { result = 'applied' })
