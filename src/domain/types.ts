@@ -173,8 +173,14 @@ export interface HoldSnapshot {
   expiresAt?: number;
   /** increments on every change: the mirror never lets an older snapshot overwrite a newer one */
   version: number;
-  /** cart → order it became; order → cart it took over; transfer → "from>to" */
+  /** cart → order it became; order → cart it took over */
   link?: string;
+  /** orders: a payment succeeded (the hold is committed) */
+  paid?: boolean;
+  paymentId?: string;
+  /** transfers: where from and to; `held` of a line is the quantity in transit */
+  fromLocationId?: string;
+  toLocationId?: string;
 }
 
 export interface ShortLine {

@@ -224,6 +224,9 @@ local function saveHold(ctx, key, kind, id, h, keep, drop)
   local snap = { kind = kind, id = id, state = h.st, lines = snapLines, version = v }
   if h.exp then snap.expiresAt = tonumber(h.exp) end
   if h.lk then snap.link = h.lk end
+  if h.c == '1' then snap.paid = true end
+  if h.pay then snap.paymentId = h.pay end
+  if h.from then snap.fromLocationId = h.from; snap.toLocationId = h.to end
   table.insert(ctx.holds, snap)
   if drop then
     return
