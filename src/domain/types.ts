@@ -211,6 +211,9 @@ export interface Outcome {
   /** machine-readable reason for rejected/ignored (e.g. insufficient-stock, cart-converted) */
   reason?: string;
   short?: ShortLine[];
+  /** on rejections: the cart, order or transfer that was refused */
+  referenceType?: HoldKind;
+  referenceId?: string;
   lowStock?: LowStockLine[];
   shortage?: ShortageLine[];
 }

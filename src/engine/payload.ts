@@ -13,6 +13,7 @@ export function parsePayload(json: string): OutboxPayload {
       result: o.result,
       ...(o.reason ? { reason: o.reason } : {}),
       ...(o.short ? { short: list(o.short) } : {}),
+      ...(o.referenceType ? { referenceType: o.referenceType, referenceId: o.referenceId } : {}),
       ...(o.lowStock ? { lowStock: list(o.lowStock) } : {}),
       ...(o.shortage ? { shortage: list(o.shortage) } : {}),
     },

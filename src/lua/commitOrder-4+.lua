@@ -48,7 +48,8 @@ else
   end
   local short = shortLines(ctx, need)
   if #short > 0 then
-    return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+    return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+      referenceType = 'order', referenceId = a.orderId })
   end
   for _, p in ipairs(needPairs) do
     move(ctx, p, 'reserved', { 0, need[p] }, 'order', a.orderId, '')

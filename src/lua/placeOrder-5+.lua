@@ -34,7 +34,8 @@ for p, q in pairs(need) do
 end
 local short = shortLines(ctx, need, take)
 if #short > 0 then
-  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+    referenceType = 'order', referenceId = a.orderId })
 end
 local needPairs = sortedKeys(need)
 for _, p in ipairs(needPairs) do

@@ -19,7 +19,8 @@ end
 local p = a.pairs[1]
 local short = shortLines(ctx, { [p] = a.quantity })
 if #short > 0 then
-  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+    referenceType = 'cart', referenceId = a.cartId })
 end
 move(ctx, p, 'reserved', { 0, a.quantity }, 'cart', a.cartId, '')
 line(cart, p).held = line(cart, p).held + a.quantity

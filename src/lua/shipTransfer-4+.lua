@@ -27,7 +27,8 @@ for sku, q in pairs(qty) do
 end
 local short = shortLines(ctx, out)
 if #short > 0 then
-  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short })
+  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+    referenceType = 'transfer', referenceId = a.transferId })
 end
 for _, sku in ipairs(sortedKeys(qty)) do
   local q = qty[sku]

@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import type { Command } from '../src/domain/types.js';
+
+/** What a consumer knows besides the event's data. */
+export interface ConsumeContext {
+  tenant: string;
+  /** cart hold lifetime for this tenant, ms */
+  cartTtlMs: number;
+}
+
+/**
+ * One consumer per event type: parse the data, say which command (and so which Lua script)
+ * applies it, and which references must see their events in delivery order.
+ */
+export interface Consumer<T = unknown> {
+  type: string;
+  data: z.ZodType<T>;
+  command(data: T, ctx: ConsumeContext): Command;
+  /** Ordering keys: events sharing a key are applied one at a time, in delivery order. */
+  orderingKeys(data: T): string[];
+}
+
+export const defineConsumer = <T>(c: Consumer<T>): Consumer<T> => c;

@@ -1,0 +1,37 @@
+import type { Consumer } from './consumer.js';
+import cartAdded from './cart-added.js';
+import cartCleared from './cart-cleared.js';
+import cartRemoved from './cart-removed.js';
+import orderCancelled from './order-cancelled.js';
+import orderPlaced from './order-placed.js';
+import paymentFailed from './payment-failed.js';
+import paymentSucceeded from './payment-succeeded.js';
+import rmaPassed from './rma-passed.js';
+import shipmentCreated from './shipment-created.js';
+import stockAdjusted from './stock-adjusted.js';
+import stockConfigured from './stock-configured.js';
+import stockCounted from './stock-counted.js';
+import stockReceived from './stock-received.js';
+import transferReceived from './transfer-received.js';
+import transferShipped from './transfer-shipped.js';
+
+const all = [
+  cartAdded,
+  cartRemoved,
+  cartCleared,
+  orderPlaced,
+  paymentSucceeded,
+  paymentFailed,
+  orderCancelled,
+  shipmentCreated,
+  rmaPassed,
+  stockReceived,
+  stockAdjusted,
+  stockCounted,
+  stockConfigured,
+  transferShipped,
+  transferReceived,
+] as Consumer[];
+
+/** Every consumed event type, by `type` (also the routing key on commerce.events). */
+export const consumers: ReadonlyMap<string, Consumer> = new Map(all.map((c) => [c.type, c]));

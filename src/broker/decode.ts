@@ -1,0 +1,93 @@
+import type { ConsumeMessage } from 'amqplib';
+import { z } from 'zod';
+import type { Consumer } from '../../consumers/consumer.js';
+import { consumers } from '../../consumers/index.js';
+import { describeIssues, idString, sourceString, tenantString } from '../domain/schemas.js';
+import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
+import { PermanentError } from '../errors/PermanentError.js';
+
+/** The CloudEvents 1.0 envelope (structured JSON mode); extension attributes are allowed. */
+const envelope = z.looseObject({
+  specversion: z.literal('1.0', { message: 'must be "1.0"' }),
+  id: idString,
+  source: sourceString,
+  type: z.string().min(1).max(64),
+  time: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' }).optional(),
+  tenant: tenantString.optional(),
+  datacontenttype: z.string().optional(),
+  data: z.unknown(),
+});
+
+const CONTENT_TYPES = new Set(['application/cloudevents+json', 'application/json']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface DecodedEvent {
+  meta: EventMeta;
+  consumer: Consumer;
+  command: Command;
+  orderingKeys: string[];
+}
+
+export interface DecodeOptions {
+  maxBytes: number;
+  cartTtlMs: (tenant: string) => number;
+}
+
+const fail = (reason: string, message: string): never => {
+  throw new PermanentError(message, reason);
+};
+
+/**
+ * Turns a delivery into a validated command, or throws PermanentError with a reason code
+ * (malformed, invalid, unknown-type, routing-mismatch, too-large) and a message a person can act on.
+ */
+export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEvent {
+  const { content, properties, fields } = msg;
+  if (content.length > options.maxBytes) {
+    fail('too-large', `body is ${content.length} bytes; the limit is ${options.maxBytes}`);
+  }
+  const contentType = properties.contentType as string | undefined;
+  if (contentType && !CONTENT_TYPES.has(contentType.split(';')[0]!.trim().toLowerCase())) {
+    fail('malformed', `content-type ${contentType} is not application/cloudevents+json or application/json`);
+  }
+  let text = '';
+  try {
+    text = utf8.decode(content);
+  } catch {
+    fail('malformed', 'body is not valid UTF-8');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    fail('malformed', `body is not JSON: ${(e as Error).message}`);
+  }
+  const env = envelope.safeParse(json);
+  if (!env.success) fail('invalid', `invalid CloudEvents envelope: ${describeIssues(env.error)}`);
+  const e = env.data!;
+  if (fields.routingKey !== e.type && fields.exchange !== '') {
+    fail('routing-mismatch', `routing key "${fields.routingKey}" differs from type "${e.type}"`);
+  }
+  const messageId = properties.messageId as string | undefined;
+  if (messageId !== undefined && messageId !== e.id) {
+    fail('invalid', `AMQP message-id "${messageId}" differs from event id "${e.id}"`);
+  }
+  const consumer = consumers.get(e.type);
+  if (!consumer) fail('unknown-type', `unknown event type "${e.type}"`);
+  const data = consumer!.data.safeParse(e.data);
+  if (!data.success) fail('invalid', `invalid ${e.type} data: ${describeIssues(data.error)}`);
+  const tenant = e.tenant ?? DEFAULT_TENANT;
+  const meta: EventMeta = {
+    tenant,
+    source: e.source,
+    id: e.id,
+    type: e.type,
+    occurredAt: e.time ?? new Date().toISOString(),
+  };
+  return {
+    meta,
+    consumer: consumer!,
+    command: consumer!.command(data.data, { tenant, cartTtlMs: options.cartTtlMs(tenant) }),
+    orderingKeys: consumer!.orderingKeys(data.data).map((k) => `${tenant}\x1f${k}`),
+  };
+}

@@ -1,0 +1,149 @@
+import amqp, { type ConfirmChannel, type GetMessage } from 'amqplib';
+import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
+
+/** A dead letter as ops see it. */
+export interface DeadLetter {
+  /** the event id (AMQP message-id, else the envelope's id, else a position) */
+  id: string;
+  type: string;
+  routingKey: string;
+  reason: string;
+  failedAt: string | undefined;
+  ageSeconds: number | undefined;
+  attempts: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+export interface DeadLetterFilter {
+  type?: string;
+  /** substring of the reason */
+  reason?: string;
+  id?: string;
+}
+
+function describe(m: GetMessage, position: number): DeadLetter {
+  const h = (m.properties.headers ?? {}) as Record<string, unknown>;
+  const body = m.content.toString('utf8');
+  let envelope: { id?: unknown; type?: unknown } = {};
+  try {
+    envelope = JSON.parse(body) as typeof envelope;
+  } catch {
+    // not JSON: a malformed message; it is listed by position
+  }
+  const death = (h['x-death'] as { reason?: string }[] | undefined)?.[0];
+  const routingKey = String(h['x-original-routing-key'] ?? m.fields.routingKey);
+  const failedAt = h['x-error-at'] !== undefined ? String(h['x-error-at']) : undefined;
+  return {
+    id: String(m.properties.messageId ?? (typeof envelope.id === 'string' ? envelope.id : `#${position}`)),
+    type: typeof envelope.type === 'string' ? envelope.type : routingKey,
+    routingKey,
+    reason: String(h['x-error-reason'] ?? (death ? `broker: ${death.reason}` : 'unknown')),
+    failedAt,
+    ageSeconds: failedAt ? Math.round((Date.now() - Date.parse(failedAt)) / 1000) : undefined,
+    attempts: Number(h['x-attempts'] ?? 0),
+    headers: h,
+    body,
+  };
+}
+
+const matches = (d: DeadLetter, f: DeadLetterFilter): boolean =>
+  (f.type === undefined || d.type === f.type) &&
+  (f.reason === undefined || d.reason.includes(f.reason)) &&
+  (f.id === undefined || d.id === f.id);
+
+/**
+ * Reads the DLQ without removing anything: every message fetched is returned to the queue
+ * when the channel closes (basic.get without ack).
+ */
+export async function listDeadLetters(url: string, limit: number): Promise<DeadLetter[]> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.checkQueue(DLQ);
+    const out: DeadLetter[] = [];
+    while (out.length < limit) {
+      const m = await ch.get(DLQ, { noAck: false });
+      if (!m) break;
+      out.push(describe(m, out.length + 1));
+    }
+    await ch.close();
+    return out;
+  } finally {
+    await conn.close();
+  }
+}
+
+export interface ReplayResult {
+  matched: number;
+  replayed: number;
+  kept: number;
+}
+
+/**
+ * Publishes matching dead letters back onto commerce.events with their original routing key,
+ * message id and body (publisher-confirmed), then removes them from the DLQ. The engine's
+ * idempotency makes replaying an event twice harmless.
+ */
+export async function replayDeadLetters(
+  url: string,
+  filter: DeadLetterFilter,
+  options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
+): Promise<ReplayResult> {
+  const conn = await amqp.connect(url);
+  const result: ReplayResult = { matched: 0, replayed: 0, kept: 0 };
+  try {
+    const ch: ConfirmChannel = await conn.createConfirmChannel();
+    await ch.checkQueue(DLQ);
+    let seen = 0;
+    while (seen < options.limit) {
+      const m = await ch.get(DLQ, { noAck: false });
+      if (!m) break;
+      seen++;
+      const d = describe(m, seen);
+      if (!matches(d, filter)) {
+        result.kept++;
+        continue; // stays unacked: back in the DLQ when the channel closes
+      }
+      result.matched++;
+      if (options.dryRun) continue;
+      const headers = { ...d.headers };
+      for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death']) delete headers[k];
+      headers['x-replayed-at'] = new Date().toISOString();
+      await new Promise<void>((resolve, reject) =>
+        ch.publish(
+          COMMERCE_EXCHANGE,
+          d.routingKey,
+          m.content,
+          {
+            persistent: true,
+            contentType: m.properties.contentType as string | undefined,
+            messageId: m.properties.messageId as string | undefined,
+            headers,
+          },
+          (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+        ),
+      );
+      ch.ack(m);
+      result.replayed++;
+      options.onProgress?.(result.replayed);
+    }
+    await ch.close();
+    return result;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Empties the DLQ; returns how many messages were removed. */
+export async function purgeDeadLetters(url: string): Promise<number> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    const { messageCount } = await ch.purgeQueue(DLQ);
+    await ch.close();
+    return messageCount;
+  } finally {
+    await conn.close();
+  }
+}

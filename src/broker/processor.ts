@@ -1,0 +1,196 @@
+import type { ConsumeMessage } from 'amqplib';
+import { announce } from '../domain/announcements.js';
+import type { OutboxPayload } from '../domain/types.js';
+import type { Engine } from '../engine/engine.js';
+import { PermanentError } from '../errors/PermanentError.js';
+import { toError } from '../errors/toError.js';
+import type { Logger } from '../logger.js';
+import type { Broker, Session } from './broker.js';
+import { deadLetter, retryLater } from './deadLetter.js';
+import { decode, type DecodedEvent, type DecodeOptions } from './decode.js';
+import { KeyedSerializer } from './keyedSerializer.js';
+import { INVENTORY_EXCHANGE } from './topology.js';
+
+/** Where applied payloads become durable (the ledger mirror). */
+export interface LedgerSink {
+  write(payload: OutboxPayload, entryId: string): Promise<'committed' | 'duplicate' | 'stale'>;
+}
+
+export interface ProcessorOptions extends DecodeOptions {
+  engine: Engine;
+  ledger: LedgerSink;
+  broker: Broker;
+  logger: Logger;
+  /** the payload of an event applied earlier, from MySQL (to re-announce a duplicate) */
+  findPayload: (tenant: string, source: string, id: string) => Promise<OutboxPayload | undefined>;
+  /** called with every applied payload once durable (e.g. to schedule cart expiry) */
+  onApplied?: (payload: OutboxPayload) => Promise<void>;
+}
+
+export type Outcome = 'applied' | 'duplicate' | 'rejected' | 'ignored' | 'retry' | 'dead-letter' | 'dropped';
+
+/** A stale payload (Redis was rebuilt under it) is re-applied; this bounds the loop. */
+const MAX_REAPPLY = 5;
+
+/**
+ * The life of one delivery: decode → apply in Redis (ordered per cart/order) → durable in
+ * MySQL → announce with publisher confirms → acknowledge. Nothing is acked before its effect
+ * is durable; a delivery whose channel died is dropped, and its redelivery is a duplicate that
+ * completes whatever step was missing.
+ */
+export class Processor {
+  private readonly serializer = new KeyedSerializer();
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly o: ProcessorOptions) {}
+
+  get active(): number {
+    return this.inFlight;
+  }
+
+  handle(msg: ConsumeMessage, session: Session): void {
+    this.inFlight++;
+    void this.process(msg, session)
+      .catch((e: unknown) => {
+        this.o.logger.error({ err: toError(e) }, 'unexpected failure processing a delivery');
+      })
+      .finally(() => {
+        if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+      });
+  }
+
+  /** Resolves once no delivery is in flight (or after `timeoutMs`). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idle.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  private async process(msg: ConsumeMessage, session: Session): Promise<Outcome> {
+    const log = this.o.logger;
+    let event: DecodedEvent;
+    try {
+      event = decode(msg, this.o);
+    } catch (e) {
+      const err = toError(e);
+      const reason = err instanceof PermanentError ? `${err.reason}: ${err.message}` : err.message;
+      return this.settle(msg, session, 'dead-letter', () => deadLetter(this.o.broker, msg, reason), {
+        reason,
+      });
+    }
+    const { meta } = event;
+    const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
+    let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
+    try {
+      applied = await this.serializer.run(event.orderingKeys, () => this.applyDurably(event));
+    } catch (e) {
+      const err = toError(e);
+      if (err instanceof PermanentError) {
+        const reason = `${err.reason}: ${err.message}`;
+        return this.settle(msg, session, 'dead-letter', () => deadLetter(this.o.broker, msg, reason), {
+          ...ctx,
+          reason,
+        });
+      }
+      log.warn({ ...ctx, err: err.message }, 'event failed; retrying later');
+      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, err.message), ctx);
+    }
+    if (applied.notYet) {
+      const reason = `not-yet: ${applied.notYet}`;
+      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, reason), ctx);
+    }
+    const p = applied.payload;
+    if (p) {
+      try {
+        await Promise.all(
+          announce(p).map((a) =>
+            this.o.broker.publish(
+              INVENTORY_EXCHANGE,
+              a.type,
+              Buffer.from(
+                JSON.stringify({
+                  specversion: '1.0',
+                  id: a.id,
+                  source: '/inventory-worker',
+                  type: a.type,
+                  time: a.time,
+                  tenant: a.tenant,
+                  datacontenttype: 'application/json',
+                  data: a.data,
+                }),
+              ),
+              { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type },
+            ),
+          ),
+        );
+      } catch (e) {
+        // Not confirmed: leave the delivery unacked; its redelivery re-announces (duplicate path).
+        log.warn({ ...ctx, err: toError(e).message }, 'announcement not confirmed; delivery left for redelivery');
+        session.acker.forget(msg);
+        return 'dropped';
+      }
+    }
+    session.acker.done(msg);
+    const outcome: Outcome = applied.duplicate
+      ? 'duplicate'
+      : p?.outcome.result === 'rejected'
+        ? 'rejected'
+        : p?.outcome.result === 'ignored'
+          ? 'ignored'
+          : 'applied';
+    log.debug({ ...ctx, outcome, reason: p?.outcome.reason }, 'event processed');
+    return outcome;
+  }
+
+  /** Applies the event in Redis and waits until its payload is committed to MySQL. */
+  private async applyDurably(
+    event: DecodedEvent,
+  ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
+    const { meta, command } = event;
+    for (let i = 0; i < MAX_REAPPLY; i++) {
+      const r = await this.o.engine.apply(meta, command);
+      if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
+      if (r.status === 'applied') {
+        if ((await this.o.ledger.write(r.payload, r.entryId)) === 'stale') continue;
+        if (this.o.onApplied) await this.o.onApplied(r.payload);
+        return { payload: r.payload, duplicate: false };
+      }
+      if (r.pending) {
+        // applied by a delivery that never finished (worker died): finish its mirror now
+        if ((await this.o.ledger.write(r.pending, r.entryId)) === 'stale') continue;
+        if (this.o.onApplied) await this.o.onApplied(r.pending);
+        return { payload: r.pending, duplicate: true };
+      }
+      const payload = await this.o.findPayload(meta.tenant, meta.source, meta.id);
+      return { ...(payload ? { payload } : {}), duplicate: true };
+    }
+    throw new Error(`event ${meta.id}: Redis was rebuilt ${MAX_REAPPLY} times under it`);
+  }
+
+  private async settle(
+    msg: ConsumeMessage,
+    session: Session,
+    outcome: Outcome,
+    send: () => Promise<unknown>,
+    ctx: Record<string, unknown>,
+  ): Promise<Outcome> {
+    const log = this.o.logger;
+    try {
+      const where = await send();
+      session.acker.done(msg);
+      const final = where === 'dead-letter' ? 'dead-letter' : outcome;
+      if (final === 'dead-letter') log.warn({ ...ctx, outcome: final }, 'event dead-lettered');
+      return final;
+    } catch (e) {
+      log.warn({ ...ctx, err: toError(e).message }, 'could not re-route delivery; left for redelivery');
+      session.acker.forget(msg);
+      return 'dropped';
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import type { Movement, MovementKind, OutboxPayload } from './types.js';
+
+/** An event the worker publishes on `inventory.events` (routing key = type). */
+export interface Announcement {
+  type: string;
+  /** deterministic: the same input event always yields the same ids (consumers can dedupe) */
+  id: string;
+  tenant: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+const ANNOUNCED: Partial<Record<MovementKind, string>> = {
+  reserved: 'inventory.reserved',
+  released: 'inventory.released',
+  expired: 'inventory.expired',
+  committed: 'inventory.committed',
+  shipped: 'inventory.fulfilled',
+};
+
+const headline = (m: Movement): number =>
+  m.kind === 'committed' ? m.committed : m.kind === 'shipped' ? -m.onHand : Math.abs(m.reserved);
+
+/** What the worker tells the world about one applied event. Pure. */
+export function announce(p: OutboxPayload, time = new Date().toISOString()): Announcement[] {
+  const out: Announcement[] = [];
+  const cause = { causationId: p.id, causationSource: p.source, causationType: p.type };
+  const add = (type: string, data: Record<string, unknown>) =>
+    out.push({ type, id: `${p.source}#${p.id}#${out.length}`, tenant: p.tenant, time, data });
+
+  if (p.outcome.result === 'rejected' && p.outcome.short?.length) {
+    add('inventory.reservation-failed', {
+      ...cause,
+      reason: p.outcome.reason,
+      referenceType: p.outcome.referenceType,
+      referenceId: p.outcome.referenceId,
+      lines: p.outcome.short,
+    });
+  }
+  // One announcement per (kind, reference), lines in movement order.
+  const groups = new Map<string, { type: string; m: Movement; lines: object[] }>();
+  for (const m of p.movements) {
+    const type = ANNOUNCED[m.kind];
+    if (!type) continue;
+    const key = `${type}\x1f${m.referenceType}\x1f${m.referenceId}`;
+    const g = groups.get(key) ?? { type, m, lines: [] };
+    g.lines.push({ sku: m.sku, locationId: m.locationId, quantity: headline(m) });
+    groups.set(key, g);
+  }
+  for (const g of groups.values()) {
+    add(g.type, {
+      ...cause,
+      referenceType: g.m.referenceType,
+      referenceId: g.m.referenceId,
+      ...(g.m.reason ? { reason: g.m.reason } : {}),
+      lines: g.lines,
+    });
+  }
+  for (const l of p.outcome.lowStock ?? []) add('inventory.low-stock', { ...cause, ...l });
+  for (const l of p.outcome.shortage ?? []) add('inventory.shortage', { ...cause, ...l });
+  return out;
+}

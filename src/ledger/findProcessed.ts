@@ -1,0 +1,17 @@
+import type { Knex } from 'knex';
+import type { OutboxPayload } from '../domain/types.js';
+import { parsePayload } from '../engine/payload.js';
+
+/** The payload an event produced when it was first applied, from `processed_events`. */
+export async function findProcessedPayload(
+  knex: Knex,
+  tenant: string,
+  source: string,
+  id: string,
+): Promise<OutboxPayload | undefined> {
+  const row = (await knex('processed_events')
+    .select('payload')
+    .where({ tenant, event_source: source, event_id: id })
+    .first()) as { payload: string } | undefined;
+  return row ? parsePayload(row.payload) : undefined;
+}
