@@ -37,6 +37,16 @@ const schema = z.object({
     .default('inv'),
   /** Ledger mirror: most events written to MySQL in one transaction. @default 2000 */
   LEDGER_BATCH_SIZE: int(1).default(2000),
+  /** Unacknowledged deliveries in flight per worker (the parallelism window). @default 1000 */
+  PREFETCH: int(1).default(1000),
+  /** Queue type of the worker's queues (see README: queue types). @default quorum */
+  QUEUE_TYPE: z.enum(['quorum', 'classic']).default('quorum'),
+  /** Quorum queues: deliveries of one message before the broker dead-letters it. @default 50 */
+  DELIVERY_LIMIT: int(2).default(50),
+  /** Largest message body accepted; larger ones are dead-lettered. @default 262144 (256 KiB) */
+  MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
+  /** Shutdown: how long in-flight events may take to finish. @default 15000 */
+  SHUTDOWN_TIMEOUT_MS: int(0).default(15_000),
   /** @default info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -1,0 +1,107 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import type { Config } from '../config.js';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
+import { printJson, printTable, progress } from './output.js';
+
+/** `inventory dlq …`: what failed, why, and putting it back once the cause is fixed. */
+export function registerDlq(program: Command, config: () => Config): void {
+  const dlq = program.command('dlq').description('inspect, replay and purge dead-lettered events (queue inventory.dlq)');
+
+  dlq
+    .command('list')
+    .description('list dead letters with type, reason and age, and counts by reason')
+    .option('--limit <n>', 'read at most this many messages', '1000')
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: string; json?: boolean }) => {
+      const items = await listDeadLetters(config().AMQP_URL, Number(o.limit));
+      const byReason = new Map<string, number>();
+      for (const d of items) {
+        const key = d.reason.split(':')[0]!;
+        byReason.set(key, (byReason.get(key) ?? 0) + 1);
+      }
+      if (o.json) {
+        printJson({
+          count: items.length,
+          byReason: Object.fromEntries(byReason),
+          items: items.map(({ body: _b, headers: _h, ...d }) => d),
+        });
+        return;
+      }
+      printTable(
+        items.map((d) => ({ ...d, age: d.ageSeconds === undefined ? '' : `${d.ageSeconds}s`, reason: d.reason.slice(0, 100) })),
+        ['id', 'type', 'age', 'attempts', 'reason'],
+      );
+      console.log(`\n${items.length} dead letter(s)`);
+      for (const [reason, n] of byReason) console.log(`  ${n}\t${reason}`);
+    });
+
+  dlq
+    .command('show <id>')
+    .description('show one dead letter: headers and body')
+    .option('--limit <n>', 'search at most this many messages', '10000')
+    .action(async (id: string, o: { limit: string }) => {
+      const found = (await listDeadLetters(config().AMQP_URL, Number(o.limit))).find((d) => d.id === id);
+      if (!found) {
+        console.error(`no dead letter with id ${id}`);
+        process.exitCode = 1;
+        return;
+      }
+      let body: unknown = found.body;
+      try {
+        body = JSON.parse(found.body);
+      } catch {
+        // shown as the raw text
+      }
+      printJson({ ...found, body });
+    });
+
+  dlq
+    .command('replay')
+    .description('publish dead letters back onto commerce.events (original routing key and message id)')
+    .option('--type <type>', 'only events of this type')
+    .option('--reason <text>', 'only dead letters whose reason contains this text')
+    .option('--id <id>', 'only this event id')
+    .option('--dry-run', 'show what would be replayed, change nothing')
+    .option('--limit <n>', 'look at most at this many messages', '100000')
+    .action(async (o: { type?: string; reason?: string; id?: string; dryRun?: boolean; limit: string }) => {
+      const bar = progress('replayed');
+      const r = await replayDeadLetters(
+        config().AMQP_URL,
+        {
+          ...(o.type !== undefined ? { type: o.type } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.id !== undefined ? { id: o.id } : {}),
+        },
+        { dryRun: Boolean(o.dryRun), limit: Number(o.limit), onProgress: (n) => bar.update(n) },
+      );
+      bar.end();
+      console.log(
+        o.dryRun
+          ? `dry run: ${r.matched} would be replayed, ${r.kept} would stay`
+          : `replayed ${r.replayed}, ${r.kept} left in inventory.dlq`,
+      );
+    });
+
+  dlq
+    .command('purge')
+    .description('delete every dead letter (asks for confirmation)')
+    .option('--yes', 'do not ask')
+    .action(async (o: { yes?: boolean }) => {
+      if (!o.yes) {
+        if (!process.stdin.isTTY) {
+          console.error('refusing to purge without --yes when not run from a terminal');
+          process.exitCode = 2;
+          return;
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await rl.question('Delete every message in inventory.dlq? Type "purge" to confirm: ');
+        rl.close();
+        if (answer.trim() !== 'purge') {
+          console.log('nothing deleted');
+          return;
+        }
+      }
+      console.log(`purged ${await purgeDeadLetters(config().AMQP_URL)} dead letter(s)`);
+    });
+}

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { Engine } from './engine/engine.js';
+import { createKnex, migrate, type Knex } from './ledger/db.js';
+import { TenantLoader } from './ledger/loadTenant.js';
+import { LedgerWriter } from './ledger/writer.js';
+import type { Logger } from './logger.js';
+
+/** The engine and the ledger wired together: what the worker and the CLI both need. */
+export interface Services {
+  redis: Redis;
+  knex: Knex;
+  engine: Engine;
+  writer: LedgerWriter;
+  loader: TenantLoader;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config, logger: Logger): Promise<Services> {
+  await migrate(config.MYSQL_URL);
+  // Commands wait (in order) while Redis reconnects instead of failing: a brief Redis outage
+  // pauses consumption rather than sending valid events to retry queues.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
+  const knex = createKnex(config.MYSQL_URL, { max: 8 });
+  const prefix = config.REDIS_PREFIX;
+  const loader = new TenantLoader({
+    knex,
+    redis,
+    prefix,
+    dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
+    logger,
+  });
+  const writer = new LedgerWriter({ knex, redis, prefix, logger, batchSize: config.LEDGER_BATCH_SIZE });
+  const engine = new Engine(redis, {
+    prefix,
+    dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
+    ensureTenant: loader.ensureTenant,
+  });
+  return {
+    redis,
+    knex,
+    engine,
+    writer,
+    loader,
+    async close() {
+      await writer.close().catch((e: unknown) => logger.warn({ err: String(e) }, 'ledger flush failed'));
+      await redis.quit().catch(() => redis.disconnect());
+      await knex.destroy().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { consumers } from '../consumers/index.js';
+import { Broker } from './broker/broker.js';
+import { Processor } from './broker/processor.js';
+import type { Config } from './config.js';
+import { toError } from './errors/toError.js';
+import { findPayload } from './ledger/findPayload.js';
+import { OutboxSweeper } from './ledger/sweeper.js';
+import type { Logger } from './logger.js';
+import { openServices, type Services } from './services.js';
+
+export interface Worker {
+  services: Services;
+  broker: Broker;
+  processor: Processor;
+  /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole worker: migrations, Redis loaded from MySQL where it lost tenants, then
+ * consumption. Nothing is consumed before every known tenant is back in Redis.
+ */
+export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
+  const services = await openServices(config, logger);
+  const { knex, redis, engine, writer, loader } = services;
+  const reloaded = await loader.loadMissingTenants();
+  if (reloaded.length) logger.warn({ tenants: reloaded }, 'Redis had lost tenants: reloaded from MySQL');
+
+  const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
+  sweeper.start();
+
+  let processor: Processor | undefined;
+  const broker = new Broker({
+    url: config.AMQP_URL,
+    prefetch: config.PREFETCH,
+    queueType: config.QUEUE_TYPE,
+    deliveryLimit: config.DELIVERY_LIMIT,
+    types: [...consumers.keys()],
+    logger,
+    onMessage: (msg, session) => processor!.handle(msg, session),
+  });
+  processor = new Processor({
+    engine,
+    ledger: writer,
+    broker,
+    logger,
+    maxBytes: config.MAX_MESSAGE_BYTES,
+    cartTtlMs: () => config.CART_TTL_SECONDS * 1000,
+    findPayload: (tenant, source, id) => findPayload(knex, tenant, source, id),
+  });
+  await broker.start();
+  logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
+
+  let closing: Promise<void> | undefined;
+  const step = async (name: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+    } catch (e) {
+      logger.warn({ err: toError(e).message, step: name }, 'shutdown step failed');
+    }
+  };
+  return {
+    services,
+    broker,
+    processor,
+    close: () =>
+      (closing ??= (async () => {
+        await step('stop consuming', () => broker.stopConsuming());
+        await step('finish in-flight', async () => {
+          if (!(await processor.drain(config.SHUTDOWN_TIMEOUT_MS))) {
+            logger.warn({ inFlight: processor.active }, 'in-flight events did not finish in time');
+          }
+        });
+        await step('stop sweeper', () => sweeper.stop());
+        await step('close broker', () => broker.close());
+        await step('close services', () => services.close());
+        logger.info('worker stopped');
+      })()),
+  };
+}
