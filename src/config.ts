@@ -28,6 +28,25 @@ const schema = z.object({
   MYSQL_URL: url(['mysql:']).default('mysql://root@127.0.0.1:3306/inventory'),
   /** Sliding cart-hold lifetime after the last cart.added. @default 3600 (60 minutes) */
   CART_TTL_SECONDS: int(1).default(60 * MINUTE),
+  /**
+   * Per-tenant cart TTLs overriding CART_TTL_SECONDS, as `tenant=seconds,tenant=seconds`.
+   * @default (none)
+   */
+  CART_TTL_BY_TENANT: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=(\d+)$/.exec(part);
+        if (!m || Number(m[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `"${part}" is not tenant=seconds` });
+          return z.NEVER;
+        }
+        out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    }),
   /** How long an event id is remembered in Redis for de-duplication. @default 2592000 (30 days) */
   DEDUP_TTL_SECONDS: int(60).default(30 * DAY),
   /** Prefix of every Redis key of the engine (tests use their own). @default inv */
@@ -57,6 +76,10 @@ export type Config = z.infer<typeof schema>;
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** The cart hold lifetime of a tenant, in ms. */
+export const cartTtlMs = (config: Config, tenant: string): number =>
+  (config.CART_TTL_BY_TENANT[tenant] ?? config.CART_TTL_SECONDS) * 1000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const picked = Object.fromEntries(

@@ -1,7 +1,8 @@
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { Processor } from './broker/processor.js';
-import type { Config } from './config.js';
+import { cartTtlMs, type Config } from './config.js';
+import { CartExpiry } from '../jobs/cart-expiry.js';
 import { toError } from './errors/toError.js';
 import { findPayload } from './ledger/findPayload.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
@@ -12,6 +13,7 @@ export interface Worker {
   services: Services;
   broker: Broker;
   processor: Processor;
+  cartExpiry: CartExpiry;
   /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
   close(): Promise<void>;
 }
@@ -45,9 +47,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     broker,
     logger,
     maxBytes: config.MAX_MESSAGE_BYTES,
-    cartTtlMs: () => config.CART_TTL_SECONDS * 1000,
+    cartTtlMs: (tenant) => cartTtlMs(config, tenant),
     findPayload: (tenant, source, id) => findPayload(knex, tenant, source, id),
+    // the ack waits for the expiry job, so no acknowledged cart hold is left without one
+    onApplied: (p) => cartExpiry.schedule(p),
   });
+  const cartExpiry = new CartExpiry({
+    redisUrl: config.REDIS_URL,
+    redisPrefix: config.REDIS_PREFIX,
+    runner: processor,
+    logger,
+  });
+  cartExpiry.start();
   await broker.start();
   logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
 
@@ -63,6 +74,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     services,
     broker,
     processor,
+    cartExpiry,
     close: () =>
       (closing ??= (async () => {
         await step('stop consuming', () => broker.stopConsuming());
@@ -71,6 +83,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
             logger.warn({ inFlight: processor.active }, 'in-flight events did not finish in time');
           }
         });
+        await step('close cart expiry jobs', () => cartExpiry.close(config.SHUTDOWN_TIMEOUT_MS));
         await step('stop sweeper', () => sweeper.stop());
         await step('close broker', () => broker.close());
         await step('close services', () => services.close());

@@ -1,6 +1,6 @@
 import type { ConsumeMessage } from 'amqplib';
 import { announce } from '../domain/announcements.js';
-import type { OutboxPayload } from '../domain/types.js';
+import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { PermanentError } from '../errors/PermanentError.js';
 import { toError } from '../errors/toError.js';
@@ -88,7 +88,9 @@ export class Processor {
     const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
     let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
     try {
-      applied = await this.serializer.run(event.orderingKeys, () => this.applyDurably(event));
+      applied = await this.serializer.run(event.orderingKeys, () =>
+        this.applyDurably(event.meta, event.command),
+      );
     } catch (e) {
       const err = toError(e);
       if (err instanceof PermanentError) {
@@ -108,27 +110,7 @@ export class Processor {
     const p = applied.payload;
     if (p) {
       try {
-        await Promise.all(
-          announce(p).map((a) =>
-            this.o.broker.publish(
-              INVENTORY_EXCHANGE,
-              a.type,
-              Buffer.from(
-                JSON.stringify({
-                  specversion: '1.0',
-                  id: a.id,
-                  source: '/inventory-worker',
-                  type: a.type,
-                  time: a.time,
-                  tenant: a.tenant,
-                  datacontenttype: 'application/json',
-                  data: a.data,
-                }),
-              ),
-              { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type },
-            ),
-          ),
-        );
+        await this.announce(p);
       } catch (e) {
         // Not confirmed: leave the delivery unacked; its redelivery re-announces (duplicate path).
         log.warn({ ...ctx, err: toError(e).message }, 'announcement not confirmed; delivery left for redelivery');
@@ -149,10 +131,10 @@ export class Processor {
   }
 
   /** Applies the event in Redis and waits until its payload is committed to MySQL. */
-  private async applyDurably(
-    event: DecodedEvent,
+  async applyDurably(
+    meta: EventMeta,
+    command: Command,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
-    const { meta, command } = event;
     for (let i = 0; i < MAX_REAPPLY; i++) {
       const r = await this.o.engine.apply(meta, command);
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
@@ -171,6 +153,31 @@ export class Processor {
       return { ...(payload ? { payload } : {}), duplicate: true };
     }
     throw new Error(`event ${meta.id}: Redis was rebuilt ${MAX_REAPPLY} times under it`);
+  }
+
+  /** Publishes what the payload announces and resolves once the broker confirmed all of it. */
+  async announce(p: OutboxPayload): Promise<void> {
+    await Promise.all(
+      announce(p).map((a) =>
+        this.o.broker.publish(
+          INVENTORY_EXCHANGE,
+          a.type,
+          Buffer.from(
+            JSON.stringify({
+              specversion: '1.0',
+              id: a.id,
+              source: '/inventory-worker',
+              type: a.type,
+              time: a.time,
+              tenant: a.tenant,
+              datacontenttype: 'application/json',
+              data: a.data,
+            }),
+          ),
+          { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type },
+        ),
+      ),
+    );
   }
 
   private async settle(
