@@ -1,7 +1,8 @@
 --[[
   payment.succeeded: the order's hold is committed. The first success commits; later ones
   (split payments) change nothing. An order with no hold is reserved now from `lines`, or
-  from the lines it was placed with; with neither it waits as `prepaid` for order.placed.
+  from the lines it was placed with, less what already shipped; with neither it waits as
+  `prepaid` for order.placed.
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
     KEYS[5..]  stock hashes: every pair the order holds or ordered, and of `lines`
@@ -40,7 +41,20 @@ else
       if order.lines[p].ordered > 0 then need[p] = order.lines[p].ordered end
     end
   end
+  -- units already shipped (payment.failed after a partial shipment) are not held again
+  for _, p in ipairs(sortedKeys(need)) do
+    local l = order.lines[p]
+    if l and l.shipped > 0 then
+      need[p] = need[p] > l.shipped and need[p] - l.shipped or nil
+    end
+  end
   local needPairs = sortedKeys(need)
+  if #needPairs == 0 and order.st == 'released' then
+    -- placed, released, and every unit shipped since: only the payment is recorded
+    order.st = 'fulfilled'
+    saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+    return finish(ctx, { result = 'applied' })
+  end
   if #needPairs == 0 then
     order.st = 'prepaid'
     saveHold(ctx, KEYS[4], 'order', a.orderId, order)
@@ -55,7 +69,8 @@ else
     move(ctx, p, 'reserved', { 0, need[p] }, 'order', a.orderId, '')
     move(ctx, p, 'committed', { 0, 0, need[p] }, 'order', a.orderId, '')
     local l = line(order, p)
-    l.held, l.ordered = need[p], need[p]
+    l.held = need[p]
+    if l.ordered == 0 then l.ordered = need[p] end
   end
   order.st = 'paid'
 end

@@ -36,5 +36,6 @@ if order.st == nil or order.st == 'prepaid' or order.st == 'payfailed' then
 elseif not holding and (order.st == 'placed' or order.st == 'paid') then
   order.st = 'fulfilled'
 end
-saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+-- a cancelled order keeps the expiry releaseOrder gave it (saveHold rewrites the key whole)
+saveHold(ctx, KEYS[4], 'order', a.orderId, order, order.st == 'cancelled' and a.dedupTtl or nil)
 return finish(ctx, { result = 'applied' })

@@ -2,7 +2,9 @@
   order.placed: the order's lines become an order hold, all lines or none. The cart's hold
   converts (what the order takes), what the cart lacked is reserved, what the order does not
   take is released. Payments seen before the order are honoured (prepaid: commit now;
-  payfailed: release now), so out-of-order delivery ends as in-order delivery would.
+  payfailed: release now), so out-of-order delivery ends as in-order delivery would; when the
+  order already has its hold (a payment with lines, a cancellation or a shipment came first),
+  only the cart's hold is released.
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
     KEYS[5]    cart hold hash (a key that never exists when the order has no cart)
@@ -19,11 +21,20 @@ local order = loadHold(KEYS[4])
 local cart = loadHold(KEYS[5])
 if not covers(ctx, holdPairs(cart)) then return { RETRY } end
 local prior = order.st
-if prior == 'cancelled' then
-  return finish(ctx, { result = 'ignored', reason = 'order-cancelled' })
-end
 if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
-  return finish(ctx, { result = 'ignored', reason = 'order-exists' })
+  local why = prior == 'cancelled' and 'order-cancelled' or 'order-exists'
+  if cart.st ~= 'open' then
+    return finish(ctx, { result = 'ignored', reason = why })
+  end
+  -- A payment with lines, a cancellation or a shipment reached the order first. The cart still
+  -- became this order: its hold goes now, as in-order delivery would have it, not at expiry.
+  for _, p in ipairs(holdPairs(cart)) do
+    move(ctx, p, 'released', { 0, -cart.lines[p].held }, 'cart', a.cartId, why)
+    cart.lines[p].held = 0
+  end
+  cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
+  saveHold(ctx, KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
+  return finish(ctx, { result = 'applied', reason = why })
 end
 local cartOpen = cart.st == 'open'
 local need = sumLines(a.lines)

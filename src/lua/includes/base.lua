@@ -102,7 +102,9 @@ end
 
 -- Applies deltas {onHand, reserved, committed, unavailable, incoming} and records the movement.
 local function move(ctx, pair, kind, d, refType, refId, reason)
-  local dOn, dRes, dCom, dUna, dInc = d[1] or 0, d[2] or 0, d[3] or 0, d[4] or 0, d[5] or 0
+  -- `+ 0` turns -0 (e.g. `-fromHold` when nothing was held) into 0: cjson would write "-0"
+  local dOn, dRes, dCom, dUna, dInc =
+    (d[1] or 0) + 0, (d[2] or 0) + 0, (d[3] or 0) + 0, (d[4] or 0) + 0, (d[5] or 0) + 0
   if dOn == 0 and dRes == 0 and dCom == 0 and dUna == 0 and dInc == 0 then
     return
   end

@@ -1,0 +1,114 @@
+/**
+ * A pure TypeScript model of the reservation state machine the Lua scripts implement (the
+ * scripts are the executable spec, ../shared/EVENTS.md the intent). No I/O: property tests
+ * run random event sequences through it and through the engine and compare every step.
+ */
+import { PermanentError } from '../errors/PermanentError.js';
+import { commandSchema, describeIssues, eventMetaSchema } from './schemas.js';
+import {
+  availableOf,
+  DEFAULT_TENANT,
+  type Command,
+  type EventMeta,
+  type HoldKind,
+  type StockRecord,
+} from './types.js';
+import { EventContext, type ModelPayload } from './modelContext.js';
+import { runCommand } from './modelOps.js';
+import {
+  cloneHold,
+  liveHold,
+  newTenantState,
+  pairOf,
+  PAIR_SEP,
+  sortedKeys,
+  type HoldState,
+  type TenantState,
+} from './modelState.js';
+
+export type { ModelPayload } from './modelContext.js';
+export type { HoldLineState, HoldState } from './modelState.js';
+export { compareBytes, pairOf, splitPair } from './modelState.js';
+
+/** The engine's ApplyResult without the Redis stream ids. */
+export type ModelResult =
+  | { status: 'applied'; payload: ModelPayload }
+  | { status: 'duplicate' }
+  | { status: 'not-yet'; reason: string };
+
+/** @default 30 days, as DEDUP_TTL_SECONDS */
+export const DEFAULT_DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60;
+
+const ZERO: StockRecord = { onHand: 0, reserved: 0, committed: 0, unavailable: 0, incoming: 0 };
+
+export class InventoryModel {
+  private readonly tenants = new Map<string, TenantState>();
+
+  /**
+   * Applies one event's command at time `now` (epoch ms), exactly as `Engine.apply` would.
+   * Throws PermanentError on invalid input, like the engine.
+   * @param dedupTtlSeconds how long the event marker (and terminal holds) live
+   */
+  apply(
+    meta: EventMeta,
+    command: Command,
+    now: number,
+    dedupTtlSeconds = DEFAULT_DEDUP_TTL_SECONDS,
+  ): ModelResult {
+    const m = eventMetaSchema.safeParse(meta);
+    if (!m.success)
+      throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
+    const c = commandSchema.safeParse(command);
+    if (!c.success)
+      throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
+    const state = this.stateOf(m.data.tenant, true);
+    const seen = state.markers.get(`${m.data.source}${PAIR_SEP}${m.data.id}`);
+    if (seen !== undefined && seen > now) return { status: 'duplicate' };
+    const ctx = new EventContext(state, m.data, now, dedupTtlSeconds * 1000);
+    const outcome = runCommand(ctx, c.data);
+    if ('notYet' in outcome) return { status: 'not-yet', reason: outcome.notYet };
+    return { status: 'applied', payload: ctx.finish(outcome) };
+  }
+
+  /** Figures and reorder settings of one SKU at one location (zeros when never touched). */
+  figures(sku: string, locationId: string, tenant = DEFAULT_TENANT): StockRecord {
+    return { ...(this.tenants.get(tenant)?.stocks.get(pairOf(sku, locationId)) ?? ZERO) };
+  }
+
+  /** `onHand - reserved - unavailable`: what a new cart can take. */
+  available(sku: string, locationId: string, tenant = DEFAULT_TENANT): number {
+    return availableOf(this.figures(sku, locationId, tenant));
+  }
+
+  /** A copy of a cart, order or transfer as it stands at `now` (undefined: no such hold). */
+  hold(kind: HoldKind, id: string, tenant = DEFAULT_TENANT, now = 0): HoldState | undefined {
+    const state = this.tenants.get(tenant);
+    const h = state && liveHold(state, kind, id, now);
+    return h ? cloneHold(h) : undefined;
+  }
+
+  /** Tenants that have seen at least one event. */
+  tenantIds(): string[] {
+    return sortedKeys(this.tenants);
+  }
+
+  /** Every pair with a stock record, sorted as the scripts sort them. */
+  pairs(tenant = DEFAULT_TENANT): string[] {
+    const state = this.tenants.get(tenant);
+    return state ? sortedKeys(state.stocks) : [];
+  }
+
+  /** The tenant's state, read-only (for invariant checks); an empty state if never seen. */
+  state(tenant = DEFAULT_TENANT): Readonly<TenantState> {
+    return this.stateOf(tenant, false);
+  }
+
+  private stateOf(tenant: string, create: boolean): TenantState {
+    let s = this.tenants.get(tenant);
+    if (!s) {
+      s = newTenantState();
+      if (create) this.tenants.set(tenant, s);
+    }
+    return s;
+  }
+}

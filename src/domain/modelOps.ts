@@ -1,0 +1,386 @@
+/**
+ * The operations of the model, one function per Lua script (src/lua/<name>-N+.lua), written
+ * statement for statement in the same order so that movements, holds and alerts match.
+ */
+import type { Command, HoldKind, Outcome, ShortLine } from './types.js';
+import { EventContext, holdLine, sumLines } from './modelContext.js';
+import { pairOf, sortedKeys, splitPair } from './modelState.js';
+
+/** A precondition has not arrived: nothing is written, not even the event marker. */
+export interface NotYet {
+  notYet: string;
+}
+
+type Result = Outcome | NotYet;
+
+type Cmd<O extends Command['op']> = Extract<Command, { op: O }>;
+
+const applied = (reason?: string): Outcome => ({
+  result: 'applied',
+  ...(reason ? { reason } : {}),
+});
+const ignored = (reason: string): Outcome => ({ result: 'ignored', reason });
+/** A refused reservation names every short line and the hold that was refused. */
+const insufficient = (
+  short: ShortLine[],
+  referenceType: HoldKind,
+  referenceId: string,
+): Outcome => ({
+  result: 'rejected',
+  reason: 'insufficient-stock',
+  short,
+  referenceType,
+  referenceId,
+});
+
+export function runCommand(ctx: EventContext, c: Command): Result {
+  switch (c.op) {
+    case 'receive':
+      return receiveStock(ctx, c);
+    case 'adjust':
+      return adjustStock(ctx, c);
+    case 'count':
+      return countStock(ctx, c);
+    case 'configure':
+      return configureStock(ctx, c);
+    case 'cartAdd':
+      return reserveCart(ctx, c);
+    case 'cartRemove':
+      return releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity });
+    case 'cartClear':
+      return releaseCart(ctx, c.cartId, 'clear', {});
+    case 'cartExpire':
+      return releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
+    case 'orderPlace':
+      return placeOrder(ctx, c);
+    case 'paymentSucceed':
+      return commitOrder(ctx, c);
+    case 'paymentFail':
+      return releaseOrder(ctx, c.orderId, 'payfail');
+    case 'orderCancel':
+      return releaseOrder(ctx, c.orderId, 'cancel', c.reason);
+    case 'ship':
+      return fulfilShipment(ctx, c);
+    case 'return':
+      return returnStock(ctx, c);
+    case 'transferShip':
+      return shipTransfer(ctx, c);
+    case 'transferReceive':
+      return receiveTransfer(ctx, c);
+  }
+}
+
+function receiveStock(ctx: EventContext, c: Cmd<'receive'>): Result {
+  const p = pairOf(c.sku, c.locationId);
+  ctx.move(p, 'received', [c.quantity], 'receipt', c.reference ?? ctx.meta.id);
+  return applied();
+}
+
+function adjustStock(ctx: EventContext, c: Cmd<'adjust'>): Result {
+  const p = pairOf(c.sku, c.locationId);
+  if (ctx.stock(p).onHand + c.delta < 0) return { result: 'rejected', reason: 'negative-on-hand' };
+  ctx.move(p, 'adjusted', [c.delta], 'adjustment', ctx.meta.id, c.reason);
+  return applied();
+}
+
+function countStock(ctx: EventContext, c: Cmd<'count'>): Result {
+  const p = pairOf(c.sku, c.locationId);
+  ctx.move(p, 'counted', [c.onHand - ctx.stock(p).onHand], 'count', ctx.meta.id, 'count');
+  return applied();
+}
+
+function configureStock(ctx: EventContext, c: Cmd<'configure'>): Result {
+  const s = ctx.stock(pairOf(c.sku, c.locationId));
+  if (c.reorderLevel !== undefined) s.reorderLevel = c.reorderLevel;
+  if (c.reorderQuantity !== undefined) s.reorderQuantity = c.reorderQuantity;
+  s.cfgDirty = true;
+  ctx.config.push({
+    sku: s.sku,
+    locationId: s.locationId,
+    reorderLevel: s.reorderLevel ?? null,
+    reorderQuantity: s.reorderQuantity ?? null,
+  });
+  return applied();
+}
+
+function reserveCart(ctx: EventContext, c: Cmd<'cartAdd'>): Result {
+  const cart = ctx.loadHold('cart', c.cartId);
+  if (cart.state === 'converted') return ignored('cart-converted');
+  const p = pairOf(c.sku, c.locationId);
+  const short = ctx.shortLines(new Map([[p, c.quantity]]));
+  if (short.length) return insufficient(short, 'cart', c.cartId);
+  ctx.move(p, 'reserved', [0, c.quantity], 'cart', c.cartId);
+  holdLine(cart, p).held += c.quantity;
+  cart.state = 'open';
+  cart.expiresAt = ctx.now + c.ttlMs;
+  ctx.saveHold('cart', c.cartId, cart);
+  return applied();
+}
+
+function releaseCart(
+  ctx: EventContext,
+  cartId: string,
+  mode: 'remove' | 'clear' | 'expire',
+  a: { sku?: string; quantity?: number | undefined; expiresAt?: number },
+): Result {
+  const cart = ctx.loadHold('cart', cartId);
+  const held = sortedKeys(cart.lines);
+  if (cart.state !== 'open') return ignored('no-cart-hold');
+  if (mode === 'expire' && cart.expiresAt !== a.expiresAt) return ignored('cart-refreshed');
+  const kind = mode === 'expire' ? 'expired' : 'released';
+  let left = a.quantity;
+  let moved = false;
+  for (const p of held) {
+    const l = cart.lines.get(p)!;
+    if (mode !== 'remove' || splitPair(p).sku === a.sku) {
+      let q = l.held;
+      if (left !== undefined) {
+        q = Math.min(q, left);
+        left -= q;
+      }
+      if (q > 0) {
+        ctx.move(p, kind, [0, -q], 'cart', cartId);
+        l.held -= q;
+        moved = true;
+      }
+    }
+  }
+  if (!moved) return ignored('nothing-held');
+  if (held.some((p) => cart.lines.get(p)!.held > 0)) {
+    ctx.saveHold('cart', cartId, cart);
+  } else {
+    cart.state = mode === 'expire' ? 'expired' : 'released';
+    ctx.saveHold('cart', cartId, cart, { drop: true });
+  }
+  return applied();
+}
+
+function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
+  const order = ctx.loadHold('order', c.orderId);
+  const cart = ctx.loadHold('cart', c.cartId);
+  const prior = order.state;
+  if (prior !== undefined && prior !== 'prepaid' && prior !== 'payfailed') {
+    const why = prior === 'cancelled' ? 'order-cancelled' : 'order-exists';
+    if (cart.state !== 'open') return ignored(why);
+    // the payment, cancellation or shipment came first; the cart still became this order
+    for (const p of sortedKeys(cart.lines)) {
+      const l = cart.lines.get(p)!;
+      ctx.move(p, 'released', [0, -l.held], 'cart', c.cartId!, why);
+      l.held = 0;
+    }
+    cart.state = 'converted';
+    cart.link = c.orderId;
+    delete cart.expiresAt;
+    ctx.saveHold('cart', c.cartId!, cart, { keep: true });
+    return applied(why);
+  }
+  const cartOpen = cart.state === 'open';
+  const need = sumLines(c.lines);
+  const take = new Map<string, number>();
+  for (const [p, q] of need) {
+    const l = cart.lines.get(p);
+    take.set(p, cartOpen && l ? Math.min(l.held, q) : 0);
+  }
+  const short = ctx.shortLines(need, take);
+  if (short.length) return insufficient(short, 'order', c.orderId);
+  const needPairs = sortedKeys(need);
+  for (const p of needPairs) {
+    ctx.move(p, 'reserved', [0, need.get(p)! - take.get(p)!], 'order', c.orderId);
+    const l = holdLine(order, p);
+    l.held = l.ordered = need.get(p)!;
+  }
+  if (cartOpen) {
+    for (const p of sortedKeys(cart.lines)) {
+      const l = cart.lines.get(p)!;
+      const left = l.held - (take.get(p) ?? 0);
+      ctx.move(p, 'released', [0, -left], 'cart', c.cartId!, 'not-ordered');
+      l.held = 0;
+    }
+    cart.state = 'converted';
+    cart.link = c.orderId;
+    delete cart.expiresAt;
+    ctx.saveHold('cart', c.cartId!, cart, { keep: true });
+    order.link = c.cartId!;
+  }
+  order.state = 'placed';
+  if (prior === 'prepaid') {
+    for (const p of needPairs) ctx.move(p, 'committed', [0, 0, need.get(p)!], 'order', c.orderId);
+    order.state = 'paid';
+  } else if (prior === 'payfailed') {
+    for (const p of needPairs) {
+      ctx.move(p, 'released', [0, -need.get(p)!], 'order', c.orderId, 'payment-failed');
+      order.lines.get(p)!.held = 0;
+    }
+    order.state = 'released';
+  }
+  ctx.saveHold('order', c.orderId, order);
+  return applied();
+}
+
+function commitOrder(ctx: EventContext, c: Cmd<'paymentSucceed'>): Result {
+  const order = ctx.loadHold('order', c.orderId);
+  if (order.paid) return ignored('already-committed');
+  if (order.state === 'cancelled') return ignored('order-cancelled');
+  order.paid = true;
+  order.paymentId = c.paymentId;
+  if (order.state === 'placed') {
+    for (const p of sortedKeys(order.lines)) {
+      ctx.move(p, 'committed', [0, 0, order.lines.get(p)!.held], 'order', c.orderId);
+    }
+    order.state = 'paid';
+  } else if (order.state !== 'fulfilled') {
+    // no hold (unknown, payfailed or released): reserve now if the lines are known
+    let need = new Map<string, number>();
+    if (c.lines !== undefined && c.lines.length > 0) {
+      need = sumLines(c.lines);
+    } else {
+      for (const [p, l] of order.lines) if (l.ordered > 0) need.set(p, l.ordered);
+    }
+    // units already shipped (payment.failed after a partial shipment) are not held again
+    for (const p of sortedKeys(need)) {
+      const shipped = order.lines.get(p)?.shipped ?? 0;
+      if (shipped > 0) {
+        if (need.get(p)! > shipped) need.set(p, need.get(p)! - shipped);
+        else need.delete(p);
+      }
+    }
+    const needPairs = sortedKeys(need);
+    if (needPairs.length === 0 && order.state === 'released') {
+      // placed, released, and every unit shipped since: only the payment is recorded
+      order.state = 'fulfilled';
+      ctx.saveHold('order', c.orderId, order);
+      return applied();
+    }
+    if (needPairs.length === 0) {
+      order.state = 'prepaid';
+      ctx.saveHold('order', c.orderId, order);
+      return applied('awaiting-order');
+    }
+    const short = ctx.shortLines(need);
+    if (short.length) return insufficient(short, 'order', c.orderId);
+    for (const p of needPairs) {
+      const q = need.get(p)!;
+      ctx.move(p, 'reserved', [0, q], 'order', c.orderId);
+      ctx.move(p, 'committed', [0, 0, q], 'order', c.orderId);
+      const l = holdLine(order, p);
+      l.held = q;
+      if (l.ordered === 0) l.ordered = q;
+    }
+    order.state = 'paid';
+  }
+  ctx.saveHold('order', c.orderId, order);
+  return applied();
+}
+
+function releaseOrder(
+  ctx: EventContext,
+  orderId: string,
+  mode: 'payfail' | 'cancel',
+  reason?: string,
+): Result {
+  const order = ctx.loadHold('order', orderId);
+  const st = order.state;
+  if (mode === 'payfail') {
+    if (order.paid) return ignored('already-committed');
+    if (st === undefined) {
+      order.state = 'payfailed';
+      ctx.saveHold('order', orderId, order, { keep: true });
+      return applied('awaiting-order');
+    }
+    if (st !== 'placed') return ignored('nothing-held');
+  } else if (st === 'cancelled') {
+    return ignored('order-cancelled');
+  }
+  const paid = order.paid === true;
+  const why = mode === 'payfail' ? 'payment-failed' : (reason ?? 'cancelled');
+  for (const p of sortedKeys(order.lines)) {
+    const l = order.lines.get(p)!;
+    if (l.held > 0) {
+      ctx.move(p, 'released', [0, -l.held, paid ? -l.held : 0], 'order', orderId, why);
+      l.held = 0;
+    }
+  }
+  if (mode === 'payfail') {
+    order.state = 'released';
+    ctx.saveHold('order', orderId, order);
+  } else {
+    order.state = 'cancelled';
+    ctx.saveHold('order', orderId, order, { keep: true });
+  }
+  return applied();
+}
+
+function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
+  const order = ctx.loadHold('order', c.orderId);
+  const paid = order.paid === true;
+  const ship = sumLines(c.lines);
+  for (const p of sortedKeys(ship)) {
+    const q = ship.get(p)!;
+    const l = holdLine(order, p);
+    const fromHold = Math.min(q, l.held);
+    ctx.move(p, 'shipped', [-q, -fromHold, paid ? -fromHold : 0], 'order', c.orderId);
+    l.held -= fromHold;
+    l.shipped += q;
+  }
+  const holding = [...order.lines.values()].some((l) => l.held > 0);
+  const st = order.state;
+  if (st === undefined || st === 'prepaid' || st === 'payfailed') {
+    // shipped before order.placed reached us: a later order.placed must not hold again
+    order.state = 'fulfilled';
+  } else if (!holding && (st === 'placed' || st === 'paid')) {
+    order.state = 'fulfilled';
+  }
+  // a cancelled order keeps the expiry releaseOrder gave it
+  ctx.saveHold('order', c.orderId, order, { keep: order.state === 'cancelled' });
+  return applied();
+}
+
+function returnStock(ctx: EventContext, c: Cmd<'return'>): Result {
+  // lines in the order given, not sorted: the script walks them so
+  for (const l of c.lines) {
+    const p = pairOf(l.sku, l.locationId);
+    const q = l.quantity;
+    if (l.disposition === 'quarantine')
+      ctx.move(p, 'returned', [q, 0, 0, q], 'rma', c.rmaId, 'quarantine');
+    else ctx.move(p, 'returned', [q], 'rma', c.rmaId, 'restock');
+  }
+  return applied();
+}
+
+function shipTransfer(ctx: EventContext, c: Cmd<'transferShip'>): Result {
+  const tr = ctx.loadHold('transfer', c.transferId);
+  if (tr.version > 0) return ignored('transfer-exists');
+  const qty = new Map<string, number>();
+  for (const l of c.lines) qty.set(l.sku, (qty.get(l.sku) ?? 0) + l.quantity);
+  const out = new Map([...qty].map(([sku, q]) => [pairOf(sku, c.fromLocationId), q]));
+  const short = ctx.shortLines(out);
+  if (short.length) return insufficient(short, 'transfer', c.transferId);
+  for (const sku of sortedKeys(qty)) {
+    const q = qty.get(sku)!;
+    ctx.move(pairOf(sku, c.fromLocationId), 'transfer_out', [-q], 'transfer', c.transferId);
+    const to = pairOf(sku, c.toLocationId);
+    ctx.move(to, 'transfer_in_transit', [0, 0, 0, 0, q], 'transfer', c.transferId);
+    holdLine(tr, to).held = q;
+  }
+  tr.state = 'shipped';
+  tr.from = c.fromLocationId;
+  tr.to = c.toLocationId;
+  ctx.saveHold('transfer', c.transferId, tr);
+  return applied();
+}
+
+function receiveTransfer(ctx: EventContext, c: Cmd<'transferReceive'>): Result {
+  const tr = ctx.loadHold('transfer', c.transferId);
+  if (tr.version === 0) return { notYet: 'transfer-not-shipped' };
+  if (tr.state === 'received') return ignored('transfer-received');
+  for (const p of sortedKeys(tr.lines)) {
+    const l = tr.lines.get(p)!;
+    const q = l.held;
+    ctx.move(p, 'transfer_received', [q, 0, 0, 0, -q], 'transfer', c.transferId);
+    l.held = 0;
+    l.ordered = q;
+  }
+  tr.state = 'received';
+  ctx.saveHold('transfer', c.transferId, tr);
+  return applied();
+}

@@ -1,0 +1,106 @@
+/**
+ * The state the pure model keeps per tenant: the same records the Lua scripts keep in Redis
+ * (stock hashes, hold hashes, event markers), as plain data. No I/O.
+ */
+import type { HoldKind, StockRecord } from './types.js';
+
+/** Separates SKU and location in a pair, as in the Redis keys (cannot occur in ids). */
+export const PAIR_SEP = '\x1f';
+
+export const pairOf = (sku: string, locationId: string): string => `${sku}${PAIR_SEP}${locationId}`;
+
+export function splitPair(pair: string): { sku: string; locationId: string } {
+  const i = pair.indexOf(PAIR_SEP);
+  return { sku: pair.slice(0, i), locationId: pair.slice(i + 1) };
+}
+
+/**
+ * Orders strings by their UTF-8 bytes, as `table.sort` does inside Redis (C locale): the
+ * scripts walk pairs in this order, so movements come out in it. UTF-8 byte order is code
+ * point order; UTF-16 code units agree except that surrogates (code points above U+FFFF)
+ * must sort after U+E000–U+FFFF.
+ */
+export function compareBytes(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+export const sortedKeys = (m: ReadonlyMap<string, unknown>): string[] =>
+  [...m.keys()].sort(compareBytes);
+
+export interface HoldLineState {
+  held: number;
+  ordered: number;
+  shipped: number;
+}
+
+/** One cart, order or transfer, field for field what its hash holds (see includes/base.lua). */
+export interface HoldState {
+  /** `st` */
+  state?: string;
+  /** `exp`: carts, epoch ms */
+  expiresAt?: number;
+  /** `lk`: cart → order it became; order → cart it took over */
+  link?: string;
+  /** `c` = 1: a payment succeeded */
+  paid?: boolean;
+  /** `pay` */
+  paymentId?: string;
+  /** transfers */
+  from?: string;
+  to?: string;
+  /** `v`: 0 while the hold does not exist */
+  version: number;
+  /** by pair; lines whose figures are all zero are not kept */
+  lines: Map<string, HoldLineState>;
+  /** epoch ms at which Redis drops the key (terminal holds are kept `dedupTtl` only) */
+  keyExpiresAt?: number;
+}
+
+export interface TenantState {
+  /** by pair; figures absent from Redis read as zero */
+  stocks: Map<string, StockRecord>;
+  holds: Record<HoldKind, Map<string, HoldState>>;
+  /** `source \x1f id` → epoch ms the marker expires */
+  markers: Map<string, number>;
+  /**
+   * Pairs whose `available` is below zero because a physical fact (adjust, count, shipping
+   * beyond the hold) put it there; no reservation may ever do that.
+   */
+  physicalDeficit: Set<string>;
+}
+
+export function newTenantState(): TenantState {
+  return {
+    stocks: new Map(),
+    holds: { cart: new Map(), order: new Map(), transfer: new Map() },
+    markers: new Map(),
+    physicalDeficit: new Set(),
+  };
+}
+
+export const emptyHold = (): HoldState => ({ version: 0, lines: new Map() });
+
+export function cloneHold(h: HoldState): HoldState {
+  return { ...h, lines: new Map([...h.lines].map(([p, l]) => [p, { ...l }])) };
+}
+
+/** The hold as Redis would return it at `now` (a key past its expiry is gone). */
+export function liveHold(
+  state: TenantState,
+  kind: HoldKind,
+  id: string,
+  now: number,
+): HoldState | undefined {
+  const h = state.holds[kind].get(id);
+  if (!h || (h.keyExpiresAt !== undefined && h.keyExpiresAt <= now)) return undefined;
+  return h;
+}

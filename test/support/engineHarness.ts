@@ -1,0 +1,134 @@
+/**
+ * Helpers for tests that drive the Lua engine against real Redis: an Engine whose tenants
+ * are "loaded" by writing the epoch (the MySQL loader is not involved), and readers that
+ * take figures and holds straight from the Redis hashes.
+ */
+import type { Redis } from 'ioredis';
+import { Engine, type ApplyResult } from '../../src/engine/engine.js';
+import { pairOf, TenantKeys } from '../../src/engine/keys.js';
+import type { InventoryView } from '../../src/domain/invariants.js';
+import type { Command, EventMeta, HoldKind, StockFigures } from '../../src/domain/types.js';
+
+export const DEDUP_TTL_SECONDS = 3600;
+
+export function testEngine(redis: Redis, prefix: string, now?: () => number): Engine {
+  return new Engine(redis, {
+    prefix,
+    dedupTtlSeconds: DEDUP_TTL_SECONDS,
+    ensureTenant: async (t) => {
+      await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+    },
+    ...(now ? { now } : {}),
+  });
+}
+
+/** Makes event envelopes with unique ids for one tenant. */
+export function eventMaker(tenant: string, source = '/test') {
+  let n = 0;
+  return (type = 'test.event', id?: string): EventMeta => ({
+    tenant,
+    source,
+    id: id ?? `e${++n}`,
+    type,
+    occurredAt: '2026-11-23T10:15:00Z',
+  });
+}
+
+export type Applied = Extract<ApplyResult, { status: 'applied' }>;
+
+/** Applies and asserts the event was applied (not duplicate / not-yet): returns it. */
+export async function mustApply(engine: Engine, meta: EventMeta, c: Command): Promise<Applied> {
+  const r = await engine.apply(meta, c);
+  if (r.status !== 'applied') throw new Error(`expected applied, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+const num = (v: string | undefined): number => (v === undefined ? 0 : Number(v));
+
+export async function readFigures(
+  redis: Redis,
+  keys: TenantKeys,
+  sku: string,
+  locationId: string,
+): Promise<StockFigures & { available: number }> {
+  const h = await redis.hgetall(keys.stock(pairOf(sku, locationId)));
+  const f = {
+    onHand: num(h.onHand),
+    reserved: num(h.reserved),
+    committed: num(h.committed),
+    unavailable: num(h.unavailable),
+    incoming: num(h.incoming),
+  };
+  return { ...f, available: f.onHand - f.reserved - f.unavailable };
+}
+
+export interface HoldRead {
+  kind: HoldKind;
+  id: string;
+  fields: Record<string, string>;
+}
+
+/** Reads every named stock pair and hold of a tenant in one round trip. */
+export async function readView(
+  redis: Redis,
+  keys: TenantKeys,
+  pairs: readonly string[],
+  holds: readonly { kind: HoldKind; id: string }[],
+): Promise<InventoryView & { raw: HoldRead[] }> {
+  const pipe = redis.pipeline();
+  for (const p of pairs) pipe.hgetall(keys.stock(p));
+  for (const h of holds) pipe.hgetall(keys[h.kind](h.id));
+  const replies = (await pipe.exec()) ?? [];
+  const values = replies.map(([err, v]) => {
+    if (err) throw err;
+    return v as Record<string, string>;
+  });
+  const stocks = new Map<string, StockFigures>();
+  pairs.forEach((p, i) => {
+    const h = values[i]!;
+    stocks.set(p, {
+      onHand: num(h.onHand),
+      reserved: num(h.reserved),
+      committed: num(h.committed),
+      unavailable: num(h.unavailable),
+      incoming: num(h.incoming),
+    });
+  });
+  const raw: HoldRead[] = holds.map((h, i) => ({ ...h, fields: values[pairs.length + i]! }));
+  return {
+    tenant: keys.tenant,
+    stocks,
+    holds: raw
+      .filter((h) => Object.keys(h.fields).length > 0)
+      .map((h) => ({
+        kind: h.kind,
+        id: h.id,
+        state: h.fields.st,
+        paid: h.fields.c === '1',
+        lines: new Map(
+          Object.entries(h.fields)
+            .filter(([f]) => f.startsWith('h:'))
+            .map(([f, v]) => [f.slice(2), { held: Number(v) }]),
+        ),
+      })),
+    raw,
+  };
+}
+
+/** Every key under the prefix with its type and content, for "nothing changed" checks. */
+export async function dumpPrefix(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) {
+      const type = await redis.type(k);
+      if (type === 'hash') out[k] = await redis.hgetall(k);
+      else if (type === 'string') out[k] = await redis.get(k);
+      else if (type === 'stream') out[k] = await redis.xrange(k, '-', '+');
+      else out[k] = type;
+    }
+  } while (cursor !== '0');
+  return out;
+}
