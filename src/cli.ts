@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDlq } from './cli/dlq.js';
 import { registerMaintenance } from './cli/maintenance.js';
+import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { toError } from './errors/toError.js';
@@ -19,6 +20,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerStock(program, config);
+registerReports(program, config);
 registerDlq(program, config);
 registerMaintenance(program, config);
 
