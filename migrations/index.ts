@@ -1,4 +1,9 @@
 import type { Knex } from 'knex';
+import * as m001 from './001_create_tenant_epochs.js';
+import * as m002 from './002_create_processed_events.js';
+import * as m003 from './003_create_inventory_ledger.js';
+import * as m004 from './004_create_stock_levels.js';
+import * as m005 from './005_create_reservations.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -6,7 +11,13 @@ import type { Knex } from 'knex';
  * One DDL statement per migration: MySQL commits DDL implicitly, so a migration with two
  * statements can half-apply.
  */
-const migrations: Record<string, Knex.Migration> = {};
+const migrations: Record<string, Knex.Migration> = {
+  '001_create_tenant_epochs': m001,
+  '002_create_processed_events': m002,
+  '003_create_inventory_ledger': m003,
+  '004_create_stock_levels': m004,
+  '005_create_reservations': m005,
+};
 
 export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(migrations),

@@ -1,8 +1,14 @@
 import knexFactory, { type Knex } from 'knex';
 import { createConnection } from 'mysql2/promise';
 import { migrationSource } from '../../migrations/index.js';
+import type { Logger } from '../logger.js';
 
 export type { Knex };
+
+/** The callback API of the raw mysql2 connection knex hands to `afterCreate`. */
+interface SessionConnection {
+  query(sql: string, cb: (err: Error | null) => void): void;
+}
 
 /** Splits a mysql:// URL into connection settings and the database name. */
 export function parseMysqlUrl(url: string): {
@@ -39,12 +45,41 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-export function createKnex(url: string, pool: { min?: number; max?: number } = {}): Knex {
+export function createKnex(
+  url: string,
+  pool: { min?: number; max?: number; logger?: Logger } = {},
+): Knex {
   const c = parseMysqlUrl(url);
+  const log = pool.logger;
   return knexFactory({
     client: 'mysql2',
-    connection: { ...c, charset: 'utf8mb4', supportBigNumbers: true, dateStrings: false },
-    pool: { min: pool.min ?? 0, max: pool.max ?? 8 },
+    // knex prints to the console unless told otherwise (e.g. every failed connect)
+    ...(log
+      ? {
+          log: {
+            warn: (m: unknown) => log.warn({ knex: String(m) }, 'knex warning'),
+            error: (m: unknown) => log.error({ knex: String(m) }, 'knex error'),
+            deprecate: (m: unknown) => log.warn({ knex: String(m) }, 'knex deprecation'),
+            debug: (m: unknown) => log.debug({ knex: m }, 'knex debug'),
+          },
+        }
+      : {}),
+    // Every DATETIME is UTC: mysql2 writes and reads Dates as UTC ('Z'), and the session's
+    // time_zone makes CURRENT_TIMESTAMP defaults agree with what we write ourselves.
+    connection: {
+      ...c,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      dateStrings: false,
+      timezone: 'Z',
+    },
+    pool: {
+      min: pool.min ?? 0,
+      max: pool.max ?? 8,
+      afterCreate: (conn: SessionConnection, done: (err: Error | null, conn: unknown) => void) => {
+        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+      },
+    },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }

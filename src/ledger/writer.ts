@@ -1,0 +1,233 @@
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { OutboxPayload } from '../domain/types.js';
+import { TenantKeys } from '../engine/keys.js';
+import { toError } from '../errors/toError.js';
+import type { Logger } from '../logger.js';
+import { isEntryId } from './changeSeq.js';
+import { commitBatch, type MirrorResult } from './commitBatch.js';
+import type { MirrorItem } from './mirrorRows.js';
+import { isConnectionError, isLockConflict } from './mysqlErrors.js';
+
+export type WriteResult = MirrorResult;
+
+export interface LedgerWriterOptions {
+  knex: Knex;
+  redis: Redis;
+  /** Redis key prefix of the engine (to delete mirrored outbox entries). */
+  prefix: string;
+  logger: Logger;
+  /** Most events in one transaction (config LEDGER_BATCH_SIZE). @default 2000 */
+  batchSize?: number;
+  /** Longest wait between two attempts while MySQL is away. @default 5000 */
+  maxBackoffMs?: number;
+  /**
+   * Transactions in flight at once. Above 1, batches may commit out of order: harmless to
+   * the figures (sums commute, snapshots and settings are guarded by their change sequence),
+   * but the ledger's ids then follow commit order rather than write order. @default 1
+   */
+  concurrency?: number;
+}
+
+interface Pending extends MirrorItem {
+  resolve: (r: WriteResult) => void;
+  reject: (e: Error) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Group commit of payloads to MySQL. Writes queue up while one transaction commits; the next
+ * transaction takes up to `batchSize` of them. A payload's promise resolves once its effect is
+ * committed (`committed`), was committed before (`duplicate`), or can never be because Redis
+ * was reloaded under it (`stale`: apply the event again). While MySQL is unreachable the
+ * batch is retried, in order, until it is back.
+ */
+export class LedgerWriter {
+  private readonly queue: Pending[] = [];
+  private readonly batchSize: number;
+  private readonly maxBackoffMs: number;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private inFlight = 0;
+  private closed = false;
+  /** one promise per unsettled write, that never rejects (what flush waits for) */
+  private readonly unsettled = new Set<Promise<unknown>>();
+  private isHealthy = true;
+
+  constructor(private readonly o: LedgerWriterOptions) {
+    this.batchSize = o.batchSize ?? 2000;
+    this.maxBackoffMs = o.maxBackoffMs ?? 5000;
+    this.concurrency = o.concurrency ?? 1;
+    this.log = o.logger.child({ component: 'ledger-writer' });
+  }
+
+  /** False while MySQL cannot be reached (writes wait, nothing is lost). */
+  get healthy(): boolean {
+    return this.isHealthy;
+  }
+
+  /** Writes not settled yet. */
+  get pending(): number {
+    return this.unsettled.size;
+  }
+
+  write(payload: OutboxPayload, entryId: string): Promise<WriteResult> {
+    if (this.closed) return Promise.reject(new Error('ledger writer is closed'));
+    if (!isEntryId(entryId)) {
+      return Promise.reject(new Error(`not an outbox entry id: ${JSON.stringify(entryId)}`));
+    }
+    const written = new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ payload, entryId, resolve, reject });
+    });
+    const settled: Promise<boolean> = written.then(
+      () => this.unsettled.delete(settled),
+      () => this.unsettled.delete(settled),
+    );
+    this.unsettled.add(settled);
+    this.pump();
+    return written;
+  }
+
+  /** Resolves once every write made before the call is settled. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.unsettled]);
+  }
+
+  /** Flushes, then refuses new writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /** Starts transactions while there is work and room; each takes what has queued up. */
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchSize);
+      this.inFlight++;
+      void this.commit(batch)
+        .catch((err: unknown) => {
+          // commit settles every write itself; this is a bug, and the writes must not hang
+          const error = toError(err);
+          this.log.error({ err: error }, 'ledger batch failed unexpectedly');
+          batch.forEach((p) => p.reject(error));
+        })
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+    }
+  }
+
+  /** Commits a batch, retrying while MySQL is away; a bad payload is isolated by halving. */
+  private async commit(batch: Pending[]): Promise<void> {
+    let results: MirrorResult[];
+    try {
+      results = await this.commitRetrying(batch);
+    } catch (err) {
+      const error = toError(err);
+      if (batch.length === 1) {
+        this.log.error({ err: error, ...describe(batch[0]!) }, 'payload cannot be mirrored');
+        batch[0]!.reject(error);
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.commit(batch.slice(0, half));
+      await this.commit(batch.slice(half));
+      return;
+    }
+    await this.deleteEntries(batch, results);
+    batch.forEach((p, i) => p.resolve(results[i]!));
+  }
+
+  /** Throws only errors that retrying cannot cure. */
+  private async commitRetrying(batch: Pending[]): Promise<MirrorResult[]> {
+    let backoff = 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await commitBatch(this.o.knex, batch, this.withdrawEpoch);
+        if (!this.isHealthy) {
+          this.isHealthy = true;
+          this.log.info({ attempt }, 'MySQL reachable again; ledger mirror resumed');
+        }
+        return results;
+      } catch (err) {
+        const error = toError(err);
+        if (isConnectionError(error)) {
+          if (this.isHealthy) this.isHealthy = false;
+          this.log.warn(
+            { err: error, attempt, events: batch.length, retryInMs: backoff },
+            'MySQL unreachable; ledger batch kept for retry',
+          );
+        } else if (isLockConflict(error)) {
+          this.log.warn(
+            { err: error, attempt, events: batch.length },
+            'ledger batch hit a lock conflict; retrying',
+          );
+        } else {
+          throw error;
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, this.maxBackoffMs);
+      }
+    }
+  }
+
+  /**
+   * Redis runs on an epoch MySQL never committed (its load died between writing meta and
+   * committing): every payload would be stale for ever. Deleting meta makes the next event
+   * load the tenant again. Safe here: our shared lock on the epoch row keeps loaders out.
+   */
+  private readonly withdrawEpoch = async (tenant: string, epoch: number): Promise<void> => {
+    const meta = new TenantKeys(this.o.prefix, tenant).meta;
+    try {
+      if ((await this.o.redis.hget(meta, 'epoch')) !== String(epoch)) return;
+      this.log.error(
+        { tenant, epoch },
+        'Redis runs on an epoch MySQL does not have; dropping it to reload',
+      );
+      await this.o.redis.del(meta);
+    } catch (err) {
+      // the payloads are stale either way; the next one of that epoch tries again
+      this.log.warn(
+        { err: toError(err), tenant, epoch },
+        'could not drop an epoch MySQL does not have',
+      );
+    }
+  };
+
+  /** Mirrored entries leave the outbox; a failure here only leaves work for the sweeper. */
+  private async deleteEntries(batch: Pending[], results: MirrorResult[]): Promise<void> {
+    const byTenant = new Map<string, string[]>();
+    batch.forEach((p, i) => {
+      if (results[i] === 'stale') return;
+      const ids = byTenant.get(p.payload.tenant) ?? [];
+      ids.push(p.entryId);
+      byTenant.set(p.payload.tenant, ids);
+    });
+    if (byTenant.size === 0) return;
+    try {
+      const pipeline = this.o.redis.pipeline();
+      for (const [tenant, ids] of byTenant) {
+        pipeline.xdel(new TenantKeys(this.o.prefix, tenant).outbox, ...ids);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([e]) => e);
+      if (failed) throw failed[0];
+    } catch (err) {
+      this.log.warn(
+        { err: toError(err) },
+        'could not delete mirrored outbox entries; the sweeper will',
+      );
+    }
+  }
+}
+
+function describe(p: MirrorItem) {
+  return {
+    tenant: p.payload.tenant,
+    eventId: p.payload.id,
+    type: p.payload.type,
+    entryId: p.entryId,
+  };
+}
