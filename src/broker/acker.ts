@@ -9,6 +9,7 @@ export class Acker {
   private readonly outstanding: { msg: Message; done: boolean }[] = [];
   private readonly byTag = new Map<number, { msg: Message; done: boolean }>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly requeues = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -29,6 +30,28 @@ export class Acker {
     if (!entry || this.closed) return;
     entry.done = true;
     this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+  }
+
+  /**
+   * The delivery could not be settled (a publish it needs was not confirmed): hand it back to
+   * the broker for redelivery after `delayMs`. Until then it stays outstanding, so that a
+   * multiple-ack of the deliveries completed after it can never cover it.
+   */
+  requeue(msg: Message, delayMs = 1000): void {
+    const entry = this.byTag.get(msg.fields.deliveryTag);
+    if (!entry || this.closed) return;
+    const t = setTimeout(() => {
+      this.requeues.delete(t);
+      if (this.closed || this.byTag.get(msg.fields.deliveryTag) !== entry) return;
+      this.forget(msg);
+      try {
+        this.channel.nack(msg, false, true);
+      } catch {
+        // the channel is closing: the broker redelivers it anyway
+      }
+      this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+    }, delayMs);
+    this.requeues.add(t);
   }
 
   /** Forget a delivery without acking (its channel is gone, or it was settled otherwise). */
@@ -67,6 +90,8 @@ export class Acker {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const t of this.requeues) clearTimeout(t);
+    this.requeues.clear();
     this.outstanding.length = 0;
     this.byTag.clear();
   }

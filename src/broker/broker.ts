@@ -147,7 +147,17 @@ export class Broker {
   async close(): Promise<void> {
     this.stopping = true;
     const s = this.session;
-    if (s?.open) s.acker.flush();
+    if (s?.open) {
+      s.acker.flush();
+      // Close the consuming channel first: its close-ok comes after the broker processed the
+      // acks just sent on it. Closing only the connection lets amqplib's frame mux send the
+      // connection close ahead of them, and the last acks are lost (the events redelivered).
+      try {
+        await s.consume.close();
+      } catch (e) {
+        this.options.logger.warn({ err: toError(e).message }, 'closing the consume channel failed');
+      }
+    }
     try {
       await this.connection?.close();
     } catch (e) {

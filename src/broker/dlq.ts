@@ -31,8 +31,12 @@ function describe(m: GetMessage, position: number): DeadLetter {
   } catch {
     // not JSON: a malformed message; it is listed by position
   }
-  const death = (h['x-death'] as { reason?: string }[] | undefined)?.[0];
-  const routingKey = String(h['x-original-routing-key'] ?? m.fields.routingKey);
+  const death = (h['x-death'] as { reason?: string; 'routing-keys'?: string[] }[] | undefined)?.[0];
+  // Dead-lettered by the broker itself (delivery limit): the key it was published with is in
+  // x-death; the delivery's own key is the DLQ's name, which nothing is bound to.
+  const routingKey = String(
+    h['x-original-routing-key'] ?? death?.['routing-keys']?.[0] ?? m.fields.routingKey,
+  );
   const failedAt = h['x-error-at'] !== undefined ? String(h['x-error-at']) : undefined;
   return {
     id: String(m.properties.messageId ?? (typeof envelope.id === 'string' ? envelope.id : `#${position}`)),
@@ -77,7 +81,10 @@ export async function listDeadLetters(url: string, limit: number): Promise<DeadL
 export interface ReplayResult {
   matched: number;
   replayed: number;
+  /** left in the DLQ: not matching, or matching but unroutable */
   kept: number;
+  /** matched, but no queue is bound to its routing key: kept in the DLQ rather than lost */
+  unroutable: number;
 }
 
 /**
@@ -91,12 +98,19 @@ export async function replayDeadLetters(
   options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
 ): Promise<ReplayResult> {
   const conn = await amqp.connect(url);
-  const result: ReplayResult = { matched: 0, replayed: 0, kept: 0 };
+  const result: ReplayResult = { matched: 0, replayed: 0, kept: 0, unroutable: 0 };
   try {
     const ch: ConfirmChannel = await conn.createConfirmChannel();
-    await ch.checkQueue(DLQ);
+    // published `mandatory`: the broker returns (before confirming) what no queue would take
+    let returned = false;
+    ch.on('return', () => {
+      returned = true;
+    });
+    // Only the dead letters there now: one that fails again while we run is dead-lettered
+    // behind them, and reading on would replay it again and again with the worker.
+    const { messageCount } = await ch.checkQueue(DLQ);
     let seen = 0;
-    while (seen < options.limit) {
+    while (seen < Math.min(options.limit, messageCount)) {
       const m = await ch.get(DLQ, { noAck: false });
       if (!m) break;
       seen++;
@@ -110,6 +124,7 @@ export async function replayDeadLetters(
       const headers = { ...d.headers };
       for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death']) delete headers[k];
       headers['x-replayed-at'] = new Date().toISOString();
+      returned = false;
       await new Promise<void>((resolve, reject) =>
         ch.publish(
           COMMERCE_EXCHANGE,
@@ -117,6 +132,7 @@ export async function replayDeadLetters(
           m.content,
           {
             persistent: true,
+            mandatory: true,
             contentType: m.properties.contentType as string | undefined,
             messageId: m.properties.messageId as string | undefined,
             headers,
@@ -124,6 +140,11 @@ export async function replayDeadLetters(
           (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
         ),
       );
+      if (returned) {
+        result.unroutable++;
+        result.kept++;
+        continue; // stays unacked: back in the DLQ when the channel closes
+      }
       ch.ack(m);
       result.replayed++;
       options.onProgress?.(result.replayed);

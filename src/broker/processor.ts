@@ -112,9 +112,9 @@ export class Processor {
       try {
         await this.announce(p);
       } catch (e) {
-        // Not confirmed: leave the delivery unacked; its redelivery re-announces (duplicate path).
+        // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
         log.warn({ ...ctx, err: toError(e).message }, 'announcement not confirmed; delivery left for redelivery');
-        session.acker.forget(msg);
+        session.acker.requeue(msg);
         return 'dropped';
       }
     }
@@ -196,7 +196,7 @@ export class Processor {
       return final;
     } catch (e) {
       log.warn({ ...ctx, err: toError(e).message }, 'could not re-route delivery; left for redelivery');
-      session.acker.forget(msg);
+      session.acker.requeue(msg);
       return 'dropped';
     }
   }
