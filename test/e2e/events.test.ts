@@ -276,7 +276,8 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
     await expectAnnounced(order, [
       {
         type: 'inventory.reserved',
-        data: { referenceType: 'order', referenceId: 'o', lines: [line('N', 1)] },
+        // the order's whole hold: the 2 units taken over from the cart and the 1 reserved now
+        data: { referenceType: 'order', referenceId: 'o', lines: [line('M', 2), line('N', 1)] },
       },
       {
         type: 'inventory.released',
