@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDlq } from './cli/dlq.js';
 import { registerMaintenance } from './cli/maintenance.js';
+import { registerReconcile } from './cli/reconcile.js';
 import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -23,6 +24,7 @@ registerStock(program, config);
 registerReports(program, config);
 registerDlq(program, config);
 registerMaintenance(program, config);
+registerReconcile(program, config);
 
 try {
   await program.parseAsync(process.argv);

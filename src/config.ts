@@ -66,6 +66,27 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
   /** Shutdown: how long in-flight events may take to finish. @default 15000 */
   SHUTDOWN_TIMEOUT_MS: int(0).default(15_000),
+  /**
+   * When the nightly reconciliation runs: a cron pattern (5 fields, or 6 with seconds first),
+   * evaluated in UTC; `off` schedules none (a CLI run still works).
+   * @default 0 3 * * * (03:00 UTC)
+   */
+  RECONCILE_CRON: z
+    .string()
+    .trim()
+    .refine((v) => v === 'off' || /^[^\s]+(\s+[^\s]+){4,5}$/.test(v), {
+      message: 'must be a cron pattern of 5 or 6 fields, or off',
+    })
+    .default('0 3 * * *'),
+  /**
+   * The nightly reconciliation also repairs: stock_levels and Redis back to the ledger, leaked
+   * cart holds released (every repair is recorded in reconcile_drifts).
+   * @default false
+   */
+  RECONCILE_REPAIR: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .default(false),
   /** @default info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

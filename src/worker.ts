@@ -3,10 +3,13 @@ import { Broker } from './broker/broker.js';
 import { Processor } from './broker/processor.js';
 import { cartTtlMs, type Config } from './config.js';
 import { CartExpiry } from '../jobs/cart-expiry.js';
+import { ReconcileJobs } from '../jobs/reconcile.js';
+import { INVENTORY_EXCHANGE } from './broker/topology.js';
 import { toError } from './errors/toError.js';
 import { findPayload } from './ledger/findPayload.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
+import { reconcile } from './reconcile/index.js';
 import { openServices, type Services } from './services.js';
 
 export interface Worker {
@@ -14,6 +17,7 @@ export interface Worker {
   broker: Broker;
   processor: Processor;
   cartExpiry: CartExpiry;
+  reconcileJobs: ReconcileJobs;
   /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
   close(): Promise<void>;
 }
@@ -31,7 +35,6 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
   sweeper.start();
 
-  let processor: Processor | undefined;
   const broker = new Broker({
     url: config.AMQP_URL,
     prefetch: config.PREFETCH,
@@ -39,9 +42,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     deliveryLimit: config.DELIVERY_LIMIT,
     types: [...consumers.keys()],
     logger,
-    onMessage: (msg, session) => processor!.handle(msg, session),
+    // `processor` is created below; deliveries only start with broker.start()
+    onMessage: (msg, session) => processor.handle(msg, session),
   });
-  processor = new Processor({
+  const processor: Processor = new Processor({
     engine,
     ledger: writer,
     broker,
@@ -59,6 +63,33 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     logger,
   });
   cartExpiry.start();
+  const reconcileJobs = new ReconcileJobs({
+    redisUrl: config.REDIS_URL,
+    redisPrefix: config.REDIS_PREFIX,
+    cron: config.RECONCILE_CRON,
+    repair: config.RECONCILE_REPAIR,
+    logger,
+    run: (data, signal) =>
+      reconcile(
+        {
+          knex,
+          redis,
+          prefix: config.REDIS_PREFIX,
+          engine,
+          writer,
+          logger,
+          cartJobState: (jobId) => cartExpiry.queue.getJobState(jobId),
+          publish: (routingKey, content, options) =>
+            broker.publish(INVENTORY_EXCHANGE, routingKey, content, options),
+        },
+        {
+          repair: data.repair,
+          ...(data.tenant !== undefined ? { tenant: data.tenant } : {}),
+          signal,
+        },
+      ),
+  });
+  await reconcileJobs.start();
   await broker.start();
   logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
 
@@ -75,6 +106,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     broker,
     processor,
     cartExpiry,
+    reconcileJobs,
     close: () =>
       (closing ??= (async () => {
         await step('stop consuming', () => broker.stopConsuming());
@@ -84,6 +116,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
           }
         });
         await step('close cart expiry jobs', () => cartExpiry.close(config.SHUTDOWN_TIMEOUT_MS));
+        await step('close reconcile jobs', () => reconcileJobs.close(config.SHUTDOWN_TIMEOUT_MS));
         await step('stop sweeper', () => sweeper.stop());
         await step('close broker', () => broker.close());
         await step('close services', () => services.close());

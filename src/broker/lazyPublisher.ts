@@ -24,8 +24,12 @@ export function lazyPublisher(url: string): LazyPublisher {
     async publish(routingKey, content, options) {
       const { ch } = await open();
       await new Promise<void>((resolve, reject) => {
-        ch.publish(INVENTORY_EXCHANGE, routingKey, content, { persistent: true, ...options }, (err) =>
-          err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+        ch.publish(
+          INVENTORY_EXCHANGE,
+          routingKey,
+          content,
+          { persistent: true, ...options },
+          (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
         );
       });
     },

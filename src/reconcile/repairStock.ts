@@ -1,0 +1,144 @@
+import type { Knex } from 'knex';
+import { pairOf } from '../engine/keys.js';
+import { isLockConflict } from '../ledger/mysqlErrors.js';
+import { readHashes } from './pendingOutbox.js';
+import { callScript } from './scripts.js';
+import type { TenantScope } from './scope.js';
+import { unmirrored } from './snapshot.js';
+import { figuresOfHash, STOCK_HASH_FIELDS } from './stockState.js';
+import { ledgerSumsOf, stockLevelsOf, type PairKey } from './stockSql.js';
+import { COLUMN, FIGURES, zeroFigures, type Figures } from './types.js';
+
+/** What a repair found and did, per store: `clean` means the drift was not there after all. */
+export type RepairOutcome = 'repaired' | 'clean' | 'changed' | 'skipped';
+
+const same = (a: Figures, b: Figures) => FIGURES.every((f) => a[f] === b[f]);
+
+/** Redis attempts within one lock before leaving the pair for a later look. */
+const CAS_ATTEMPTS = 10;
+
+/**
+ * Restores one pair to the ledger: stock_levels to its sums, Redis to its sums plus what the
+ * unmirrored outbox entries add (or deletes a Redis hash MySQL knows nothing of). Runs holding
+ * the tenant's epoch row exclusively, as a tenant load does: no mirror transaction of the
+ * tenant can commit meanwhile, so the sums, the row and the outbox read here cannot race a
+ * commit (unlike the detection reads), and what is written is exact. Redis is written with a
+ * compare-and-set (src/lua/restoreStock-2.lua): an event applied between its read and its
+ * write makes it read again; `changed` when that kept happening.
+ */
+export async function repairPair(
+  scope: TenantScope,
+  p: PairKey,
+  fix: { levels: boolean; redis: boolean },
+): Promise<{ levels: RepairOutcome; redis: RepairOutcome }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scope.knex.transaction(async (trx) => {
+        await trx.raw('SELECT epoch FROM tenant_epochs WHERE tenant = ? FOR UPDATE', [
+          scope.tenant,
+        ]);
+        // the snapshot starts here, after the lock: it has every commit there will be meanwhile
+        const ledger =
+          (await ledgerSumsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
+        const level =
+          (await stockLevelsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
+        const levels = fix.levels
+          ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger)
+          : 'skipped';
+        const redis = fix.redis ? await restoreRedis(scope, trx, p, ledger, level) : 'skipped';
+        return { levels, redis };
+      });
+    } catch (err) {
+      if (attempt >= 5 || !isLockConflict(err)) throw err;
+    }
+  }
+}
+
+async function restoreLevels(
+  trx: Knex.Transaction,
+  tenant: string,
+  p: PairKey,
+  level: Figures | null,
+  ledger: Figures | null,
+): Promise<RepairOutcome> {
+  const sums = ledger ?? zeroFigures();
+  if (level ? same(level, sums) : ledger === null) return 'clean';
+  await trx.raw(
+    `INSERT INTO stock_levels (tenant, sku, location_id, ${FIGURES.map((f) => COLUMN[f]).join(', ')})
+     VALUES (?, ?, ?, ${FIGURES.map(() => '?').join(', ')})
+     ON DUPLICATE KEY UPDATE ${FIGURES.map((f) => `${COLUMN[f]} = VALUES(${COLUMN[f]})`).join(', ')}`,
+    [tenant, p.sku, p.locationId, ...FIGURES.map((f) => sums[f])],
+  );
+  return 'repaired';
+}
+
+async function restoreRedis(
+  scope: TenantScope,
+  trx: Knex.Transaction,
+  p: PairKey,
+  ledger: Figures | null,
+  level: { reorderLevel: number | null; reorderQuantity: number | null } | null,
+): Promise<RepairOutcome> {
+  const pair = pairOf(p.sku, p.locationId);
+  const key = scope.keys.stock(pair);
+  // entries already looked up in processed_events; any other entry was appended after the lock
+  // was taken, and nothing commits under it: unmirrored (so a retry costs Redis only)
+  const mirrored = new Set<string>();
+  for (let i = 0; i < CAS_ATTEMPTS; i++) {
+    const read = await readHashes(
+      scope.redis,
+      scope.keys,
+      [key],
+      scope.outbox,
+      scope.maxOutboxEntries,
+      STOCK_HASH_FIELDS,
+    );
+    if (read.epoch === null || read.pending === null) return 'skipped';
+    const relevant = read.pending.filter(
+      (e) =>
+        e.movements.some((m) => pairOf(m.sku, m.locationId) === pair) ||
+        e.configPairs.includes(pair),
+    );
+    if (i === 0) {
+      const open = new Set((await unmirrored(trx, scope.tenant, relevant)).map((e) => e.entryId));
+      for (const e of relevant) if (!open.has(e.entryId)) mirrored.add(e.entryId);
+    }
+    const pending = zeroFigures();
+    let touched = false;
+    for (const e of relevant.filter((x) => !mirrored.has(x.entryId))) {
+      touched = true;
+      for (const m of e.movements) {
+        if (pairOf(m.sku, m.locationId) === pair) for (const f of FIGURES) pending[f] += m[f];
+      }
+    }
+    const hash = read.hashes[0] ?? null;
+    const figures = figuresOfHash(hash);
+    const known = ledger !== null || level !== null;
+    const drop = !known && !touched;
+    const target = Object.fromEntries(
+      FIGURES.map((f) => [f, (ledger?.[f] ?? 0) + pending[f]]),
+    ) as Figures;
+    if (drop ? hash === null : hash !== null && same(figures, target)) return 'clean';
+    if (!known && !drop && hash === null) return 'clean';
+    const arg = {
+      epoch: read.epoch,
+      expected: hash === null ? false : figures,
+      set: drop ? false : target,
+      ...(level?.reorderLevel != null ? { reorderLevel: level.reorderLevel } : {}),
+      ...(level?.reorderQuantity != null ? { reorderQuantity: level.reorderQuantity } : {}),
+    };
+    if (
+      Number(
+        await callScript(
+          scope.redis,
+          'restoreStock',
+          [scope.keys.meta, key],
+          [JSON.stringify(arg)],
+        ),
+      ) === 1
+    ) {
+      return 'repaired';
+    }
+  }
+  return 'changed';
+}

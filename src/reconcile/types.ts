@@ -1,0 +1,116 @@
+/**
+ * The vocabulary of the nightly reconciliation (issue 4): what it compares, what a drift is,
+ * what a run reports. No I/O here.
+ */
+
+/** The five stock figures, named as in the Redis stock hash. */
+export const FIGURES = ['onHand', 'reserved', 'committed', 'unavailable', 'incoming'] as const;
+export type Figure = (typeof FIGURES)[number];
+export type Figures = Record<Figure, number>;
+
+export const zeroFigures = (): Figures => ({
+  onHand: 0,
+  reserved: 0,
+  committed: 0,
+  unavailable: 0,
+  incoming: 0,
+});
+
+export const isZero = (f: Figures): boolean => FIGURES.every((k) => f[k] === 0);
+
+/** The `stock_levels` column of each figure. */
+export const COLUMN: Record<Figure, string> = {
+  onHand: 'on_hand',
+  reserved: 'reserved',
+  committed: 'committed',
+  unavailable: 'unavailable',
+  incoming: 'incoming',
+};
+
+export type DriftKind =
+  /** a Redis stock figure, less the outbox entries not mirrored yet, differs from the ledger */
+  | 'redis-vs-ledger'
+  /** a `stock_levels` figure differs from the ledger's sum (or the row is missing) */
+  | 'stock-levels-vs-ledger'
+  /** MySQL has the stock pair or the hold, Redis (with the tenant loaded) does not */
+  | 'redis-missing'
+  /** Redis has a stock hash or a hold that MySQL knows nothing of */
+  | 'mysql-missing'
+  /** what a Redis hold holds (less pending entries) differs from the ledger's sum for it */
+  | 'hold-vs-ledger'
+  /** what a `reservations` row holds differs from the ledger's sum for the reference */
+  | 'reservation-vs-ledger'
+  /** a Redis hold and its `reservations` row disagree (state, expiry, lines) */
+  | 'hold-vs-reservation'
+  /** an open cart past its expiry (plus grace) whose expiry job is gone */
+  | 'leaked-cart';
+
+export interface Drift {
+  tenant: string;
+  kind: DriftKind;
+  sku?: string;
+  locationId?: string;
+  referenceType?: string;
+  referenceId?: string;
+  /** the figure or hold field that differs */
+  field?: string;
+  /** the ledger's value (the truth) */
+  ledger?: number | null;
+  /** Redis's value, less what pending outbox entries add to it */
+  redis?: number | null;
+  stockLevels?: number | null;
+  /** what the `reservations` row says */
+  reservations?: number | null;
+  /** what outbox entries not mirrored yet add to the Redis value */
+  pending?: number | null;
+  detail?: string;
+  repaired: boolean;
+}
+
+export interface ReconcileOptions {
+  /** Restore stock_levels and Redis to the ledger and release leaked carts. @default false */
+  repair?: boolean;
+  /** Only this tenant. @default every tenant of tenant_epochs */
+  tenant?: string;
+  /** Keys per page (one MySQL keyset page and one Redis script call). @default 1000 */
+  pageSize?: number;
+  /** A drift is reported only if a second look this much later still finds it. @default 1000 */
+  recheckDelayMs?: number;
+  /** An open cart this long past its expiry, without a live expiry job, is leaked. @default 60000 */
+  leakGraceMs?: number;
+  /**
+   * A tenant whose outbox is longer than this (the mirror is far behind) is compared in MySQL
+   * only: Redis cannot be told apart from the entries in flight. @default 20000
+   */
+  maxOutboxEntries?: number;
+  /** Drifts listed in each `inventory.drift-detected` announcement. @default 100 */
+  announceDrifts?: number;
+  /** Called as work advances; `total` is an estimate (stock rows and hold rows). */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops the run between two pages (the run is recorded as failed). */
+  signal?: AbortSignal;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export type RunStatus = 'running' | 'clean' | 'drift' | 'incomplete' | 'failed';
+
+export interface ReconcileSummary {
+  runId: number;
+  repair: boolean;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string;
+  tenants: number;
+  stockChecked: number;
+  holdsChecked: number;
+  drifts: number;
+  repaired: number;
+  byKind: Partial<Record<DriftKind, number>>;
+  /** the first drifts found (up to `announceDrifts`) */
+  firstDrifts: Drift[];
+  /** tenants (or parts of them) not compared, and why */
+  skipped: { tenant: string; reason: string }[];
+  /** tenants not loaded in Redis: compared in MySQL only (Redis loads them on their next event) */
+  unloaded: string[];
+}
