@@ -7,4 +7,7 @@ export const location = idString.optional().transform((l) => l ?? DEFAULT_LOCATI
 
 export const line = z.object({ sku: idString, quantity, locationId: location });
 
-export const lines = z.array(line).min(1, 'must have at least one line').max(500, 'at most 500 lines');
+export const lines = z
+  .array(line)
+  .min(1, 'must have at least one line')
+  .max(500, 'at most 500 lines');

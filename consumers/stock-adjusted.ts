@@ -13,7 +13,11 @@ export default defineConsumer({
       .int('must be a whole number')
       .refine((d) => d !== 0, 'must not be zero')
       .refine((d) => Math.abs(d) <= 1e9, 'is too large'),
-    reason: z.string().min(1).max(64).regex(/^[^\p{Cc}]+$/u, 'must be printable characters only'),
+    reason: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only'),
     locationId: location,
   }),
   command: (d) => ({ op: 'adjust', ...d }),

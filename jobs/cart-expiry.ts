@@ -49,7 +49,11 @@ export class CartExpiry {
     this.queue = new Queue<CartExpiryData>(CART_EXPIRY_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
-      defaultJobOptions: { ...retention, attempts: 5, backoff: { type: 'exponential', delay: 1000 } },
+      defaultJobOptions: {
+        ...retention,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+      },
     });
   }
 
@@ -67,7 +71,11 @@ export class CartExpiry {
       carts.map(
         (h) =>
           new Promise<void>((resolve, reject) => {
-            this.pending.push({ data: { tenant: p.tenant, cartId: h.id, expiresAt: h.expiresAt! }, resolve, reject });
+            this.pending.push({
+              data: { tenant: p.tenant, cartId: h.id, expiresAt: h.expiresAt! },
+              resolve,
+              reject,
+            });
             this.flushing ??= setImmediate(() => void this.flush());
           }),
       ),

@@ -37,7 +37,10 @@ const schema = z.object({
     .default('')
     .transform((v, ctx) => {
       const out: Record<string, number> = {};
-      for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+      for (const part of v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
         const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=(\d+)$/.exec(part);
         if (!m || Number(m[2]) < 1) {
           ctx.addIssue({ code: 'custom', message: `"${part}" is not tenant=seconds` });

@@ -31,7 +31,13 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     logger,
   });
-  const writer = new LedgerWriter({ knex, redis, prefix, logger, batchSize: config.LEDGER_BATCH_SIZE });
+  const writer = new LedgerWriter({
+    knex,
+    redis,
+    prefix,
+    logger,
+    batchSize: config.LEDGER_BATCH_SIZE,
+  });
   const engine = new Engine(redis, {
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
@@ -44,7 +50,9 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     writer,
     loader,
     async close() {
-      await writer.close().catch((e: unknown) => logger.warn({ err: String(e) }, 'ledger flush failed'));
+      await writer
+        .close()
+        .catch((e: unknown) => logger.warn({ err: String(e) }, 'ledger flush failed'));
       await redis.quit().catch(() => redis.disconnect());
       await knex.destroy().catch(() => undefined);
     },

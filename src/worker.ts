@@ -30,7 +30,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const services = await openServices(config, logger);
   const { knex, redis, engine, writer, loader } = services;
   const reloaded = await loader.loadMissingTenants();
-  if (reloaded.length) logger.warn({ tenants: reloaded }, 'Redis had lost tenants: reloaded from MySQL');
+  if (reloaded.length)
+    logger.warn({ tenants: reloaded }, 'Redis had lost tenants: reloaded from MySQL');
 
   const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
   sweeper.start();

@@ -126,12 +126,21 @@ export class Broker {
   }
 
   /** Publishes and resolves once the broker confirmed it. Rejects if not connected. */
-  async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+  async publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
     const s = this.session;
     if (!s?.open) throw new Error('broker not connected');
     const confirmed = new Promise<void>((resolve, reject) => {
-      const ok = s.publish.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
-        err ? reject(toError(err)) : resolve(),
+      const ok = s.publish.publish(
+        exchange,
+        routingKey,
+        content,
+        { persistent: true, ...options },
+        (err) => (err ? reject(toError(err)) : resolve()),
       );
       if (!ok) void once(s.publish, 'drain').catch(() => undefined);
     });

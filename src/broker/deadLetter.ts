@@ -20,8 +20,7 @@ function carriedProperties(msg: ConsumeMessage, headers: Record<string, unknown>
     appId: p.appId as string | undefined,
     headers: {
       ...(p.headers ?? {}),
-      'x-original-routing-key':
-        p.headers?.['x-original-routing-key'] ?? msg.fields.routingKey,
+      'x-original-routing-key': p.headers?.['x-original-routing-key'] ?? msg.fields.routingKey,
       'x-original-exchange': p.headers?.['x-original-exchange'] ?? msg.fields.exchange,
       ...headers,
     },
@@ -30,7 +29,11 @@ function carriedProperties(msg: ConsumeMessage, headers: Record<string, unknown>
 }
 
 /** Puts the message, unchanged, in `inventory.dlq` with the reason; resolves once confirmed. */
-export async function deadLetter(broker: Broker, msg: ConsumeMessage, reason: string): Promise<void> {
+export async function deadLetter(
+  broker: Broker,
+  msg: ConsumeMessage,
+  reason: string,
+): Promise<void> {
   await broker.publish(
     '',
     DLQ,

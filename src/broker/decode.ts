@@ -48,7 +48,10 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   }
   const contentType = properties.contentType as string | undefined;
   if (contentType && !CONTENT_TYPES.has(contentType.split(';')[0]!.trim().toLowerCase())) {
-    fail('malformed', `content-type ${contentType} is not application/cloudevents+json or application/json`);
+    fail(
+      'malformed',
+      `content-type ${contentType} is not application/cloudevents+json or application/json`,
+    );
   }
   let text = '';
   try {

@@ -39,7 +39,9 @@ function describe(m: GetMessage, position: number): DeadLetter {
   );
   const failedAt = h['x-error-at'] !== undefined ? String(h['x-error-at']) : undefined;
   return {
-    id: String(m.properties.messageId ?? (typeof envelope.id === 'string' ? envelope.id : `#${position}`)),
+    id: String(
+      m.properties.messageId ?? (typeof envelope.id === 'string' ? envelope.id : `#${position}`),
+    ),
     type: typeof envelope.type === 'string' ? envelope.type : routingKey,
     routingKey,
     reason: String(h['x-error-reason'] ?? (death ? `broker: ${death.reason}` : 'unknown')),
@@ -122,7 +124,8 @@ export async function replayDeadLetters(
       result.matched++;
       if (options.dryRun) continue;
       const headers = { ...d.headers };
-      for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death']) delete headers[k];
+      for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death'])
+        delete headers[k];
       headers['x-replayed-at'] = new Date().toISOString();
       returned = false;
       await new Promise<void>((resolve, reject) =>

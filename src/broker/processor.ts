@@ -27,7 +27,8 @@ export interface ProcessorOptions extends DecodeOptions {
   onApplied?: (payload: OutboxPayload) => Promise<void>;
 }
 
-export type Outcome = 'applied' | 'duplicate' | 'rejected' | 'ignored' | 'retry' | 'dead-letter' | 'dropped';
+export type Outcome =
+  'applied' | 'duplicate' | 'rejected' | 'ignored' | 'retry' | 'dead-letter' | 'dropped';
 
 /** A stale payload (Redis was rebuilt under it) is re-applied; this bounds the loop. */
 const MAX_REAPPLY = 5;
@@ -80,9 +81,15 @@ export class Processor {
     } catch (e) {
       const err = toError(e);
       const reason = err instanceof PermanentError ? `${err.reason}: ${err.message}` : err.message;
-      return this.settle(msg, session, 'dead-letter', () => deadLetter(this.o.broker, msg, reason), {
-        reason,
-      });
+      return this.settle(
+        msg,
+        session,
+        'dead-letter',
+        () => deadLetter(this.o.broker, msg, reason),
+        {
+          reason,
+        },
+      );
     }
     const { meta } = event;
     const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
@@ -95,13 +102,25 @@ export class Processor {
       const err = toError(e);
       if (err instanceof PermanentError) {
         const reason = `${err.reason}: ${err.message}`;
-        return this.settle(msg, session, 'dead-letter', () => deadLetter(this.o.broker, msg, reason), {
-          ...ctx,
-          reason,
-        });
+        return this.settle(
+          msg,
+          session,
+          'dead-letter',
+          () => deadLetter(this.o.broker, msg, reason),
+          {
+            ...ctx,
+            reason,
+          },
+        );
       }
       log.warn({ ...ctx, err: err.message }, 'event failed; retrying later');
-      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, err.message), ctx);
+      return this.settle(
+        msg,
+        session,
+        'retry',
+        () => retryLater(this.o.broker, msg, err.message),
+        ctx,
+      );
     }
     if (applied.notYet) {
       const reason = `not-yet: ${applied.notYet}`;
@@ -113,7 +132,10 @@ export class Processor {
         await this.announce(p);
       } catch (e) {
         // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
-        log.warn({ ...ctx, err: toError(e).message }, 'announcement not confirmed; delivery left for redelivery');
+        log.warn(
+          { ...ctx, err: toError(e).message },
+          'announcement not confirmed; delivery left for redelivery',
+        );
         session.acker.requeue(msg);
         return 'dropped';
       }
@@ -195,7 +217,10 @@ export class Processor {
       if (final === 'dead-letter') log.warn({ ...ctx, outcome: final }, 'event dead-lettered');
       return final;
     } catch (e) {
-      log.warn({ ...ctx, err: toError(e).message }, 'could not re-route delivery; left for redelivery');
+      log.warn(
+        { ...ctx, err: toError(e).message },
+        'could not re-route delivery; left for redelivery',
+      );
       session.acker.requeue(msg);
       return 'dropped';
     }

@@ -24,7 +24,9 @@ function queueArgs(type: QueueType, extra: Record<string, unknown> = {}): Record
 }
 
 const atLeastOnce = (type: QueueType) =>
-  type === 'quorum' ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' } : {};
+  type === 'quorum'
+    ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+    : {};
 
 /** Declares everything the worker needs; idempotent, run on every (re)connect. */
 export async function declareTopology(

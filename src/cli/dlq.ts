@@ -6,7 +6,9 @@ import { printJson, printTable, progress } from './output.js';
 
 /** `inventory dlq …`: what failed, why, and putting it back once the cause is fixed. */
 export function registerDlq(program: Command, config: () => Config): void {
-  const dlq = program.command('dlq').description('inspect, replay and purge dead-lettered events (queue inventory.dlq)');
+  const dlq = program
+    .command('dlq')
+    .description('inspect, replay and purge dead-lettered events (queue inventory.dlq)');
 
   dlq
     .command('list')
@@ -29,7 +31,11 @@ export function registerDlq(program: Command, config: () => Config): void {
         return;
       }
       printTable(
-        items.map((d) => ({ ...d, age: d.ageSeconds === undefined ? '' : `${d.ageSeconds}s`, reason: d.reason.slice(0, 100) })),
+        items.map((d) => ({
+          ...d,
+          age: d.ageSeconds === undefined ? '' : `${d.ageSeconds}s`,
+          reason: d.reason.slice(0, 100),
+        })),
         ['id', 'type', 'age', 'attempts', 'reason'],
       );
       console.log(`\n${items.length} dead letter(s)`);
@@ -41,7 +47,9 @@ export function registerDlq(program: Command, config: () => Config): void {
     .description('show one dead letter: headers and body')
     .option('--limit <n>', 'search at most this many messages', '10000')
     .action(async (id: string, o: { limit: string }) => {
-      const found = (await listDeadLetters(config().AMQP_URL, Number(o.limit))).find((d) => d.id === id);
+      const found = (await listDeadLetters(config().AMQP_URL, Number(o.limit))).find(
+        (d) => d.id === id,
+      );
       if (!found) {
         console.error(`no dead letter with id ${id}`);
         process.exitCode = 1;
@@ -58,30 +66,40 @@ export function registerDlq(program: Command, config: () => Config): void {
 
   dlq
     .command('replay')
-    .description('publish dead letters back onto commerce.events (original routing key and message id)')
+    .description(
+      'publish dead letters back onto commerce.events (original routing key and message id)',
+    )
     .option('--type <type>', 'only events of this type')
     .option('--reason <text>', 'only dead letters whose reason contains this text')
     .option('--id <id>', 'only this event id')
     .option('--dry-run', 'show what would be replayed, change nothing')
     .option('--limit <n>', 'look at most at this many messages', '100000')
-    .action(async (o: { type?: string; reason?: string; id?: string; dryRun?: boolean; limit: string }) => {
-      const bar = progress('replayed');
-      const r = await replayDeadLetters(
-        config().AMQP_URL,
-        {
-          ...(o.type !== undefined ? { type: o.type } : {}),
-          ...(o.reason !== undefined ? { reason: o.reason } : {}),
-          ...(o.id !== undefined ? { id: o.id } : {}),
-        },
-        { dryRun: Boolean(o.dryRun), limit: Number(o.limit), onProgress: (n) => bar.update(n) },
-      );
-      bar.end();
-      console.log(
-        o.dryRun
-          ? `dry run: ${r.matched} would be replayed, ${r.kept} would stay`
-          : `replayed ${r.replayed}, ${r.kept} left in inventory.dlq`,
-      );
-    });
+    .action(
+      async (o: {
+        type?: string;
+        reason?: string;
+        id?: string;
+        dryRun?: boolean;
+        limit: string;
+      }) => {
+        const bar = progress('replayed');
+        const r = await replayDeadLetters(
+          config().AMQP_URL,
+          {
+            ...(o.type !== undefined ? { type: o.type } : {}),
+            ...(o.reason !== undefined ? { reason: o.reason } : {}),
+            ...(o.id !== undefined ? { id: o.id } : {}),
+          },
+          { dryRun: Boolean(o.dryRun), limit: Number(o.limit), onProgress: (n) => bar.update(n) },
+        );
+        bar.end();
+        console.log(
+          o.dryRun
+            ? `dry run: ${r.matched} would be replayed, ${r.kept} would stay`
+            : `replayed ${r.replayed}, ${r.kept} left in inventory.dlq`,
+        );
+      },
+    );
 
   dlq
     .command('purge')
@@ -95,7 +113,9 @@ export function registerDlq(program: Command, config: () => Config): void {
           return;
         }
         const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question('Delete every message in inventory.dlq? Type "purge" to confirm: ');
+        const answer = await rl.question(
+          'Delete every message in inventory.dlq? Type "purge" to confirm: ',
+        );
         rl.close();
         if (answer.trim() !== 'purge') {
           console.log('nothing deleted');

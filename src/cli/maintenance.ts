@@ -16,7 +16,9 @@ export function registerMaintenance(program: Command, config: () => Config): voi
 
   program
     .command('rebuild')
-    .description("rebuild Redis from MySQL (every tenant, or one): mirrors the outbox, drops the tenant's keys, reloads")
+    .description(
+      "rebuild Redis from MySQL (every tenant, or one): mirrors the outbox, drops the tenant's keys, reloads",
+    )
     .option('--tenant <tenant>', 'only this tenant')
     .action(async (o: { tenant?: string }) => {
       const c = config();
@@ -25,8 +27,12 @@ export function registerMaintenance(program: Command, config: () => Config): voi
       try {
         const deps = { ...s, prefix: c.REDIS_PREFIX, logger };
         const started = Date.now();
-        const tenants = o.tenant ? (await rebuildTenant(deps, o.tenant), [o.tenant]) : await rebuildAll(deps);
-        console.log(`rebuilt ${tenants.length} tenant(s) in ${Date.now() - started} ms: ${tenants.join(', ') || '(none)'}`);
+        const tenants = o.tenant
+          ? (await rebuildTenant(deps, o.tenant), [o.tenant])
+          : await rebuildAll(deps);
+        console.log(
+          `rebuilt ${tenants.length} tenant(s) in ${Date.now() - started} ms: ${tenants.join(', ') || '(none)'}`,
+        );
       } finally {
         await s.close();
       }

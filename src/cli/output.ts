@@ -6,7 +6,11 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
   }
   const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   console.log(line(columns));
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
@@ -16,7 +20,10 @@ export function printJson(value: unknown): void {
 }
 
 /** A one-line progress indicator on stderr (only when it is a terminal). */
-export function progress(label: string): { update(done: number, total?: number): void; end(): void } {
+export function progress(label: string): {
+  update(done: number, total?: number): void;
+  end(): void;
+} {
   const tty = process.stderr.isTTY;
   let last = 0;
   return {

@@ -25,7 +25,15 @@ export function registerReports(program: Command, config: () => Config): void {
     .action(async (o: { tenant: string; limit: string; json?: boolean }) => {
       const rows = await withKnex(config(), (knex) =>
         knex('stock_levels')
-          .select({ sku: 'sku', locationId: 'location_id', available: 'available', reorderLevel: 'reorder_level', reorderQuantity: 'reorder_quantity', onHand: 'on_hand', reserved: 'reserved' })
+          .select({
+            sku: 'sku',
+            locationId: 'location_id',
+            available: 'available',
+            reorderLevel: 'reorder_level',
+            reorderQuantity: 'reorder_quantity',
+            onHand: 'on_hand',
+            reserved: 'reserved',
+          })
           .where({ tenant: o.tenant })
           .whereNotNull('reorder_level')
           .whereRaw('available <= reorder_level')
@@ -33,7 +41,15 @@ export function registerReports(program: Command, config: () => Config): void {
           .limit(Number(o.limit)),
       );
       if (o.json) return printJson(rows);
-      printTable(rows, ['sku', 'locationId', 'available', 'reorderLevel', 'reorderQuantity', 'onHand', 'reserved']);
+      printTable(rows, [
+        'sku',
+        'locationId',
+        'available',
+        'reorderLevel',
+        'reorderQuantity',
+        'onHand',
+        'reserved',
+      ]);
     });
 
   program
@@ -44,22 +60,54 @@ export function registerReports(program: Command, config: () => Config): void {
     .option('--limit <n>', 'rows per page', '50')
     .option('--before <id>', 'page: movements with a ledger id below this one')
     .option('--json', 'print JSON')
-    .action(async (sku: string, o: { tenant: string; location?: string; limit: string; before?: string; json?: boolean }) => {
-      const rows = await withKnex(config(), (knex) => {
-        const q = knex('inventory_ledger')
-          .select('id', 'occurred_at', 'location_id', 'movement', 'qty', 'on_hand_delta', 'reserved_delta', 'committed_delta', 'unavailable_delta', 'incoming_delta', 'reference_type', 'reference_id', 'reason', 'event_type', 'event_id')
-          .where({ tenant: o.tenant, sku })
-          .orderBy('id', 'desc')
-          .limit(Number(o.limit));
-        if (o.location) void q.andWhere({ location_id: o.location });
-        if (o.before) void q.andWhere('id', '<', Number(o.before));
-        return q;
-      });
-      if (o.json) return printJson(rows);
-      printTable(rows as Record<string, unknown>[], ['id', 'occurred_at', 'location_id', 'movement', 'qty', 'reference_type', 'reference_id', 'reason', 'event_type']);
-      const last = rows.at(-1) as { id: number } | undefined;
-      if (last && rows.length === Number(o.limit)) console.log(`\nnext page: --before ${last.id}`);
-    });
+    .action(
+      async (
+        sku: string,
+        o: { tenant: string; location?: string; limit: string; before?: string; json?: boolean },
+      ) => {
+        const rows = await withKnex(config(), (knex) => {
+          const q = knex('inventory_ledger')
+            .select(
+              'id',
+              'occurred_at',
+              'location_id',
+              'movement',
+              'qty',
+              'on_hand_delta',
+              'reserved_delta',
+              'committed_delta',
+              'unavailable_delta',
+              'incoming_delta',
+              'reference_type',
+              'reference_id',
+              'reason',
+              'event_type',
+              'event_id',
+            )
+            .where({ tenant: o.tenant, sku })
+            .orderBy('id', 'desc')
+            .limit(Number(o.limit));
+          if (o.location) void q.andWhere({ location_id: o.location });
+          if (o.before) void q.andWhere('id', '<', Number(o.before));
+          return q;
+        });
+        if (o.json) return printJson(rows);
+        printTable(rows as Record<string, unknown>[], [
+          'id',
+          'occurred_at',
+          'location_id',
+          'movement',
+          'qty',
+          'reference_type',
+          'reference_id',
+          'reason',
+          'event_type',
+        ]);
+        const last = rows.at(-1) as { id: number } | undefined;
+        if (last && rows.length === Number(o.limit))
+          console.log(`\nnext page: --before ${last.id}`);
+      },
+    );
 
   program
     .command('reservations <reference>')
@@ -70,7 +118,10 @@ export function registerReports(program: Command, config: () => Config): void {
       const rows = (await withKnex(config(), (knex) =>
         knex('reservations').where({ tenant: o.tenant, ref_id: reference }).orderBy('ref_type'),
       )) as Record<string, unknown>[];
-      const parsed: Record<string, unknown>[] = rows.map((r) => ({ ...r, lines: JSON.parse(String(r.lines)) as unknown }));
+      const parsed: Record<string, unknown>[] = rows.map((r) => ({
+        ...r,
+        lines: JSON.parse(String(r.lines)) as unknown,
+      }));
       if (o.json) return printJson(parsed);
       if (!parsed.length) {
         console.error(`no cart, order or transfer ${reference} (tenant ${o.tenant})`);
@@ -78,8 +129,16 @@ export function registerReports(program: Command, config: () => Config): void {
         return;
       }
       for (const r of parsed) {
-        console.log(`${String(r.ref_type)} ${String(r.ref_id)}: ${String(r.state)}${r.paid ? ' (paid)' : ''}${r.expires_at ? `, expires ${new Date(r.expires_at as string).toISOString()}` : ''}`);
-        printTable(r.lines as Record<string, unknown>[], ['sku', 'locationId', 'held', 'ordered', 'shipped']);
+        console.log(
+          `${String(r.ref_type)} ${String(r.ref_id)}: ${String(r.state)}${r.paid ? ' (paid)' : ''}${r.expires_at ? `, expires ${new Date(r.expires_at as string).toISOString()}` : ''}`,
+        );
+        printTable(r.lines as Record<string, unknown>[], [
+          'sku',
+          'locationId',
+          'held',
+          'ordered',
+          'shipped',
+        ]);
       }
     });
 
@@ -107,11 +166,18 @@ export function registerReports(program: Command, config: () => Config): void {
           .groupBy('ref_type', 'state')) as { ref_type: string; state: string; n: number }[];
         const [sold] = (await knex('inventory_ledger')
           .where({ tenant: o.tenant, movement: 'shipped' })
-          .andWhere('occurred_at', '>=', knex.raw('UTC_TIMESTAMP(3) - INTERVAL ? DAY', [Number(o.days)]))
+          .andWhere(
+            'occurred_at',
+            '>=',
+            knex.raw('UTC_TIMESTAMP(3) - INTERVAL ? DAY', [Number(o.days)]),
+          )
           .sum({ units: knex.raw('-on_hand_delta') })) as { units: number | null }[];
         const [lag] = (await knex('processed_events')
           .where({ tenant: o.tenant })
-          .select(knex.raw('MAX(recorded_at) AS lastRecordedAt'), knex.raw('COUNT(*) AS events'))) as Record<string, unknown>[];
+          .select(
+            knex.raw('MAX(recorded_at) AS lastRecordedAt'),
+            knex.raw('COUNT(*) AS events'),
+          )) as Record<string, unknown>[];
         return {
           tenant: o.tenant,
           ...Object.fromEntries(Object.entries(totals ?? {}).map(([k, v]) => [k, Number(v)])),

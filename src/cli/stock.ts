@@ -26,14 +26,25 @@ export async function readStock(
   tenant: string,
   sku: string,
   location?: string,
-): Promise<{ sku: string; tenant: string; available: number; reserved: number; onHand: number; byLocation: LocationFigures[]; reorderLevel: number | null; reorderQuantity: number | null }> {
+): Promise<{
+  sku: string;
+  tenant: string;
+  available: number;
+  reserved: number;
+  onHand: number;
+  byLocation: LocationFigures[];
+  reorderLevel: number | null;
+  reorderQuantity: number | null;
+}> {
   const services = await openServices(config, createLogger('silent'));
   try {
     const { redis, loader } = services;
     await loader.ensureTenant(tenant);
     const keys = new TenantKeys(config.REDIS_PREFIX, tenant);
     const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
-    const pattern = keys.stock(`${sku}\x1f`).replace(/[*?[\]\\]/g, '\\$&') + (location === undefined ? '*' : glob(location));
+    const pattern =
+      keys.stock(`${sku}\x1f`).replace(/[*?[\]\\]/g, '\\$&') +
+      (location === undefined ? '*' : glob(location));
     const byLocation: LocationFigures[] = [];
     let cursor = '0';
     do {
@@ -68,7 +79,9 @@ export async function readStock(
       onHand: sum('onHand'),
       byLocation,
       reorderLevel: levels.length ? levels.reduce((s, l) => s + l.reorderLevel!, 0) : null,
-      reorderQuantity: levels.length ? levels.reduce((s, l) => s + (l.reorderQuantity ?? 0), 0) : null,
+      reorderQuantity: levels.length
+        ? levels.reduce((s, l) => s + (l.reorderQuantity ?? 0), 0)
+        : null,
     };
   } finally {
     await services.close();
@@ -90,9 +103,19 @@ export function registerStock(program: Command, config: () => Config): void {
         process.exitCode = 1;
         return;
       }
-      console.log(`${s.sku}: available ${s.available}, reserved ${s.reserved}, on hand ${s.onHand}`);
+      console.log(
+        `${s.sku}: available ${s.available}, reserved ${s.reserved}, on hand ${s.onHand}`,
+      );
       printTable(s.byLocation as unknown as Record<string, unknown>[], [
-        'locationId', 'available', 'reserved', 'committed', 'onHand', 'unavailable', 'incoming', 'reorderLevel', 'reorderQuantity',
+        'locationId',
+        'available',
+        'reserved',
+        'committed',
+        'onHand',
+        'unavailable',
+        'incoming',
+        'reorderLevel',
+        'reorderQuantity',
       ]);
     });
 }

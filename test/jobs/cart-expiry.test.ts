@@ -10,12 +10,13 @@ const id = () => `ce-${++seq}`;
 
 const level = async (sku: string) => {
   const row = (await w.worker.services.knex('stock_levels').where({ sku }).first()) as
-    | { on_hand: number; reserved: number; available: number }
-    | undefined;
+    { on_hand: number; reserved: number; available: number } | undefined;
   return row ?? { on_hand: 0, reserved: 0, available: 0 };
 };
 const processed = async () =>
-  Number(((await w.worker.services.knex('processed_events').count({ n: '*' })) as { n: number }[])[0]!.n);
+  Number(
+    ((await w.worker.services.knex('processed_events').count({ n: '*' })) as { n: number }[])[0]!.n,
+  );
 
 beforeAll(async () => {
   w = await startTestWorker('expiry', { CART_TTL_SECONDS: '2' });
@@ -35,14 +36,21 @@ describe('cart expiry (BullMQ delayed jobs, 2 s TTL)', () => {
     await waitFor(async () => (await level('EXP-1')).reserved === 4, 10_000, 'hold');
     await waitFor(async () => (await level('EXP-1')).reserved === 0, 10_000, 'expiry');
     expect(await level('EXP-1')).toMatchObject({ on_hand: 10, reserved: 0, available: 10 });
-    await waitFor(() => announced.events.some((e) => e.type === 'inventory.expired'), 5_000, 'announcement');
+    await waitFor(
+      () => announced.events.some((e) => e.type === 'inventory.expired'),
+      5_000,
+      'announcement',
+    );
     const expired = announced.events.find((e) => e.type === 'inventory.expired')!;
     expect(expired.data).toMatchObject({
       referenceType: 'cart',
       referenceId: 'abandoned',
       lines: [{ sku: 'EXP-1', locationId: 'default', quantity: 4 }],
     });
-    const row = (await w.worker.services.knex('inventory_ledger').where({ sku: 'EXP-1', movement: 'expired' }).first()) as {
+    const row = (await w.worker.services
+      .knex('inventory_ledger')
+      .where({ sku: 'EXP-1', movement: 'expired' })
+      .first()) as {
       reserved_delta: number;
       event_source: string;
     };
@@ -56,12 +64,18 @@ describe('cart expiry (BullMQ delayed jobs, 2 s TTL)', () => {
     ]);
     await waitFor(async () => (await level('EXP-2')).reserved === 1, 10_000, 'hold');
     await new Promise((r) => setTimeout(r, 1200));
-    await publishEvents(w.amqpUrl, [{ type: 'cart.added', id: id(), data: { cartId: 'refreshed', sku: 'EXP-2', quantity: 1 } }]);
+    await publishEvents(w.amqpUrl, [
+      { type: 'cart.added', id: id(), data: { cartId: 'refreshed', sku: 'EXP-2', quantity: 1 } },
+    ]);
     await waitFor(async () => (await level('EXP-2')).reserved === 2, 10_000, 'second add');
     // the first job fires ~0.8 s later and must be ignored (cart refreshed)
     await new Promise((r) => setTimeout(r, 1300));
     expect((await level('EXP-2')).reserved).toBe(2);
-    await waitFor(async () => (await level('EXP-2')).reserved === 0, 10_000, 'expiry of the refreshed cart');
+    await waitFor(
+      async () => (await level('EXP-2')).reserved === 0,
+      10_000,
+      'expiry of the refreshed cart',
+    );
   });
 
   test('a cart converted into an order is never expired', async () => {
@@ -85,7 +99,10 @@ describe('cart expiry (BullMQ delayed jobs, 2 s TTL)', () => {
       { type: 'cart.added', id: id(), data: { cartId: 'dup', sku: 'EXP-4', quantity: 2 } },
     ]);
     await waitFor(async () => (await level('EXP-4')).reserved === 2, 10_000, 'hold');
-    const hold = (await w.worker.services.knex('reservations').where({ ref_type: 'cart', ref_id: 'dup' }).first()) as {
+    const hold = (await w.worker.services
+      .knex('reservations')
+      .where({ ref_type: 'cart', ref_id: 'dup' })
+      .first()) as {
       expires_at: Date;
     };
     const expiresAt = hold.expires_at.getTime();
@@ -93,20 +110,37 @@ describe('cart expiry (BullMQ delayed jobs, 2 s TTL)', () => {
     const before = await processed();
     // The same job again (a duplicate event) and a late job for an older expiry.
     const { cartExpiry } = w.worker;
-    await cartExpiry.queue.add('expire', { tenant: 'default', cartId: 'dup', expiresAt }, { jobId: 'manual-dup' });
-    await cartExpiry.queue.add('expire', { tenant: 'default', cartId: 'dup', expiresAt: expiresAt - 5000 }, { jobId: 'manual-late' });
+    await cartExpiry.queue.add(
+      'expire',
+      { tenant: 'default', cartId: 'dup', expiresAt },
+      { jobId: 'manual-dup' },
+    );
+    await cartExpiry.queue.add(
+      'expire',
+      { tenant: 'default', cartId: 'dup', expiresAt: expiresAt - 5000 },
+      { jobId: 'manual-late' },
+    );
     await waitFor(async () => (await processed()) === before + 2, 10_000, 'manual jobs');
     expect(await level('EXP-4')).toMatchObject({ on_hand: 10, reserved: 0, available: 10 });
     const job = await cartExpiry.queue.getJob('manual-late');
     expect(await job?.getState()).toBe('completed');
     expect(job?.returnvalue).toBe('no-cart-hold');
     expect(
-      Number(((await w.worker.services.knex('inventory_ledger').where({ sku: 'EXP-4', movement: 'expired' }).count({ n: '*' })) as { n: number }[])[0]!.n),
+      Number(
+        (
+          (await w.worker.services
+            .knex('inventory_ledger')
+            .where({ sku: 'EXP-4', movement: 'expired' })
+            .count({ n: '*' })) as { n: number }[]
+        )[0]!.n,
+      ),
     ).toBe(1);
   });
 
   test('10,000 carts expiring together all release', async () => {
-    await publishEvents(w.amqpUrl, [{ type: 'stock.received', id: id(), data: { sku: 'EXP-5', quantity: 20_000 } }]);
+    await publishEvents(w.amqpUrl, [
+      { type: 'stock.received', id: id(), data: { sku: 'EXP-5', quantity: 20_000 } },
+    ]);
     const adds = Array.from({ length: 10_000 }, (_, i) => ({
       type: 'cart.added',
       id: `bulk-${i}`,
@@ -114,7 +148,14 @@ describe('cart expiry (BullMQ delayed jobs, 2 s TTL)', () => {
     }));
     await publishEvents(w.amqpUrl, adds);
     const count = async (movement: string) =>
-      Number(((await w.worker.services.knex('inventory_ledger').where({ sku: 'EXP-5', movement }).count({ n: '*' })) as { n: number }[])[0]!.n);
+      Number(
+        (
+          (await w.worker.services
+            .knex('inventory_ledger')
+            .where({ sku: 'EXP-5', movement })
+            .count({ n: '*' })) as { n: number }[]
+        )[0]!.n,
+      );
     // With a 2 s TTL the first carts expire while the last are still being added.
     await waitFor(async () => (await count('reserved')) === 10_000, 60_000, 'all holds');
     await waitFor(async () => (await count('expired')) === 10_000, 60_000, 'all expiries');

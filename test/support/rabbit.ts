@@ -26,17 +26,24 @@ export async function closeVhostConnections(vhost: string): Promise<void> {
 export async function publishEvents(
   url: string,
   events: { type: string; id: string; [k: string]: unknown }[],
-  options: { raw?: { routingKey: string; body: Buffer; contentType?: string; messageId?: string }[] } = {},
+  options: {
+    raw?: { routingKey: string; body: Buffer; contentType?: string; messageId?: string }[];
+  } = {},
 ): Promise<void> {
   const conn = await amqp.connect(url);
   try {
     const ch = await conn.createConfirmChannel();
     for (const e of events) {
-      ch.publish('commerce.events', e.type, Buffer.from(JSON.stringify({ specversion: '1.0', source: '/test', ...e })), {
-        persistent: true,
-        contentType: 'application/cloudevents+json',
-        messageId: e.id,
-      });
+      ch.publish(
+        'commerce.events',
+        e.type,
+        Buffer.from(JSON.stringify({ specversion: '1.0', source: '/test', ...e })),
+        {
+          persistent: true,
+          contentType: 'application/cloudevents+json',
+          messageId: e.id,
+        },
+      );
     }
     for (const r of options.raw ?? []) {
       ch.publish('commerce.events', r.routingKey, r.body, {
@@ -62,8 +69,12 @@ export async function collectAnnouncements(url: string): Promise<{
   const { queue } = await ch.assertQueue('', { exclusive: true });
   await ch.bindQueue(queue, 'inventory.events', '#');
   const events: { type: string; id: string; data: Record<string, unknown> }[] = [];
-  await ch.consume(queue, (m) => {
-    if (m) events.push(JSON.parse(m.content.toString()) as (typeof events)[number]);
-  }, { noAck: true });
+  await ch.consume(
+    queue,
+    (m) => {
+      if (m) events.push(JSON.parse(m.content.toString()) as (typeof events)[number]);
+    },
+    { noAck: true },
+  );
   return { events, close: () => conn.close() };
 }

@@ -1,7 +1,13 @@
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startWorker, type Worker } from '../../src/worker.js';
-import { createTestDatabase, dropRedisPrefix, dropTestDatabase, testRedis, uniqueName } from './isolation.js';
+import {
+  createTestDatabase,
+  dropRedisPrefix,
+  dropTestDatabase,
+  testRedis,
+  uniqueName,
+} from './isolation.js';
 import { createTestVhost, deleteTestVhost } from './rabbit.js';
 
 export interface TestWorker {
@@ -18,7 +24,10 @@ export interface TestWorker {
 }
 
 /** A worker on its own vhost, database and Redis prefix. */
-export async function startTestWorker(label: string, overrides: Partial<Record<string, string>> = {}): Promise<TestWorker> {
+export async function startTestWorker(
+  label: string,
+  overrides: Partial<Record<string, string>> = {},
+): Promise<TestWorker> {
   const { vhost, url } = await createTestVhost(label);
   const mysqlUrl = await createTestDatabase(label);
   const prefix = uniqueName(label);
@@ -59,7 +68,11 @@ export async function startTestWorker(label: string, overrides: Partial<Record<s
 }
 
 /** Polls until `check` returns true (or throws after `timeoutMs`). */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
