@@ -51,13 +51,18 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
   // not only the units reserved by this event: the platform ships from what it names.
   for (const h of p.holds) {
     if (h.kind !== 'order' || (h.state !== 'placed' && h.state !== 'paid')) continue;
-    if (p.type !== 'order.placed' && !p.movements.some((m) => m.kind === 'reserved' && m.referenceId === h.id)) continue;
+    if (
+      p.type !== 'order.placed' &&
+      !p.movements.some((m) => m.kind === 'reserved' && m.referenceId === h.id)
+    )
+      continue;
     const key = `inventory.reserved\x1forder\x1f${h.id}`;
     const lines = h.lines
       .filter((l) => l.held > 0)
       .map((l) => ({ sku: l.sku, locationId: l.locationId, quantity: l.held }));
     if (lines.length === 0) continue;
-    const m = groups.get(key)?.m ?? ({ referenceType: 'order', referenceId: h.id, reason: '' } as Movement);
+    const m =
+      groups.get(key)?.m ?? ({ referenceType: 'order', referenceId: h.id, reason: '' } as Movement);
     groups.set(key, { type: 'inventory.reserved', m, lines });
   }
   for (const g of groups.values()) {

@@ -11,7 +11,10 @@ export const idString = z
 /** Tenants also name Redis hash tags and must stay simple. */
 export const tenantString = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)',
+  );
 
 export const sourceString = z
   .string()
@@ -20,8 +23,16 @@ export const sourceString = z
   .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only');
 
 /** Quantities are positive integers; a safe upper bound keeps sums exact everywhere. */
-export const quantity = z.number().int('must be a whole number').positive('must be positive').max(1e9);
-export const count = z.number().int('must be a whole number').min(0, 'must not be negative').max(1e9);
+export const quantity = z
+  .number()
+  .int('must be a whole number')
+  .positive('must be positive')
+  .max(1e9);
+export const count = z
+  .number()
+  .int('must be a whole number')
+  .min(0, 'must not be negative')
+  .max(1e9);
 
 const line = z.strictObject({ sku: idString, locationId: idString, quantity });
 
@@ -116,7 +127,10 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
         .min(1, 'must have at least one line')
         .max(500),
     })
-    .refine((t) => t.fromLocationId !== t.toLocationId, 'fromLocationId must differ from toLocationId'),
+    .refine(
+      (t) => t.fromLocationId !== t.toLocationId,
+      'fromLocationId must differ from toLocationId',
+    ),
   z.strictObject({ op: z.literal('transferReceive'), transferId: idString }),
 ]);
 

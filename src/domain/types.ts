@@ -60,7 +60,14 @@ export type Command =
       reorderLevel?: number;
       reorderQuantity?: number;
     }
-  | { op: 'cartAdd'; cartId: string; sku: string; locationId: string; quantity: number; ttlMs: number }
+  | {
+      op: 'cartAdd';
+      cartId: string;
+      sku: string;
+      locationId: string;
+      quantity: number;
+      ttlMs: number;
+    }
   /** `quantity` omitted releases the cart's whole hold on the SKU (every location). */
   | { op: 'cartRemove'; cartId: string; sku: string; quantity?: number }
   | { op: 'cartClear'; cartId: string }

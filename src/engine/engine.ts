@@ -67,9 +67,11 @@ export class Engine {
   /** Validates and applies one event's command. Throws PermanentError on invalid input. */
   async apply(meta: EventMeta, command: Command): Promise<ApplyResult> {
     const m = eventMetaSchema.safeParse(meta);
-    if (!m.success) throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
+    if (!m.success)
+      throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
     const c = commandSchema.safeParse(command);
-    if (!c.success) throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
+    if (!c.success)
+      throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
     return this.applyValid(m.data, c.data);
   }
 
@@ -133,7 +135,9 @@ export class Engine {
     const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown[]>>)[
       spec.command
     ]!;
-    return spec.variadic ? run.call(this.redis, keys.length, ...keys, argv) : run.call(this.redis, ...keys, argv);
+    return spec.variadic
+      ? run.call(this.redis, keys.length, ...keys, argv)
+      : run.call(this.redis, ...keys, argv);
   }
 
   /** Pairs a hold currently has lines for (fields h:, o:, s: of its hash). */
@@ -146,11 +150,26 @@ export class Engine {
     const one = (sku: string, loc: string) => [pairOf(sku, loc)];
     switch (c.op) {
       case 'receive':
-        return { script: 'receiveStock', keys: [], pairs: one(c.sku, c.locationId), args: { quantity: c.quantity, reference: c.reference } };
+        return {
+          script: 'receiveStock',
+          keys: [],
+          pairs: one(c.sku, c.locationId),
+          args: { quantity: c.quantity, reference: c.reference },
+        };
       case 'adjust':
-        return { script: 'adjustStock', keys: [], pairs: one(c.sku, c.locationId), args: { delta: c.delta, reason: c.reason } };
+        return {
+          script: 'adjustStock',
+          keys: [],
+          pairs: one(c.sku, c.locationId),
+          args: { delta: c.delta, reason: c.reason },
+        };
       case 'count':
-        return { script: 'countStock', keys: [], pairs: one(c.sku, c.locationId), args: { onHand: c.onHand } };
+        return {
+          script: 'countStock',
+          keys: [],
+          pairs: one(c.sku, c.locationId),
+          args: { onHand: c.onHand },
+        };
       case 'configure':
         return {
           script: 'configureStock',

@@ -24,7 +24,10 @@ export function splitPair(pair: string): { sku: string; locationId: string } {
 export class TenantKeys {
   readonly base: string;
 
-  constructor(prefix: string, readonly tenant: string) {
+  constructor(
+    prefix: string,
+    readonly tenant: string,
+  ) {
     this.base = `${prefix}:{${tenant}}:`;
   }
 
