@@ -4,6 +4,12 @@ import * as m002 from './002_create_processed_events.js';
 import * as m003 from './003_create_inventory_ledger.js';
 import * as m004 from './004_create_stock_levels.js';
 import * as m005 from './005_create_reservations.js';
+import * as m006 from './006_create_reconcile_runs.js';
+import * as m007 from './007_create_reconcile_drifts.js';
+import * as m010 from './010_add_processed_events_outcome.js';
+import * as m011 from './011_add_inventory_ledger_event_ref.js';
+import * as m012 from './012_fill_inventory_ledger_event_ref.js';
+import * as m013 from './013_key_inventory_ledger_by_event_ref.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -17,6 +23,12 @@ const migrations: Record<string, Knex.Migration> = {
   '003_create_inventory_ledger': m003,
   '004_create_stock_levels': m004,
   '005_create_reservations': m005,
+  '006_create_reconcile_runs': m006,
+  '007_create_reconcile_drifts': m007,
+  '010_add_processed_events_outcome': m010,
+  '011_add_inventory_ledger_event_ref': m011,
+  '012_fill_inventory_ledger_event_ref': m012,
+  '013_key_inventory_ledger_by_event_ref': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

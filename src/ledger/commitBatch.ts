@@ -3,106 +3,156 @@ import {
   latestConfig,
   latestHolds,
   LEDGER_COLUMNS,
-  ledgerRows,
+  ledgerTuples,
   type MirrorItem,
   PROCESSED_COLUMNS,
-  processedRow,
+  processedTuple,
   RESERVATION_COLUMNS,
-  reservationRow,
+  reservationTuple,
   sumDeltas,
 } from './mirrorRows.js';
 import { isDuplicateKey } from './mysqlErrors.js';
-import { insertMany, type SqlValue } from './sqlBatch.js';
+import {
+  fitsOneStatement,
+  insertMany,
+  insertTuples,
+  insertTuplesReturningIds,
+} from './sqlBatch.js';
 
 export type MirrorResult = 'committed' | 'duplicate' | 'stale';
+
+/**
+ * How processed_events keys are numbered in this session: `auto_increment_increment` when one
+ * multi-row INSERT gets consecutive keys (innodb_autoinc_lock_mode 0 or 1, MySQL's and
+ * MariaDB's documented guarantee), null when it may not (mode 2: the keys are read back).
+ */
+export type IdStep = number | null;
+
+const AUTOINC =
+  '@@innodb_autoinc_lock_mode AS autoinc_mode, @@auto_increment_increment AS autoinc_step';
+
+interface AutoincRow {
+  autoinc_mode: number | string;
+  autoinc_step: number | string;
+}
+
+const idStepOf = (r: AutoincRow): IdStep =>
+  Number(r.autoinc_mode) <= 1 && Number(r.autoinc_step) >= 1 ? Number(r.autoinc_step) : null;
+
+async function readIdStep(trx: Knex.Transaction): Promise<IdStep> {
+  const [rows] = (await trx.raw(`SELECT ${AUTOINC}`)) as [AutoincRow[]];
+  return idStepOf(rows[0]!);
+}
 
 /**
  * Reads the tenants' epochs under a shared lock: mirrors of the same tenants run side by
  * side, while a tenant load (which takes the row exclusively to bump the epoch) waits for
  * them, and they for it. So a payload is mirrored only if its epoch is the current one.
+ * The same round trip reads how the session numbers new keys (`idStep`; undefined if no
+ * tenant is known, when nothing will be inserted anyway).
  */
 export async function lockEpochs(
   trx: Knex.Transaction,
   tenants: string[],
-): Promise<Map<string, number>> {
+): Promise<{ epochs: Map<string, number>; idStep?: IdStep }> {
   const epochs = new Map<string, number>();
-  if (tenants.length === 0) return epochs;
+  if (tenants.length === 0) return { epochs };
   const [rows] = (await trx.raw(
-    `SELECT tenant, epoch FROM tenant_epochs WHERE tenant IN (${tenants.map(() => '?').join(',')}) LOCK IN SHARE MODE`,
+    `SELECT tenant, epoch, ${AUTOINC} FROM tenant_epochs WHERE tenant IN (${tenants.map(() => '?').join(',')}) LOCK IN SHARE MODE`,
     [...tenants].sort(),
-  )) as [{ tenant: string; epoch: number | string }[]];
+  )) as [({ tenant: string; epoch: number | string } & AutoincRow)[]];
   for (const r of rows) epochs.set(r.tenant, Number(r.epoch));
-  return epochs;
+  return rows[0] ? { epochs, idStep: idStepOf(rows[0]) } : { epochs };
 }
 
-const eventKey = (i: MirrorItem) => `${i.payload.tenant}\x1f${i.payload.source}\x1f${i.payload.id}`;
+const SEP = '\x1f';
+const eventKey = (i: MirrorItem) => i.payload.tenant + SEP + i.payload.source + SEP + i.payload.id;
 
 /**
- * Which of the events are already recorded. A locking read, so it sees rows committed after
- * this transaction's snapshot was taken (the ones our INSERT just collided with).
+ * The processed_events keys of those of the events that are recorded, by event. Locking, it
+ * sees rows committed after this transaction's snapshot was taken (the ones our INSERT just
+ * collided with); plain, it reads the rows this transaction inserted.
  */
-async function existingEvents(trx: Knex.Transaction, items: MirrorItem[]): Promise<Set<string>> {
+async function recordedIds(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  locking: boolean,
+): Promise<Map<string, number>> {
   const groups = new Map<string, { tenant: string; source: string; ids: string[] }>();
   for (const { payload: p } of items) {
-    const g = groups.get(p.tenant + '\x1f' + p.source) ?? {
-      tenant: p.tenant,
-      source: p.source,
-      ids: [],
-    };
+    const key = p.tenant + SEP + p.source;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { tenant: p.tenant, source: p.source, ids: [] }));
     g.ids.push(p.id);
-    groups.set(p.tenant + '\x1f' + p.source, g);
   }
-  const found = new Set<string>();
+  const found = new Map<string, number>();
   for (const g of groups.values()) {
-    const [rows] = (await trx.raw(
-      `SELECT event_id FROM processed_events WHERE tenant = ? AND event_source = ? AND event_id IN (${g.ids.map(() => '?').join(',')}) LOCK IN SHARE MODE`,
-      [g.tenant, g.source, ...g.ids],
-    )) as [{ event_id: string }[]];
-    for (const r of rows) found.add(`${g.tenant}\x1f${g.source}\x1f${r.event_id}`);
+    for (let i = 0; i < g.ids.length; i += 1000) {
+      const ids = g.ids.slice(i, i + 1000);
+      const [rows] = (await trx.raw(
+        `SELECT id, event_id FROM processed_events WHERE tenant = ? AND event_source = ? AND event_id IN (${ids.map(() => '?').join(',')})${locking ? ' LOCK IN SHARE MODE' : ''}`,
+        [g.tenant, g.source, ...ids],
+      )) as [{ id: number | string; event_id: string }[]];
+      for (const r of rows) found.set(g.tenant + SEP + g.source + SEP + r.event_id, Number(r.id));
+    }
   }
   return found;
 }
 
 /**
  * Records the events not recorded yet (processed_events is the idempotency key of the whole
- * mirror) and returns the ones it recorded. On a collision the insert is undone to a savepoint,
- * the colliding events are left out, and the rest is inserted again.
+ * mirror) and returns the ones it recorded, each with its processed_events key. On a collision
+ * the insert is undone (the statement, or to a savepoint if it took several), the colliding
+ * events are left out, and the rest is inserted again.
  */
-async function recordEvents(trx: Knex.Transaction, items: MirrorItem[]): Promise<Set<MirrorItem>> {
+async function recordEvents(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  idStep: IdStep,
+): Promise<Map<MirrorItem, number>> {
   let todo = items;
-  const rows = new Map<MirrorItem, SqlValue[]>(
-    items.map((i) => [i, processedRow(i, JSON.stringify(i.payload))]),
-  );
+  const tuples = new Map<MirrorItem, string>(items.map((i) => [i, processedTuple(i)]));
   for (;;) {
-    if (todo.length === 0) return new Set();
+    if (todo.length === 0) return new Map();
+    let ids: number[] | undefined;
+    const rows = todo.map((i) => tuples.get(i)!);
+    const insert = (db: Knex.Transaction) =>
+      insertTuplesReturningIds(db, `processed_events (${PROCESSED_COLUMNS})`, rows, idStep);
     try {
-      await trx.transaction(async (sp) => {
-        await insertMany(
-          sp,
-          `processed_events (${PROCESSED_COLUMNS})`,
-          todo.map((i) => rows.get(i)!),
-        );
-      });
-      return new Set(todo);
+      // A statement that fails is undone by itself (InnoDB rolls back a statement that hits a
+      // duplicate key), so one statement needs no savepoint: two round trips fewer per batch.
+      if (fitsOneStatement(rows)) ids = await insert(trx);
+      else await trx.transaction(async (sp) => void (ids = await insert(sp)));
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      const seen = await existingEvents(trx, todo);
+      const seen = await recordedIds(trx, todo, true);
       // a collision with nothing to show for it would loop for ever
       if (seen.size === 0) throw err;
       todo = todo.filter((i) => !seen.has(eventKey(i)));
+      continue;
     }
+    if (ids) return new Map(todo.map((item, k) => [item, ids![k]!]));
+    const read = await recordedIds(trx, todo, false);
+    return new Map(
+      todo.map((item) => {
+        const id = read.get(eventKey(item));
+        if (id === undefined) throw new Error(`event ${item.payload.id}: recorded, not found`);
+        return [item, id];
+      }),
+    );
   }
 }
 
 /**
  * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
  * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
- * Returns one result per item, in order.
+ * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
  */
 export async function mirrorInTransaction(
   trx: Knex.Transaction,
   items: MirrorItem[],
   epochs: Map<string, number>,
+  idStep?: IdStep,
 ): Promise<MirrorResult[]> {
   const results: MirrorResult[] = new Array(items.length);
   const firstOf = new Map<string, number>();
@@ -120,19 +170,22 @@ export async function mirrorInTransaction(
     firstOf.set(key, i);
     candidates.push(item);
   });
+  if (candidates.length === 0) return results;
 
-  const recorded = await recordEvents(trx, candidates);
+  const recorded = await recordEvents(
+    trx,
+    candidates,
+    idStep === undefined ? await readIdStep(trx) : idStep,
+  );
   for (const item of candidates) {
     results[firstOf.get(eventKey(item))!] = recorded.has(item) ? 'committed' : 'duplicate';
   }
   const fresh = candidates.filter((i) => recorded.has(i));
   if (fresh.length === 0) return results;
 
-  await insertMany(
-    trx,
-    `inventory_ledger (${LEDGER_COLUMNS})`,
-    fresh.flatMap((i) => ledgerRows(i.payload)),
-  );
+  const lines: string[] = [];
+  for (const i of fresh) ledgerTuples(i.payload, recorded.get(i)!, lines);
+  await insertTuples(trx, `inventory_ledger (${LEDGER_COLUMNS})`, lines);
   await insertMany(
     trx,
     'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming)',
@@ -182,10 +235,10 @@ export async function mirrorInTransaction(
     'updated_at',
     'change_seq',
   ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
-  await insertMany(
+  await insertTuples(
     trx,
     `reservations (${RESERVATION_COLUMNS})`,
-    latestHolds(fresh).map(reservationRow),
+    latestHolds(fresh).map(reservationTuple),
     `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
   );
   return results;
@@ -205,7 +258,7 @@ export async function commitBatch(
 ): Promise<MirrorResult[]> {
   const tenants = [...new Set(items.map((i) => i.payload.tenant))];
   return knex.transaction(async (trx) => {
-    const epochs = await lockEpochs(trx, tenants);
+    const { epochs, idStep } = await lockEpochs(trx, tenants);
     if (onEpochAhead) {
       const ahead = new Map<string, number>();
       for (const { payload: p } of items) {
@@ -216,6 +269,6 @@ export async function commitBatch(
       }
       for (const [tenant, epoch] of ahead) await onEpochAhead(tenant, epoch);
     }
-    return mirrorInTransaction(trx, items, epochs);
+    return mirrorInTransaction(trx, items, epochs, idStep);
   });
 }

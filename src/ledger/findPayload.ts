@@ -1,8 +1,42 @@
 import type { Knex } from 'knex';
-import type { OutboxPayload } from '../domain/types.js';
+import type { Movement, MovementKind, Outcome, OutboxPayload } from '../domain/types.js';
 import { parsePayload } from '../engine/payload.js';
 
-/** The payload an event produced when it was applied, if it is in the ledger. */
+interface EventRow {
+  id: number | string;
+  event_type: string;
+  result: Outcome['result'];
+  reason: string | null;
+  outcome: string | null;
+  payload: string;
+  occurred_at: Date | null;
+}
+
+interface LedgerLine {
+  sku: string;
+  location_id: string;
+  movement: MovementKind;
+  on_hand_delta: number;
+  reserved_delta: number;
+  committed_delta: number;
+  unavailable_delta: number;
+  incoming_delta: number;
+  reason: string;
+  reference_type: string;
+  reference_id: string;
+}
+
+/**
+ * What an event did when it was applied, if it is in the ledger: what a duplicate of it
+ * re-announces (`announce` reads the identity, the outcome and the movements).
+ *
+ * The mirror records a compact row per event (migration 010): the outcome is its `result`,
+ * `reason` and `outcome` columns, the movements are its ledger rows in line order. The rest
+ * of the payload is not kept there: `holds` and `config` come back empty (the snapshots are in
+ * `reservations`, the settings in `stock_levels`), `epoch` as 0, and `occurredAt` as the stored
+ * instant in ISO form ('' when the platform's time could not be stored). Events recorded before
+ * migration 010 still have their whole payload, which is returned as it was.
+ */
 export async function findPayload(
   knex: Knex,
   tenant: string,
@@ -11,6 +45,52 @@ export async function findPayload(
 ): Promise<OutboxPayload | undefined> {
   const row = (await knex('processed_events')
     .where({ tenant, event_source: source, event_id: id })
-    .first('payload')) as { payload: string } | undefined;
-  return row ? parsePayload(row.payload) : undefined;
+    .first('id', 'event_type', 'result', 'reason', 'outcome', 'payload', 'occurred_at')) as
+    EventRow | undefined;
+  if (!row) return undefined;
+  if (row.payload !== '') return parsePayload(row.payload);
+  const lines = (await knex('inventory_ledger')
+    .where({ event_ref: row.id })
+    .orderBy('line_no')
+    .select(
+      'sku',
+      'location_id',
+      'movement',
+      'on_hand_delta',
+      'reserved_delta',
+      'committed_delta',
+      'unavailable_delta',
+      'incoming_delta',
+      'reason',
+      'reference_type',
+      'reference_id',
+    )) as LedgerLine[];
+  const outcome: Outcome =
+    row.outcome !== null
+      ? (JSON.parse(row.outcome) as Outcome)
+      : { result: row.result, ...(row.reason !== null ? { reason: row.reason } : {}) };
+  return {
+    tenant,
+    source,
+    id,
+    type: row.event_type,
+    occurredAt: row.occurred_at ? row.occurred_at.toISOString() : '',
+    epoch: 0,
+    outcome,
+    movements: lines.map((l): Movement => ({
+      sku: l.sku,
+      locationId: l.location_id,
+      kind: l.movement,
+      onHand: Number(l.on_hand_delta),
+      reserved: Number(l.reserved_delta),
+      committed: Number(l.committed_delta),
+      unavailable: Number(l.unavailable_delta),
+      incoming: Number(l.incoming_delta),
+      referenceType: l.reference_type,
+      referenceId: l.reference_id,
+      reason: l.reason,
+    })),
+    holds: [],
+    config: [],
+  };
 }

@@ -1,6 +1,12 @@
-import type { ConfigChange, HoldSnapshot, Movement, OutboxPayload } from '../domain/types.js';
+import type {
+  ConfigChange,
+  HoldSnapshot,
+  Movement,
+  Outcome,
+  OutboxPayload,
+} from '../domain/types.js';
 import { changeSeq } from './changeSeq.js';
-import type { SqlValue } from './sqlBatch.js';
+import { sqlEscape as esc, sqlLiteral, sqlNumber as num } from './sqlBatch.js';
 import { entryTimeMs, sqlDateTime, sqlOccurredAt } from './sqlTime.js';
 
 /** One payload waiting to be mirrored, with the outbox entry the script gave it. */
@@ -27,51 +33,60 @@ export function headlineQty(m: Movement): number {
 }
 
 export const PROCESSED_COLUMNS =
-  'tenant, event_source, event_id, event_type, result, reason, payload, occurred_at, recorded_at';
+  'tenant, event_source, event_id, event_type, result, reason, outcome, payload, occurred_at, recorded_at';
 
-export function processedRow(item: MirrorItem, json: string): SqlValue[] {
+/**
+ * The outcome as JSON when it says more than `result` and `reason` (short lines, the refused
+ * reference, low-stock and shortage lines), else null: the `outcome` column (migration 010).
+ */
+export function outcomeDetail(o: Outcome): string | null {
+  for (const key of Object.keys(o)) {
+    if (key !== 'result' && key !== 'reason') return JSON.stringify(o);
+  }
+  return null;
+}
+
+/**
+ * The event's row of processed_events, as a `(…)` tuple: a compact record, not the payload
+ * (migration 010). Its movements go to the ledger, its snapshots to reservations;
+ * `findPayload` puts back together what a duplicate re-announces from this row and the
+ * ledger's.
+ */
+export function processedTuple(item: MirrorItem): string {
   const p = item.payload;
-  return [
-    p.tenant,
-    p.source,
-    p.id,
-    p.type,
-    p.outcome.result,
-    p.outcome.reason ?? null,
-    json,
-    sqlOccurredAt(p.occurredAt),
+  const o = p.outcome;
+  return (
+    `('${esc(p.tenant)}','${esc(p.source)}','${esc(p.id)}','${esc(p.type)}','${esc(o.result)}',` +
+    `${sqlLiteral(o.reason ?? null)},${sqlLiteral(outcomeDetail(o))},'',` +
+    `${sqlLiteral(sqlOccurredAt(p.occurredAt))},` +
     // when the engine applied it, not when we got round to mirroring: see migration 002
-    sqlDateTime(entryTimeMs(item.entryId)),
-  ];
+    `'${sqlDateTime(entryTimeMs(item.entryId))}')`
+  );
 }
 
 export const LEDGER_COLUMNS =
   'tenant, sku, location_id, movement, qty, on_hand_delta, reserved_delta, committed_delta, ' +
   'unavailable_delta, incoming_delta, reason, reference_type, reference_id, event_source, ' +
-  'event_id, event_type, line_no, occurred_at';
+  'event_id, event_type, line_no, occurred_at, event_ref';
 
-export function ledgerRows(p: OutboxPayload): SqlValue[][] {
-  const occurred = sqlOccurredAt(p.occurredAt);
-  return p.movements.map((m, lineNo) => [
-    p.tenant,
-    m.sku,
-    m.locationId,
-    m.kind,
-    headlineQty(m),
-    m.onHand,
-    m.reserved,
-    m.committed,
-    m.unavailable,
-    m.incoming,
-    m.reason ?? '',
-    m.referenceType,
-    m.referenceId,
-    p.source,
-    p.id,
-    p.type,
-    lineNo,
-    occurred,
-  ]);
+/**
+ * Appends the payload's ledger rows to `out` as `(…)` tuples; `eventRef` is the id of its
+ * processed_events row (migration 011).
+ */
+export function ledgerTuples(p: OutboxPayload, eventRef: number, out: string[]): void {
+  if (p.movements.length === 0) return;
+  // what every line of the event shares, before and after its line number
+  const tenant = `'${esc(p.tenant)}'`;
+  const event = `'${esc(p.source)}','${esc(p.id)}','${esc(p.type)}',`;
+  const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${num(eventRef)})`;
+  p.movements.forEach((m, lineNo) => {
+    out.push(
+      `(${tenant},'${esc(m.sku)}','${esc(m.locationId)}','${esc(m.kind)}',${num(headlineQty(m))},` +
+        `${num(m.onHand)},${num(m.reserved)},${num(m.committed)},${num(m.unavailable)},` +
+        `${num(m.incoming)},'${esc(m.reason ?? '')}','${esc(m.referenceType)}',` +
+        `'${esc(m.referenceId)}',${event}${lineNo}${end}`,
+    );
+  });
 }
 
 /** Figures summed per tenant, SKU and location over a batch. */
@@ -127,6 +142,7 @@ export interface ConfigRow extends ConfigChange {
 export function latestConfig(items: MirrorItem[]): ConfigRow[] {
   const latest = new Map<string, ConfigRow>();
   for (const { payload: p, entryId } of items) {
+    if (p.config.length === 0) continue;
     const seq = changeSeq(p.epoch, entryId);
     for (const c of p.config) {
       const key = p.tenant + SEP + c.sku + SEP + c.locationId;
@@ -148,6 +164,7 @@ export interface HoldRow {
 export function latestHolds(items: MirrorItem[]): HoldRow[] {
   const latest = new Map<string, HoldRow>();
   for (const { payload: p, entryId } of items) {
+    if (p.holds.length === 0) continue;
     const seq = changeSeq(p.epoch, entryId);
     const at = sqlDateTime(entryTimeMs(entryId));
     for (const h of p.holds) {
@@ -163,23 +180,14 @@ export const RESERVATION_COLUMNS =
   'tenant, ref_type, ref_id, state, `lines`, link, paid, payment_id, from_location_id, ' +
   'to_location_id, expires_at, version, change_seq, created_at, updated_at';
 
-export function reservationRow(r: HoldRow): SqlValue[] {
+export function reservationTuple(r: HoldRow): string {
   const h = r.hold;
-  return [
-    r.tenant,
-    h.kind,
-    h.id,
-    h.state,
-    JSON.stringify(h.lines),
-    h.link ?? null,
-    h.paid ? 1 : 0,
-    h.paymentId ?? null,
-    h.fromLocationId ?? null,
-    h.toLocationId ?? null,
-    h.expiresAt !== undefined ? sqlDateTime(h.expiresAt) : null,
-    h.version,
-    r.seq,
-    r.at,
-    r.at,
-  ];
+  return (
+    `('${esc(r.tenant)}','${esc(h.kind)}','${esc(h.id)}','${esc(h.state)}',` +
+    `'${esc(JSON.stringify(h.lines))}',${sqlLiteral(h.link ?? null)},${h.paid ? 1 : 0},` +
+    `${sqlLiteral(h.paymentId ?? null)},${sqlLiteral(h.fromLocationId ?? null)},` +
+    `${sqlLiteral(h.toLocationId ?? null)},` +
+    `${h.expiresAt !== undefined ? `'${sqlDateTime(h.expiresAt)}'` : 'NULL'},` +
+    `${num(h.version)},'${r.seq}','${r.at}','${r.at}')`
+  );
 }

@@ -27,12 +27,83 @@ const ESCAPES: Record<string, string> = {
  */
 export function sqlLiteral(v: SqlValue): string {
   if (v === null) return 'NULL';
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-    return String(v);
+  return typeof v === 'number' ? sqlNumber(v) : sqlString(v);
+}
+
+export function sqlString(v: string): string {
+  return `'${sqlEscape(v)}'`;
+}
+
+/**
+ * What goes between the quotes of a string literal: `v` itself unless it holds a character
+ * to escape. Short strings (ids, SKUs: most of the values) are checked by a plain loop, which
+ * beats a regular expression at that length; long ones (JSON) by the expression.
+ */
+export function sqlEscape(v: string): string {
+  if (v.length > 64) {
+    SPECIAL.lastIndex = 0;
+    return SPECIAL.test(v) ? v.replace(SPECIAL, (c) => ESCAPES[c]!) : v;
   }
-  SPECIAL.lastIndex = 0;
-  return SPECIAL.test(v) ? `'${v.replace(SPECIAL, (c) => ESCAPES[c]!)}'` : `'${v}'`;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    // \0 \b \t \n \r \x1a ' \\, the characters of SPECIAL
+    if (
+      c === 39 ||
+      c === 92 ||
+      (c <= 26 && (c === 0 || c === 8 || c === 9 || c === 10 || c === 13 || c === 26))
+    ) {
+      return v.replace(SPECIAL, (ch) => ESCAPES[ch]!);
+    }
+  }
+  return v;
+}
+
+export function sqlNumber(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
+  return String(v);
+}
+
+/** A row of values as a `(…)` tuple of literals. */
+export function sqlTuple(values: SqlValue[]): string {
+  return `(${values.map(sqlLiteral).join(',')})`;
+}
+
+/** How `tuples` split into statements within the size limits: [start, end) of each. */
+function* ranges(tuples: string[]): Generator<[number, number]> {
+  let start = 0;
+  while (start < tuples.length) {
+    let bytes = 0;
+    let end = start;
+    while (
+      end < tuples.length &&
+      end - start < MAX_ROWS &&
+      (bytes < MAX_STATEMENT_BYTES || end === start)
+    ) {
+      bytes += tuples[end]!.length + 1;
+      end++;
+    }
+    yield [start, end];
+    start = end;
+  }
+}
+
+/** True when the tuples go in one statement (or none). */
+export function fitsOneStatement(tuples: string[]): boolean {
+  const split = ranges(tuples);
+  split.next();
+  return split.next().done === true;
+}
+
+/** The multi-row statements for the rendered `(…)` tuples, with the count of their rows. */
+function* statements(
+  head: string,
+  tuples: string[],
+  tail: string,
+): Generator<{ sql: string; count: number }> {
+  for (const [start, end] of ranges(tuples)) {
+    const values = start === 0 && end === tuples.length ? tuples : tuples.slice(start, end);
+    yield { sql: `INSERT INTO ${head} VALUES ${values.join(',')} ${tail}`, count: end - start };
+  }
 }
 
 /**
@@ -46,22 +117,47 @@ export async function insertMany(
   rows: SqlValue[][],
   tail = '',
 ): Promise<void> {
-  let start = 0;
-  while (start < rows.length) {
-    const parts: string[] = [];
-    let bytes = 0;
-    let end = start;
-    while (
-      end < rows.length &&
-      end - start < MAX_ROWS &&
-      (bytes < MAX_STATEMENT_BYTES || end === start)
+  await insertTuples(db, head, rows.map(sqlTuple), tail);
+}
+
+/** `insertMany` of rows already rendered by `sqlTuple` (or built the same way). */
+export async function insertTuples(
+  db: Knex | Knex.Transaction,
+  head: string,
+  tuples: string[],
+  tail = '',
+): Promise<void> {
+  for (const { sql } of statements(head, tuples, tail)) await db.raw(sql);
+}
+
+/**
+ * `insertTuples` into a table with an AUTO_INCREMENT key, returning the key each row got, in
+ * row order. `step` is the server's auto_increment_increment, given only when its lock mode
+ * makes the keys of one multi-row INSERT consecutive (innodb_autoinc_lock_mode 0 or 1): the
+ * first key (the statement's insertId), then one step apart. With null, returns undefined: the
+ * caller must read the keys back.
+ */
+export async function insertTuplesReturningIds(
+  db: Knex | Knex.Transaction,
+  head: string,
+  tuples: string[],
+  step: number | null,
+): Promise<number[] | undefined> {
+  const ids: number[] = [];
+  for (const { sql, count } of statements(head, tuples, '')) {
+    const [header] = (await db.raw(sql)) as [{ insertId?: number | string; affectedRows?: number }];
+    if (step === null) continue;
+    const first = Number(header.insertId);
+    if (
+      header.affectedRows !== count ||
+      !(first >= 1) ||
+      !Number.isSafeInteger(first + count * step)
     ) {
-      const tuple = `(${rows[end]!.map(sqlLiteral).join(',')})`;
-      parts.push(tuple);
-      bytes += tuple.length;
-      end++;
+      throw new Error(
+        `INSERT INTO ${head.slice(0, 40)}: ${count} rows gave affectedRows ${header.affectedRows}, insertId ${header.insertId}`,
+      );
     }
-    await db.raw(`INSERT INTO ${head} VALUES ${parts.join(',')} ${tail}`);
-    start = end;
+    for (let k = 0; k < count; k++) ids.push(first + k * step);
   }
+  return step === null ? undefined : ids;
 }

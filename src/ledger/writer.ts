@@ -22,16 +22,33 @@ export interface LedgerWriterOptions {
   /** Longest wait between two attempts while MySQL is away. @default 5000 */
   maxBackoffMs?: number;
   /**
-   * Transactions in flight at once. Above 1, batches may commit out of order: harmless to
-   * the figures (sums commute, snapshots and settings are guarded by their change sequence),
-   * but the ledger's ids then follow commit order rather than write order. @default 1
+   * Transactions in flight at once. With 2, one batch is built and sent while the other is in
+   * MySQL, which uses both of a small machine's cores. Batches may then commit out of order,
+   * which every guarantee allows: ledger rows are unique per event and line and stock sums
+   * commute; snapshots and settings are guarded by their change sequence; each transaction
+   * holds its tenants' epoch rows shared, so a load waits for both; rows of stock_levels and
+   * reservations are locked in one key order (a deadlock, say with a configuration in both,
+   * is retried). Ledger ids are allocated at insert, so with 2 (as with two workers) a row
+   * with a higher id may become visible before one with a lower id. @default 2
    */
   concurrency?: number;
 }
 
 interface Pending extends MirrorItem {
+  /** 1 for the writer's first write, and so on (what `flush` waits for) */
+  seq: number;
+  /** what its transaction made of it, once that committed (it settles after the outbox) */
+  result?: WriteResult;
+  settled: boolean;
   resolve: (r: WriteResult) => void;
   reject: (e: Error) => void;
+}
+
+/** A `flush` call: waits for the `remaining` unsettled writes of seq up to `upTo`. */
+interface FlushWaiter {
+  upTo: number;
+  remaining: number;
+  resolve: () => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,14 +68,16 @@ export class LedgerWriter {
   private readonly concurrency: number;
   private inFlight = 0;
   private closed = false;
-  /** one promise per unsettled write, that never rejects (what flush waits for) */
-  private readonly unsettled = new Set<Promise<unknown>>();
+  /** writes made, and of them not settled yet (counters, not a promise per write: cheap) */
+  private writes = 0;
+  private unsettled = 0;
+  private readonly waiters: FlushWaiter[] = [];
   private isHealthy = true;
 
   constructor(private readonly o: LedgerWriterOptions) {
     this.batchSize = o.batchSize ?? 2000;
     this.maxBackoffMs = o.maxBackoffMs ?? 5000;
-    this.concurrency = o.concurrency ?? 1;
+    this.concurrency = o.concurrency ?? 2;
     this.log = o.logger.child({ component: 'ledger-writer' });
   }
 
@@ -69,7 +88,7 @@ export class LedgerWriter {
 
   /** Writes not settled yet. */
   get pending(): number {
-    return this.unsettled.size;
+    return this.unsettled;
   }
 
   write(payload: OutboxPayload, entryId: string): Promise<WriteResult> {
@@ -77,21 +96,37 @@ export class LedgerWriter {
     if (!isEntryId(entryId)) {
       return Promise.reject(new Error(`not an outbox entry id: ${JSON.stringify(entryId)}`));
     }
+    const seq = ++this.writes;
+    this.unsettled++;
     const written = new Promise<WriteResult>((resolve, reject) => {
-      this.queue.push({ payload, entryId, resolve, reject });
+      this.queue.push({ payload, entryId, seq, settled: false, resolve, reject });
     });
-    const settled: Promise<boolean> = written.then(
-      () => this.unsettled.delete(settled),
-      () => this.unsettled.delete(settled),
-    );
-    this.unsettled.add(settled);
     this.pump();
     return written;
   }
 
   /** Resolves once every write made before the call is settled. */
-  async flush(): Promise<void> {
-    await Promise.all([...this.unsettled]);
+  flush(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push({ upTo: this.writes, remaining: this.unsettled, resolve });
+    });
+  }
+
+  /** Settles a write once (and the flushes waiting for it). */
+  private settle(p: Pending, outcome: WriteResult | Error): void {
+    if (p.settled) return;
+    p.settled = true;
+    this.unsettled--;
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.upTo >= p.seq && --w.remaining === 0) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 
   /** Flushes, then refuses new writes. */
@@ -110,7 +145,7 @@ export class LedgerWriter {
           // commit settles every write itself; this is a bug, and the writes must not hang
           const error = toError(err);
           this.log.error({ err: error }, 'ledger batch failed unexpectedly');
-          batch.forEach((p) => p.reject(error));
+          batch.forEach((p) => p.result === undefined && this.settle(p, error));
         })
         .finally(() => {
           this.inFlight--;
@@ -128,7 +163,7 @@ export class LedgerWriter {
       const error = toError(err);
       if (batch.length === 1) {
         this.log.error({ err: error, ...describe(batch[0]!) }, 'payload cannot be mirrored');
-        batch[0]!.reject(error);
+        this.settle(batch[0]!, error);
         return;
       }
       const half = Math.ceil(batch.length / 2);
@@ -136,8 +171,12 @@ export class LedgerWriter {
       await this.commit(batch.slice(half));
       return;
     }
-    await this.deleteEntries(batch, results);
-    batch.forEach((p, i) => p.resolve(results[i]!));
+    // The transaction is over: the next one may start while the entries leave the outbox.
+    // Each write still resolves only after that (deleteEntries never throws).
+    batch.forEach((p, i) => (p.result = results[i]!));
+    void this.deleteEntries(batch, results).then(() =>
+      batch.forEach((p) => this.settle(p, p.result!)),
+    );
   }
 
   /** Throws only errors that retrying cannot cure. */

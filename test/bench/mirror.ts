@@ -6,7 +6,8 @@
  * from the cart, payment, shipment; and stock receipts): 1–3 lines per order over a few
  * thousand SKUs, hold snapshots included, so every table the mirror writes gets its share.
  *
- * Run alone: `npx tsx test/bench/mirror.ts [rows]`.
+ * Run alone: `npx tsx test/bench/mirror.ts [rows] [concurrency]` (concurrency: the writer's
+ * default unless given).
  */
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -197,7 +198,7 @@ export async function benchMirror(opts: {
       prefix,
       logger: pino({ level: 'warn' }),
       batchSize: opts.batchSize ?? 2000,
-      concurrency: opts.concurrency ?? 1,
+      ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     });
     const started = process.hrtime.bigint();
     const results: Promise<WriteResult>[] = items.map((i) => writer.write(i.payload, i.entryId));
@@ -219,7 +220,8 @@ export async function benchMirror(opts: {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rows = Number(process.argv[2] ?? 200_000);
-  benchMirror({ rows, concurrency: Number(process.argv[3] ?? 1) }).then(
+  const concurrency = process.argv[3] ? Number(process.argv[3]) : undefined;
+  benchMirror({ rows, ...(concurrency ? { concurrency } : {}) }).then(
     (r) => console.log(JSON.stringify(r)),
     (err: unknown) => {
       console.error(err);

@@ -9,6 +9,7 @@ import { Engine, type ApplyResult } from '../../src/engine/engine.js';
 import { splitPair, TenantKeys } from '../../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../../src/domain/types.js';
 import { createKnex, type Knex } from '../../src/ledger/db.js';
+import { findPayload } from '../../src/ledger/findPayload.js';
 import { holdFields, type ReservationRow } from '../../src/ledger/holdHash.js';
 import { TenantLoader } from '../../src/ledger/loadTenant.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
@@ -374,4 +375,22 @@ export async function count(h: Harness, table: string, tenant?: string): Promise
   if (tenant) q.where({ tenant });
   const [row] = (await q) as { n: number | string }[];
   return Number(row!.n);
+}
+
+/** What a duplicate of an event re-announces: its identity, outcome and movements. */
+export function announced(p: OutboxPayload) {
+  return {
+    tenant: p.tenant,
+    source: p.source,
+    id: p.id,
+    type: p.type,
+    outcome: p.outcome,
+    movements: p.movements,
+  };
+}
+
+/** `announced` of the payload read back from MySQL (what the worker does for a duplicate). */
+export async function announcedFromMysql(h: Harness, p: OutboxPayload) {
+  const found = await findPayload(h.knex, p.tenant, p.source, p.id);
+  return found && announced(found);
 }
