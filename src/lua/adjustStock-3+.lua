@@ -7,12 +7,11 @@
 ]]
 --- @include "includes/base"
 
-local ctx, early = begin(3)
-if not ctx then return early end
-local a = ctx.a
-local s = stock(ctx, a.pairs[1])
+local a, early = begin(3)
+if not a then return early end
+local s = stock(a.pairs[1])
 if s.onHand + a.delta < 0 then
-  return finish(ctx, { result = 'rejected', reason = 'negative-on-hand' })
+  return finish({ result = 'rejected', reason = 'negative-on-hand' })
 end
-move(ctx, a.pairs[1], 'adjusted', { a.delta }, 'adjustment', a.id, a.reason)
-return finish(ctx, { result = 'applied' })
+move(a.pairs[1], 'adjusted', a.delta, 0, 0, 0, 0, 'adjustment', a.id, a.reason)
+return finish()

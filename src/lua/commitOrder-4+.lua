@@ -10,22 +10,23 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local order = loadHold(KEYS[4])
-if not covers(ctx, holdPairs(order)) then return { RETRY } end
+if not covers(holdPairs(order)) then return { RETRY } end
 if order.c == '1' then
-  return finish(ctx, { result = 'ignored', reason = 'already-committed' })
+  return finish({ result = 'ignored', reason = 'already-committed' })
 end
 if order.st == 'cancelled' then
-  return finish(ctx, { result = 'ignored', reason = 'order-cancelled' })
+  return finish({ result = 'ignored', reason = 'order-cancelled' })
 end
 order.c, order.pay = '1', a.paymentId
 if order.st == 'placed' then
   for _, p in ipairs(holdPairs(order)) do
-    move(ctx, p, 'committed', { 0, 0, order.lines[p].held }, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, order.lines[p].held, 0, 0, 'order', a.orderId, '')
   end
   order.st = 'paid'
 elseif order.st == 'fulfilled' then
@@ -52,27 +53,27 @@ else
   if #needPairs == 0 and order.st == 'released' then
     -- placed, released, and every unit shipped since: only the payment is recorded
     order.st = 'fulfilled'
-    saveHold(ctx, KEYS[4], 'order', a.orderId, order)
-    return finish(ctx, { result = 'applied' })
+    saveHold(KEYS[4], 'order', a.orderId, order)
+    return finish()
   end
   if #needPairs == 0 then
     order.st = 'prepaid'
-    saveHold(ctx, KEYS[4], 'order', a.orderId, order)
-    return finish(ctx, { result = 'applied', reason = 'awaiting-order' })
+    saveHold(KEYS[4], 'order', a.orderId, order)
+    return finish({ result = 'applied', reason = 'awaiting-order' })
   end
-  local short = shortLines(ctx, need)
+  local short = shortLines(need)
   if #short > 0 then
-    return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+    return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
       referenceType = 'order', referenceId = a.orderId })
   end
   for _, p in ipairs(needPairs) do
-    move(ctx, p, 'reserved', { 0, need[p] }, 'order', a.orderId, '')
-    move(ctx, p, 'committed', { 0, 0, need[p] }, 'order', a.orderId, '')
+    move(p, 'reserved', 0, need[p], 0, 0, 0, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, need[p], 0, 0, 'order', a.orderId, '')
     local l = line(order, p)
     l.held = need[p]
     if l.ordered == 0 then l.ordered = need[p] end
   end
   order.st = 'paid'
 end
-saveHold(ctx, KEYS[4], 'order', a.orderId, order)
-return finish(ctx, { result = 'applied' })
+saveHold(KEYS[4], 'order', a.orderId, order)
+return finish()

@@ -7,13 +7,12 @@
 ]]
 --- @include "includes/base"
 
-local ctx, early = begin(3)
-if not ctx then return early end
-local a = ctx.a
-local s = stock(ctx, a.pairs[1])
+local a, early = begin(3)
+if not a then return early end
+local s = stock(a.pairs[1])
+s.cfgDirty, s.levelBefore = true, s.reorderLevel
 if a.reorderLevel ~= nil then s.reorderLevel = a.reorderLevel end
 if a.reorderQuantity ~= nil then s.reorderQuantity = a.reorderQuantity end
-s.cfgDirty = true
-table.insert(ctx.config, { sku = s.sku, locationId = s.loc,
-  reorderLevel = s.reorderLevel or cjson.null, reorderQuantity = s.reorderQuantity or cjson.null })
-return finish(ctx, { result = 'applied' })
+CONFIG = { { sku = s.sku, locationId = s.loc,
+  reorderLevel = s.reorderLevel or cjson.null, reorderQuantity = s.reorderQuantity or cjson.null } }
+return finish()

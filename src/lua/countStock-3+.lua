@@ -7,9 +7,8 @@
 ]]
 --- @include "includes/base"
 
-local ctx, early = begin(3)
-if not ctx then return early end
-local a = ctx.a
-local s = stock(ctx, a.pairs[1])
-move(ctx, a.pairs[1], 'counted', { a.onHand - s.onHand }, 'count', a.id, 'count')
-return finish(ctx, { result = 'applied' })
+local a, early = begin(3)
+if not a then return early end
+local s = stock(a.pairs[1])
+move(a.pairs[1], 'counted', a.onHand - s.onHand, 0, 0, 0, 0, 'count', a.id, 'count')
+return finish()

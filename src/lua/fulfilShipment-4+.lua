@@ -11,10 +11,11 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local order = loadHold(KEYS[4])
 local paid = order.c == '1'
 local ship = sumLines(a.lines)
@@ -22,7 +23,7 @@ for _, p in ipairs(sortedKeys(ship)) do
   local q = ship[p]
   local l = line(order, p)
   local fromHold = math.min(q, l.held)
-  move(ctx, p, 'shipped', { -q, -fromHold, paid and -fromHold or 0 }, 'order', a.orderId, '')
+  move(p, 'shipped', -q, -fromHold, paid and -fromHold or 0, 0, 0, 'order', a.orderId, '')
   l.held = l.held - fromHold
   l.shipped = l.shipped + q
 end
@@ -37,5 +38,5 @@ elseif not holding and (order.st == 'placed' or order.st == 'paid') then
   order.st = 'fulfilled'
 end
 -- a cancelled order keeps the expiry releaseOrder gave it (saveHold rewrites the key whole)
-saveHold(ctx, KEYS[4], 'order', a.orderId, order, order.st == 'cancelled' and a.dedupTtl or nil)
-return finish(ctx, { result = 'applied' })
+saveHold(KEYS[4], 'order', a.orderId, order, order.st == 'cancelled' and a.dedupTtl or nil)
+return finish()

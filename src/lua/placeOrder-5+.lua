@@ -13,28 +13,29 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(5)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(5)
+if not a then return early end
 local order = loadHold(KEYS[4])
 local cart = loadHold(KEYS[5])
-if not covers(ctx, holdPairs(cart)) then return { RETRY } end
+if not covers(holdPairs(cart)) then return { RETRY } end
 local prior = order.st
 if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
   local why = prior == 'cancelled' and 'order-cancelled' or 'order-exists'
   if cart.st ~= 'open' then
-    return finish(ctx, { result = 'ignored', reason = why })
+    return finish({ result = 'ignored', reason = why })
   end
   -- A payment with lines, a cancellation or a shipment reached the order first. The cart still
   -- became this order: its hold goes now, as in-order delivery would have it, not at expiry.
   for _, p in ipairs(holdPairs(cart)) do
-    move(ctx, p, 'released', { 0, -cart.lines[p].held }, 'cart', a.cartId, why)
+    move(p, 'released', 0, -cart.lines[p].held, 0, 0, 0, 'cart', a.cartId, why)
     cart.lines[p].held = 0
   end
   cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
-  saveHold(ctx, KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
-  return finish(ctx, { result = 'applied', reason = why })
+  saveHold(KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
+  return finish({ result = 'applied', reason = why })
 end
 local cartOpen = cart.st == 'open'
 local need = sumLines(a.lines)
@@ -43,39 +44,39 @@ for p, q in pairs(need) do
   take[p] = 0
   if cartOpen and cart.lines[p] then take[p] = math.min(cart.lines[p].held, q) end
 end
-local short = shortLines(ctx, need, take)
+local short = shortLines(need, take)
 if #short > 0 then
-  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+  return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
     referenceType = 'order', referenceId = a.orderId })
 end
 local needPairs = sortedKeys(need)
 for _, p in ipairs(needPairs) do
-  move(ctx, p, 'reserved', { 0, need[p] - take[p] }, 'order', a.orderId, '')
+  move(p, 'reserved', 0, need[p] - take[p], 0, 0, 0, 'order', a.orderId, '')
   local l = line(order, p)
   l.held, l.ordered = need[p], need[p]
 end
 if cartOpen then
   for _, p in ipairs(holdPairs(cart)) do
     local left = cart.lines[p].held - (take[p] or 0)
-    move(ctx, p, 'released', { 0, -left }, 'cart', a.cartId, 'not-ordered')
+    move(p, 'released', 0, -left, 0, 0, 0, 'cart', a.cartId, 'not-ordered')
     cart.lines[p].held = 0
   end
   cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
-  saveHold(ctx, KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
+  saveHold(KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
   order.lk = a.cartId
 end
 order.st = 'placed'
 if prior == 'prepaid' then
   for _, p in ipairs(needPairs) do
-    move(ctx, p, 'committed', { 0, 0, need[p] }, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, need[p], 0, 0, 'order', a.orderId, '')
   end
   order.st = 'paid'
 elseif prior == 'payfailed' then
   for _, p in ipairs(needPairs) do
-    move(ctx, p, 'released', { 0, -need[p] }, 'order', a.orderId, 'payment-failed')
+    move(p, 'released', 0, -need[p], 0, 0, 0, 'order', a.orderId, 'payment-failed')
     order.lines[p].held = 0
   end
   order.st = 'released'
 end
-saveHold(ctx, KEYS[4], 'order', a.orderId, order)
-return finish(ctx, { result = 'applied' })
+saveHold(KEYS[4], 'order', a.orderId, order)
+return finish()

@@ -7,8 +7,7 @@
 ]]
 --- @include "includes/base"
 
-local ctx, early = begin(3)
-if not ctx then return early end
-local a = ctx.a
-move(ctx, a.pairs[1], 'received', { a.quantity }, 'receipt', a.reference or a.id, '')
-return finish(ctx, { result = 'applied' })
+local a, early = begin(3)
+if not a then return early end
+move(a.pairs[1], 'received', a.quantity, 0, 0, 0, 0, 'receipt', a.reference or a.id, '')
+return finish()

@@ -8,22 +8,23 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local tr = loadHold(KEYS[4])
 if not tr.exists then return { NOT_YET, 'transfer-not-shipped' } end
-if not covers(ctx, holdPairs(tr)) then return { RETRY } end
+if not covers(holdPairs(tr)) then return { RETRY } end
 if tr.st == 'received' then
-  return finish(ctx, { result = 'ignored', reason = 'transfer-received' })
+  return finish({ result = 'ignored', reason = 'transfer-received' })
 end
 for _, p in ipairs(holdPairs(tr)) do
   local q = tr.lines[p].held
-  move(ctx, p, 'transfer_received', { q, 0, 0, 0, -q }, 'transfer', a.transferId, '')
+  move(p, 'transfer_received', q, 0, 0, 0, -q, 'transfer', a.transferId, '')
   tr.lines[p].held = 0
   tr.lines[p].ordered = q
 end
 tr.st = 'received'
-saveHold(ctx, KEYS[4], 'transfer', a.transferId, tr)
-return finish(ctx, { result = 'applied' })
+saveHold(KEYS[4], 'transfer', a.transferId, tr)
+return finish()

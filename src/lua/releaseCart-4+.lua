@@ -10,18 +10,19 @@
   is ignored, so a late or duplicate job changes nothing.
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local cart = loadHold(KEYS[4])
 local held = holdPairs(cart)
-if not covers(ctx, held) then return { RETRY } end
+if not covers(held) then return { RETRY } end
 if cart.st ~= 'open' then
-  return finish(ctx, { result = 'ignored', reason = 'no-cart-hold' })
+  return finish({ result = 'ignored', reason = 'no-cart-hold' })
 end
 if a.mode == 'expire' and tonumber(cart.exp) ~= a.expiresAt then
-  return finish(ctx, { result = 'ignored', reason = 'cart-refreshed' })
+  return finish({ result = 'ignored', reason = 'cart-refreshed' })
 end
 local kind = a.mode == 'expire' and 'expired' or 'released'
 local left = a.quantity
@@ -32,22 +33,22 @@ for _, p in ipairs(held) do
     local q = l.held
     if left ~= nil then q = math.min(q, left); left = left - q end
     if q > 0 then
-      move(ctx, p, kind, { 0, -q }, 'cart', a.cartId, '')
+      move(p, kind, 0, -q, 0, 0, 0, 'cart', a.cartId, '')
       l.held = l.held - q
     end
   end
 end
-if #ctx.movements == 0 then
-  return finish(ctx, { result = 'ignored', reason = 'nothing-held' })
+if #MOVES == 0 then
+  return finish({ result = 'ignored', reason = 'nothing-held' })
 end
 local any = false
 for _, p in ipairs(held) do
   if cart.lines[p].held > 0 then any = true end
 end
 if any then
-  saveHold(ctx, KEYS[4], 'cart', a.cartId, cart)
+  saveHold(KEYS[4], 'cart', a.cartId, cart)
 else
   cart.st = a.mode == 'expire' and 'expired' or 'released'
-  saveHold(ctx, KEYS[4], 'cart', a.cartId, cart, nil, true)
+  saveHold(KEYS[4], 'cart', a.cartId, cart, nil, true)
 end
-return finish(ctx, { result = 'applied' })
+return finish()

@@ -10,28 +10,29 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local order = loadHold(KEYS[4])
-if not covers(ctx, holdPairs(order)) then return { RETRY } end
+if not covers(holdPairs(order)) then return { RETRY } end
 local st = order.st
 if a.mode == 'payfail' then
   if order.c == '1' then
-    return finish(ctx, { result = 'ignored', reason = 'already-committed' })
+    return finish({ result = 'ignored', reason = 'already-committed' })
   end
   if st == nil then
     order.st = 'payfailed'
-    saveHold(ctx, KEYS[4], 'order', a.orderId, order, a.dedupTtl)
-    return finish(ctx, { result = 'applied', reason = 'awaiting-order' })
+    saveHold(KEYS[4], 'order', a.orderId, order, a.dedupTtl)
+    return finish({ result = 'applied', reason = 'awaiting-order' })
   end
   if st ~= 'placed' then
-    return finish(ctx, { result = 'ignored', reason = 'nothing-held' })
+    return finish({ result = 'ignored', reason = 'nothing-held' })
   end
 else
   if st == 'cancelled' then
-    return finish(ctx, { result = 'ignored', reason = 'order-cancelled' })
+    return finish({ result = 'ignored', reason = 'order-cancelled' })
   end
 end
 local paid = order.c == '1'
@@ -40,15 +41,15 @@ local why = a.mode == 'payfail' and 'payment-failed' or (a.reason or 'cancelled'
 for _, p in ipairs(holdPairs(order)) do
   local l = order.lines[p]
   if l.held > 0 then
-    move(ctx, p, kind, { 0, -l.held, paid and -l.held or 0 }, 'order', a.orderId, why)
+    move(p, kind, 0, -l.held, paid and -l.held or 0, 0, 0, 'order', a.orderId, why)
     l.held = 0
   end
 end
 if a.mode == 'payfail' then
   order.st = 'released'
-  saveHold(ctx, KEYS[4], 'order', a.orderId, order)
+  saveHold(KEYS[4], 'order', a.orderId, order)
 else
   order.st = 'cancelled'
-  saveHold(ctx, KEYS[4], 'order', a.orderId, order, a.dedupTtl)
+  saveHold(KEYS[4], 'order', a.orderId, order, a.dedupTtl)
 end
-return finish(ctx, { result = 'applied' })
+return finish()

@@ -7,17 +7,17 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/lines"
 
-local ctx, early = begin(3)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(3)
+if not a then return early end
 for _, l in ipairs(a.lines) do
   local p = pairOf(l.sku, l.locationId)
   local q = l.quantity
   if l.disposition == 'quarantine' then
-    move(ctx, p, 'returned', { q, 0, 0, q }, 'rma', a.rmaId, 'quarantine')
+    move(p, 'returned', q, 0, 0, q, 0, 'rma', a.rmaId, 'quarantine')
   else
-    move(ctx, p, 'returned', { q }, 'rma', a.rmaId, 'restock')
+    move(p, 'returned', q, 0, 0, 0, 0, 'rma', a.rmaId, 'restock')
   end
 end
-return finish(ctx, { result = 'applied' })
+return finish()

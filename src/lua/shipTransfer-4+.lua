@@ -9,13 +9,14 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/holds"
+--- @include "includes/lines"
 
-local ctx, early = begin(4)
-if not ctx then return early end
-local a = ctx.a
+local a, early = begin(4)
+if not a then return early end
 local tr = loadHold(KEYS[4])
 if tr.exists then
-  return finish(ctx, { result = 'ignored', reason = 'transfer-exists' })
+  return finish({ result = 'ignored', reason = 'transfer-exists' })
 end
 local qty = {}
 for _, l in ipairs(a.lines) do
@@ -25,18 +26,18 @@ local out = {}
 for sku, q in pairs(qty) do
   out[pairOf(sku, a.fromLocationId)] = q
 end
-local short = shortLines(ctx, out)
+local short = shortLines(out)
 if #short > 0 then
-  return finish(ctx, { result = 'rejected', reason = 'insufficient-stock', short = short,
+  return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
     referenceType = 'transfer', referenceId = a.transferId })
 end
 for _, sku in ipairs(sortedKeys(qty)) do
   local q = qty[sku]
-  move(ctx, pairOf(sku, a.fromLocationId), 'transfer_out', { -q }, 'transfer', a.transferId, '')
-  move(ctx, pairOf(sku, a.toLocationId), 'transfer_in_transit', { 0, 0, 0, 0, q }, 'transfer',
+  move(pairOf(sku, a.fromLocationId), 'transfer_out', -q, 0, 0, 0, 0, 'transfer', a.transferId, '')
+  move(pairOf(sku, a.toLocationId), 'transfer_in_transit', 0, 0, 0, 0, q, 'transfer',
     a.transferId, '')
   line(tr, pairOf(sku, a.toLocationId)).held = q
 end
 tr.st, tr.from, tr.to = 'shipped', a.fromLocationId, a.toLocationId
-saveHold(ctx, KEYS[4], 'transfer', a.transferId, tr)
-return finish(ctx, { result = 'applied' })
+saveHold(KEYS[4], 'transfer', a.transferId, tr)
+return finish()

@@ -1,5 +1,6 @@
 --[[
-  Shared by every stock script (included at load time, see src/engine/scripts.ts).
+  Shared by every stock script (included at load time, see src/engine/scripts.ts; scripts that
+  use holds also include includes/holds, and includes/lines for the line helpers).
 
   Every script takes the same three leading keys:
     KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY)
@@ -17,264 +18,277 @@
     { -1 }                       NOT_READY: tenant not loaded in Redis; nothing written
     { -2 }                       RETRY: a hold has lines whose stock keys were not passed
     { -3, reason }               NOT_YET: a precondition may still arrive; nothing written
+
+  Cost. These scripts run for every event inside Redis's single thread, and most of their time
+  goes to Lua itself rather than to the Redis commands. Each call makes anew every closure
+  defined here (with its upvalues), every table and table field, and every string; Redis's Lua
+  hashes every byte of every string it makes; and every number handed to redis.call or cjson
+  is printed with printf. Hence: the state of a call lives in the locals below rather than in a
+  context table; the helpers are split so that a script defines only those it uses; hashes are
+  updated in place, leaving them as a whole rewrite would; only figures that changed are
+  written; and the payload is written as JSON text in a few concatenations, cjson encoding
+  only what may need escaping (see CLEAN). The payload's fields and values are those cjson
+  gave when it encoded the whole payload; only the order of the fields differs.
 ]]
 local rcall = redis.call
+-- reply codes (the helpers below write them as literals: a local they use costs an upvalue)
 local APPLIED, DUPLICATE, NOT_READY, RETRY, NOT_YET = 1, 0, -1, -2, -3
 local SEP = '\31'
 
-local STOCK_FIELDS = { 'onHand', 'reserved', 'committed', 'unavailable', 'incoming',
-  'reorderLevel', 'reorderQuantity' }
+-- State of this call (this file is inlined into each script: these locals live for one call).
+local A          -- ARGV[1] decoded
+local EPOCH      -- the tenant's epoch, a number
+local STOCK_BASE -- the stock key of A.pairs[i] is KEYS[STOCK_BASE + i]
+local CLEAN      -- every string in ARGV[1] can go into JSON as it is
+local PAIR_INDEX -- pair -> i, built when there are many pairs
+local STOCKS     -- pair -> loaded stock, and [1..n] the pairs in the order first read
+local MOVES      -- movements, JSON text each
+local HOLDS      -- hold snapshots, JSON text each
+local CONFIG     -- config changes (tables), or false
 
-local function splitPair(pair)
-  local i = string.find(pair, SEP, 1, true)
-  return string.sub(pair, 1, i - 1), string.sub(pair, i + 1)
+-- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
+-- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
+-- 0-9 need no printf at all. For those integers it is also the text redis.call would send for
+-- the number (%.17g): see rtext.
+local function jnum(n)
+  if n % 1 == 0 and n < 1e14 and n > -1e14 then
+    if n >= 0 and n < 10 then
+      if n == 0 then
+        return 1 / n > 0 and '0' or '-0'
+      end
+      return string.sub('0123456789', n + 1, n + 1)
+    end
+    return string.format('%d', n)
+  end
+  return n .. ''
 end
 
-local function pairOf(sku, loc)
-  return sku .. SEP .. loc
+-- `text`, jnum's text of the number `n`, where redis.call would send the same (%.17g); else n
+local function rtext(n, text)
+  if n % 1 == 0 and n < 1e14 and n > -1e14 then
+    return text
+  end
+  return n
 end
 
 -- Opens the event: checks the tenant is loaded and the event is new.
--- Returns ctx, or nil and the reply to return as is.
+-- Returns the decoded arguments, or nil and the reply to return as is.
 local function begin(stockBase)
   local epoch = rcall('HGET', KEYS[1], 'epoch')
   if not epoch then
-    return nil, { NOT_READY }
+    return nil, { -1 } -- NOT_READY
   end
   local seen = rcall('GET', KEYS[2])
   if seen then
     local pending = rcall('XRANGE', KEYS[3], seen, seen)
     if #pending > 0 then
-      return nil, { DUPLICATE, seen, pending[1][2][2] }
+      return nil, { 0, seen, pending[1][2][2] } -- DUPLICATE
     end
-    return nil, { DUPLICATE, seen }
+    return nil, { 0, seen }
   end
-  local a = cjson.decode(ARGV[1])
-  local ctx = {
-    a = a, epoch = tonumber(epoch), stockBase = stockBase,
-    pairIndex = {}, stocks = {}, order = {},
-    movements = {}, holds = {}, config = {},
-  }
-  for i, p in ipairs(a.pairs) do
-    ctx.pairIndex[p] = i
+  local argv = ARGV[1]
+  A = cjson.decode(argv)
+  EPOCH = tonumber(epoch)
+  STOCK_BASE = stockBase
+  STOCKS, MOVES, HOLDS, CONFIG = {}, {}, {}, false
+  -- ARGV[1] comes from JSON.stringify, which escapes with a backslash whatever JSON must
+  -- escape. The only backslashes expected are the \u001f separators in the pairs, one per
+  -- pair: then no string of ARGV needs escaping.
+  local npairs = #A.pairs
+  local find = string.find
+  local pos, n = 1, 0
+  while true do
+    local j = find(argv, '\\', pos, true)
+    if not j then
+      CLEAN = n == npairs
+      break
+    end
+    n = n + 1
+    if n > npairs or string.sub(argv, j + 1, j + 5) ~= 'u001f' then
+      CLEAN = false
+      break
+    end
+    pos = j + 6
   end
-  return ctx, nil
+  return A, nil
 end
 
--- True when every pair is among the stock keys passed (else the caller must re-plan: RETRY).
-local function covers(ctx, pairs)
-  for _, p in ipairs(pairs) do
-    if not ctx.pairIndex[p] then
-      return false
+-- Position of `pair` among the stock keys passed, or nil.
+local function pairSlot(pair)
+  local ps = A.pairs
+  local n = #ps
+  if n <= 8 then
+    for i = 1, n do
+      if ps[i] == pair then return i end
     end
+    return nil
   end
-  return true
+  if not PAIR_INDEX then
+    PAIR_INDEX = {}
+    for i = n, 1, -1 do PAIR_INDEX[ps[i]] = i end
+  end
+  return PAIR_INDEX[pair]
 end
 
-local function stock(ctx, pair)
-  local s = ctx.stocks[pair]
+--[[ A stock hash as read: sku, loc, `raw` (the HMGET reply), the figures onHand, reserved,
+  unavailable as numbers, availBefore, and wRes. wOn, wRes, wUna flag the figures a movement
+  changed; committed and incoming stay nil until a movement changes them (they are neither
+  needed nor written before); reorderLevel and reorderQuantity are set when the hash has them.
+  finish writes the changed figures and those missing from the hash, which leaves the hash as
+  writing all five would. configureStock sets cfgDirty and levelBefore (the level as read).
+  (Eight fields to begin with: the smallest table for what every call needs.) ]]
+local function stock(pair)
+  local s = STOCKS[pair]
   if s then
     return s
   end
-  local idx = ctx.pairIndex[pair]
+  local idx = pairSlot(pair)
   if not idx then
     error('stock key not passed for ' .. pair)
   end
-  local key = KEYS[ctx.stockBase + idx]
-  local v = rcall('HMGET', key, unpack(STOCK_FIELDS))
-  local sku, loc = splitPair(pair)
+  local v = rcall('HMGET', KEYS[STOCK_BASE + idx], 'onHand', 'reserved', 'committed',
+    'unavailable', 'incoming', 'reorderLevel', 'reorderQuantity')
+  local i = string.find(pair, SEP, 1, true)
+  local onHand, reserved, unavailable = v[1], v[2], v[4]
+  -- HMGET gives false for a missing field: figures are 0 then, reorder settings nil
+  onHand = onHand and tonumber(onHand) or 0
+  reserved = reserved and tonumber(reserved) or 0
+  unavailable = unavailable and tonumber(unavailable) or 0
   s = {
-    key = key, sku = sku, loc = loc,
-    onHand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, committed = tonumber(v[3]) or 0,
-    unavailable = tonumber(v[4]) or 0, incoming = tonumber(v[5]) or 0,
-    reorderLevel = tonumber(v[6]), reorderQuantity = tonumber(v[7]),
+    sku = string.sub(pair, 1, i - 1), loc = string.sub(pair, i + 1), raw = v,
+    onHand = onHand, reserved = reserved, unavailable = unavailable,
+    availBefore = onHand - reserved - unavailable, wRes = false,
   }
-  s.availBefore = s.onHand - s.reserved - s.unavailable
-  s.levelBefore = s.reorderLevel
-  ctx.stocks[pair] = s
-  table.insert(ctx.order, pair)
+  if v[6] then s.reorderLevel = tonumber(v[6]) end
+  if v[7] then s.reorderQuantity = tonumber(v[7]) end
+  STOCKS[pair] = s
+  STOCKS[#STOCKS + 1] = pair
   return s
 end
 
-local function avail(s)
-  return s.onHand - s.reserved - s.unavailable
-end
-
--- Applies deltas {onHand, reserved, committed, unavailable, incoming} and records the movement.
-local function move(ctx, pair, kind, d, refType, refId, reason)
-  -- `+ 0` turns -0 (e.g. `-fromHold` when nothing was held) into 0: cjson would write "-0"
-  local dOn, dRes, dCom, dUna, dInc =
-    (d[1] or 0) + 0, (d[2] or 0) + 0, (d[3] or 0) + 0, (d[4] or 0) + 0, (d[5] or 0) + 0
+-- Applies deltas (onHand, reserved, committed, unavailable, incoming) and records the movement.
+local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, reason)
+  -- `+ 0` turns -0 (e.g. `-fromHold` when nothing was held) into 0: JSON would say "-0"
+  dOn, dRes, dCom, dUna, dInc = dOn + 0, dRes + 0, dCom + 0, dUna + 0, dInc + 0
   if dOn == 0 and dRes == 0 and dCom == 0 and dUna == 0 and dInc == 0 then
     return
   end
-  local s = stock(ctx, pair)
-  s.onHand = s.onHand + dOn
-  s.reserved = s.reserved + dRes
-  s.committed = s.committed + dCom
-  s.unavailable = s.unavailable + dUna
-  s.incoming = s.incoming + dInc
-  s.dirty = true
-  table.insert(ctx.movements, {
-    sku = s.sku, locationId = s.loc, kind = kind,
-    onHand = dOn, reserved = dRes, committed = dCom, unavailable = dUna, incoming = dInc,
-    referenceType = refType, referenceId = refId, reason = reason or '',
-  })
-end
-
--- Sorted keys of a table, so that every script walks lines in the same order as the model.
-local function sortedKeys(t)
-  local out = {}
-  for k in pairs(t) do
-    table.insert(out, k)
+  reason = reason or ''
+  local s = stock(pair)
+  if dOn ~= 0 then s.onHand = s.onHand + dOn; s.wOn = true end
+  if dRes ~= 0 then s.reserved = s.reserved + dRes; s.wRes = true end
+  if dCom ~= 0 then s.committed = (s.committed or tonumber(s.raw[3]) or 0) + dCom end
+  if dUna ~= 0 then s.unavailable = s.unavailable + dUna; s.wUna = true end
+  if dInc ~= 0 then s.incoming = (s.incoming or tonumber(s.raw[5]) or 0) + dInc end
+  local json
+  if CLEAN then
+    json = '{"sku":"' .. s.sku .. '","locationId":"' .. s.loc .. '","kind":"' .. kind
+      .. '","onHand":' .. (dOn == 0 and '0' or jnum(dOn))
+      .. ',"reserved":' .. (dRes == 0 and '0' or jnum(dRes))
+      .. ',"committed":' .. (dCom == 0 and '0' or jnum(dCom))
+      .. ',"unavailable":' .. (dUna == 0 and '0' or jnum(dUna))
+      .. ',"incoming":' .. (dInc == 0 and '0' or jnum(dInc))
+      .. ',"referenceType":"' .. refType .. '","referenceId":"' .. refId
+      .. '","reason":"' .. reason .. '"}'
+  else
+    json = cjson.encode({
+      sku = s.sku, locationId = s.loc, kind = kind,
+      onHand = dOn, reserved = dRes, committed = dCom, unavailable = dUna, incoming = dInc,
+      referenceType = refType, referenceId = refId, reason = reason,
+    })
   end
-  table.sort(out)
-  return out
-end
-
--- Sums quantities of `lines` ({sku, locationId, quantity}) by pair.
-local function sumLines(lines)
-  local need = {}
-  for _, l in ipairs(lines) do
-    local p = pairOf(l.sku, l.locationId)
-    need[p] = (need[p] or 0) + l.quantity
-  end
-  return need
-end
-
--- Checks every pair of `need` has `available >= need[p] - (credit[p] or 0)`;
--- returns the list of short lines (empty when all fit).
-local function shortLines(ctx, need, credit)
-  local short = {}
-  for _, p in ipairs(sortedKeys(need)) do
-    local c = credit and credit[p] or 0
-    local extra = need[p] - c
-    if extra > 0 then
-      local s = stock(ctx, p)
-      local a = avail(s)
-      if a < extra then
-        table.insert(short, { sku = s.sku, locationId = s.loc, requested = need[p],
-          available = c + math.max(a, 0) })
-      end
-    end
-  end
-  return short
-end
-
---[[ Holds: a hash per cart, order or transfer.
-  st  state          v  version (increments on every change)
-  exp cart expiry ms lk link (cart -> order, order -> cart)   c  1 once an order is paid
-  pay payment id     h:<pair> held   o:<pair> ordered   s:<pair> shipped   q:<sku> transfer qty
-]]
-local function loadHold(key)
-  local flat = rcall('HGETALL', key)
-  local h = { lines = {} }
-  local any = false
-  for i = 1, #flat, 2 do
-    any = true
-    local f, v = flat[i], flat[i + 1]
-    local kind = string.sub(f, 1, 2)
-    if kind == 'h:' or kind == 'o:' or kind == 's:' then
-      local p = string.sub(f, 3)
-      local line = h.lines[p] or { held = 0, ordered = 0, shipped = 0 }
-      local n = tonumber(v)
-      if kind == 'h:' then line.held = n elseif kind == 'o:' then line.ordered = n else line.shipped = n end
-      h.lines[p] = line
-    else
-      h[f] = v
-    end
-  end
-  h.exists = any
-  return h
-end
-
-local function holdPairs(h)
-  return sortedKeys(h.lines)
-end
-
-local function line(h, p)
-  local l = h.lines[p]
-  if not l then
-    l = { held = 0, ordered = 0, shipped = 0 }
-    h.lines[p] = l
-  end
-  return l
-end
-
--- Writes the hold back whole and records its snapshot for the mirror.
--- `keep` (seconds): expire the key then (terminal states); nil keeps it; `drop` deletes it.
-local function saveHold(ctx, key, kind, id, h, keep, drop)
-  local v = (tonumber(h.v) or 0) + 1
-  rcall('DEL', key)
-  local snapLines = {}
-  local fields = {}
-  for _, p in ipairs(holdPairs(h)) do
-    local l = h.lines[p]
-    if l.held ~= 0 then table.insert(fields, 'h:' .. p); table.insert(fields, l.held) end
-    if l.ordered ~= 0 then table.insert(fields, 'o:' .. p); table.insert(fields, l.ordered) end
-    if l.shipped ~= 0 then table.insert(fields, 's:' .. p); table.insert(fields, l.shipped) end
-    if l.held ~= 0 or l.ordered ~= 0 or l.shipped ~= 0 then
-      local sku, loc = splitPair(p)
-      local sl = { sku = sku, locationId = loc, held = l.held }
-      if kind ~= 'cart' then sl.ordered = l.ordered; sl.shipped = l.shipped end
-      table.insert(snapLines, sl)
-    end
-  end
-  for _, f in ipairs({ 'st', 'exp', 'lk', 'c', 'pay', 'from', 'to' }) do
-    if h[f] then table.insert(fields, f); table.insert(fields, h[f]) end
-  end
-  local snap = { kind = kind, id = id, state = h.st, lines = snapLines, version = v }
-  if h.exp then snap.expiresAt = tonumber(h.exp) end
-  if h.lk then snap.link = h.lk end
-  if h.c == '1' then snap.paid = true end
-  if h.pay then snap.paymentId = h.pay end
-  if h.from then snap.fromLocationId = h.from; snap.toLocationId = h.to end
-  table.insert(ctx.holds, snap)
-  if drop then
-    return
-  end
-  table.insert(fields, 'v'); table.insert(fields, v)
-  rcall('HSET', key, unpack(fields))
-  if keep then
-    rcall('EXPIRE', key, keep)
-  end
+  MOVES[#MOVES + 1] = json
 end
 
 -- Closes the event: writes touched stock, detects low-stock crossings and shortages,
 -- appends the payload to the outbox and writes the marker, all in this one script.
-local function finish(ctx, outcome)
-  local low, neg = {}, {}
-  for _, p in ipairs(ctx.order) do
-    local s = ctx.stocks[p]
-    if s.dirty then
-      rcall('HSET', s.key, 'onHand', s.onHand, 'reserved', s.reserved, 'committed', s.committed,
-        'unavailable', s.unavailable, 'incoming', s.incoming)
-    end
-    if s.cfgDirty then
-      for _, f in ipairs({ 'reorderLevel', 'reorderQuantity' }) do
-        if s[f] then rcall('HSET', s.key, f, s[f]) else rcall('HDEL', s.key, f) end
+-- `outcome` nil means { result = 'applied' }.
+local function finish(outcome)
+  local low, neg
+  for i = 1, #STOCKS do
+    local pair = STOCKS[i]
+    local s = STOCKS[pair]
+    local key = KEYS[STOCK_BASE + pairSlot(pair)]
+    local raw, wOn, wRes, wUna, com, inc = s.raw, s.wOn, s.wRes, s.wUna, s.committed, s.incoming
+    if wOn or wRes or wUna or com or inc then
+      -- the changed figures, and those missing from the hash (as writing all five would)
+      if wRes and not (wOn or wUna or com or inc) and raw[1] and raw[3] and raw[4] and raw[5] then
+        rcall('HSET', key, 'reserved', s.reserved)
+      else
+        local w, n = {}, 0
+        if wOn or not raw[1] then w[n + 1] = 'onHand'; w[n + 2] = s.onHand; n = n + 2 end
+        if wRes or not raw[2] then w[n + 1] = 'reserved'; w[n + 2] = s.reserved; n = n + 2 end
+        if com or not raw[3] then w[n + 1] = 'committed'; w[n + 2] = com or 0; n = n + 2 end
+        if wUna or not raw[4] then w[n + 1] = 'unavailable'; w[n + 2] = s.unavailable; n = n + 2 end
+        if inc or not raw[5] then w[n + 1] = 'incoming'; w[n + 2] = inc or 0; n = n + 2 end
+        rcall('HSET', key, unpack(w, 1, n))
       end
     end
-    local a = avail(s)
-    local wasLow = s.levelBefore ~= nil and s.availBefore <= s.levelBefore
-    local isLow = s.reorderLevel ~= nil and a <= s.reorderLevel
-    if isLow and not wasLow then
-      table.insert(low, { sku = s.sku, locationId = s.loc, available = a,
-        reorderLevel = s.reorderLevel, reorderQuantity = s.reorderQuantity or cjson.null })
+    local level, levelBefore = s.reorderLevel, s.reorderLevel
+    if s.cfgDirty then
+      levelBefore = s.levelBefore
+      if level then
+        rcall('HSET', key, 'reorderLevel', level)
+      else
+        rcall('HDEL', key, 'reorderLevel')
+      end
+      if s.reorderQuantity then
+        rcall('HSET', key, 'reorderQuantity', s.reorderQuantity)
+      else
+        rcall('HDEL', key, 'reorderQuantity')
+      end
+    end
+    local a = s.onHand - s.reserved - s.unavailable
+    if level ~= nil and a <= level and not (levelBefore ~= nil and s.availBefore <= levelBefore) then
+      low = low or {}
+      low[#low + 1] = { sku = s.sku, locationId = s.loc, available = a,
+        reorderLevel = level, reorderQuantity = s.reorderQuantity or cjson.null }
     end
     if a < 0 and a < s.availBefore then
-      table.insert(neg, { sku = s.sku, locationId = s.loc, available = a })
+      neg = neg or {}
+      neg[#neg + 1] = { sku = s.sku, locationId = s.loc, available = a }
     end
   end
-  if #low > 0 then outcome.lowStock = low end
-  if #neg > 0 then outcome.shortage = neg end
-  local a = ctx.a
-  local payload = cjson.encode({
-    tenant = a.tenant, source = a.source, id = a.id, type = a.type, occurredAt = a.occurredAt,
-    epoch = ctx.epoch, outcome = outcome,
-    movements = ctx.movements, holds = ctx.holds, config = ctx.config,
-  })
+  local out
+  if outcome == nil and not low and not neg then
+    out = '{"result":"applied"}'
+  else
+    outcome = outcome or { result = 'applied' }
+    if low then outcome.lowStock = low end
+    if neg then outcome.shortage = neg end
+    out = cjson.encode(outcome)
+  end
+  -- lists as [a,b] (one element without table.concat), empty ones as {} as cjson has them
+  local mo, mj, mc = '[', MOVES[1], ']'
+  local n = #MOVES
+  if n == 0 then
+    mo, mj, mc = '{', '', '}'
+  elseif n > 1 then
+    mj = table.concat(MOVES, ',')
+  end
+  local ho, hj, hc = '[', HOLDS[1], ']'
+  n = #HOLDS
+  if n == 0 then
+    ho, hj, hc = '{', '', '}'
+  elseif n > 1 then
+    hj = table.concat(HOLDS, ',')
+  end
+  local config = CONFIG and cjson.encode(CONFIG) or '{}'
+  -- one concatenation when possible: every intermediate string would be hashed too
+  local payload
+  if CLEAN and EPOCH then
+    payload = '{"tenant":"' .. A.tenant .. '","source":"' .. A.source .. '","id":"' .. A.id
+      .. '","type":"' .. A.type .. '","occurredAt":"' .. A.occurredAt .. '","epoch":' .. jnum(EPOCH)
+      .. ',"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc .. ',"holds":' .. ho .. hj .. hc
+      .. ',"config":' .. config .. '}'
+  else
+    local head = cjson.encode({ tenant = A.tenant, source = A.source, id = A.id, type = A.type,
+      occurredAt = A.occurredAt, epoch = EPOCH })
+    head = head == '{}' and '{' or string.sub(head, 1, -2) .. ','
+    payload = head .. '"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc
+      .. ',"holds":' .. ho .. hj .. hc .. ',"config":' .. config .. '}'
+  end
   local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)
-  rcall('SET', KEYS[2], entryId, 'EX', a.dedupTtl)
-  return { APPLIED, entryId, payload }
+  rcall('SET', KEYS[2], entryId, 'EX', A.dedupTtl)
+  return { 1, entryId, payload } -- APPLIED
 end

@@ -1,0 +1,249 @@
+--[[
+  Holds: a hash per cart, order or transfer (include after includes/base).
+    st  state          v  version (increments on every change)
+    exp cart expiry ms lk link (cart -> order, order -> cart)   c  1 once an order is paid
+    pay payment id     h:<pair> held   o:<pair> ordered   s:<pair> shipped
+
+  A loaded hold is { lines = pair -> { held, ordered, shipped }, st, exp, lk, c, pay, from,
+  to, v, exists } plus what saveHold needs to write only what changed: the values as read
+  (st0, exp0, ..., and h0/o0/s0 in each line: the number read, nil when absent), `pairs`
+  (the pairs of `lines`), and `flat`, `len`, `seps` (the HGETALL reply, the length of its
+  strings, its number of line fields).
+]]
+--- @include "includes/lines"
+
+local function loadHold(key)
+  local flat = rcall('HGETALL', key)
+  local n = #flat
+  local lines, ps, np = {}, {}, 0
+  local h = { lines = lines, pairs = ps, flat = flat, exists = n > 0, odd = false,
+    len = 0, seps = 0 }
+  local len, seps = 0, 0
+  for i = 1, n, 2 do
+    local f, v = flat[i], flat[i + 1]
+    len = len + #f + #v
+    if f == 'st' then
+      h.st = v; h.st0 = v
+    elseif f == 'v' then
+      h.v = v
+    elseif f == 'exp' then
+      h.exp = v; h.exp0 = v
+    elseif f == 'lk' then
+      h.lk = v; h.lk0 = v
+    elseif f == 'c' then
+      h.c = v; h.c0 = v
+    elseif f == 'pay' then
+      h.pay = v; h.pay0 = v
+    elseif f == 'from' then
+      h.from = v; h.from0 = v
+    elseif f == 'to' then
+      h.to = v; h.to0 = v
+    else
+      local k1, k2 = string.byte(f, 1, 2)
+      -- 58 ':'; 104 h, 111 o, 115 s
+      if k2 == 58 and (k1 == 104 or k1 == 111 or k1 == 115) then
+        seps = seps + 1
+        local p = string.sub(f, 3)
+        local num = tonumber(v)
+        local l = lines[p]
+        if not l then
+          if k1 == 104 then
+            l = { held = num, ordered = 0, shipped = 0, h0 = num }
+          elseif k1 == 111 then
+            l = { held = 0, ordered = num, shipped = 0, o0 = num }
+          else
+            l = { held = 0, ordered = 0, shipped = num, s0 = num }
+          end
+          lines[p] = l
+          np = np + 1
+          ps[np] = p
+        elseif k1 == 104 then
+          l.held = num; l.h0 = num
+        elseif k1 == 111 then
+          l.ordered = num; l.o0 = num
+        else
+          l.shipped = num; l.s0 = num
+        end
+      else
+        -- a field saveHold does not write: it rewrites such a hash whole
+        h.odd = true
+      end
+    end
+  end
+  h.len, h.seps = len, seps
+  return h
+end
+
+local function holdPairs(h)
+  return sortedKeys(h.lines)
+end
+
+local function line(h, p)
+  local l = h.lines[p]
+  if not l then
+    l = { held = 0, ordered = 0, shipped = 0 }
+    h.lines[p] = l
+    local ps = h.pairs
+    ps[#ps + 1] = p
+  end
+  return l
+end
+
+--[[ Writes the hold back and records its snapshot for the mirror.
+  `keep` (seconds): expire the key then (terminal states); nil keeps it; `drop` deletes it.
+  The hash ends up as if deleted and rewritten with every non-zero line, the set fields of st
+  exp lk c pay from to, and v (which drops any expiry unless `keep`), but only the fields that
+  differ from what loadHold read are written or deleted. The snapshot is JSON text written
+  directly when every string in it is known to need no escaping: those from ARGV (CLEAN) and
+  those the hash had (cjson then encodes the HGETALL reply to exactly the length of its
+  strings quoted, but for the \u001f in each line field); else cjson encodes it. ]]
+local function saveHold(key, kind, id, h, keep, drop)
+  local v = (tonumber(h.v) or 0) + 1
+  local lines, ps = h.lines, h.pairs
+  local np = #ps
+  if np > 1 then
+    table.sort(ps)
+  end
+  local nflat = #h.flat
+  local clean = CLEAN and (nflat == 0 or #cjson.encode(h.flat) == h.len + 3 * nflat + 1 + 5 * h.seps)
+  local cart = kind == 'cart'
+  -- (nil-filled constructors size the array parts: no resize while filling them)
+  local snapLines, nl = { nil, nil, nil, nil }, 0
+  local set, ns, del = { nil, nil, nil, nil, nil, nil, nil, nil }, 0, nil
+  for i = 1, np do
+    local p = ps[i]
+    local l = lines[p]
+    local held, ordered, shipped = l.held, l.ordered, l.shipped
+    local ht
+    if held ~= 0 then
+      if held ~= l.h0 then
+        ht = jnum(held)
+        set[ns + 1] = 'h:' .. p; set[ns + 2] = rtext(held, ht); ns = ns + 2
+      end
+    elseif l.h0 then
+      del = del or {}
+      del[#del + 1] = 'h:' .. p
+    end
+    if ordered ~= 0 then
+      if ordered ~= l.o0 then set[ns + 1] = 'o:' .. p; set[ns + 2] = ordered; ns = ns + 2 end
+    elseif l.o0 then
+      del = del or {}
+      del[#del + 1] = 'o:' .. p
+    end
+    if shipped ~= 0 then
+      if shipped ~= l.s0 then set[ns + 1] = 's:' .. p; set[ns + 2] = shipped; ns = ns + 2 end
+    elseif l.s0 then
+      del = del or {}
+      del[#del + 1] = 's:' .. p
+    end
+    if held ~= 0 or ordered ~= 0 or shipped ~= 0 then
+      local j = string.find(p, SEP, 1, true)
+      local sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
+      nl = nl + 1
+      if clean then
+        snapLines[nl] = '{"sku":"' .. sku .. '","locationId":"' .. loc .. '","held":'
+          .. (ht or jnum(held))
+          .. (cart and '}' or ',"ordered":' .. jnum(ordered) .. ',"shipped":' .. jnum(shipped) .. '}')
+      elseif cart then
+        snapLines[nl] = { sku = sku, locationId = loc, held = held }
+      else
+        snapLines[nl] = { sku = sku, locationId = loc, held = held, ordered = ordered,
+          shipped = shipped }
+      end
+    end
+  end
+  local st, exp, lk, c, pay, from, to = h.st, h.exp, h.lk, h.c, h.pay, h.from, h.to
+  local expiresAt = exp and tonumber(exp)
+  local vt, et = jnum(v), expiresAt and jnum(expiresAt)
+  if st ~= h.st0 then
+    if st then set[ns + 1] = 'st'; set[ns + 2] = st; ns = ns + 2 else del = del or {}; del[#del + 1] = 'st' end
+  end
+  if exp ~= h.exp0 then
+    if exp then
+      set[ns + 1] = 'exp'
+      set[ns + 2] = (exp == expiresAt) and rtext(exp, et) or exp
+      ns = ns + 2
+    else
+      del = del or {}; del[#del + 1] = 'exp'
+    end
+  end
+  if lk ~= h.lk0 then
+    if lk then set[ns + 1] = 'lk'; set[ns + 2] = lk; ns = ns + 2 else del = del or {}; del[#del + 1] = 'lk' end
+  end
+  if c ~= h.c0 then
+    if c then set[ns + 1] = 'c'; set[ns + 2] = c; ns = ns + 2 else del = del or {}; del[#del + 1] = 'c' end
+  end
+  if pay ~= h.pay0 then
+    if pay then set[ns + 1] = 'pay'; set[ns + 2] = pay; ns = ns + 2 else del = del or {}; del[#del + 1] = 'pay' end
+  end
+  if from ~= h.from0 then
+    if from then set[ns + 1] = 'from'; set[ns + 2] = from; ns = ns + 2 else del = del or {}; del[#del + 1] = 'from' end
+  end
+  if to ~= h.to0 then
+    if to then set[ns + 1] = 'to'; set[ns + 2] = to; ns = ns + 2 else del = del or {}; del[#del + 1] = 'to' end
+  end
+  -- the snapshot; fields left out when nil, as cjson leaves them out
+  local snap
+  if clean then
+    local lo, lj, lc = '[', snapLines[1], ']'
+    if nl == 0 then
+      lo, lj, lc = '{', '', '}'
+    elseif nl > 1 then
+      lj = table.concat(snapLines, ',', 1, nl)
+    end
+    snap = '{"kind":"' .. kind .. '","id":"' .. id .. '",'
+      .. (st and '"state":"' .. st .. '",' or '')
+      .. '"lines":' .. lo .. lj .. lc .. ',"version":' .. vt
+      .. (et and ',"expiresAt":' .. et or '')
+      .. (lk and ',"link":"' .. lk .. '"' or '')
+      .. (c == '1' and ',"paid":true' or '')
+      .. (pay and ',"paymentId":"' .. pay .. '"' or '')
+      .. (from and ',"fromLocationId":"' .. from .. '"'
+        .. (to and ',"toLocationId":"' .. to .. '"' or '') or '')
+      .. '}'
+  else
+    snap = cjson.encode({ kind = kind, id = id, state = st, lines = snapLines, version = v,
+      expiresAt = expiresAt, link = lk, paid = c == '1' or nil, paymentId = pay,
+      fromLocationId = from, toLocationId = from and to })
+  end
+  HOLDS[#HOLDS + 1] = snap
+  if drop then
+    rcall('DEL', key)
+    return
+  end
+  if h.odd then
+    -- fields loadHold did not know: rewrite the hash whole, as it always was
+    rcall('DEL', key)
+    local fields, n = {}, 0
+    for i = 1, np do
+      local p = ps[i]
+      local l = lines[p]
+      if l.held ~= 0 then fields[n + 1] = 'h:' .. p; fields[n + 2] = l.held; n = n + 2 end
+      if l.ordered ~= 0 then fields[n + 1] = 'o:' .. p; fields[n + 2] = l.ordered; n = n + 2 end
+      if l.shipped ~= 0 then fields[n + 1] = 's:' .. p; fields[n + 2] = l.shipped; n = n + 2 end
+    end
+    if st then fields[n + 1] = 'st'; fields[n + 2] = st; n = n + 2 end
+    if exp then fields[n + 1] = 'exp'; fields[n + 2] = exp; n = n + 2 end
+    if lk then fields[n + 1] = 'lk'; fields[n + 2] = lk; n = n + 2 end
+    if c then fields[n + 1] = 'c'; fields[n + 2] = c; n = n + 2 end
+    if pay then fields[n + 1] = 'pay'; fields[n + 2] = pay; n = n + 2 end
+    if from then fields[n + 1] = 'from'; fields[n + 2] = from; n = n + 2 end
+    if to then fields[n + 1] = 'to'; fields[n + 2] = to; n = n + 2 end
+    fields[n + 1] = 'v'; fields[n + 2] = v
+    rcall('HSET', key, unpack(fields))
+  else
+    if del then
+      rcall('HDEL', key, unpack(del))
+    end
+    set[ns + 1] = 'v'; set[ns + 2] = rtext(v, vt)
+    rcall('HSET', key, unpack(set, 1, ns + 2))
+    -- a rewrite would also have dropped the expiry the states saved with `keep` have
+    local st0 = h.st0
+    if not keep and (st0 == 'converted' or st0 == 'cancelled' or st0 == 'payfailed') then
+      rcall('PERSIST', key)
+    end
+  end
+  if keep then
+    rcall('EXPIRE', key, keep)
+  end
+end
