@@ -10,6 +10,7 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/lines"
 

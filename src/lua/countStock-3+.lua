@@ -6,6 +6,7 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/stock"
 
 local a, early = begin(3)
 if not a then return early end

@@ -10,6 +10,7 @@
   is ignored, so a late or duplicate job changes nothing.
 ]]
 --- @include "includes/base"
+--- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/lines"
 

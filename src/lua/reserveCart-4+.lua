@@ -8,10 +8,11 @@
   ignored/cart-converted when the cart already became an order.
 
   This is the busiest script, so the common case (a new or open cart holding only h: lines,
-  nothing to escape in JSON) takes a fast path that works on the HGETALL reply directly. Any
-  other cart takes the generic path: the same steps with the hold helpers of includes/holds,
-  which are defined only when it runs. Both leave the same hash and write the same payload;
-  the fast path decides before it writes anything.
+  nothing to escape in JSON) takes a fast path: it works on the HGETALL and HMGET replies
+  directly and writes the payload in one concatenation. Any other cart takes the generic path,
+  the same steps with the helpers of includes/stock and includes/holds, which are defined
+  only when it runs. Both leave the same hashes and write the same payload; the fast path
+  decides which path to take before it writes anything.
 ]]
 --- @include "includes/base"
 
@@ -22,11 +23,11 @@ local flat = rcall('HGETALL', cartKey)
 local n = #flat
 local p, q = a.pairs[1], a.quantity
 local mine = 'h:' .. p
--- the cart as read: st, v, our line's held, the other lines (pair -> held as JSON text)
+-- the cart as read: st, v, our line's held; others: [1..no] the other lines' pairs, and
+-- pair -> held as JSON text
 local st, ver, held, hasMine
--- others: [1..no] the other lines' pairs, and pair -> held as JSON text
 local others, no, olen = {}, 0, 0
-local plain = CLEAN
+local plain = CLEAN and EPOCH ~= nil
 for i = 1, n, 2 do
   local f, v = flat[i], flat[i + 1]
   if f == 'st' then
@@ -40,7 +41,7 @@ for i = 1, n, 2 do
     plain = plain and held ~= nil
   else
     local k1, k2 = string.byte(f, 1, 2)
-    local num = k1 == 104 and k2 == 58 and tonumber(v)
+    local num = k1 == 104 and k2 == 58 and tonumber(v) -- h:
     if num and num ~= 0 then
       local op = string.sub(f, 3)
       no = no + 1
@@ -53,24 +54,39 @@ for i = 1, n, 2 do
     end
   end
 end
-if st == 'converted' then
-  return finish({ result = 'ignored', reason = 'cart-converted' })
-end
 held = (held or 0) + q
-if not (plain and (st == 'open' or n == 0) and q > 0 and held ~= 0
-    -- the other lines' pairs, which go into the JSON, need no escaping: cjson writes them
-    -- with \u001f for each separator and nothing else escaped
-    and (no == 0 or #cjson.encode(table.concat(others, '', 1, no)) == olen + 2 + 5 * no)) then
-  -- the generic path
+local fast = plain and (st == 'open' or n == 0) and q > 0 and held ~= 0
+  -- the other lines' pairs, which go into the JSON, need no escaping: cjson writes them with
+  -- \u001f for each separator and nothing else escaped
+  and (no == 0 or #cjson.encode(table.concat(others, '', 1, no)) == olen + 2 + 5 * no)
+local stockKey = KEYS[5]
+local sv, sku, loc, onHand, reserved, unavailable, av
+if fast then
+  sv = rcall('HMGET', stockKey, 'onHand', 'reserved', 'committed', 'unavailable', 'incoming',
+    'reorderLevel', 'reorderQuantity')
+  onHand, reserved, unavailable = sv[1], sv[2], sv[4]
+  onHand = onHand and tonumber(onHand) or 0
+  reserved = reserved and tonumber(reserved) or 0
+  unavailable = unavailable and tonumber(unavailable) or 0
+  av = onHand - reserved - unavailable
+  -- a refusal (nothing written but the outcome) takes the generic path too
+  fast = av >= q
+end
+if not fast then
+  -- the generic path (it reads the cart and the stock again)
+--- @include "includes/stock"
 --- @include "includes/holds"
   local cart = loadHold(cartKey)
+  if cart.st == 'converted' then
+    return finish({ result = 'ignored', reason = 'cart-converted' })
+  end
   if q > 0 then
     -- shortLines({ [p] = q }) for the one pair
     local s = stock(p)
-    local av = s.onHand - s.reserved - s.unavailable
-    if av < q then
+    local avail = s.onHand - s.reserved - s.unavailable
+    if avail < q then
       return finish({ result = 'rejected', reason = 'insufficient-stock',
-        short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + math.max(av, 0) } },
+        short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + math.max(avail, 0) } },
         referenceType = 'cart', referenceId = a.cartId })
     end
   end
@@ -83,43 +99,63 @@ if not (plain and (st == 'open' or n == 0) and q > 0 and held ~= 0
   return finish()
 end
 
--- as generic from here on: availability, movement, hold, payload
-local s = stock(p)
-local av = s.onHand - s.reserved - s.unavailable
-if av < q then
-  return finish({ result = 'rejected', reason = 'insufficient-stock',
-    short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + math.max(av, 0) } },
-    referenceType = 'cart', referenceId = a.cartId })
+-- The fast path: what stock, move, saveHold and finish do, for this one pair and cart.
+local j = string.find(p, SEP, 1, true)
+sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
+-- stock: reserved, and the figures missing from the hash (writing all five would add them)
+reserved = reserved + q
+if sv[1] and sv[3] and sv[4] and sv[5] then
+  rcall('HSET', stockKey, 'reserved', reserved)
+else
+  rcall('HSET', stockKey, 'onHand', onHand, 'reserved', reserved, 'committed', tonumber(sv[3]) or 0,
+    'unavailable', unavailable, 'incoming', tonumber(sv[5]) or 0)
 end
-move(p, 'reserved', 0, q, 0, 0, 0, 'cart', a.cartId, '')
+-- a reservation lowers `available` and never below 0: a low-stock crossing, never a shortage
+local out = '{"result":"applied"}'
+local level = sv[6] and tonumber(sv[6])
+if level and av - q <= level and not (av <= level) then
+  out = cjson.encode({ result = 'applied', lowStock = { { sku = sku, locationId = loc,
+    available = av - q, reorderLevel = level,
+    reorderQuantity = sv[7] and tonumber(sv[7]) or cjson.null } } })
+end
+-- the cart: our line, state, expiry, version
 local version = (tonumber(ver) or 0) + 1
 local exp = a.now + a.ttlMs
 local ht, vt, et = jnum(held), jnum(version), jnum(exp)
--- the hash: our line, state, expiry, version (see saveHold in includes/holds)
 if st == 'open' then
   rcall('HSET', cartKey, mine, rtext(held, ht), 'exp', rtext(exp, et), 'v', rtext(version, vt))
 else
   rcall('HSET', cartKey, mine, rtext(held, ht), 'st', 'open', 'exp', rtext(exp, et),
     'v', rtext(version, vt))
 end
--- the snapshot: lines sorted by pair
-no = no + 1
-others[no] = p
-others[p] = ht
-local body
-if no == 1 then
-  body = '{"sku":"' .. s.sku .. '","locationId":"' .. s.loc .. '","held":' .. ht .. '}'
+-- the snapshot's lines, sorted by pair
+local lines
+if no == 0 then
+  lines = '{"sku":"' .. sku .. '","locationId":"' .. loc .. '","held":' .. ht .. '}'
 else
+  no = no + 1
+  others[no] = p
+  others[p] = ht
   table.sort(others)
   local parts = { nil, nil, nil, nil }
   for i = 1, no do
     local op = others[i]
-    local j = string.find(op, SEP, 1, true)
-    parts[i] = '{"sku":"' .. string.sub(op, 1, j - 1) .. '","locationId":"' .. string.sub(op, j + 1)
-      .. '","held":' .. others[op] .. '}'
+    local k = string.find(op, SEP, 1, true)
+    parts[i] = '{"sku":"' .. string.sub(op, 1, k - 1) .. '","locationId":"'
+      .. string.sub(op, k + 1) .. '","held":' .. others[op] .. '}'
   end
-  body = table.concat(parts, ',', 1, no)
+  lines = table.concat(parts, ',', 1, no)
 end
-HOLDS[1] = '{"kind":"cart","id":"' .. a.cartId .. '","state":"open","lines":[' .. body
-  .. '],"version":' .. vt .. ',"expiresAt":' .. et .. '}'
-return finish()
+local cartId = a.cartId
+local payload = '{"tenant":"' .. a.tenant .. '","source":"' .. a.source .. '","id":"' .. a.id
+  .. '","type":"' .. a.type .. '","occurredAt":"' .. a.occurredAt .. '","epoch":' .. jnum(EPOCH)
+  .. ',"outcome":' .. out
+  .. ',"movements":[{"sku":"' .. sku .. '","locationId":"' .. loc
+  .. '","kind":"reserved","onHand":0,"reserved":' .. jnum(q)
+  .. ',"committed":0,"unavailable":0,"incoming":0,"referenceType":"cart","referenceId":"'
+  .. cartId .. '","reason":""}],"holds":[{"kind":"cart","id":"' .. cartId
+  .. '","state":"open","lines":[' .. lines .. '],"version":' .. vt .. ',"expiresAt":' .. et
+  .. '}],"config":{}}'
+local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)
+rcall('SET', KEYS[2], entryId, 'EX', a.dedupTtl)
+return { 1, entryId, payload }

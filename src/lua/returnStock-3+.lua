@@ -7,6 +7,7 @@
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
+--- @include "includes/stock"
 --- @include "includes/lines"
 
 local a, early = begin(3)

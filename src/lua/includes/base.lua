@@ -1,6 +1,8 @@
 --[[
-  Shared by every stock script (included at load time, see src/engine/scripts.ts; scripts that
-  use holds also include includes/holds, and includes/lines for the line helpers).
+  Shared by every stock script (included at load time, see src/engine/scripts.ts). The helpers
+  are split so that a script defines only those it uses: this file opens the event (begin);
+  includes/stock reads and writes stock and closes the event (stock, move, finish);
+  includes/lines has the line helpers; includes/holds reads and writes holds.
 
   Every script takes the same three leading keys:
     KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY)
@@ -23,12 +25,12 @@
   goes to Lua itself rather than to the Redis commands. Each call makes anew every closure
   defined here (with its upvalues), every table and table field, and every string; Redis's Lua
   hashes every byte of every string it makes; and every number handed to redis.call or cjson
-  is printed with printf. Hence: the state of a call lives in the locals below rather than in a
-  context table; the helpers are split so that a script defines only those it uses; hashes are
-  updated in place, leaving them as a whole rewrite would; only figures that changed are
-  written; and the payload is written as JSON text in a few concatenations, cjson encoding
-  only what may need escaping (see CLEAN). The payload's fields and values are those cjson
-  gave when it encoded the whole payload; only the order of the fields differs.
+  is printed with printf. Hence: the state of a call lives in locals rather than in a context
+  table; a script defines only the helpers it uses; hashes are updated in place, leaving them
+  as a whole rewrite would; only figures that changed are written; and the payload is written
+  as JSON text in few concatenations, cjson encoding only what may need escaping (see CLEAN).
+  The payload's fields and values are those cjson gave when it encoded the whole payload;
+  only the order of the fields differs.
 ]]
 local rcall = redis.call
 -- reply codes (the helpers below write them as literals: a local they use costs an upvalue)
@@ -40,11 +42,6 @@ local A          -- ARGV[1] decoded
 local EPOCH      -- the tenant's epoch, a number
 local STOCK_BASE -- the stock key of A.pairs[i] is KEYS[STOCK_BASE + i]
 local CLEAN      -- every string in ARGV[1] can go into JSON as it is
-local PAIR_INDEX -- pair -> i, built when there are many pairs
-local STOCKS     -- pair -> loaded stock, and [1..n] the pairs in the order first read
-local MOVES      -- movements, JSON text each
-local HOLDS      -- hold snapshots, JSON text each
-local CONFIG     -- config changes (tables), or false
 
 -- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
 -- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
@@ -90,7 +87,6 @@ local function begin(stockBase)
   A = cjson.decode(argv)
   EPOCH = tonumber(epoch)
   STOCK_BASE = stockBase
-  STOCKS, MOVES, HOLDS, CONFIG = {}, {}, {}, false
   -- ARGV[1] comes from JSON.stringify, which escapes with a backslash whatever JSON must
   -- escape. The only backslashes expected are the \u001f separators in the pairs, one per
   -- pair: then no string of ARGV needs escaping.
@@ -111,184 +107,4 @@ local function begin(stockBase)
     pos = j + 6
   end
   return A, nil
-end
-
--- Position of `pair` among the stock keys passed, or nil.
-local function pairSlot(pair)
-  local ps = A.pairs
-  local n = #ps
-  if n <= 8 then
-    for i = 1, n do
-      if ps[i] == pair then return i end
-    end
-    return nil
-  end
-  if not PAIR_INDEX then
-    PAIR_INDEX = {}
-    for i = n, 1, -1 do PAIR_INDEX[ps[i]] = i end
-  end
-  return PAIR_INDEX[pair]
-end
-
---[[ A stock hash as read: sku, loc, `raw` (the HMGET reply), the figures onHand, reserved,
-  unavailable as numbers, availBefore, and wRes. wOn, wRes, wUna flag the figures a movement
-  changed; committed and incoming stay nil until a movement changes them (they are neither
-  needed nor written before); reorderLevel and reorderQuantity are set when the hash has them.
-  finish writes the changed figures and those missing from the hash, which leaves the hash as
-  writing all five would. configureStock sets cfgDirty and levelBefore (the level as read).
-  (Eight fields to begin with: the smallest table for what every call needs.) ]]
-local function stock(pair)
-  local s = STOCKS[pair]
-  if s then
-    return s
-  end
-  local idx = pairSlot(pair)
-  if not idx then
-    error('stock key not passed for ' .. pair)
-  end
-  local v = rcall('HMGET', KEYS[STOCK_BASE + idx], 'onHand', 'reserved', 'committed',
-    'unavailable', 'incoming', 'reorderLevel', 'reorderQuantity')
-  local i = string.find(pair, SEP, 1, true)
-  local onHand, reserved, unavailable = v[1], v[2], v[4]
-  -- HMGET gives false for a missing field: figures are 0 then, reorder settings nil
-  onHand = onHand and tonumber(onHand) or 0
-  reserved = reserved and tonumber(reserved) or 0
-  unavailable = unavailable and tonumber(unavailable) or 0
-  s = {
-    sku = string.sub(pair, 1, i - 1), loc = string.sub(pair, i + 1), raw = v,
-    onHand = onHand, reserved = reserved, unavailable = unavailable,
-    availBefore = onHand - reserved - unavailable, wRes = false,
-  }
-  if v[6] then s.reorderLevel = tonumber(v[6]) end
-  if v[7] then s.reorderQuantity = tonumber(v[7]) end
-  STOCKS[pair] = s
-  STOCKS[#STOCKS + 1] = pair
-  return s
-end
-
--- Applies deltas (onHand, reserved, committed, unavailable, incoming) and records the movement.
-local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, reason)
-  -- `+ 0` turns -0 (e.g. `-fromHold` when nothing was held) into 0: JSON would say "-0"
-  dOn, dRes, dCom, dUna, dInc = dOn + 0, dRes + 0, dCom + 0, dUna + 0, dInc + 0
-  if dOn == 0 and dRes == 0 and dCom == 0 and dUna == 0 and dInc == 0 then
-    return
-  end
-  reason = reason or ''
-  local s = stock(pair)
-  if dOn ~= 0 then s.onHand = s.onHand + dOn; s.wOn = true end
-  if dRes ~= 0 then s.reserved = s.reserved + dRes; s.wRes = true end
-  if dCom ~= 0 then s.committed = (s.committed or tonumber(s.raw[3]) or 0) + dCom end
-  if dUna ~= 0 then s.unavailable = s.unavailable + dUna; s.wUna = true end
-  if dInc ~= 0 then s.incoming = (s.incoming or tonumber(s.raw[5]) or 0) + dInc end
-  local json
-  if CLEAN then
-    json = '{"sku":"' .. s.sku .. '","locationId":"' .. s.loc .. '","kind":"' .. kind
-      .. '","onHand":' .. (dOn == 0 and '0' or jnum(dOn))
-      .. ',"reserved":' .. (dRes == 0 and '0' or jnum(dRes))
-      .. ',"committed":' .. (dCom == 0 and '0' or jnum(dCom))
-      .. ',"unavailable":' .. (dUna == 0 and '0' or jnum(dUna))
-      .. ',"incoming":' .. (dInc == 0 and '0' or jnum(dInc))
-      .. ',"referenceType":"' .. refType .. '","referenceId":"' .. refId
-      .. '","reason":"' .. reason .. '"}'
-  else
-    json = cjson.encode({
-      sku = s.sku, locationId = s.loc, kind = kind,
-      onHand = dOn, reserved = dRes, committed = dCom, unavailable = dUna, incoming = dInc,
-      referenceType = refType, referenceId = refId, reason = reason,
-    })
-  end
-  MOVES[#MOVES + 1] = json
-end
-
--- Closes the event: writes touched stock, detects low-stock crossings and shortages,
--- appends the payload to the outbox and writes the marker, all in this one script.
--- `outcome` nil means { result = 'applied' }.
-local function finish(outcome)
-  local low, neg
-  for i = 1, #STOCKS do
-    local pair = STOCKS[i]
-    local s = STOCKS[pair]
-    local key = KEYS[STOCK_BASE + pairSlot(pair)]
-    local raw, wOn, wRes, wUna, com, inc = s.raw, s.wOn, s.wRes, s.wUna, s.committed, s.incoming
-    if wOn or wRes or wUna or com or inc then
-      -- the changed figures, and those missing from the hash (as writing all five would)
-      if wRes and not (wOn or wUna or com or inc) and raw[1] and raw[3] and raw[4] and raw[5] then
-        rcall('HSET', key, 'reserved', s.reserved)
-      else
-        local w, n = {}, 0
-        if wOn or not raw[1] then w[n + 1] = 'onHand'; w[n + 2] = s.onHand; n = n + 2 end
-        if wRes or not raw[2] then w[n + 1] = 'reserved'; w[n + 2] = s.reserved; n = n + 2 end
-        if com or not raw[3] then w[n + 1] = 'committed'; w[n + 2] = com or 0; n = n + 2 end
-        if wUna or not raw[4] then w[n + 1] = 'unavailable'; w[n + 2] = s.unavailable; n = n + 2 end
-        if inc or not raw[5] then w[n + 1] = 'incoming'; w[n + 2] = inc or 0; n = n + 2 end
-        rcall('HSET', key, unpack(w, 1, n))
-      end
-    end
-    local level, levelBefore = s.reorderLevel, s.reorderLevel
-    if s.cfgDirty then
-      levelBefore = s.levelBefore
-      if level then
-        rcall('HSET', key, 'reorderLevel', level)
-      else
-        rcall('HDEL', key, 'reorderLevel')
-      end
-      if s.reorderQuantity then
-        rcall('HSET', key, 'reorderQuantity', s.reorderQuantity)
-      else
-        rcall('HDEL', key, 'reorderQuantity')
-      end
-    end
-    local a = s.onHand - s.reserved - s.unavailable
-    if level ~= nil and a <= level and not (levelBefore ~= nil and s.availBefore <= levelBefore) then
-      low = low or {}
-      low[#low + 1] = { sku = s.sku, locationId = s.loc, available = a,
-        reorderLevel = level, reorderQuantity = s.reorderQuantity or cjson.null }
-    end
-    if a < 0 and a < s.availBefore then
-      neg = neg or {}
-      neg[#neg + 1] = { sku = s.sku, locationId = s.loc, available = a }
-    end
-  end
-  local out
-  if outcome == nil and not low and not neg then
-    out = '{"result":"applied"}'
-  else
-    outcome = outcome or { result = 'applied' }
-    if low then outcome.lowStock = low end
-    if neg then outcome.shortage = neg end
-    out = cjson.encode(outcome)
-  end
-  -- lists as [a,b] (one element without table.concat), empty ones as {} as cjson has them
-  local mo, mj, mc = '[', MOVES[1], ']'
-  local n = #MOVES
-  if n == 0 then
-    mo, mj, mc = '{', '', '}'
-  elseif n > 1 then
-    mj = table.concat(MOVES, ',')
-  end
-  local ho, hj, hc = '[', HOLDS[1], ']'
-  n = #HOLDS
-  if n == 0 then
-    ho, hj, hc = '{', '', '}'
-  elseif n > 1 then
-    hj = table.concat(HOLDS, ',')
-  end
-  local config = CONFIG and cjson.encode(CONFIG) or '{}'
-  -- one concatenation when possible: every intermediate string would be hashed too
-  local payload
-  if CLEAN and EPOCH then
-    payload = '{"tenant":"' .. A.tenant .. '","source":"' .. A.source .. '","id":"' .. A.id
-      .. '","type":"' .. A.type .. '","occurredAt":"' .. A.occurredAt .. '","epoch":' .. jnum(EPOCH)
-      .. ',"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc .. ',"holds":' .. ho .. hj .. hc
-      .. ',"config":' .. config .. '}'
-  else
-    local head = cjson.encode({ tenant = A.tenant, source = A.source, id = A.id, type = A.type,
-      occurredAt = A.occurredAt, epoch = EPOCH })
-    head = head == '{}' and '{' or string.sub(head, 1, -2) .. ','
-    payload = head .. '"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc
-      .. ',"holds":' .. ho .. hj .. hc .. ',"config":' .. config .. '}'
-  end
-  local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)
-  rcall('SET', KEYS[2], entryId, 'EX', A.dedupTtl)
-  return { 1, entryId, payload } -- APPLIED
 end
