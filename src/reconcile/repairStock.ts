@@ -7,10 +7,22 @@ import type { TenantScope } from './scope.js';
 import { unmirrored } from './snapshot.js';
 import { figuresOfHash, STOCK_HASH_FIELDS } from './stockState.js';
 import { ledgerSumsOf, stockLevelsOf, type PairKey } from './stockSql.js';
-import { COLUMN, FIGURES, zeroFigures, type Figures } from './types.js';
+import { COLUMN, FIGURES, zeroFigures, type Figure, type Figures } from './types.js';
 
 /** What a repair found and did, per store: `clean` means the drift was not there after all. */
 export type RepairOutcome = 'repaired' | 'clean' | 'changed' | 'skipped';
+
+/**
+ * A store's outcome and, when it was repaired, the figures that differed in the exact read
+ * (a figure the detection reads saw differ that is not here was a race, not drift).
+ */
+export interface StoreRepair {
+  outcome: RepairOutcome;
+  fields: Figure[];
+}
+
+const differing = (a: Figures, b: Figures): Figure[] => FIGURES.filter((f) => a[f] !== b[f]);
+const untouched = (outcome: RepairOutcome): StoreRepair => ({ outcome, fields: [] });
 
 const same = (a: Figures, b: Figures) => FIGURES.every((f) => a[f] === b[f]);
 
@@ -30,7 +42,7 @@ export async function repairPair(
   scope: TenantScope,
   p: PairKey,
   fix: { levels: boolean; redis: boolean },
-): Promise<{ levels: RepairOutcome; redis: RepairOutcome }> {
+): Promise<{ levels: StoreRepair; redis: StoreRepair }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await scope.knex.transaction(async (trx) => {
@@ -44,8 +56,10 @@ export async function repairPair(
           (await stockLevelsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
         const levels = fix.levels
           ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger)
-          : 'skipped';
-        const redis = fix.redis ? await restoreRedis(scope, trx, p, ledger, level) : 'skipped';
+          : untouched('skipped');
+        const redis = fix.redis
+          ? await restoreRedis(scope, trx, p, ledger, level)
+          : untouched('skipped');
         return { levels, redis };
       });
     } catch (err) {
@@ -60,16 +74,16 @@ async function restoreLevels(
   p: PairKey,
   level: Figures | null,
   ledger: Figures | null,
-): Promise<RepairOutcome> {
+): Promise<StoreRepair> {
   const sums = ledger ?? zeroFigures();
-  if (level ? same(level, sums) : ledger === null) return 'clean';
+  if (level ? same(level, sums) : ledger === null) return untouched('clean');
   await trx.raw(
     `INSERT INTO stock_levels (tenant, sku, location_id, ${FIGURES.map((f) => COLUMN[f]).join(', ')})
      VALUES (?, ?, ?, ${FIGURES.map(() => '?').join(', ')})
      ON DUPLICATE KEY UPDATE ${FIGURES.map((f) => `${COLUMN[f]} = VALUES(${COLUMN[f]})`).join(', ')}`,
     [tenant, p.sku, p.locationId, ...FIGURES.map((f) => sums[f])],
   );
-  return 'repaired';
+  return { outcome: 'repaired', fields: differing(level ?? zeroFigures(), sums) };
 }
 
 async function restoreRedis(
@@ -78,7 +92,7 @@ async function restoreRedis(
   p: PairKey,
   ledger: Figures | null,
   level: { reorderLevel: number | null; reorderQuantity: number | null } | null,
-): Promise<RepairOutcome> {
+): Promise<StoreRepair> {
   const pair = pairOf(p.sku, p.locationId);
   const key = scope.keys.stock(pair);
   // entries already looked up in processed_events; any other entry was appended after the lock
@@ -93,7 +107,7 @@ async function restoreRedis(
       scope.maxOutboxEntries,
       STOCK_HASH_FIELDS,
     );
-    if (read.epoch === null || read.pending === null) return 'skipped';
+    if (read.epoch === null || read.pending === null) return untouched('skipped');
     const relevant = read.pending.filter(
       (e) =>
         e.movements.some((m) => pairOf(m.sku, m.locationId) === pair) ||
@@ -118,8 +132,8 @@ async function restoreRedis(
     const target = Object.fromEntries(
       FIGURES.map((f) => [f, (ledger?.[f] ?? 0) + pending[f]]),
     ) as Figures;
-    if (drop ? hash === null : hash !== null && same(figures, target)) return 'clean';
-    if (!known && !drop && hash === null) return 'clean';
+    if (drop ? hash === null : hash !== null && same(figures, target)) return untouched('clean');
+    if (!known && !drop && hash === null) return untouched('clean');
     const arg = {
       epoch: read.epoch,
       expected: hash === null ? false : figures,
@@ -137,8 +151,11 @@ async function restoreRedis(
         ),
       ) === 1
     ) {
-      return 'repaired';
+      return {
+        outcome: 'repaired',
+        fields: differing(hash === null ? zeroFigures() : figures, drop ? zeroFigures() : target),
+      };
     }
   }
-  return 'changed';
+  return untouched('changed');
 }

@@ -130,7 +130,8 @@ async function confirm(
 
 /**
  * Repairs the pair (see repairPair) and marks what it repaired. A part that the exact read
- * under the tenant's lock finds clean was a race of the detection reads: it is dropped.
+ * under the tenant's lock finds clean was a race of the detection reads: it is dropped, and so
+ * is a figure that the exact read found right while another figure of the pair was wrong.
  */
 async function repair(
   ctx: PassContext,
@@ -140,12 +141,19 @@ async function repair(
   const levels = drifts.some((d) => d.kind === 'stock-levels-vs-ledger');
   const redis = drifts.some((d) => REDIS_KINDS.has(d.kind));
   const done = await repairPair(ctx.scope, s, { levels, redis });
-  const outcome = (d: Drift) => (REDIS_KINDS.has(d.kind) ? done.redis : done.levels);
-  const kept = drifts.filter((d) => outcome(d) !== 'clean');
+  const store = (d: Drift) => (REDIS_KINDS.has(d.kind) ? done.redis : done.levels);
+  const kept = drifts.filter((d) => {
+    const { outcome, fields } = store(d);
+    if (outcome === 'clean') return false;
+    return (
+      outcome !== 'repaired' || d.field === undefined || (fields as string[]).includes(d.field)
+    );
+  });
   for (const d of kept) {
-    if (outcome(d) === 'repaired') d.repaired = true;
-    if (outcome(d) === 'skipped')
+    const { outcome } = store(d);
+    if (outcome === 'repaired') d.repaired = true;
+    if (outcome === 'skipped')
       d.detail = [d.detail, 'not repaired: tenant no longer loaded'].filter(Boolean).join('; ');
   }
-  return { drifts: kept, retry: done.redis === 'changed' };
+  return { drifts: kept, retry: done.redis.outcome === 'changed' };
 }
