@@ -1,7 +1,24 @@
 /**
  * `npm run bench`: throughput of the reserve script against a trivial EVALSHA on the local
- * Redis, then the ledger mirror (test/bench/mirror.ts) when present. Prints a table and
- * writes the same figures to test/bench/results/latest.json.
+ * Redis, then the ledger mirror (test/bench/mirror.ts) when present, then the end-to-end
+ * benchmark (test/bench/e2e/bench.ts: pipe ceiling, worker, row-locking baseline). Prints
+ * tables and writes the same figures to test/bench/results/latest.json (sections not run
+ * this time are kept from the previous file).
+ *
+ * Flags (after `npm run bench --`):
+ *   --only micro,mirror,e2e        sections to run (e2e = pipe,worker,baseline; each may be
+ *                                  named alone); default: all
+ *   --events N                     events per end-to-end run (20000)
+ *   --baseline-events N            events per baseline run: the first N of the same
+ *                                  workload (events / 4: it is far slower)
+ *   --workloads flash,mix          end-to-end workloads (both)
+ *   --prefetch N                   prefetch of every consumer (1000, the worker's default)
+ *   --baseline-pool N              the baseline's MySQL connections (16)
+ *   --paced F                      also run the worker paced at F x its rate (0.8; 0: skip)
+ *   --paced-baseline               pace the baseline too (slow)
+ *   --cpu-prof DIR                 node --cpu-prof every end-to-end child into DIR
+ *   --worker-tsx                   run the worker from source through tsx (default: compiled
+ *                                  first into a temporary directory, run as `npm start` does)
  *
  * Each scenario runs BENCH_ROUNDS rounds of BENCH_CALLS calls after BENCH_WARMUP calls, with
  * BENCH_IN_FLIGHT calls outstanding. Rounds of the scenarios interleave, so a burst of load from
@@ -11,13 +28,15 @@
  * BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { toError } from '../../src/errors/toError.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
+import { benchE2e, e2eLegend, e2eTable, type E2eOptions } from './e2e/bench.js';
+import { buildWorker, type TargetKind } from './e2e/targets.js';
 import {
   measure,
   reserveBench,
@@ -41,6 +60,76 @@ function envInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: must be a positive integer`);
   return n;
+}
+
+const E2E_TARGETS: TargetKind[] = ['pipe', 'worker', 'baseline'];
+
+interface Args {
+  micro: boolean;
+  mirror: boolean;
+  e2e: E2eOptions;
+}
+
+function parseArgs(argv: string[]): Args {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const [k, v] = a.includes('=') ? a.slice(2).split('=', 2) : [a.slice(2), undefined];
+    if (k === 'paced-baseline' || k === 'worker-tsx') flags.set(k!, 'true');
+    else flags.set(k!, v ?? argv[++i] ?? '');
+  }
+  const known = [
+    'only',
+    'events',
+    'baseline-events',
+    'workloads',
+    'prefetch',
+    'baseline-pool',
+    'paced',
+    'paced-baseline',
+    'cpu-prof',
+    'worker-tsx',
+  ];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}`);
+  const only = new Set((flags.get('only') ?? 'micro,mirror,e2e').split(',').filter(Boolean));
+  if (only.has('e2e')) for (const t of E2E_TARGETS) only.add(t);
+  for (const s of only) {
+    if (!['micro', 'mirror', 'e2e', ...E2E_TARGETS].includes(s))
+      throw new Error(`--only: unknown section ${s}`);
+  }
+  const positive = (k: string, d: number) => {
+    const n = Number(flags.get(k) ?? d);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: must be a positive integer`);
+    return n;
+  };
+  const workloads = (flags.get('workloads') ?? 'flash,mix').split(',');
+  for (const w of workloads)
+    if (w !== 'flash' && w !== 'mix') throw new Error(`--workloads: unknown ${w}`);
+  const paced = Number(flags.get('paced') ?? 0.8);
+  if (!(paced >= 0 && paced <= 1)) throw new Error('--paced: a fraction from 0 to 1');
+  const cpuProfDir = flags.get('cpu-prof');
+  // the worker as `npm start` runs it (compiled, plain node), unless --worker-tsx
+  const workerMain =
+    only.has('worker') && !flags.has('worker-tsx')
+      ? buildWorker(join(HERE, '..', '..', 'node_modules', '.cache', 'bench-worker'))
+      : undefined;
+  return {
+    micro: only.has('micro'),
+    mirror: only.has('mirror'),
+    e2e: {
+      events: positive('events', 20_000),
+      baselineEvents: positive('baseline-events', Math.ceil(positive('events', 20_000) / 4)),
+      workloads: workloads as ('flash' | 'mix')[],
+      targets: E2E_TARGETS.filter((t) => only.has(t)),
+      prefetch: positive('prefetch', 1000),
+      baselinePool: positive('baseline-pool', 16),
+      pacedFraction: paced,
+      pacedBaseline: flags.has('paced-baseline'),
+      ...(cpuProfDir ? { cpuProfDir } : {}),
+      ...(workerMain ? { workerMain } : {}),
+    },
+  };
 }
 
 const load = {
@@ -233,6 +322,7 @@ function scenarioTable(scenarios: ScenarioResult[]): string {
 }
 
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
   const prefix = uniqueName('bench');
   const admin = testRedis();
   const machine = {
@@ -244,64 +334,87 @@ async function main(): Promise<void> {
     redis: await redisVersion(admin),
     loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
-  console.log(
-    `bench: ${load.rounds} x ${fmt(load.calls)} calls after ${fmt(load.warmup)} warm-up, ` +
-      `${load.inFlight} in flight; ${machine.cpuCount} x ${machine.cpuModel}, ` +
-      `Node ${machine.node}, Redis ${machine.redis}`,
-  );
+  const fresh: Record<string, unknown> = {};
+  const stamp = () => ({
+    timestamp: new Date().toISOString(),
+    commit: gitCommit(),
+    command: ['npm run bench', ...process.argv.slice(2)].join(' '),
+  });
   const scenarios: ScenarioResult[] = [];
   try {
-    for (const conns of CONNECTION_COUNTS)
-      scenarios.push(...(await benchScripts(conns, admin, prefix)));
+    if (args.micro) {
+      console.log(
+        `bench: ${load.rounds} x ${fmt(load.calls)} calls after ${fmt(load.warmup)} warm-up, ` +
+          `${load.inFlight} in flight; ${machine.cpuCount} x ${machine.cpuModel}, ` +
+          `Node ${machine.node}, Redis ${machine.redis}`,
+      );
+      for (const conns of CONNECTION_COUNTS)
+        scenarios.push(...(await benchScripts(conns, admin, prefix)));
+    }
   } finally {
     await dropRedisPrefix(admin, prefix);
     await admin.quit();
   }
-  const ratios: Ratio[] = scenarios
-    .filter((s) => s.name !== TRIVIAL)
-    .map((s) => ({
-      scenario: s.name,
-      connections: s.connections,
-      ofTrivial: s.ofTrivial,
-      target: RESERVE_TARGET,
-      met: s.ofTrivial >= RESERVE_TARGET,
-    }));
-  const mirror = await runMirror(mirrorRows);
-
-  console.log(`\n${load.rounds} rounds of ${fmt(load.calls)} calls each; median round shown`);
-  console.log(scenarioTable(scenarios));
-  const busiest = Math.max(...scenarios.flatMap((s) => s.rounds.map((r) => r.otherCpuPercent)));
-  if (busiest > BUSY_WARNING) {
+  if (args.micro) {
+    const ratios: Ratio[] = scenarios
+      .filter((s) => s.name !== TRIVIAL)
+      .map((s) => ({
+        scenario: s.name,
+        connections: s.connections,
+        ofTrivial: s.ofTrivial,
+        target: RESERVE_TARGET,
+        met: s.ofTrivial >= RESERVE_TARGET,
+      }));
+    console.log(`\n${load.rounds} rounds of ${fmt(load.calls)} calls each; median round shown`);
+    console.log(scenarioTable(scenarios));
+    const busiest = Math.max(...scenarios.flatMap((s) => s.rounds.map((r) => r.otherCpuPercent)));
+    if (busiest > BUSY_WARNING) {
+      console.log(
+        `warning: other processes used up to ${fmt(busiest)}% of a core during a round; ` +
+          'the figures understate this code',
+      );
+    }
+    console.log(`\nreserve target: >= ${RESERVE_TARGET * 100}% of trivial EVALSHA`);
+    for (const r of ratios) {
+      const verdict = r.met ? 'met' : 'MISSED';
+      console.log(`  ${r.scenario}, ${r.connections} conn: ${fmt(r.ofTrivial * 100)}% ${verdict}`);
+    }
+    Object.assign(fresh, stamp(), { machine, load, scenarios, ratios });
+  }
+  if (args.mirror) {
+    const mirror = await runMirror(mirrorRows);
     console.log(
-      `warning: other processes used up to ${fmt(busiest)}% of a core during a round; ` +
-        'the figures understate this code',
+      mirror.status === 'measured'
+        ? `ledger mirror: ${fmt(mirror.rowsPerSecond)} rows/s over ${fmt(mirror.rows)} rows ` +
+            `(target >= ${fmt(MIRROR_TARGET)}) ${mirror.met ? 'met' : 'MISSED'}`
+        : `ledger mirror: ${mirror.status} (${mirror.reason})`,
     );
+    fresh.mirror = mirror;
   }
-  console.log(`\nreserve target: >= ${RESERVE_TARGET * 100}% of trivial EVALSHA`);
-  for (const r of ratios) {
-    const verdict = r.met ? 'met' : 'MISSED';
-    console.log(`  ${r.scenario}, ${r.connections} conn: ${fmt(r.ofTrivial * 100)}% ${verdict}`);
+  if (args.e2e.targets.length > 0) {
+    console.log(
+      `\nend to end: ${args.e2e.targets.join(', ')} on ${args.e2e.workloads.join(', ')}; ` +
+        `load average ${machine.loadAverageAtStart.join(' ')}`,
+    );
+    const e2e = await benchE2e(args.e2e);
+    console.log(`\n${e2eTable(e2e)}\n\n${e2eLegend(e2e)}`);
+    fresh.e2e = {
+      ...stamp(),
+      machine: { ...machine, loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
+      ...e2e,
+    };
   }
-  console.log(
-    mirror.status === 'measured'
-      ? `ledger mirror: ${fmt(mirror.rowsPerSecond)} rows/s over ${fmt(mirror.rows)} rows ` +
-          `(target >= ${fmt(MIRROR_TARGET)}) ${mirror.met ? 'met' : 'MISSED'}`
-      : `ledger mirror: ${mirror.status} (${mirror.reason})`,
-  );
 
-  const results = {
-    timestamp: new Date().toISOString(),
-    commit: gitCommit(),
-    command: 'npm run bench',
-    machine,
-    load,
-    scenarios,
-    ratios,
-    mirror,
-  };
+  // sections not run this time stay as the last run left them
   const out = join(HERE, 'results', 'latest.json');
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no previous results
+  }
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ ...previous, ...fresh }, null, 2)}\n`);
   console.log(`\nwritten: ${out}`);
 }
 

@@ -1,0 +1,462 @@
+/**
+ * The end-to-end benchmark (issue #6): the same events through the broker alone (the pipe
+ * ceiling), the worker, and the row-locking baseline; then the worker again, paced at 80%
+ * of the rate it sustained, for its latency when not saturated.
+ *
+ * A run: a fresh target (own vhost, database, Redis prefix, child process), the workload's
+ * seed (stock) published and finished, then the measured events published with confirms
+ * as fast as confirms allow (at most 1,000 unconfirmed) or paced. Events/s = measured
+ * events / (first publish → the last one finished). Latency per event = publish → finish
+ * (see `latencyTo`). RSS is the child's, sampled every 250 ms during the measured part.
+ */
+import os from 'node:os';
+import { testRedis } from '../../support/isolation.js';
+import { cpuMeter, type CpuUse } from './cpu.js';
+import { BenchPublisher, nowMs } from './publisher.js';
+import {
+  latencyTo,
+  rssOf,
+  startTarget,
+  type Target,
+  type TargetKind,
+  type TargetOptions,
+} from './targets.js';
+import { flashSale, realisticMix, type Workload } from './workloads.js';
+
+export interface E2eOptions extends TargetOptions {
+  events: number;
+  /** events per baseline run (the first ones of the same workload; it is much slower) */
+  baselineEvents: number;
+  workloads: ('flash' | 'mix')[];
+  targets: TargetKind[];
+  /** also run the worker paced at this fraction of its sustained rate (0: skip) */
+  pacedFraction: number;
+  /** also pace the baseline (slow: at its rate this takes long) */
+  pacedBaseline: boolean;
+}
+
+export interface Latency {
+  /** events with a finish time (the worker's: those it announces) */
+  sampled: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface RunResult {
+  workload: Workload['name'];
+  target: TargetKind;
+  mode: 'max' | 'paced';
+  /** publishing rate asked for (paced runs) */
+  pacedPerSecond?: number;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** how long publishing took (with confirms) */
+  publishSeconds: number;
+  latency: Latency | null;
+  latencyTo: string;
+  rssMb: { peakDuringRun: number; atEnd: number; processPeak: number };
+  cpuPercentOfCore: CpuUse;
+  /**
+   * CPU time per measured event, in µs: the target's own, and everything this run uses (the
+   * target, MySQL, Redis, RabbitMQ, the bench publishing). Less sensitive to other load on
+   * the machine than events/s: on an idle 2-core machine the rate cannot exceed 2 s / `all`.
+   */
+  cpuMicrosPerEvent: { own: number; all: number };
+  /**
+   * Redis time per event by command (INFO commandstats, server-wide: other clients of the
+   * same Redis count too), the six costliest; `evalsha` includes the commands its scripts run.
+   */
+  redisPerEvent: { command: string; calls: number; micros: number }[];
+  loadavg: { start: number[]; end: number[] };
+  errors: string[];
+}
+
+async function redisCommandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+  const redis = testRedis();
+  try {
+    const out = new Map<string, { calls: number; usec: number }>();
+    for (const m of (await redis.info('commandstats')).matchAll(
+      /cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g,
+    )) {
+      out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+    }
+    return out;
+  } finally {
+    await redis.quit();
+  }
+}
+
+function redisDelta(
+  before: Map<string, { calls: number; usec: number }>,
+  after: Map<string, { calls: number; usec: number }>,
+  events: number,
+): RunResult['redisPerEvent'] {
+  return [...after.entries()]
+    .map(([command, a]) => {
+      const b = before.get(command) ?? { calls: 0, usec: 0 };
+      return {
+        command,
+        calls: round((a.calls - b.calls) / events, 2),
+        micros: round((a.usec - b.usec) / events, 1),
+      };
+    })
+    .sort((x, y) => y.micros - x.micros)
+    .slice(0, 6);
+}
+
+export interface WorkloadResult {
+  name: Workload['name'];
+  label: string;
+  events: number;
+  proportions: Record<string, number>;
+  runs: RunResult[];
+  ratios: { workerOverBaseline: number | null; workerOverPipe: number | null };
+}
+
+export interface E2eResult {
+  settings: Omit<E2eOptions, 'cpuProfDir'> & { queueType: 'quorum' };
+  workloads: WorkloadResult[];
+  targets: { name: string; target: string; value: number | null; met: boolean | null }[];
+}
+
+const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
+const round = (x: number, d = 1) => Number(x.toFixed(d));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function until(
+  check: () => Promise<boolean>,
+  what: string,
+  stallMs: number,
+  progress: () => Promise<number>,
+): Promise<void> {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    if (await check()) return;
+    const p = await progress();
+    if (p !== last) {
+      last = p;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs) {
+      throw new Error(`${what}: no progress for ${stallMs / 1000} s (at ${p})`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function runOnce(
+  kind: TargetKind,
+  w: Workload,
+  o: E2eOptions,
+  paced?: number,
+): Promise<RunResult> {
+  const target = await startTarget(kind, o);
+  const pub = await BenchPublisher.open(target.amqpUrl);
+  try {
+    return await measureRun(target, pub, kind, w, paced);
+  } catch (e) {
+    if (target.errors.length)
+      console.error(`  ${kind} reported:\n    ${target.errors.slice(0, 5).join('\n    ')}`);
+    throw e;
+  } finally {
+    await pub.close().catch(() => undefined);
+    await target.stop();
+  }
+}
+
+async function measureRun(
+  target: Target,
+  pub: BenchPublisher,
+  kind: TargetKind,
+  w: Workload,
+  paced: number | undefined,
+): Promise<RunResult> {
+  {
+    const direct = await target.seedDirect(w.seed);
+    if (direct === 0) await pub.publishAll(w.seed);
+    const seeded = w.seed.length - direct;
+    await until(
+      async () => (await target.done()) >= seeded,
+      `${kind} seed`,
+      60_000,
+      () => target.done(),
+    );
+    const redis0 = await redisCommandStats();
+    const cpu = cpuMeter(target.pid);
+    const load0 = loadavg();
+    let rssPeak = 0;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, rssOf(target.pid)?.rssMb ?? 0);
+    }, 250);
+    const expected = seeded + w.events.length;
+    const t0 = nowMs();
+    let published = 0;
+    const publishing = (paced ? pub.publishPaced(w.events, paced) : pub.publishAll(w.events)).then(
+      () => (published = nowMs()),
+    );
+    publishing.catch(() => undefined);
+    await until(
+      async () => (await target.done()) >= expected,
+      `${kind} ${w.name}`,
+      60_000,
+      () => target.done(),
+    );
+    const t1 = nowMs();
+    await publishing;
+    clearInterval(sampler);
+    const use = cpu();
+    const redis1 = await redisCommandStats();
+    const rssEnd = rssOf(target.pid);
+    // announcements and progress reports trail the finish line by a few ms
+    const sampledIds = w.events.filter((e) => e.type !== 'rma.passed' || kind !== 'worker');
+    const waitUntil = Date.now() + 2_000;
+    while (Date.now() < waitUntil && sampledIds.some((e) => !target.finishedAt.has(e.id))) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const lat = w.events
+      .filter((e) => target.finishedAt.has(e.id))
+      .map((e) => target.finishedAt.get(e.id)! - pub.publishedAt.get(e.id)!)
+      .sort((a, b) => a - b);
+    const seconds = (t1 - t0) / 1000;
+    return {
+      workload: w.name,
+      target: kind,
+      mode: paced ? 'paced' : 'max',
+      ...(paced ? { pacedPerSecond: Math.round(paced) } : {}),
+      events: w.events.length,
+      seconds: round(seconds, 2),
+      eventsPerSecond: Math.round(w.events.length / seconds),
+      publishSeconds: round((published - t0) / 1000, 2),
+      latency: lat.length
+        ? {
+            sampled: lat.length,
+            p50Ms: round(percentile(lat, 50)),
+            p99Ms: round(percentile(lat, 99)),
+            maxMs: round(lat[lat.length - 1]!),
+          }
+        : null,
+      latencyTo: latencyTo[kind],
+      rssMb: {
+        peakDuringRun: Math.round(Math.max(rssPeak, rssEnd?.rssMb ?? 0)),
+        atEnd: Math.round(rssEnd?.rssMb ?? 0),
+        processPeak: Math.round(rssEnd?.peakMb ?? 0),
+      },
+      cpuPercentOfCore: Object.fromEntries(
+        Object.entries(use).map(([k, v]) => [k, Math.round(v)]),
+      ) as CpuUse,
+      cpuMicrosPerEvent: {
+        own: Math.round((use.target * seconds * 1e4) / w.events.length),
+        all: Math.round(
+          ((use.target + use.mysql + use.redis + use.rabbitmq + use.bench) * seconds * 1e4) /
+            w.events.length,
+        ),
+      },
+      redisPerEvent: redisDelta(redis0, redis1, w.events.length),
+      loadavg: { start: load0, end: loadavg() },
+      errors: target.errors.slice(0, 10),
+    };
+  }
+}
+
+const LABEL: Record<TargetKind, string> = {
+  pipe: 'pipe ceiling (no-op consumer)',
+  worker: 'worker',
+  baseline: 'baseline (row locks, COMPARISON)',
+};
+
+export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
+  const results: WorkloadResult[] = [];
+  const run = `b${Date.now().toString(36)}`;
+  for (const name of o.workloads) {
+    const w = name === 'flash' ? flashSale(o.events, run) : realisticMix(o.events, run);
+    const runs: RunResult[] = [];
+    const rate = (k: TargetKind, mode = 'max') =>
+      runs.find((r) => r.target === k && r.mode === mode)?.eventsPerSecond;
+    for (const kind of o.targets) {
+      const mine =
+        kind === 'baseline' && o.baselineEvents < w.events.length
+          ? { ...w, events: w.events.slice(0, o.baselineEvents) }
+          : w;
+      const started = Date.now();
+      console.log(
+        `  e2e ${w.name}: ${LABEL[kind]}, ${mine.events.length.toLocaleString('en-US')} events ...`,
+      );
+      const r = await runOnce(kind, mine, o);
+      runs.push(r);
+      console.log(
+        `    ${r.eventsPerSecond.toLocaleString('en-US')} events/s, p99 ${r.latency?.p99Ms ?? '-'} ms ` +
+          `(${Math.round((Date.now() - started) / 1000)} s with set-up)`,
+      );
+      const pace =
+        o.pacedFraction > 0 && (kind === 'worker' || (kind === 'baseline' && o.pacedBaseline));
+      if (pace) {
+        const perSecond = o.pacedFraction * r.eventsPerSecond;
+        console.log(`  e2e ${w.name}: ${LABEL[kind]} paced at ${Math.round(perSecond)}/s ...`);
+        const p = await runOnce(kind, mine, o, perSecond);
+        runs.push(p);
+        console.log(`    p50 ${p.latency?.p50Ms ?? '-'} ms, p99 ${p.latency?.p99Ms ?? '-'} ms`);
+      }
+    }
+    const worker = rate('worker');
+    const baseline = rate('baseline');
+    const pipe = rate('pipe');
+    results.push({
+      name: w.name,
+      label: w.label,
+      events: w.events.length,
+      proportions: w.proportions,
+      runs,
+      ratios: {
+        workerOverBaseline: worker && baseline ? round(worker / baseline, 2) : null,
+        workerOverPipe: worker && pipe ? round(worker / pipe, 2) : null,
+      },
+    });
+  }
+  const settings = { ...o };
+  delete settings.cpuProfDir;
+  return {
+    settings: { ...settings, queueType: 'quorum' },
+    workloads: results,
+    targets: verdicts(results),
+  };
+}
+
+function verdicts(ws: WorkloadResult[]): E2eResult['targets'] {
+  const flash = ws.find((w) => w.name === 'flash');
+  const mix = ws.find((w) => w.name === 'mix');
+  const out: E2eResult['targets'] = [];
+  const add = (
+    name: string,
+    target: string,
+    value: number | null | undefined,
+    met: (v: number) => boolean,
+  ) => out.push({ name, target, value: value ?? null, met: value == null ? null : met(value) });
+  add('flash sale: worker / baseline', '>= 10', flash?.ratios.workerOverBaseline, (v) => v >= 10);
+  add('flash sale: worker / pipe ceiling', '>= 0.5', flash?.ratios.workerOverPipe, (v) => v >= 0.5);
+  add('mix: worker / baseline', '>= 5', mix?.ratios.workerOverBaseline, (v) => v >= 5);
+  for (const w of ws) {
+    const paced = w.runs.find((r) => r.target === 'worker' && r.mode === 'paced');
+    add(`${w.name}: worker p99 ms at 80%`, '< 250', paced?.latency?.p99Ms, (v) => v < 250);
+    const rss = Math.max(
+      0,
+      ...w.runs.filter((r) => r.target === 'worker').map((r) => r.rssMb.peakDuringRun),
+    );
+    add(`${w.name}: worker RSS MB`, '< 200', rss || null, (v) => v < 200);
+  }
+  return out;
+}
+
+const fmt = (n: number | null | undefined, d = 0) =>
+  n == null || Number.isNaN(n)
+    ? '-'
+    : n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The table the bench prints (and the README shows). */
+export function e2eTable(r: E2eResult): string {
+  const rows: string[][] = [];
+  for (const w of r.workloads) {
+    const rateOf = (k: TargetKind) =>
+      w.runs.find((x) => x.target === k && x.mode === 'max')?.eventsPerSecond;
+    for (const x of w.runs) {
+      const b = rateOf('baseline');
+      const p = rateOf('pipe');
+      const isMax = x.mode === 'max';
+      rows.push([
+        w.name,
+        LABEL[x.target] + (isMax ? '' : ` @${Math.round(r.settings.pacedFraction * 100)}%`),
+        fmt(x.eventsPerSecond),
+        isMax && b ? `${fmt(x.eventsPerSecond / b, 1)}x` : '-',
+        isMax && p ? `${fmt((100 * x.eventsPerSecond) / p)}%` : '-',
+        fmt(x.latency?.p50Ms, 1),
+        fmt(x.latency?.p99Ms, 1),
+        fmt(x.latency?.maxMs, 1),
+        fmt(x.rssMb.peakDuringRun),
+        `${fmt(x.cpuPercentOfCore.target)}%`,
+        `${fmt(x.cpuPercentOfCore.mysql)}%`,
+        `${fmt(x.cpuPercentOfCore.redis)}%`,
+        `${fmt(x.cpuPercentOfCore.rabbitmq)}%`,
+        `${fmt(x.cpuPercentOfCore.bench)}%`,
+        `${fmt(x.cpuPercentOfCore.other)}%`,
+        fmt(x.cpuMicrosPerEvent.own),
+        fmt(x.cpuMicrosPerEvent.all),
+        x.loadavg.end[0]!.toFixed(1),
+      ]);
+    }
+  }
+  const lines = [
+    table(
+      [
+        'workload',
+        'target',
+        'events/s',
+        'vs baseline',
+        'of pipe',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'RSS MB',
+        'own CPU',
+        'mysql',
+        'redis',
+        'rabbit',
+        'bench',
+        'other',
+        'µs/ev own',
+        'µs/ev all',
+        'load',
+      ],
+      rows,
+    ),
+    '',
+    'Redis per event (calls, µs), worker runs at max rate:',
+    ...r.workloads.flatMap((w) =>
+      w.runs
+        .filter((x) => x.target === 'worker' && x.mode === 'max')
+        .map(
+          (x) =>
+            `  ${w.name}: ` +
+            x.redisPerEvent
+              .map((c) => `${c.command} ${fmt(c.calls, 2)} calls ${fmt(c.micros, 0)} µs`)
+              .join(', '),
+        ),
+    ),
+    '',
+    'targets:',
+    ...r.targets.map(
+      (t) =>
+        `  ${t.name.padEnd(36)} ${fmt(t.value, 2).padStart(8)}  (target ${t.target}) ` +
+        (t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED'),
+    ),
+  ];
+  return lines.join('\n');
+}
+
+/** What the table's columns mean (printed under it). */
+export function e2eLegend(r: E2eResult): string {
+  return [
+    `${r.settings.events.toLocaleString('en-US')} events per run (baseline: ` +
+      `${Math.min(r.settings.events, r.settings.baselineEvents).toLocaleString('en-US')}, the first ones), ` +
+      `quorum queue, prefetch ${r.settings.prefetch}, ` +
+      `baseline pool ${r.settings.baselinePool} connections; CPU in % of one core over the measured part;`,
+    'µs/ev: CPU time per event of the target alone (own) and of target + MySQL + Redis + RabbitMQ + bench (all);',
+    '  on an idle 2-core machine events/s cannot exceed 2,000,000 / all.',
+    'latency, publish (with confirms) to:',
+    ...(Object.keys(latencyTo) as TargetKind[]).map((k) => `  ${LABEL[k]}: ${latencyTo[k]}`),
+    '  max-rate runs queue a backlog, so their latency is mostly waiting in the queue; see @80%.',
+  ].join('\n');
+}
+
+export const e2eMachineLoad = () => ({ loadavg: loadavg(), cpus: os.cpus().length });

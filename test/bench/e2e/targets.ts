@@ -1,0 +1,284 @@
+/**
+ * What the end-to-end bench measures, each in a child process of its own (so its RSS and CPU
+ * are its own) on a vhost, database and Redis prefix of its own:
+ * - pipe: a no-op consumer that only acknowledges (the broker's ceiling);
+ * - worker: the real worker, `src/main.ts`, as `npm start` runs it (through tsx);
+ * - baseline: the row-locking comparison, test/bench/baseline/main.ts.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqp, { type ChannelModel } from 'amqplib';
+import { createConnection, type Connection } from 'mysql2/promise';
+import { bullPrefix } from '../../../jobs/connection.js';
+import { INVENTORY_EXCHANGE, MAIN_QUEUE } from '../../../src/broker/topology.js';
+import {
+  dropRedisPrefix,
+  dropTestDatabase,
+  TEST_MYSQL_SERVER,
+  testRedis,
+  uniqueName,
+} from '../../support/isolation.js';
+import { createTestVhost, deleteTestVhost } from '../../support/rabbit.js';
+import { BENCH_TENANT, nowMs } from './publisher.js';
+import type { ChildMessage } from './report.js';
+import type { BenchEvent } from './workloads.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export type TargetKind = 'pipe' | 'worker' | 'baseline';
+
+export interface TargetOptions {
+  prefetch: number;
+  baselinePool: number;
+  /**
+   * The worker compiled (buildWorker): run as `npm start` runs it, plain node without tsx,
+   * whose module loader thread would add tens of MB to its RSS. Unset: src/main.ts via tsx.
+   */
+  workerMain?: string;
+  /** write a V8 CPU profile of the child here (node --cpu-prof) */
+  cpuProfDir?: string;
+}
+
+/** A started target: how many events it finished, and when each finished. */
+export interface Target {
+  kind: TargetKind;
+  amqpUrl: string;
+  pid: number;
+  /** events finished so far (acked by the no-op consumer, committed by the others) */
+  done(): Promise<number>;
+  /** when each event finished, by id (see `latencyTo`) */
+  readonly finishedAt: Map<string, number>;
+  /**
+   * Stocks the SKUs without going through the queue, where the target allows it (the
+   * baseline, whose one transaction per stock.received would make seeding 10,000 SKUs take
+   * minutes); returns how many of the seed events it took, 0 if none.
+   */
+  seedDirect(seed: BenchEvent[]): Promise<number>;
+  /** errors the child reported (the baseline) */
+  readonly errors: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Compiles the project into `dir` as `npm run build` does into dist/ (without touching
+ * dist/); returns the worker's entry point. Type errors elsewhere do not stop the emit.
+ * `dir` must be under the project, for the compiled modules to find node_modules.
+ */
+export function buildWorker(dir: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    execFileSync(
+      join(ROOT, 'node_modules', '.bin', 'tsc'),
+      ['-p', 'tsconfig.json', '--outDir', dir],
+      {
+        cwd: ROOT,
+        stdio: 'ignore',
+      },
+    );
+  } catch {
+    // tsc exits non-zero on any type error but still emits
+  }
+  const main = join(dir, 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`building the worker into ${dir} failed`);
+  cpSync(join(ROOT, 'src', 'lua'), join(dir, 'src', 'lua'), { recursive: true });
+  return main;
+}
+
+/** What each target's latency is measured to. */
+export const latencyTo: Record<TargetKind, string> = {
+  pipe: 'delivery to the no-op consumer',
+  worker:
+    "the worker's announcement on inventory.events received by the bench " +
+    '(published after the ledger commit, before the ack)',
+  baseline: 'COMMIT returned in the baseline process',
+};
+
+const CHILD_FILES: Record<TargetKind, string> = {
+  pipe: 'test/bench/e2e/pipeConsumer.ts',
+  worker: 'src/main.ts',
+  baseline: 'test/bench/baseline/main.ts',
+};
+
+function spawnChild(kind: TargetKind, env: Record<string, string>, o: TargetOptions): ChildProcess {
+  // one profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the main
+  // thread's is <thread> 0; the other is tsx's module loader
+  const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const args =
+    kind === 'worker' && o.workerMain
+      ? [...prof, o.workerMain]
+      : [...prof, '--import', 'tsx', join(ROOT, CHILD_FILES[kind])];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  // the worker logs (pino, LOG_LEVEL=warn) on stdout: show the first lines only
+  let shown = 0;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (shown >= 10) return;
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      if (shown++ < 10) console.error(`  [${kind}] ${line.slice(0, 300)}`);
+    }
+  });
+  return child;
+}
+
+async function waitForConsumer(conn: ChannelModel, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      if ((await ch.checkQueue(MAIN_QUEUE)).consumerCount > 0) {
+        await ch.close();
+        return;
+      }
+      await ch.close();
+    } catch {
+      // the queue is not declared yet (the channel closed)
+    }
+    if (Date.now() > until) throw new Error(`no consumer on ${MAIN_QUEUE} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => {
+    console.error(`  [pid ${child.pid}] not stopped 30 s after SIGTERM: killed`);
+    child.kill('SIGKILL');
+  }, 30_000);
+  await exited;
+  clearTimeout(t);
+}
+
+export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<Target> {
+  const { vhost, url } = await createTestVhost(`bench_${kind}`);
+  const mysqlUrl = `${TEST_MYSQL_SERVER}/${uniqueName(`bench_${kind}`)}`;
+  const prefix = uniqueName(`bench_${kind}`);
+  const env: Record<string, string> = {
+    AMQP_URL: url,
+    MYSQL_URL: mysqlUrl,
+    REDIS_PREFIX: prefix,
+    PREFETCH: String(o.prefetch),
+    QUEUE_TYPE: 'quorum',
+    LOG_LEVEL: 'warn',
+    HTTP_PORT: '0',
+    RECONCILE_CRON: 'off',
+    BASELINE_POOL: String(o.baselinePool),
+  };
+  const child = spawnChild(kind, env, o);
+  const finishedAt = new Map<string, number>();
+  const errors: string[] = [];
+  let childDone = 0;
+  let ready = false;
+  child.on('message', (m: ChildMessage) => {
+    if (m.kind === 'ready') ready = true;
+    else if (m.kind === 'error') {
+      if (errors.length < 100) errors.push(m.message);
+    } else {
+      childDone = m.done;
+      for (const [id, at] of m.finished) if (!finishedAt.has(id)) finishedAt.set(id, at);
+    }
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${kind} exited early (code ${code}, signal ${signal})`)),
+    ),
+  );
+  exited.catch(() => undefined);
+
+  const conn = await amqp.connect(url);
+  let db: Connection | undefined;
+  const cleanup = async () => {
+    await stopChild(child);
+    await conn.close().catch(() => undefined);
+    await db?.end().catch(() => undefined);
+    await dropTestDatabase(mysqlUrl).catch(() => undefined);
+    const redis = testRedis();
+    await dropRedisPrefix(redis, prefix);
+    await dropRedisPrefix(redis, bullPrefix(prefix));
+    await redis.quit();
+    await deleteTestVhost(vhost);
+  };
+  try {
+    await Promise.race([waitForConsumer(conn, 120_000), exited]);
+    if (kind !== 'worker') {
+      const until = Date.now() + 30_000;
+      while (!ready && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+
+  let done: () => Promise<number> = () => Promise.resolve(childDone);
+  if (kind === 'worker') {
+    // the worker's finish line: its processed_events row (committed) and, for the latency,
+    // the announcement it publishes once the ledger committed
+    db = await createConnection(mysqlUrl);
+    const sql = db;
+    done = async () => {
+      const [rows] = await sql.query('SELECT COUNT(*) AS n FROM processed_events');
+      return Number((rows as { n: number }[])[0]!.n);
+    };
+    const ch = await conn.createChannel();
+    await ch.assertExchange(INVENTORY_EXCHANGE, 'topic', { durable: true });
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, INVENTORY_EXCHANGE, '#');
+    await ch.consume(
+      queue,
+      (msg) => {
+        if (!msg) return;
+        const at = nowMs();
+        const cause = (
+          JSON.parse(msg.content.toString('utf8')) as { data?: { causationId?: string } }
+        ).data?.causationId;
+        if (cause !== undefined && !finishedAt.has(cause)) finishedAt.set(cause, at);
+      },
+      { noAck: true },
+    );
+  }
+  const seedDirect = async (seed: BenchEvent[]): Promise<number> => {
+    if (kind !== 'baseline') return 0;
+    const c = await createConnection(mysqlUrl);
+    try {
+      for (let i = 0; i < seed.length; i += 1000) {
+        await c.query('INSERT INTO bl_stock (tenant, sku, location_id, on_hand) VALUES ?', [
+          seed.slice(i, i + 1000).map((e) => {
+            const d = e.data as { sku: string; quantity: number; locationId: string };
+            return [BENCH_TENANT, d.sku, d.locationId, d.quantity];
+          }),
+        ]);
+      }
+    } finally {
+      await c.end();
+    }
+    return seed.length;
+  };
+  return {
+    kind,
+    amqpUrl: url,
+    pid: child.pid!,
+    done,
+    seedDirect,
+    finishedAt,
+    errors,
+    stop: cleanup,
+  };
+}
+
+/** Resident set of a process (now and its peak), in MB, from /proc. */
+export function rssOf(pid: number): { rssMb: number; peakMb: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
