@@ -1,12 +1,17 @@
 --[[
-  Reconciliation repair: restores the figures of one stock hash, but only if the hash still
-  holds the figures the reconciliation read and the tenant still runs on the epoch it read:
-  an event applied in between is never overwritten (the caller reads again and retries later).
+  Reconciliation repair of one stock hash, only while the tenant still runs on the epoch the
+  reconciliation read. Two modes:
+  - shift: adds a correction to each figure of an existing hash. The caller read the figures
+    and the outbox in one atomic step and computed correction = truth - figures; an event
+    applied since adds to the figures and to the outbox alike, so the correction stays exact
+    and a hot pair is repaired however busy it is.
+  - set: compare-and-set, for a hash to create or delete: written only if the hash still holds
+    what was read (an event applied in between is never overwritten; the caller retries).
     KEYS[1]  tenant meta hash
     KEYS[2]  stock hash
     ARGV[1]  JSON { epoch,
-                    expected = { onHand, reserved, committed, unavailable, incoming } as read,
-                               or false when the hash was missing,
+                    shift = { onHand, reserved, committed, unavailable, incoming } to add, or
+                    expected = the five figures as read, or false when the hash was missing,
                     set = the five figures to write, or false to delete the hash,
                     reorderLevel?, reorderQuantity? (written only when the hash is created) }
   Output: 1 restored; 0 the hash or the epoch changed since it was read: nothing written
@@ -19,6 +24,13 @@ if rcall('HGET', KEYS[1], 'epoch') ~= tostring(a.epoch) then
   return 0
 end
 local exists = rcall('EXISTS', KEYS[2]) == 1
+if a.shift then
+  if not exists then return 0 end
+  for _, f in ipairs(FIGURES) do
+    if a.shift[f] ~= 0 then rcall('HINCRBY', KEYS[2], f, a.shift[f]) end
+  end
+  return 1
+end
 if not a.expected then
   if exists then return 0 end
 else

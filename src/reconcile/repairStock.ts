@@ -34,9 +34,11 @@ const CAS_ATTEMPTS = 10;
  * unmirrored outbox entries add (or deletes a Redis hash MySQL knows nothing of). Runs holding
  * the tenant's epoch row exclusively, as a tenant load does: no mirror transaction of the
  * tenant can commit meanwhile, so the sums, the row and the outbox read here cannot race a
- * commit (unlike the detection reads), and what is written is exact. Redis is written with a
- * compare-and-set (src/lua/restoreStock-2.lua): an event applied between its read and its
- * write makes it read again; `changed` when that kept happening.
+ * commit (unlike the detection reads), and what is written is exact. An existing Redis hash is
+ * shifted by its drift, read atomically with the outbox (src/lua/restoreStock-2.lua), which
+ * events applied meanwhile do not invalidate; a hash to create or delete is written with a
+ * compare-and-set that reads again when an event came first (`changed` when that kept
+ * happening).
  */
 export async function repairPair(
   scope: TenantScope,
@@ -134,10 +136,16 @@ async function restoreRedis(
     ) as Figures;
     if (drop ? hash === null : hash !== null && same(figures, target)) return untouched('clean');
     if (!known && !drop && hash === null) return untouched('clean');
+    // an existing hash that stays: shifted by the drift (exact however busy the pair is);
+    // a hash to create or delete: compare-and-set
+    const shift = hash !== null && !drop;
     const arg = {
       epoch: read.epoch,
-      expected: hash === null ? false : figures,
-      set: drop ? false : target,
+      ...(shift
+        ? {
+            shift: Object.fromEntries(FIGURES.map((f) => [f, target[f] - figures[f]])),
+          }
+        : { expected: hash === null ? false : figures, set: drop ? false : target }),
       ...(level?.reorderLevel != null ? { reorderLevel: level.reorderLevel } : {}),
       ...(level?.reorderQuantity != null ? { reorderQuantity: level.reorderQuantity } : {}),
     };
