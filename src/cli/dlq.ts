@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
+import { CliError, EXIT, intArg } from './exit.js';
 import { printJson, printTable, progress } from './output.js';
 
 /** `inventory dlq …`: what failed, why, and putting it back once the cause is fixed. */
@@ -13,10 +14,10 @@ export function registerDlq(program: Command, config: () => Config): void {
   dlq
     .command('list')
     .description('list dead letters with type, reason and age, and counts by reason')
-    .option('--limit <n>', 'read at most this many messages', '1000')
+    .option('--limit <n>', 'read at most this many messages', intArg(1), 1000)
     .option('--json', 'print JSON')
-    .action(async (o: { limit: string; json?: boolean }) => {
-      const items = await listDeadLetters(config().AMQP_URL, Number(o.limit));
+    .action(async (o: { limit: number; json?: boolean }) => {
+      const items = await listDeadLetters(config().AMQP_URL, o.limit);
       const byReason = new Map<string, number>();
       for (const d of items) {
         const key = d.reason.split(':')[0]!;
@@ -45,16 +46,11 @@ export function registerDlq(program: Command, config: () => Config): void {
   dlq
     .command('show <id>')
     .description('show one dead letter: headers and body')
-    .option('--limit <n>', 'search at most this many messages', '10000')
-    .action(async (id: string, o: { limit: string }) => {
-      const found = (await listDeadLetters(config().AMQP_URL, Number(o.limit))).find(
-        (d) => d.id === id,
-      );
-      if (!found) {
-        console.error(`no dead letter with id ${id}`);
-        process.exitCode = 1;
-        return;
-      }
+    .option('--limit <n>', 'search at most this many messages', intArg(1), 10000)
+    .addHelpText('after', '\nExit status 4 when no dead letter has this id.')
+    .action(async (id: string, o: { limit: number }) => {
+      const found = (await listDeadLetters(config().AMQP_URL, o.limit)).find((d) => d.id === id);
+      if (!found) throw new CliError(`no dead letter with id ${id}`, EXIT.notFound);
       let body: unknown = found.body;
       try {
         body = JSON.parse(found.body);
@@ -73,14 +69,14 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--reason <text>', 'only dead letters whose reason contains this text')
     .option('--id <id>', 'only this event id')
     .option('--dry-run', 'show what would be replayed, change nothing')
-    .option('--limit <n>', 'look at most at this many messages', '100000')
+    .option('--limit <n>', 'look at most at this many messages', intArg(1), 100000)
     .action(
       async (o: {
         type?: string;
         reason?: string;
         id?: string;
         dryRun?: boolean;
-        limit: string;
+        limit: number;
       }) => {
         const bar = progress('replayed');
         const r = await replayDeadLetters(
@@ -90,7 +86,7 @@ export function registerDlq(program: Command, config: () => Config): void {
             ...(o.reason !== undefined ? { reason: o.reason } : {}),
             ...(o.id !== undefined ? { id: o.id } : {}),
           },
-          { dryRun: Boolean(o.dryRun), limit: Number(o.limit), onProgress: (n) => bar.update(n) },
+          { dryRun: Boolean(o.dryRun), limit: o.limit, onProgress: (n) => bar.update(n) },
         );
         bar.end();
         console.log(
@@ -108,9 +104,10 @@ export function registerDlq(program: Command, config: () => Config): void {
     .action(async (o: { yes?: boolean }) => {
       if (!o.yes) {
         if (!process.stdin.isTTY) {
-          console.error('refusing to purge without --yes when not run from a terminal');
-          process.exitCode = 2;
-          return;
+          throw new CliError(
+            'refusing to purge without --yes when not run from a terminal',
+            EXIT.usage,
+          );
         }
         const rl = createInterface({ input: process.stdin, output: process.stdout });
         const answer = await rl.question(

@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { migrate } from '../ledger/db.js';
-import { rebuildAll, rebuildTenant } from '../ledger/rebuild.js';
+import { rebuildTenant } from '../ledger/rebuild.js';
+import { knownTenants } from '../ledger/outboxLag.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
+import { within } from './exit.js';
+import { progress } from './output.js';
 
 export function registerMaintenance(program: Command, config: () => Config): void {
   program
     .command('migrate')
     .description('create the database if missing and run pending migrations')
     .action(async () => {
-      const applied = await migrate(config().MYSQL_URL);
+      const applied = await within(migrate(config().MYSQL_URL), 60_000, 'MySQL');
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
     });
 
@@ -23,13 +26,17 @@ export function registerMaintenance(program: Command, config: () => Config): voi
     .action(async (o: { tenant?: string }) => {
       const c = config();
       const logger = createLogger(c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL);
-      const s = await openServices(c, logger);
+      const s = await within(openServices(c, logger), 30_000, 'MySQL');
       try {
         const deps = { ...s, prefix: c.REDIS_PREFIX, logger };
         const started = Date.now();
-        const tenants = o.tenant
-          ? (await rebuildTenant(deps, o.tenant), [o.tenant])
-          : await rebuildAll(deps);
+        const tenants = o.tenant ? [o.tenant] : (await knownTenants(s.knex)).sort();
+        const bar = progress('tenants rebuilt');
+        for (const [i, tenant] of tenants.entries()) {
+          bar.update(i, tenants.length);
+          await rebuildTenant(deps, tenant);
+        }
+        bar.end();
         console.log(
           `rebuilt ${tenants.length} tenant(s) in ${Date.now() - started} ms: ${tenants.join(', ') || '(none)'}`,
         );

@@ -19,23 +19,38 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** A one-line progress indicator on stderr (only when it is a terminal). */
-export function progress(label: string): {
+/**
+ * A one-line progress indicator on stderr, redrawn at most ten times a second; silent when
+ * stderr is not a terminal (logs, pipes, CI), so output meant for scripts stays clean.
+ */
+export function progress(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): {
   update(done: number, total?: number): void;
   end(): void;
 } {
-  const tty = process.stderr.isTTY;
+  const tty = stream.isTTY;
   let last = 0;
+  let drawn = false;
+  const WIDTH = 24;
   return {
     update(done, total) {
       const now = Date.now();
       if (!tty || now - last < 100) return;
       last = now;
-      const pct = total ? ` ${Math.floor((done / total) * 100)}%` : '';
-      process.stderr.write(`\r${label}: ${done}${total ? `/${total}` : ''}${pct}   `);
+      drawn = true;
+      if (!total) {
+        stream.write(`\r${label}: ${done}   `);
+        return;
+      }
+      const share = Math.min(1, done / total);
+      const filled = Math.round(share * WIDTH);
+      const bar = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}]`;
+      stream.write(`\r${label} ${bar} ${done}/${total} ${Math.floor(share * 100)}%   `);
     },
     end() {
-      if (tty) process.stderr.write('\n');
+      if (tty && drawn) stream.write('\n');
     },
   };
 }

@@ -9,8 +9,10 @@ import { reconcile, type ReconcileSummary } from '../reconcile/index.js';
 import { openServices } from '../services.js';
 import { printJson, printTable, progress } from './output.js';
 
+import { EXIT } from './exit.js';
+
 /** Exit status when drift was found (whether or not it was repaired). */
-export const EXIT_DRIFT = 3;
+export const EXIT_DRIFT = EXIT.drift;
 
 function printSummary(s: ReconcileSummary, ms: number): void {
   const kinds = Object.entries(s.byKind).map(([kind, n]) => ({ kind, drifts: n }));

@@ -38,6 +38,8 @@ export async function startTestWorker(
     REDIS_PREFIX: prefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PREFETCH: '200',
+    // no HTTP endpoint unless a test asks: parallel workers would all want port 9464
+    HTTP_PORT: '0',
     ...overrides,
   });
   const logger = createLogger(config.LOG_LEVEL, label);

@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import { toError } from '../errors/toError.js';
+import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
+
+/** Rejects when `p` has not settled after `ms` (a service that hangs is as bad as one down). */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface ReadinessOptions {
+  /** true while a consumer is registered on a live channel */
+  consuming: () => boolean;
+  redis: Redis;
+  knex: Knex;
+  prefix: string;
+  /** unready while the oldest outbox entry is older than this */
+  maxOutboxLagSeconds: number;
+  /** per check. @default 2000 */
+  timeoutMs?: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<'rabbitmq' | 'redis' | 'mysql' | 'outbox', CheckResult>;
+}
+
+/**
+ * What /readyz answers: every dependency reachable, the consumer registered, and the ledger
+ * mirror keeping up. The checks run in parallel, each bounded by `timeoutMs`.
+ */
+export class ReadinessProbe {
+  private tenants: string[] = [];
+
+  constructor(private readonly o: ReadinessOptions) {}
+
+  async check(): Promise<Readiness> {
+    const ms = this.o.timeoutMs ?? 2000;
+    const run = async (f: () => Promise<string | undefined>): Promise<CheckResult> => {
+      try {
+        const detail = await f();
+        return detail === undefined ? { ok: true } : { ok: false, detail };
+      } catch (e) {
+        return { ok: false, detail: toError(e).message };
+      }
+    };
+    // the tenant list read by the MySQL check feeds the outbox check; the last good one is kept
+    const mysqlCheck = run(async () => {
+      this.tenants = await withTimeout(knownTenants(this.o.knex), ms, 'mysql');
+      return undefined;
+    });
+    const [rabbitmq, redis, mysql, outbox] = await Promise.all([
+      run(async () => (this.o.consuming() ? undefined : 'not consuming')),
+      run(async () => {
+        await withTimeout(this.o.redis.ping(), ms, 'redis');
+        return undefined;
+      }),
+      mysqlCheck,
+      run(async () => {
+        await mysqlCheck;
+        const lag = await withTimeout(
+          outboxLag(this.o.redis, this.o.prefix, this.tenants),
+          ms,
+          'outbox',
+        );
+        const bound = this.o.maxOutboxLagSeconds;
+        return lag.oldestSeconds > bound
+          ? `${lag.entries} event(s) not yet in MySQL, oldest ${Math.round(lag.oldestSeconds)} s (bound ${bound} s)`
+          : undefined;
+      }),
+    ]);
+    const checks = { rabbitmq, redis, mysql, outbox };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+}
