@@ -1,12 +1,31 @@
 import { z } from 'zod';
 import { idString, quantity } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
-import { location } from './fields.js';
 
-/** cart.added → reserveCart-4+.lua: hold more units for the cart if available (sliding TTL). */
+/**
+ * cart.added → reserveCart-5+.lua: hold more units for the cart if available (sliding TTL).
+ * Naming no location, the unit is routed across the tenant's locations (`default` for a
+ * tenant that has none).
+ */
 export default defineConsumer({
   type: 'cart.added',
-  data: z.object({ cartId: idString, sku: idString, quantity, locationId: location }),
-  command: (d, ctx) => ({ op: 'cartAdd', ...d, ttlMs: ctx.cartTtlMs }),
+  data: z.object({ cartId: idString, sku: idString, quantity, locationId: idString.optional() }),
+  command: (d, ctx) =>
+    d.locationId !== undefined
+      ? {
+          op: 'cartAdd',
+          cartId: d.cartId,
+          sku: d.sku,
+          locationId: d.locationId,
+          quantity: d.quantity,
+          ttlMs: ctx.cartTtlMs,
+        }
+      : {
+          op: 'cartRoute',
+          cartId: d.cartId,
+          sku: d.sku,
+          quantity: d.quantity,
+          ttlMs: ctx.cartTtlMs,
+        },
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

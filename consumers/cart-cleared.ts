@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
 
-/** cart.cleared → releaseCart-4+.lua (mode clear): release the cart's whole hold. */
+/** cart.cleared → releaseCart-5+.lua (mode clear): release the cart's whole hold. */
 export default defineConsumer({
   type: 'cart.cleared',
   data: z.object({ cartId: idString }),

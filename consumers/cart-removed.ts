@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idString, quantity } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
 
-/** cart.removed → releaseCart-4+.lua (mode remove): release that much, or all, of the SKU. */
+/** cart.removed → releaseCart-5+.lua (mode remove): release that much, or all, of the SKU. */
 export default defineConsumer({
   type: 'cart.removed',
   data: z.object({ cartId: idString, sku: idString, quantity: quantity.optional() }),

@@ -14,6 +14,11 @@ import stockCounted from './stock-counted.js';
 import stockReceived from './stock-received.js';
 import transferReceived from './transfer-received.js';
 import transferShipped from './transfer-shipped.js';
+import transferCreated from './transfer-created.js';
+import transferCancelled from './transfer-cancelled.js';
+import locationUpserted from './location-upserted.js';
+import locationBound from './location-bound.js';
+import locationUnbound from './location-unbound.js';
 
 const all = [
   cartAdded,
@@ -31,6 +36,11 @@ const all = [
   stockConfigured,
   transferShipped,
   transferReceived,
+  transferCreated,
+  transferCancelled,
+  locationUpserted,
+  locationBound,
+  locationUnbound,
 ] as Consumer[];
 
 /** Every consumed event type, by `type` (also the routing key on commerce.events). */

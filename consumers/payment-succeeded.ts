@@ -4,7 +4,7 @@ import { defineConsumer } from './consumer.js';
 import { lines } from './fields.js';
 
 /**
- * payment.succeeded → commitOrder-4+.lua: the first success commits the order's hold;
+ * payment.succeeded → commitOrder-5+.lua: the first success commits the order's hold;
  * later ones (split payments) change nothing; an order with no hold is reserved now.
  */
 export default defineConsumer({

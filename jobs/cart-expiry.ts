@@ -1,20 +1,13 @@
-import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { cartExpiryEvent, cartExpiryId, type CartExpiryData } from '../src/domain/cartExpiry.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
-export const CART_EXPIRY_QUEUE = 'cart-expiry';
-/** The source of the events cart expiry applies (with the job id as event id). */
-export const CART_EXPIRY_SOURCE = '/inventory-worker/cart-expiry';
+export { CART_EXPIRY_SOURCE, type CartExpiryData } from '../src/domain/cartExpiry.js';
 
-export interface CartExpiryData {
-  tenant: string;
-  cartId: string;
-  /** the expiry this job was scheduled for; a cart refreshed since has another one */
-  expiresAt: number;
-}
+export const CART_EXPIRY_QUEUE = 'cart-expiry';
 
 export interface EventRunner {
   applyDurably(meta: EventMeta, command: Command): Promise<{ payload?: OutboxPayload }>;
@@ -58,9 +51,7 @@ export class CartExpiry {
   }
 
   static jobId(d: CartExpiryData): string {
-    // BullMQ job ids must not contain ':'; cart ids may contain anything printable.
-    const h = createHash('sha1').update(`${d.tenant}\x1f${d.cartId}`).digest('hex').slice(0, 20);
-    return `cart-${h}-${d.expiresAt}`;
+    return cartExpiryId(d);
   }
 
   /** Schedules the expiry of every open cart hold in the payload; batched into addBulk calls. */
@@ -114,15 +105,9 @@ export class CartExpiry {
   }
 
   private async expire(job: Job<CartExpiryData>): Promise<string> {
-    const { tenant, cartId, expiresAt } = job.data;
-    const meta: EventMeta = {
-      tenant,
-      source: CART_EXPIRY_SOURCE,
-      id: job.id ?? CartExpiry.jobId(job.data),
-      type: 'cart.expired',
-      occurredAt: new Date().toISOString(),
-    };
-    const r = await this.o.runner.applyDurably(meta, { op: 'cartExpire', cartId, expiresAt });
+    // the same event a reservation applies when it finds the cart past its expiry first
+    const { meta, command } = cartExpiryEvent(job.data, job.id ?? CartExpiry.jobId(job.data));
+    const r = await this.o.runner.applyDurably(meta, command);
     if (r.payload) await this.o.runner.announce(r.payload);
     return r.payload?.outcome.reason ?? r.payload?.outcome.result ?? 'duplicate';
   }

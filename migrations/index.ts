@@ -10,6 +10,14 @@ import * as m010 from './010_add_processed_events_outcome.js';
 import * as m011 from './011_add_inventory_ledger_event_ref.js';
 import * as m012 from './012_fill_inventory_ledger_event_ref.js';
 import * as m013 from './013_key_inventory_ledger_by_event_ref.js';
+import * as m014 from './014_add_inventory_ledger_movement_time.js';
+import * as m015 from './015_create_bi_stock_daily_changes.js';
+import * as m016 from './016_create_bi_units_sold_daily.js';
+import * as m017 from './017_create_bi_holds_by_state.js';
+import * as m018 from './018_create_bi_shrinkage_daily.js';
+import * as m020 from './020_create_locations.js';
+import * as m021 from './021_create_location_skus.js';
+import * as m022 from './022_create_sku_costs.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -29,6 +37,14 @@ const migrations: Record<string, Knex.Migration> = {
   '011_add_inventory_ledger_event_ref': m011,
   '012_fill_inventory_ledger_event_ref': m012,
   '013_key_inventory_ledger_by_event_ref': m013,
+  '014_add_inventory_ledger_movement_time': m014,
+  '015_create_bi_stock_daily_changes': m015,
+  '016_create_bi_units_sold_daily': m016,
+  '017_create_bi_holds_by_state': m017,
+  '018_create_bi_shrinkage_daily': m018,
+  '020_create_locations': m020,
+  '021_create_location_skus': m021,
+  '022_create_sku_costs': m022,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

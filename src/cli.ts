@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { registerBi } from './cli/bi.js';
+import { registerDemo } from './cli/demo.js';
 import { registerDlq } from './cli/dlq.js';
+import { registerLocations } from './cli/locations.js';
+import { EXIT, EXIT_HELP, exitCodeOf } from './cli/exit.js';
 import { registerMaintenance } from './cli/maintenance.js';
 import { registerReconcile } from './cli/reconcile.js';
 import { registerReports } from './cli/reports.js';
@@ -15,21 +19,38 @@ const config = (): Config => (cached ??= loadConfig());
 const program = new Command()
   .name('inventory')
   .description(
-    'Operator CLI of the inventory reservation worker. Reads the same environment as the worker\n' +
-      '(AMQP_URL, REDIS_URL, MYSQL_URL, REDIS_PREFIX, ...).',
+    'Operator CLI of the inventory reservation worker. It reads the same environment as the ' +
+      'worker (AMQP_URL, REDIS_URL, MYSQL_URL, REDIS_PREFIX, ...). Data goes to stdout (--json ' +
+      'for scripts); messages and progress go to stderr.',
   )
-  .showHelpAfterError();
+  .addHelpText('after', EXIT_HELP)
+  .showHelpAfterError()
+  // usage errors throw (exit 2) instead of exiting with 1 like a failed command
+  .exitOverride();
 
 registerStock(program, config);
+registerLocations(program, config);
 registerReports(program, config);
 registerDlq(program, config);
 registerMaintenance(program, config);
 registerReconcile(program, config);
+registerBi(program, config);
+registerDemo(program, config);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   const err = toError(e);
-  console.error(err instanceof ConfigError ? err.message : `error: ${err.message}`);
-  process.exitCode = err instanceof ConfigError ? 78 : 1;
+  if (err instanceof CommanderError) {
+    // commander printed the message (or the help) already
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exitCode = EXIT.config;
+  } else {
+    console.error(`error: ${err.message}`);
+    process.exitCode = exitCodeOf(err);
+  }
+  // a service that never answered may hold the event loop open: do not hang on it
+  setTimeout(() => process.exit(), 2000).unref();
 }

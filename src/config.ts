@@ -92,6 +92,12 @@ const schema = z.object({
     .default(false),
   /** @default info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Port of /healthz, /readyz and /metrics; 0 serves none. @default 9464 */
+  HTTP_PORT: int(0).max(65_535).default(9464),
+  /** Address the HTTP endpoint listens on. @default 0.0.0.0 (every interface, for scrapers) */
+  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  /** /readyz: unready while an applied event waits longer than this for MySQL. @default 30 */
+  READY_MAX_OUTBOX_LAG_SECONDS: int(1).default(30 * SECOND),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
+import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
+import { CliError, EXIT, intArg, within } from './exit.js';
 import { printJson, printTable } from './output.js';
+import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
+import { stockValue } from '../ledger/networkQueries.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
-  await migrate(config.MYSQL_URL); // a fresh install answers "nothing yet" rather than failing
+  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
   const knex = createKnex(config.MYSQL_URL, { max: 2 });
   try {
     return await f(knex);
@@ -20,9 +24,9 @@ export function registerReports(program: Command, config: () => Config): void {
     .command('low-stock')
     .description('SKU-locations at or below their reorder level (from stock_levels)')
     .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
-    .option('--limit <n>', 'at most this many rows', '1000')
+    .option('--limit <n>', 'at most this many rows', intArg(1), 1000)
     .option('--json', 'print JSON')
-    .action(async (o: { tenant: string; limit: string; json?: boolean }) => {
+    .action(async (o: { tenant: string; limit: number; json?: boolean }) => {
       const rows = await withKnex(config(), (knex) =>
         knex('stock_levels')
           .select({
@@ -38,10 +42,16 @@ export function registerReports(program: Command, config: () => Config): void {
           .whereNotNull('reorder_level')
           .whereRaw('available <= reorder_level')
           .orderByRaw('available - reorder_level, sku, location_id')
-          .limit(Number(o.limit)),
+          .limit(o.limit),
       );
-      if (o.json) return printJson(rows);
-      printTable(rows, [
+      const out = (rows as Record<string, unknown>[]).map((r) => ({
+        ...r,
+        available: Number(r.available),
+        onHand: Number(r.onHand),
+        reserved: Number(r.reserved),
+      }));
+      if (o.json) return printJson(out);
+      printTable(out, [
         'sku',
         'locationId',
         'available',
@@ -54,22 +64,23 @@ export function registerReports(program: Command, config: () => Config): void {
 
   program
     .command('history <sku>')
-    .description('ledger movements of a SKU, newest first')
+    .description('ledger movements of a SKU, newest first, a page at a time')
     .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
     .option('--location <id>', 'one location only')
-    .option('--limit <n>', 'rows per page', '50')
-    .option('--before <id>', 'page: movements with a ledger id below this one')
-    .option('--json', 'print JSON')
+    .option('--limit <n>', 'rows per page', intArg(1), 50)
+    .option('--before <id>', 'next page: movements with a ledger id below this one', intArg(1))
+    .option('--json', 'print JSON: { movements, nextBefore } (nextBefore null on the last page)')
     .action(
       async (
         sku: string,
-        o: { tenant: string; location?: string; limit: string; before?: string; json?: boolean },
+        o: { tenant: string; location?: string; limit: number; before?: number; json?: boolean },
       ) => {
-        const rows = await withKnex(config(), (knex) => {
+        const rows = (await withKnex(config(), (knex) => {
           const q = knex('inventory_ledger')
             .select(
               'id',
               'occurred_at',
+              'recorded_at',
               'location_id',
               'movement',
               'qty',
@@ -86,26 +97,37 @@ export function registerReports(program: Command, config: () => Config): void {
             )
             .where({ tenant: o.tenant, sku })
             .orderBy('id', 'desc')
-            .limit(Number(o.limit));
-          if (o.location) void q.andWhere({ location_id: o.location });
-          if (o.before) void q.andWhere('id', '<', Number(o.before));
+            // one more than a page says whether there is a next one
+            .limit(o.limit + 1);
+          if (o.location !== undefined) void q.andWhere({ location_id: o.location });
+          if (o.before !== undefined) void q.andWhere('id', '<', o.before);
           return q;
-        });
-        if (o.json) return printJson(rows);
-        printTable(rows as Record<string, unknown>[], [
-          'id',
-          'occurred_at',
-          'location_id',
-          'movement',
-          'qty',
-          'reference_type',
-          'reference_id',
-          'reason',
-          'event_type',
-        ]);
-        const last = rows.at(-1) as { id: number } | undefined;
-        if (last && rows.length === Number(o.limit))
-          console.log(`\nnext page: --before ${last.id}`);
+        })) as (Record<string, unknown> & { id: number })[];
+        const movements: Record<string, unknown>[] = rows
+          .slice(0, o.limit)
+          .map((r) => ({ ...r, id: Number(r.id) }));
+        const nextBefore = rows.length > o.limit ? Number(rows[o.limit - 1]!.id) : null;
+        if (o.json) return printJson({ tenant: o.tenant, sku, movements, nextBefore });
+        printTable(
+          movements.map((r) => ({
+            ...r,
+            occurred_at: r.occurred_at instanceof Date ? r.occurred_at.toISOString() : '',
+          })),
+          [
+            'id',
+            'occurred_at',
+            'location_id',
+            'movement',
+            'qty',
+            'on_hand_delta',
+            'reserved_delta',
+            'reference_type',
+            'reference_id',
+            'reason',
+            'event_type',
+          ],
+        );
+        if (nextBefore !== null) console.error(`\nnext page: --before ${nextBefore}`);
       },
     );
 
@@ -114,84 +136,94 @@ export function registerReports(program: Command, config: () => Config): void {
     .description('holds of a cart, order or transfer id (mirrored state, with lines)')
     .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExit status 4 when no cart, order or transfer has this id.')
     .action(async (reference: string, o: { tenant: string; json?: boolean }) => {
       const rows = (await withKnex(config(), (knex) =>
         knex('reservations').where({ tenant: o.tenant, ref_id: reference }).orderBy('ref_type'),
       )) as Record<string, unknown>[];
-      const parsed: Record<string, unknown>[] = rows.map((r) => ({
-        ...r,
-        lines: JSON.parse(String(r.lines)) as unknown,
+      const parsed = rows.map((r) => ({
+        kind: String(r.ref_type),
+        id: String(r.ref_id),
+        state: String(r.state),
+        paid: Boolean(r.paid),
+        paymentId: r.payment_id ?? null,
+        link: r.link ?? null,
+        fromLocationId: r.from_location_id ?? null,
+        toLocationId: r.to_location_id ?? null,
+        expiresAt: r.expires_at ?? null,
+        updatedAt: r.updated_at ?? null,
+        lines: JSON.parse(String(r.lines)) as Record<string, unknown>[],
       }));
-      if (o.json) return printJson(parsed);
-      if (!parsed.length) {
-        console.error(`no cart, order or transfer ${reference} (tenant ${o.tenant})`);
-        process.exitCode = 1;
+      if (o.json) {
+        printJson(parsed);
+        if (!parsed.length) process.exitCode = EXIT.notFound;
         return;
       }
-      for (const r of parsed) {
-        console.log(
-          `${String(r.ref_type)} ${String(r.ref_id)}: ${String(r.state)}${r.paid ? ' (paid)' : ''}${r.expires_at ? `, expires ${new Date(r.expires_at as string).toISOString()}` : ''}`,
+      if (!parsed.length)
+        throw new CliError(
+          `no cart, order or transfer ${reference} (tenant ${o.tenant})`,
+          EXIT.notFound,
         );
-        printTable(r.lines as Record<string, unknown>[], [
-          'sku',
-          'locationId',
-          'held',
-          'ordered',
-          'shipped',
-        ]);
+      for (const r of parsed) {
+        const expires = r.expiresAt instanceof Date ? `, expires ${r.expiresAt.toISOString()}` : '';
+        console.log(`${r.kind} ${r.id}: ${r.state}${r.paid ? ' (paid)' : ''}${expires}`);
+        printTable(r.lines, ['sku', 'locationId', 'held', 'ordered', 'shipped']);
       }
     });
 
   program
     .command('stats')
-    .description('units on hand, SKUs, holds by kind and state, ledger size and outbox lag')
+    .description(
+      'units on hand, SKUs, holds by kind and state, units sold, ledger size and lag behind Redis',
+    )
     .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
-    .option('--days <n>', 'units sold over the last N days', '30')
+    .option('--days <n>', 'units sold over the last N days', intArg(1), 30)
     .option('--json', 'print JSON')
-    .action(async (o: { tenant: string; days: string; json?: boolean }) => {
-      const stats = await withKnex(config(), async (knex) => {
-        const [totals] = (await knex('stock_levels')
-          .where({ tenant: o.tenant })
-          .select(
-            knex.raw('COUNT(DISTINCT sku) AS skus'),
-            knex.raw('COUNT(*) AS skuLocations'),
-            knex.raw('COALESCE(SUM(on_hand),0) AS unitsOnHand'),
-            knex.raw('COALESCE(SUM(reserved),0) AS unitsReserved'),
-            knex.raw('COALESCE(SUM(available),0) AS unitsAvailable'),
-          )) as Record<string, unknown>[];
-        const holds = (await knex('reservations')
-          .where({ tenant: o.tenant })
-          .select('ref_type', 'state')
-          .count({ n: '*' })
-          .groupBy('ref_type', 'state')) as { ref_type: string; state: string; n: number }[];
-        const [sold] = (await knex('inventory_ledger')
-          .where({ tenant: o.tenant, movement: 'shipped' })
-          .andWhere(
-            'occurred_at',
-            '>=',
-            knex.raw('UTC_TIMESTAMP(3) - INTERVAL ? DAY', [Number(o.days)]),
-          )
-          .sum({ units: knex.raw('-on_hand_delta') })) as { units: number | null }[];
-        const [lag] = (await knex('processed_events')
-          .where({ tenant: o.tenant })
-          .select(
-            knex.raw('MAX(recorded_at) AS lastRecordedAt'),
-            knex.raw('COUNT(*) AS events'),
-          )) as Record<string, unknown>[];
-        return {
-          tenant: o.tenant,
-          ...Object.fromEntries(Object.entries(totals ?? {}).map(([k, v]) => [k, Number(v)])),
-          unitsSold: { days: Number(o.days), units: Number(sold?.units ?? 0) },
-          holds: holds.map((h) => ({ kind: h.ref_type, state: h.state, count: Number(h.n) })),
-          eventsRecorded: Number(lag?.events ?? 0),
-          lastRecordedAt: lag?.lastRecordedAt ?? null,
-        };
-      });
+    .action(async (o: { tenant: string; days: number; json?: boolean }) => {
+      const c = config();
+      const stats = await withKnex(c, async (knex) => ({
+        tenant: o.tenant,
+        ...(await stockTotals(knex, o.tenant)),
+        unitsSold: await unitsSold(knex, o.tenant, o.days),
+        stockValue: await stockValue(knex, o.tenant),
+        holds: await holdsByKind(knex, o.tenant),
+        ...(await ledgerActivity(knex, o.tenant)),
+        outbox: await readOutboxLag(c, o.tenant),
+      }));
       if (o.json) return printJson(stats);
-      const { holds, unitsSold, ...rest } = stats;
-      for (const [k, v] of Object.entries(rest)) console.log(`${k.padEnd(16)} ${String(v)}`);
-      console.log(`${'unitsSold'.padEnd(16)} ${unitsSold.units} (last ${unitsSold.days} days)`);
+      const { holds, unitsSold: sold, outbox, stockValue: value, ...rest } = stats;
+      const show = (k: string, v: unknown) =>
+        console.log(`${k.padEnd(16)} ${v instanceof Date ? v.toISOString() : String(v)}`);
+      for (const [k, v] of Object.entries(rest)) show(k, v);
+      show('unitsSold', `${sold.units} (last ${sold.days} days)`);
+      show(
+        'stockValue',
+        `${value.value} (${value.unitsValued} units at unit cost; ${value.skusWithoutCost} SKUs on hand without a cost)`,
+      );
+      show(
+        'ledgerLag',
+        outbox === null
+          ? 'unknown (Redis did not answer)'
+          : `${outbox.entries} event(s) not yet in MySQL, oldest ${outbox.oldestSeconds.toFixed(1)} s`,
+      );
       console.log('\nholds by kind and state:');
-      printTable(holds, ['kind', 'state', 'count']);
+      printTable(holds as unknown as Record<string, unknown>[], ['kind', 'state', 'count']);
     });
+}
+
+/** The tenant's outbox lag, or null when Redis does not answer within a few seconds. */
+async function readOutboxLag(c: Config, tenant: string) {
+  const redis = new Redis(c.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined); // reported as null below
+  try {
+    return await within(
+      redis.connect().then(() => tenantOutboxLag(redis, c.REDIS_PREFIX, tenant)),
+      5_000,
+      'Redis',
+    );
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -1,12 +1,14 @@
+import type { Redis } from 'ioredis';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
-import { TenantKeys } from '../engine/keys.js';
-import { openServices } from '../services.js';
-import { createLogger } from '../logger.js';
-import { printJson, printTable } from './output.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
+import { pairOf, TenantKeys } from '../engine/keys.js';
+import { createLogger } from '../logger.js';
+import { openServices } from '../services.js';
+import { CliError, EXIT, within } from './exit.js';
+import { printJson, printTable } from './output.js';
 
-interface LocationFigures {
+export interface LocationFigures {
   locationId: string;
   available: number;
   reserved: number;
@@ -18,15 +20,8 @@ interface LocationFigures {
   reorderQuantity: number | null;
 }
 
-const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
-
-/** Live figures of a SKU from Redis, in the shape of the seed's stock response. */
-export async function readStock(
-  config: Config,
-  tenant: string,
-  sku: string,
-  location?: string,
-): Promise<{
+/** The seed's stock response: totals over the locations, and each location. */
+export interface StockResponse {
   sku: string;
   tenant: string;
   available: number;
@@ -35,54 +30,86 @@ export async function readStock(
   byLocation: LocationFigures[];
   reorderLevel: number | null;
   reorderQuantity: number | null;
-}> {
+}
+
+const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
+const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
+
+/** One location's figures from its Redis stock hash. */
+export function locationFigures(locationId: string, h: Record<string, string>): LocationFigures {
+  const onHand = num(h.onHand);
+  const reserved = num(h.reserved);
+  const unavailable = num(h.unavailable);
+  return {
+    locationId,
+    available: onHand - reserved - unavailable,
+    reserved,
+    onHand,
+    committed: num(h.committed),
+    unavailable,
+    incoming: num(h.incoming),
+    reorderLevel: h.reorderLevel === undefined ? null : Number(h.reorderLevel),
+    reorderQuantity: h.reorderQuantity === undefined ? null : Number(h.reorderQuantity),
+  };
+}
+
+/** Every location of a SKU (or the one asked for) with its live figures, sorted by location. */
+export async function readLocations(
+  redis: Redis,
+  keys: TenantKeys,
+  sku: string,
+  location?: string,
+): Promise<LocationFigures[]> {
+  const base = keys.stock(pairOf(sku, ''));
+  if (location !== undefined) {
+    const h = await redis.hgetall(base + location);
+    return Object.keys(h).length ? [locationFigures(location, h)] : [];
+  }
+  const byLocation: LocationFigures[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${glob(base)}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found)
+      byLocation.push(locationFigures(key.slice(base.length), await redis.hgetall(key)));
+  } while (cursor !== '0');
+  return byLocation.sort((a, b) => a.locationId.localeCompare(b.locationId));
+}
+
+/** Totals over the locations, in the shape of the seed's stock response. */
+export function stockResponse(
+  tenant: string,
+  sku: string,
+  byLocation: LocationFigures[],
+): StockResponse {
+  const sum = (f: 'available' | 'reserved' | 'onHand') => byLocation.reduce((s, l) => s + l[f], 0);
+  const levels = byLocation.filter((l) => l.reorderLevel !== null);
+  return {
+    sku,
+    tenant,
+    available: sum('available'),
+    reserved: sum('reserved'),
+    onHand: sum('onHand'),
+    byLocation,
+    reorderLevel: levels.length ? levels.reduce((s, l) => s + l.reorderLevel!, 0) : null,
+    reorderQuantity: levels.length
+      ? levels.reduce((s, l) => s + (l.reorderQuantity ?? 0), 0)
+      : null,
+  };
+}
+
+/** Live figures of a SKU from Redis (the tenant is loaded from MySQL first if Redis lost it). */
+export async function readStock(
+  config: Config,
+  tenant: string,
+  sku: string,
+  location?: string,
+): Promise<StockResponse> {
   const services = await openServices(config, createLogger('silent'));
   try {
-    const { redis, loader } = services;
-    await loader.ensureTenant(tenant);
+    await services.loader.ensureTenant(tenant);
     const keys = new TenantKeys(config.REDIS_PREFIX, tenant);
-    const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
-    const pattern =
-      keys.stock(`${sku}\x1f`).replace(/[*?[\]\\]/g, '\\$&') +
-      (location === undefined ? '*' : glob(location));
-    const byLocation: LocationFigures[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      for (const key of found) {
-        const h = await redis.hgetall(key);
-        const onHand = num(h.onHand);
-        const reserved = num(h.reserved);
-        const unavailable = num(h.unavailable);
-        byLocation.push({
-          locationId: key.slice(keys.stock(`${sku}\x1f`).length),
-          available: onHand - reserved - unavailable,
-          reserved,
-          onHand,
-          committed: num(h.committed),
-          unavailable,
-          incoming: num(h.incoming),
-          reorderLevel: h.reorderLevel === undefined ? null : Number(h.reorderLevel),
-          reorderQuantity: h.reorderQuantity === undefined ? null : Number(h.reorderQuantity),
-        });
-      }
-    } while (cursor !== '0');
-    byLocation.sort((a, b) => a.locationId.localeCompare(b.locationId));
-    const sum = (f: keyof LocationFigures) => byLocation.reduce((s, l) => s + Number(l[f] ?? 0), 0);
-    const levels = byLocation.filter((l) => l.reorderLevel !== null);
-    return {
-      sku,
-      tenant,
-      available: sum('available'),
-      reserved: sum('reserved'),
-      onHand: sum('onHand'),
-      byLocation,
-      reorderLevel: levels.length ? levels.reduce((s, l) => s + l.reorderLevel!, 0) : null,
-      reorderQuantity: levels.length
-        ? levels.reduce((s, l) => s + (l.reorderQuantity ?? 0), 0)
-        : null,
-    };
+    return stockResponse(tenant, sku, await readLocations(services.redis, keys, sku, location));
   } finally {
     await services.close();
   }
@@ -91,18 +118,28 @@ export async function readStock(
 export function registerStock(program: Command, config: () => Config): void {
   program
     .command('stock <sku>')
-    .description('live stock figures of a SKU (all locations, or one)')
+    .description('live stock figures of a SKU from Redis: totals and each location')
     .option('--location <id>', 'one location only')
     .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON: available, reserved, onHand, byLocation, reorderLevel, ...')
+    .addHelpText('after', '\nExit status 4 when the SKU has no stock record (JSON still printed).')
     .action(async (sku: string, o: { location?: string; tenant: string; json?: boolean }) => {
-      const s = await readStock(config(), o.tenant, sku, o.location);
-      if (o.json) return printJson(s);
-      if (s.byLocation.length === 0) {
-        console.error(`no stock record for ${sku} (tenant ${o.tenant})`);
-        process.exitCode = 1;
+      const s = await within(
+        readStock(config(), o.tenant, sku, o.location),
+        30_000,
+        'Redis or MySQL',
+      );
+      const where = o.location === undefined ? '' : ` at ${o.location}`;
+      const missing = new CliError(
+        `no stock record for ${sku}${where} (tenant ${o.tenant})`,
+        EXIT.notFound,
+      );
+      if (o.json) {
+        printJson(s);
+        if (s.byLocation.length === 0) process.exitCode = EXIT.notFound;
         return;
       }
+      if (s.byLocation.length === 0) throw missing;
       console.log(
         `${s.sku}: available ${s.available}, reserved ${s.reserved}, on hand ${s.onHand}`,
       );

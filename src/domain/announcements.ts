@@ -37,6 +37,17 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
       lines: p.outcome.short,
     });
   }
+  // a cart or order naming a SKU-location its network does not stock was not reserved either
+  const ref = p.outcome.referenceType;
+  if (p.outcome.unstocked?.length && (ref === 'cart' || ref === 'order')) {
+    add('inventory.reservation-failed', {
+      ...cause,
+      reason: p.outcome.reason,
+      referenceType: ref,
+      referenceId: p.outcome.referenceId,
+      lines: p.outcome.unstocked.map((u) => ({ ...u, available: 0 })),
+    });
+  }
   // One announcement per (kind, reference), lines in movement order.
   const groups = new Map<string, { type: string; m: Movement; lines: object[] }>();
   for (const m of p.movements) {

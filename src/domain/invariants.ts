@@ -70,7 +70,7 @@ export function checkView(view: InventoryView): InvariantViolation[] {
         });
       }
       if (h.kind === 'transfer') {
-        if (h.state === 'shipped') sums(p).incoming += l.held;
+        if (h.state === 'shipped' || h.state === 'receiving') sums(p).incoming += l.held;
       } else {
         sums(p).reserved += l.held;
         if (h.kind === 'order' && h.paid) sums(p).committed += l.held;

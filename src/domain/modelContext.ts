@@ -13,6 +13,7 @@ import {
   type HoldSnapshot,
   type LowStockLine,
   type Movement,
+  type NetworkChange,
   type MovementKind,
   type Outcome,
   type ShortageLine,
@@ -30,6 +31,7 @@ import {
   type HoldState,
   type TenantState,
 } from './modelState.js';
+import type { NetworkState } from './network.js';
 
 /** What an applied event hands to the outbox, minus the envelope fields. */
 export interface ModelPayload {
@@ -37,6 +39,7 @@ export interface ModelPayload {
   movements: Movement[];
   holds: HoldSnapshot[];
   config: ConfigChange[];
+  network: NetworkChange[];
 }
 
 /** Deltas in the order of `move` in base.lua: onHand, reserved, committed, unavailable, incoming. */
@@ -71,6 +74,7 @@ export class EventContext {
   private readonly movements: Movement[] = [];
   private readonly holds: HoldSnapshot[] = [];
   readonly config: ConfigChange[] = [];
+  readonly network: NetworkChange[] = [];
 
   constructor(
     private readonly state: TenantState,
@@ -78,6 +82,11 @@ export class EventContext {
     readonly now: number,
     private readonly dedupTtlMs: number,
   ) {}
+
+  /** The tenant's locations and bindings (changed in place, as the scripts change Redis). */
+  get net(): NetworkState {
+    return this.state.network;
+  }
 
   stock(pair: string): LoadedStock {
     const loaded = this.stocks.get(pair);
@@ -257,6 +266,7 @@ export class EventContext {
       movements: this.movements,
       holds: this.holds,
       config: this.config,
+      network: this.network,
     };
   }
 

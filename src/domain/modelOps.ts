@@ -2,9 +2,16 @@
  * The operations of the model, one function per Lua script (src/lua/<name>-N+.lua), written
  * statement for statement in the same order so that movements, holds and alerts match.
  */
-import type { Command, HoldKind, Outcome, ShortLine } from './types.js';
+import {
+  DEFAULT_LOCATION,
+  type Command,
+  type HoldKind,
+  type Outcome,
+  type ShortLine,
+} from './types.js';
 import { EventContext, holdLine, sumLines } from './modelContext.js';
-import { pairOf, sortedKeys, splitPair } from './modelState.js';
+import { compareBytes, pairOf, sortedKeys, splitPair } from './modelState.js';
+import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
 
 /** A precondition has not arrived: nothing is written, not even the event marker. */
 export interface NotYet {
@@ -34,6 +41,16 @@ const insufficient = (
 });
 
 export function runCommand(ctx: EventContext, c: Command): Result {
+  // rejectEvent-3.lua: the planner refuses SKU-locations the network does not stock
+  const refused = unstocked(ctx.net, c);
+  if (refused.length > 0) {
+    return {
+      result: 'rejected',
+      reason: 'location-not-stocked',
+      unstocked: refused,
+      ...referenceOf(c),
+    };
+  }
   switch (c.op) {
     case 'receive':
       return receiveStock(ctx, c);
@@ -45,6 +62,10 @@ export function runCommand(ctx: EventContext, c: Command): Result {
       return configureStock(ctx, c);
     case 'cartAdd':
       return reserveCart(ctx, c);
+    case 'cartRoute':
+      return isNetwork(ctx.net)
+        ? routeCart(ctx, c)
+        : reserveCart(ctx, { ...c, op: 'cartAdd', locationId: DEFAULT_LOCATION });
     case 'cartRemove':
       return releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity });
     case 'cartClear':
@@ -67,6 +88,14 @@ export function runCommand(ctx: EventContext, c: Command): Result {
       return shipTransfer(ctx, c);
     case 'transferReceive':
       return receiveTransfer(ctx, c);
+    case 'transferCreate':
+      return createTransfer(ctx, c);
+    case 'transferCancel':
+      return cancelTransfer(ctx, c);
+    case 'locationUpsert':
+      return upsertLocation(ctx, c);
+    case 'locationBind':
+      return bindLocation(ctx, c);
   }
 }
 
@@ -111,6 +140,26 @@ function reserveCart(ctx: EventContext, c: Cmd<'cartAdd'>): Result {
   if (short.length) return insufficient(short, 'cart', c.cartId);
   ctx.move(p, 'reserved', [0, c.quantity], 'cart', c.cartId);
   holdLine(cart, p).held += c.quantity;
+  cart.state = 'open';
+  cart.expiresAt = ctx.now + c.ttlMs;
+  ctx.saveHold('cart', c.cartId, cart);
+  return applied();
+}
+
+/** reserveCart-5+.lua with a route: the SKU is allocated across the network's locations. */
+function routeCart(ctx: EventContext, c: Cmd<'cartRoute'>): Result {
+  const cart = ctx.loadHold('cart', c.cartId);
+  if (cart.state === 'converted') return ignored('cart-converted');
+  const route = routeFor(ctx.net, [c.sku]);
+  const { alloc, short } = allocate(route, new Map([[c.sku, c.quantity]]), (p) => {
+    const s = ctx.stock(p);
+    return s.onHand - s.reserved - s.unavailable;
+  });
+  if (short.length) return insufficient(short, 'cart', c.cartId);
+  for (const p of sortedKeys(alloc)) {
+    ctx.move(p, 'reserved', [0, alloc.get(p)!], 'cart', c.cartId);
+    holdLine(cart, p).held += alloc.get(p)!;
+  }
   cart.state = 'open';
   cart.expiresAt = ctx.now + c.ttlMs;
   ctx.saveHold('cart', c.cartId, cart);
@@ -175,11 +224,35 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
     return applied(why);
   }
   const cartOpen = cart.state === 'open';
-  const need = sumLines(c.lines);
+  const routing = isNetwork(ctx.net);
+  const lines = routing
+    ? c.lines
+    : [...c.lines, ...(c.routed ?? []).map((l) => ({ ...l, locationId: DEFAULT_LOCATION }))];
+  const need = sumLines(lines);
   const take = new Map<string, number>();
   for (const [p, q] of need) {
     const l = cart.lines.get(p);
     take.set(p, cartOpen && l ? Math.min(l.held, q) : 0);
+  }
+  const routed = routing ? (c.routed ?? []) : [];
+  if (routed.length > 0) {
+    const want = new Map<string, number>();
+    for (const l of routed) want.set(l.sku, (want.get(l.sku) ?? 0) + l.quantity);
+    const cartHeld = (p: string) => (cartOpen ? (cart.lines.get(p)?.held ?? 0) : 0);
+    const route = routeFor(
+      ctx.net,
+      routed.map((l) => l.sku),
+      c.destination,
+    );
+    const { alloc, short } = allocate(route, want, (p) => {
+      const s = ctx.stock(p);
+      return s.onHand - s.reserved - s.unavailable + cartHeld(p) - (need.get(p) ?? 0);
+    });
+    if (short.length) return insufficient(short, 'order', c.orderId);
+    for (const [p, q] of alloc) {
+      need.set(p, (need.get(p) ?? 0) + q);
+      take.set(p, Math.min(cartHeld(p), need.get(p)!));
+    }
   }
   const short = ctx.shortLines(need, take);
   if (short.length) return insufficient(short, 'order', c.orderId);
@@ -314,6 +387,28 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
   const order = ctx.loadHold('order', c.orderId);
   const paid = order.paid === true;
   const ship = sumLines(c.lines);
+  if (c.unlocated?.length) {
+    const ps = sortedKeys(order.lines);
+    const want = new Map<string, number>();
+    for (const l of c.unlocated) want.set(l.sku, (want.get(l.sku) ?? 0) + l.quantity);
+    for (const sku of [...want.keys()].sort(compareBytes)) {
+      let rem = want.get(sku)!;
+      let first: string | undefined;
+      for (const p of ps) {
+        if (splitPair(p).sku !== sku) continue;
+        first ??= p;
+        const t = Math.min(Math.max(order.lines.get(p)!.held - (ship.get(p) ?? 0), 0), rem);
+        if (t > 0) {
+          ship.set(p, (ship.get(p) ?? 0) + t);
+          rem -= t;
+        }
+      }
+      if (rem > 0) {
+        const p = first ?? pairOf(sku, DEFAULT_LOCATION);
+        ship.set(p, (ship.get(p) ?? 0) + rem);
+      }
+    }
+  }
   for (const p of sortedKeys(ship)) {
     const q = ship.get(p)!;
     const l = holdLine(order, p);
@@ -349,18 +444,30 @@ function returnStock(ctx: EventContext, c: Cmd<'return'>): Result {
 
 function shipTransfer(ctx: EventContext, c: Cmd<'transferShip'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
-  if (tr.version > 0) return ignored('transfer-exists');
+  if (tr.version > 0 && tr.state !== 'created')
+    return ignored(tr.state === 'cancelled' ? 'transfer-cancelled' : 'transfer-exists');
+  if (tr.version > 0 && (tr.from !== c.fromLocationId || tr.to !== c.toLocationId)) {
+    return {
+      result: 'rejected',
+      reason: 'transfer-mismatch',
+      referenceType: 'transfer',
+      referenceId: c.transferId,
+    };
+  }
   const qty = new Map<string, number>();
   for (const l of c.lines) qty.set(l.sku, (qty.get(l.sku) ?? 0) + l.quantity);
   const out = new Map([...qty].map(([sku, q]) => [pairOf(sku, c.fromLocationId), q]));
   const short = ctx.shortLines(out);
   if (short.length) return insufficient(short, 'transfer', c.transferId);
+  for (const l of tr.lines.values()) l.ordered = 0;
   for (const sku of sortedKeys(qty)) {
     const q = qty.get(sku)!;
     ctx.move(pairOf(sku, c.fromLocationId), 'transfer_out', [-q], 'transfer', c.transferId);
     const to = pairOf(sku, c.toLocationId);
     ctx.move(to, 'transfer_in_transit', [0, 0, 0, 0, q], 'transfer', c.transferId);
-    holdLine(tr, to).held = q;
+    const l = holdLine(tr, to);
+    l.held = q;
+    l.ordered = q;
   }
   tr.state = 'shipped';
   tr.from = c.fromLocationId;
@@ -371,16 +478,99 @@ function shipTransfer(ctx: EventContext, c: Cmd<'transferShip'>): Result {
 
 function receiveTransfer(ctx: EventContext, c: Cmd<'transferReceive'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
-  if (tr.version === 0) return { notYet: 'transfer-not-shipped' };
+  if (tr.version === 0 || tr.state === 'created') return { notYet: 'transfer-not-shipped' };
   if (tr.state === 'received') return ignored('transfer-received');
+  if (tr.state === 'cancelled') return ignored('transfer-cancelled');
+  const take = new Map<string, number>();
+  if (c.lines) {
+    const qty = new Map<string, number>();
+    for (const l of c.lines) qty.set(l.sku, (qty.get(l.sku) ?? 0) + l.quantity);
+    for (const sku of sortedKeys(qty)) {
+      const p = pairOf(sku, tr.to!);
+      const l = tr.lines.get(p);
+      if (!l || l.held < qty.get(sku)!) {
+        return {
+          result: 'rejected',
+          reason: 'exceeds-in-transit',
+          referenceType: 'transfer',
+          referenceId: c.transferId,
+        };
+      }
+      take.set(p, qty.get(sku)!);
+    }
+  } else {
+    for (const [p, l] of tr.lines) take.set(p, l.held);
+  }
+  let left = 0;
   for (const p of sortedKeys(tr.lines)) {
     const l = tr.lines.get(p)!;
-    const q = l.held;
+    const q = take.get(p) ?? 0;
     ctx.move(p, 'transfer_received', [q, 0, 0, 0, -q], 'transfer', c.transferId);
-    l.held = 0;
-    l.ordered = q;
+    l.held -= q;
+    l.shipped += q;
+    left += l.held;
   }
-  tr.state = 'received';
+  tr.state = left > 0 ? 'receiving' : 'received';
   ctx.saveHold('transfer', c.transferId, tr);
+  return applied();
+}
+
+function createTransfer(ctx: EventContext, c: Cmd<'transferCreate'>): Result {
+  const tr = ctx.loadHold('transfer', c.transferId);
+  if (tr.version > 0) return ignored('transfer-exists');
+  const qty = new Map<string, number>();
+  for (const l of c.lines) qty.set(l.sku, (qty.get(l.sku) ?? 0) + l.quantity);
+  for (const sku of sortedKeys(qty))
+    holdLine(tr, pairOf(sku, c.toLocationId)).ordered = qty.get(sku)!;
+  tr.state = 'created';
+  tr.from = c.fromLocationId;
+  tr.to = c.toLocationId;
+  ctx.saveHold('transfer', c.transferId, tr);
+  return applied();
+}
+
+function cancelTransfer(ctx: EventContext, c: Cmd<'transferCancel'>): Result {
+  const tr = ctx.loadHold('transfer', c.transferId);
+  if (tr.state === 'cancelled') return ignored('transfer-cancelled');
+  const existed = tr.version > 0;
+  if (existed && tr.state !== 'created') {
+    return {
+      result: 'rejected',
+      reason: 'transfer-shipped',
+      referenceType: 'transfer',
+      referenceId: c.transferId,
+    };
+  }
+  tr.state = 'cancelled';
+  ctx.saveHold('transfer', c.transferId, tr);
+  return applied(existed ? undefined : 'cancelled-before-created');
+}
+
+function upsertLocation(ctx: EventContext, c: Cmd<'locationUpsert'>): Result {
+  const def = { locationId: c.locationId, name: c.name, priority: c.priority, shipsTo: c.shipsTo };
+  ctx.net.locations.set(c.locationId, def);
+  ctx.network.push({ kind: 'location', ...def });
+  return applied();
+}
+
+function bindLocation(ctx: EventContext, c: Cmd<'locationBind'>): Result {
+  if (!ctx.net.locations.has(c.locationId))
+    return { result: 'rejected', reason: 'unknown-location' };
+  const skus = [...new Set(c.skus)].sort(compareBytes);
+  if (!c.bound) {
+    let busy = false;
+    for (const sku of skus) {
+      const s = ctx.stock(pairOf(sku, c.locationId));
+      if (s.onHand !== 0 || s.reserved !== 0 || s.unavailable !== 0 || s.incoming !== 0)
+        busy = true;
+    }
+    if (busy) return { result: 'rejected', reason: 'location-has-stock' };
+  }
+  for (const sku of skus) {
+    const p = pairOf(sku, c.locationId);
+    if (c.bound) ctx.net.bound.add(p);
+    else ctx.net.bound.delete(p);
+    ctx.network.push({ kind: 'binding', sku, locationId: c.locationId, bound: c.bound });
+  }
   return applied();
 }

@@ -3,6 +3,7 @@
  * (stock hashes, hold hashes, event markers), as plain data. No I/O.
  */
 import type { HoldKind, StockRecord } from './types.js';
+import type { NetworkState } from './network.js';
 
 /** Separates SKU and location in a pair, as in the Redis keys (cannot occur in ids). */
 export const PAIR_SEP = '\x1f';
@@ -76,6 +77,8 @@ export interface TenantState {
    * beyond the hold) put it there; no reservation may ever do that.
    */
   physicalDeficit: Set<string>;
+  /** locations and bindings (`locs`, `bind` in Redis) */
+  network: NetworkState;
 }
 
 export function newTenantState(): TenantState {
@@ -84,6 +87,7 @@ export function newTenantState(): TenantState {
     holds: { cart: new Map(), order: new Map(), transfer: new Map() },
     markers: new Map(),
     physicalDeficit: new Set(),
+    network: { locations: new Map(), bound: new Set() },
   };
 }
 

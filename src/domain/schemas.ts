@@ -35,6 +35,15 @@ export const count = z
   .max(1e9);
 
 const line = z.strictObject({ sku: idString, locationId: idString, quantity });
+const skuLines = z
+  .array(z.strictObject({ sku: idString, quantity }))
+  .min(1, 'must have at least one line')
+  .max(500);
+
+/** `US` or `US-CA`: where a location ships to, and an order's destination, upper case. */
+export const placeCode = z
+  .string()
+  .regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, 'must be a country code (US) or country-region (US-CA)');
 
 export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
   tenant: tenantString,
@@ -80,6 +89,13 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     ttlMs: z.number().int().positive(),
   }),
   z.strictObject({
+    op: z.literal('cartRoute'),
+    cartId: idString,
+    sku: idString,
+    quantity,
+    ttlMs: z.number().int().positive(),
+  }),
+  z.strictObject({
     op: z.literal('cartRemove'),
     cartId: idString,
     sku: idString,
@@ -87,12 +103,24 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('cartClear'), cartId: idString }),
   z.strictObject({ op: z.literal('cartExpire'), cartId: idString, expiresAt: z.number().int() }),
-  z.strictObject({
-    op: z.literal('orderPlace'),
-    orderId: idString,
-    cartId: idString.optional(),
-    lines: z.array(line).min(1, 'must have at least one line').max(500),
-  }),
+  z
+    .strictObject({
+      op: z.literal('orderPlace'),
+      orderId: idString,
+      cartId: idString.optional(),
+      lines: z.array(line).max(500),
+      routed: skuLines.optional(),
+      destination: z
+        .strictObject({
+          country: z.string().min(1).max(64),
+          region: z.string().min(1).max(64).optional(),
+        })
+        .optional(),
+    })
+    .refine((o) => o.lines.length + (o.routed?.length ?? 0) > 0, {
+      message: 'must have at least one line',
+      path: ['lines'],
+    }),
   z.strictObject({
     op: z.literal('paymentSucceed'),
     orderId: idString,
@@ -101,12 +129,18 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('paymentFail'), orderId: idString, paymentId: idString }),
   z.strictObject({ op: z.literal('orderCancel'), orderId: idString, reason: idString.optional() }),
-  z.strictObject({
-    op: z.literal('ship'),
-    shipmentId: idString,
-    orderId: idString,
-    lines: z.array(line).min(1, 'must have at least one line').max(500),
-  }),
+  z
+    .strictObject({
+      op: z.literal('ship'),
+      shipmentId: idString,
+      orderId: idString,
+      lines: z.array(line).max(500),
+      unlocated: skuLines.optional(),
+    })
+    .refine((o) => o.lines.length + (o.unlocated?.length ?? 0) > 0, {
+      message: 'must have at least one line',
+      path: ['lines'],
+    }),
   z.strictObject({
     op: z.literal('return'),
     rmaId: idString,
@@ -131,7 +165,41 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       (t) => t.fromLocationId !== t.toLocationId,
       'fromLocationId must differ from toLocationId',
     ),
-  z.strictObject({ op: z.literal('transferReceive'), transferId: idString }),
+  z.strictObject({
+    op: z.literal('transferReceive'),
+    transferId: idString,
+    lines: skuLines.optional(),
+  }),
+  z
+    .strictObject({
+      op: z.literal('transferCreate'),
+      transferId: idString,
+      fromLocationId: idString,
+      toLocationId: idString,
+      lines: skuLines,
+    })
+    .refine(
+      (t) => t.fromLocationId !== t.toLocationId,
+      'fromLocationId must differ from toLocationId',
+    ),
+  z.strictObject({
+    op: z.literal('transferCancel'),
+    transferId: idString,
+    reason: idString.optional(),
+  }),
+  z.strictObject({
+    op: z.literal('locationUpsert'),
+    locationId: idString,
+    name: z.string().min(1).max(255),
+    priority: z.number().int().min(0).max(1e6),
+    shipsTo: z.array(placeCode).max(500),
+  }),
+  z.strictObject({
+    op: z.literal('locationBind'),
+    locationId: idString,
+    skus: z.array(idString).min(1, 'must name at least one SKU').max(500),
+    bound: z.boolean(),
+  }),
 ]);
 
 /** Formats zod issues as `path: message; …` for error reasons a person can act on. */

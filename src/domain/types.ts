@@ -46,6 +46,12 @@ export interface Line {
   quantity: number;
 }
 
+/** Where an order ships to (`shippingAddress` of order.placed). */
+export interface Destination {
+  country: string;
+  region?: string;
+}
+
 export type Disposition = 'restock' | 'quarantine';
 
 /** One operation of the engine; every consumed event maps to exactly one command. */
@@ -68,16 +74,40 @@ export type Command =
       quantity: number;
       ttlMs: number;
     }
+  /** cart.added naming no location: routed (domain/network.ts); `default` outside a network */
+  | { op: 'cartRoute'; cartId: string; sku: string; quantity: number; ttlMs: number }
   /** `quantity` omitted releases the cart's whole hold on the SKU (every location). */
   | { op: 'cartRemove'; cartId: string; sku: string; quantity?: number }
   | { op: 'cartClear'; cartId: string }
   /** Released only if the cart is still open and its expiry is still `expiresAt`. */
   | { op: 'cartExpire'; cartId: string; expiresAt: number }
-  | { op: 'orderPlace'; orderId: string; cartId?: string; lines: Line[] }
+  /**
+   * `routed`: lines that named no location, allocated by the routing strategy (towards
+   * `destination` when given); outside a network they go to `default`.
+   */
+  | {
+      op: 'orderPlace';
+      orderId: string;
+      cartId?: string;
+      lines: Line[];
+      routed?: { sku: string; quantity: number }[];
+      destination?: Destination;
+    }
   | { op: 'paymentSucceed'; orderId: string; paymentId: string; lines?: Line[] }
   | { op: 'paymentFail'; orderId: string; paymentId: string }
   | { op: 'orderCancel'; orderId: string; reason?: string }
-  | { op: 'ship'; shipmentId: string; orderId: string; lines: Line[] }
+  /**
+   * `unlocated`: shipped lines that named no location; they ship from the order's own hold of
+   * the SKU (in pair order), the rest from the first location the order has the SKU at, else
+   * `default`.
+   */
+  | {
+      op: 'ship';
+      shipmentId: string;
+      orderId: string;
+      lines: Line[];
+      unlocated?: { sku: string; quantity: number }[];
+    }
   | {
       op: 'return';
       rmaId: string;
@@ -91,7 +121,27 @@ export type Command =
       toLocationId: string;
       lines: { sku: string; quantity: number }[];
     }
-  | { op: 'transferReceive'; transferId: string };
+  /** `lines` omitted: every unit still in transit arrives. */
+  | { op: 'transferReceive'; transferId: string; lines?: { sku: string; quantity: number }[] }
+  /** A planned transfer: a record only; no location changes until it ships. */
+  | {
+      op: 'transferCreate';
+      transferId: string;
+      fromLocationId: string;
+      toLocationId: string;
+      lines: { sku: string; quantity: number }[];
+    }
+  | { op: 'transferCancel'; transferId: string; reason?: string }
+  | {
+      op: 'locationUpsert';
+      locationId: string;
+      name: string;
+      priority: number;
+      /** ISO country codes (`US`) or country-region codes (`US-CA`); empty: ships anywhere */
+      shipsTo: string[];
+    }
+  /** Binds (or unbinds) SKUs to a location: which SKUs it stocks. */
+  | { op: 'locationBind'; locationId: string; skus: string[]; bound: boolean };
 
 export type Op = Command['op'];
 
@@ -157,7 +207,7 @@ export type OrderState =
   | 'prepaid'
   /** payment.failed arrived before order.placed */
   | 'payfailed';
-export type TransferState = 'shipped' | 'received';
+export type TransferState = 'created' | 'cancelled' | 'shipped' | 'receiving' | 'received';
 
 export interface HoldLine {
   sku: string;
@@ -223,7 +273,20 @@ export interface Outcome {
   referenceId?: string;
   lowStock?: LowStockLine[];
   shortage?: ShortageLine[];
+  /** rejected/location-not-stocked: the SKU-locations the event named that are not bound */
+  unstocked?: { sku: string; locationId: string }[];
 }
+
+/** A change to the tenant's locations or bindings (mirrored to `locations`, `location_skus`). */
+export type NetworkChange =
+  | {
+      kind: 'location';
+      locationId: string;
+      name: string;
+      priority: number;
+      shipsTo: string[];
+    }
+  | { kind: 'binding'; sku: string; locationId: string; bound: boolean };
 
 export interface ConfigChange {
   sku: string;
@@ -245,4 +308,6 @@ export interface OutboxPayload {
   movements: Movement[];
   holds: HoldSnapshot[];
   config: ConfigChange[];
+  /** location and binding changes (absent in payloads that have none) */
+  network?: NetworkChange[];
 }

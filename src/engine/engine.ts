@@ -2,8 +2,23 @@ import type { Redis } from 'ioredis';
 import { PermanentError } from '../errors/PermanentError.js';
 import { TransientError } from '../errors/TransientError.js';
 import { commandSchema, describeIssues, eventMetaSchema } from '../domain/schemas.js';
-import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
+import {
+  isNetwork,
+  referenceOf,
+  routeFor,
+  routePairs,
+  unstocked,
+  type NetworkState,
+} from '../domain/network.js';
+import { compareBytes } from '../domain/modelState.js';
+import {
+  DEFAULT_LOCATION,
+  type Command,
+  type EventMeta,
+  type OutboxPayload,
+} from '../domain/types.js';
 import { pairOf, TenantKeys } from './keys.js';
+import { NetworkCache } from './network.js';
 import { parsePayload } from './payload.js';
 import { defineScripts, type ScriptSpec } from './scripts.js';
 
@@ -14,7 +29,20 @@ export enum ReplyCode {
   NotReady = -1,
   Retry = -2,
   NotYet = -3,
+  /** the tenant's locations or bindings changed since the plan: plan again */
+  StaleNetwork = -4,
+  /** a reservation would be refused while a cart is past its expiry: expire those first */
+  ExpireFirst = -5,
 }
+
+/** An open cart past its expiry, as the tenant's cart expiry set has it. */
+export interface DueCart {
+  cartId: string;
+  expiresAt: number;
+}
+
+/** How many due carts one EXPIRE_FIRST reply hands back (the rest wait for the next one). */
+export const DUE_CARTS_PER_ROUND = 100;
 
 export type ApplyResult =
   | { status: 'applied'; entryId: string; payload: OutboxPayload }
@@ -22,6 +50,23 @@ export type ApplyResult =
   | { status: 'duplicate'; entryId: string; pending?: OutboxPayload }
   /** A precondition (e.g. the transfer's shipment) has not arrived yet; nothing changed. */
   | { status: 'not-yet'; reason: string };
+
+/**
+ * Only with `expireDue`: the event would be refused for want of stock while these carts are
+ * past their expiry; nothing changed. Expire them, then apply the event again.
+ */
+export interface ExpireFirst {
+  status: 'expire-first';
+  due: DueCart[];
+}
+
+export interface ApplyOptions {
+  /**
+   * Ask for `expire-first` instead of a refusal for want of stock while a cart hold is past
+   * its expiry (the caller must then expire the due carts). @default false
+   */
+  expireDue?: boolean;
+}
 
 export interface EngineOptions {
   prefix: string;
@@ -51,6 +96,7 @@ const MAX_ATTEMPTS = 20;
 export class Engine {
   private readonly specs: Map<string, ScriptSpec>;
   private readonly now: () => number;
+  private readonly network: NetworkCache;
 
   constructor(
     private readonly redis: Redis,
@@ -58,6 +104,7 @@ export class Engine {
   ) {
     this.specs = defineScripts(redis);
     this.now = options.now ?? Date.now;
+    this.network = new NetworkCache(redis, options.prefix, options.ensureTenant);
   }
 
   keys(tenant: string): TenantKeys {
@@ -65,22 +112,45 @@ export class Engine {
   }
 
   /** Validates and applies one event's command. Throws PermanentError on invalid input. */
-  async apply(meta: EventMeta, command: Command): Promise<ApplyResult> {
+  async apply(meta: EventMeta, command: Command): Promise<ApplyResult>;
+  async apply(
+    meta: EventMeta,
+    command: Command,
+    options: ApplyOptions,
+  ): Promise<ApplyResult | ExpireFirst>;
+  async apply(
+    meta: EventMeta,
+    command: Command,
+    options?: ApplyOptions,
+  ): Promise<ApplyResult | ExpireFirst> {
     const m = eventMetaSchema.safeParse(meta);
     if (!m.success)
       throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
     const c = commandSchema.safeParse(command);
     if (!c.success)
       throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
-    return this.applyValid(m.data, c.data);
+    return this.applyValid(m.data, c.data, options ?? {});
   }
 
   /** Applies a command already validated by the caller. */
-  async applyValid(meta: EventMeta, command: Command): Promise<ApplyResult> {
+  async applyValid(meta: EventMeta, command: Command): Promise<ApplyResult>;
+  async applyValid(
+    meta: EventMeta,
+    command: Command,
+    options: ApplyOptions,
+  ): Promise<ApplyResult | ExpireFirst>;
+  async applyValid(
+    meta: EventMeta,
+    command: Command,
+    options?: ApplyOptions,
+  ): Promise<ApplyResult | ExpireFirst> {
     const k = this.keys(meta.tenant);
+    const due = options?.expireDue === true;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const plan = await this.plan(k, command);
-      const reply = await this.call(k, meta, plan);
+      const snap = await this.network.get(meta.tenant);
+      const plan = await this.plan(k, command, snap.net);
+      const now = this.now();
+      const reply = await this.call(k, meta, plan, snap.token, now, due);
       const code = reply[0] as ReplyCode;
       switch (code) {
         case ReplyCode.Applied:
@@ -102,6 +172,11 @@ export class Engine {
           break;
         case ReplyCode.Retry:
           break;
+        case ReplyCode.StaleNetwork:
+          this.network.invalidate(meta.tenant, snap.token);
+          break;
+        case ReplyCode.ExpireFirst:
+          return { status: 'expire-first', due: await this.dueCarts(k, now) };
         default:
           throw new Error(`unexpected script reply ${JSON.stringify(reply)}`);
       }
@@ -112,7 +187,31 @@ export class Engine {
     );
   }
 
-  private async call(k: TenantKeys, meta: EventMeta, plan: Plan): Promise<unknown[]> {
+  /** The tenant's open carts whose expiry is `now` or earlier, the oldest first. */
+  async dueCarts(k: TenantKeys, now: number): Promise<DueCart[]> {
+    const flat = await this.redis.zrangebyscore(
+      k.cartExpiries,
+      '-inf',
+      now,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      DUE_CARTS_PER_ROUND,
+    );
+    const due: DueCart[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      due.push({ cartId: flat[i]!, expiresAt: Number(flat[i + 1]) });
+    return due;
+  }
+
+  private async call(
+    k: TenantKeys,
+    meta: EventMeta,
+    plan: Plan,
+    nv: string,
+    now: number,
+    due: boolean,
+  ): Promise<unknown[]> {
     const spec = this.specs.get(plan.script);
     if (!spec) throw new Error(`no Lua script named ${plan.script}`);
     const keys = [
@@ -133,11 +232,13 @@ export class Engine {
       id: meta.id,
       type: meta.type,
       occurredAt: meta.occurredAt,
-      now: this.now(),
+      now,
       dedupTtl: this.options.dedupTtlSeconds,
+      nv,
       pairs: plan.pairs,
     };
     for (const key of Object.keys(plan.args)) fields[key] = plan.args[key];
+    if (due) fields.due = true;
     const argv = JSON.stringify(fields);
     const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown[]>>)[
       spec.command
@@ -153,8 +254,24 @@ export class Engine {
     return fields.filter((f) => /^[hos]:/.test(f)).map((f) => f.slice(2));
   }
 
-  private async plan(k: TenantKeys, c: Command): Promise<Plan> {
+  private async plan(k: TenantKeys, c: Command, net: NetworkState): Promise<Plan> {
     const one = (sku: string, loc: string) => [pairOf(sku, loc)];
+    const refused = unstocked(net, c);
+    if (refused.length > 0) {
+      return {
+        script: 'rejectEvent',
+        keys: [],
+        pairs: [],
+        args: {
+          outcome: {
+            result: 'rejected',
+            reason: 'location-not-stocked',
+            unstocked: refused,
+            ...referenceOf(c),
+          },
+        },
+      };
+    }
     switch (c.op) {
       case 'receive':
         return {
@@ -185,12 +302,24 @@ export class Engine {
           args: { reorderLevel: c.reorderLevel, reorderQuantity: c.reorderQuantity },
         };
       case 'cartAdd':
+      case 'cartRoute': {
+        const args = { cartId: c.cartId, sku: c.sku, quantity: c.quantity, ttlMs: c.ttlMs };
+        if (c.op === 'cartRoute' && isNetwork(net)) {
+          const route = routeFor(net, [c.sku]);
+          return {
+            script: 'reserveCart',
+            keys: [k.cart(c.cartId), k.cartExpiries],
+            pairs: routePairs(route),
+            args: { ...args, route },
+          };
+        }
         return {
           script: 'reserveCart',
-          keys: [k.cart(c.cartId)],
-          pairs: one(c.sku, c.locationId),
-          args: { cartId: c.cartId, quantity: c.quantity, ttlMs: c.ttlMs },
+          keys: [k.cart(c.cartId), k.cartExpiries],
+          pairs: one(c.sku, c.op === 'cartAdd' ? c.locationId : DEFAULT_LOCATION),
+          args,
         };
+      }
       case 'cartRemove':
       case 'cartClear':
       case 'cartExpire': {
@@ -198,7 +327,7 @@ export class Engine {
         const mode = c.op === 'cartRemove' ? 'remove' : c.op === 'cartClear' ? 'clear' : 'expire';
         return {
           script: 'releaseCart',
-          keys: [key],
+          keys: [key, k.cartExpiries],
           pairs: await this.holdPairs(key),
           args: {
             cartId: c.cartId,
@@ -211,18 +340,37 @@ export class Engine {
       case 'orderPlace': {
         const cartKey = c.cartId !== undefined ? k.cart(c.cartId) : `${k.base}cart-none`;
         const cartPairs = c.cartId !== undefined ? await this.holdPairs(cartKey) : [];
+        // outside a network, lines naming no location are at `default`, as they always were
+        const routing = isNetwork(net);
+        const routed = routing ? (c.routed ?? []) : [];
+        const located = routing
+          ? c.lines
+          : [...c.lines, ...(c.routed ?? []).map((l) => ({ ...l, locationId: DEFAULT_LOCATION }))];
+        const route =
+          routed.length > 0
+            ? routeFor(
+                net,
+                routed.map((l) => l.sku),
+                c.destination,
+              )
+            : undefined;
         return {
           script: 'placeOrder',
-          keys: [k.order(c.orderId), cartKey],
-          pairs: union(linePairs(c.lines), cartPairs),
-          args: { orderId: c.orderId, cartId: c.cartId, lines: c.lines },
+          keys: [k.order(c.orderId), cartKey, k.cartExpiries],
+          pairs: union(union(linePairs(located), cartPairs), route ? routePairs(route) : []),
+          args: {
+            orderId: c.orderId,
+            cartId: c.cartId,
+            lines: located,
+            ...(route ? { routed, route } : {}),
+          },
         };
       }
       case 'paymentSucceed': {
         const key = k.order(c.orderId);
         return {
           script: 'commitOrder',
-          keys: [key],
+          keys: [key, k.cartExpiries],
           pairs: union(linePairs(c.lines ?? []), await this.holdPairs(key)),
           args: { orderId: c.orderId, paymentId: c.paymentId, lines: c.lines },
         };
@@ -240,13 +388,24 @@ export class Engine {
               : { orderId: c.orderId, mode: 'cancel', reason: c.reason },
         };
       }
-      case 'ship':
+      case 'ship': {
+        const key = k.order(c.orderId);
+        const unlocated = c.unlocated ?? [];
+        const fallback = unlocated.map((l) => pairOf(l.sku, DEFAULT_LOCATION));
         return {
           script: 'fulfilShipment',
-          keys: [k.order(c.orderId)],
-          pairs: linePairs(c.lines),
-          args: { shipmentId: c.shipmentId, orderId: c.orderId, lines: c.lines },
+          keys: [key],
+          pairs: unlocated.length
+            ? union(union(linePairs(c.lines), await this.holdPairs(key)), fallback)
+            : linePairs(c.lines),
+          args: {
+            shipmentId: c.shipmentId,
+            orderId: c.orderId,
+            lines: c.lines,
+            ...(unlocated.length ? { unlocated, fallback: DEFAULT_LOCATION } : {}),
+          },
         };
+      }
       case 'return':
         return {
           script: 'returnStock',
@@ -277,7 +436,47 @@ export class Engine {
           script: 'receiveTransfer',
           keys: [key],
           pairs: await this.holdPairs(key),
-          args: { transferId: c.transferId },
+          args: { transferId: c.transferId, ...(c.lines ? { lines: c.lines } : {}) },
+        };
+      }
+      case 'transferCreate':
+        return {
+          script: 'createTransfer',
+          keys: [k.transfer(c.transferId)],
+          pairs: [],
+          args: {
+            transferId: c.transferId,
+            fromLocationId: c.fromLocationId,
+            toLocationId: c.toLocationId,
+            lines: c.lines,
+          },
+        };
+      case 'transferCancel':
+        return {
+          script: 'cancelTransfer',
+          keys: [k.transfer(c.transferId)],
+          pairs: [],
+          args: { transferId: c.transferId, reason: c.reason },
+        };
+      case 'locationUpsert':
+        return {
+          script: 'upsertLocation',
+          keys: [k.locations],
+          pairs: [],
+          args: {
+            locationId: c.locationId,
+            name: c.name,
+            priority: c.priority,
+            shipsTo: c.shipsTo,
+          },
+        };
+      case 'locationBind': {
+        const skus = [...new Set(c.skus)].sort(compareBytes);
+        return {
+          script: 'bindLocation',
+          keys: [k.locations, k.bindings],
+          pairs: skus.map((s) => pairOf(s, c.locationId)),
+          args: { locationId: c.locationId, skus, bound: c.bound },
         };
       }
     }

@@ -9,6 +9,11 @@
  *   <prefix>:{<tenant>}:cart:<cartId>           hash: cart hold
  *   <prefix>:{<tenant>}:order:<orderId>         hash: order hold
  *   <prefix>:{<tenant>}:transfer:<transferId>   hash: transfer record
+ *   <prefix>:{<tenant>}:locs                    hash: locationId -> JSON {name, priority, shipsTo}
+ *   <prefix>:{<tenant>}:bind                    hash: <sku>\x1f<loc> -> 1 (the SKUs each location stocks)
+ *   <prefix>:{<tenant>}:cartexp                 sorted set: open cartId -> its expiry (ms)
+ *
+ * The meta hash also has `nv`, the version of locs and bind (bumped by every change).
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */
@@ -51,6 +56,16 @@ export class TenantKeys {
   }
   transfer(transferId: string): string {
     return `${this.base}transfer:${transferId}`;
+  }
+  get locations(): string {
+    return `${this.base}locs`;
+  }
+  get bindings(): string {
+    return `${this.base}bind`;
+  }
+  /** The open carts by expiry, kept by the scripts that change cart holds. */
+  get cartExpiries(): string {
+    return `${this.base}cartexp`;
   }
   /** Pattern matching every key of the tenant (for SCAN). */
   get all(): string {

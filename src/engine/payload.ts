@@ -1,4 +1,4 @@
-import type { HoldSnapshot, OutboxPayload } from '../domain/types.js';
+import type { HoldSnapshot, NetworkChange, OutboxPayload } from '../domain/types.js';
 
 /** Lua's cjson writes an empty list as `{}`: read any non-array as empty. */
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
@@ -18,11 +18,15 @@ export function parsePayload(json: string): OutboxPayload {
     ...(o.referenceType ? { referenceType: o.referenceType, referenceId: o.referenceId } : {}),
     ...(o.lowStock ? { lowStock: list(o.lowStock) } : {}),
     ...(o.shortage ? { shortage: list(o.shortage) } : {}),
+    ...(o.unstocked ? { unstocked: list(o.unstocked) } : {}),
   };
   raw.movements = list(raw.movements);
   const holds = list<HoldSnapshot>(raw.holds);
   for (const h of holds) h.lines = list(h.lines);
   raw.holds = holds;
   raw.config = list(raw.config);
+  const network = list<NetworkChange>(raw.network);
+  for (const c of network) if (c.kind === 'location') c.shipsTo = list(c.shipsTo);
+  raw.network = network;
   return raw;
 }

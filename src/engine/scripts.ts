@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /** Bump when a script's keys or arguments change, so old and new workers never mix. */
-export const SCRIPT_VERSION = 1;
+export const SCRIPT_VERSION = 3;
 
 export const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua');
 

@@ -12,6 +12,7 @@ import {
   sumDeltas,
 } from './mirrorRows.js';
 import { isDuplicateKey } from './mysqlErrors.js';
+import { mirrorNetwork } from './mirrorNetwork.js';
 import {
   fitsOneStatement,
   insertMany,
@@ -241,6 +242,7 @@ export async function mirrorInTransaction(
     latestHolds(fresh).map(reservationTuple),
     `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
   );
+  await mirrorNetwork(trx, fresh);
   return results;
 }
 

@@ -123,6 +123,9 @@ export async function copyHolds(c: CopyContext): Promise<number> {
               : c.keys.transfer(r.ref_id);
         pipeline.hset(key, ...holdFields(r));
         if (windowed) pipeline.pexpireat(key, r.updated_at.getTime() + c.windowMs);
+        // the scripts keep open carts in the expiry set; a loaded tenant starts with it whole
+        if (kind === 'cart' && state === 'open' && r.expires_at)
+          pipeline.zadd(c.keys.cartExpiries, r.expires_at.getTime(), r.ref_id);
       }
       await run(pipeline);
       copied += rows.length;

@@ -1,5 +1,12 @@
 import type { Knex } from 'knex';
-import type { Movement, MovementKind, Outcome, OutboxPayload } from '../domain/types.js';
+import type {
+  Command,
+  HoldSnapshot,
+  Movement,
+  MovementKind,
+  Outcome,
+  OutboxPayload,
+} from '../domain/types.js';
 import { parsePayload } from '../engine/payload.js';
 
 interface EventRow {
@@ -42,6 +49,7 @@ export async function findPayload(
   tenant: string,
   source: string,
   id: string,
+  command?: Command,
 ): Promise<OutboxPayload | undefined> {
   const row = (await knex('processed_events')
     .where({ tenant, event_source: source, event_id: id })
@@ -90,7 +98,46 @@ export async function findPayload(
       referenceId: l.reference_id,
       reason: l.reason,
     })),
-    holds: [],
+    holds:
+      command?.op === 'orderPlace' && row.result === 'applied'
+        ? await orderHold(knex, tenant, command.orderId)
+        : [],
     config: [],
   };
+}
+
+/**
+ * The order hold an `order.placed` re-announces (`inventory.reserved` lists the order's whole
+ * hold). The compact row keeps no snapshot, and an order that took over its cart's whole hold
+ * moved no stock, so no ledger line names it: the duplicate's own command does. Its latest
+ * snapshot in `reservations` stands in for the one of the time (same announcement id; the
+ * lines are what the order holds now). Without this, an `order.placed` whose announcement was
+ * not confirmed (broker restart) was redelivered and never announced.
+ */
+async function orderHold(knex: Knex, tenant: string, orderId: string): Promise<HoldSnapshot[]> {
+  const r = (await knex('reservations')
+    .where({ tenant, ref_type: 'order', ref_id: orderId })
+    .first('state', 'lines', 'version', 'link', 'paid', 'payment_id')) as
+    | {
+        state: string;
+        lines: string;
+        version: number;
+        link: string | null;
+        paid: number;
+        payment_id: string | null;
+      }
+    | undefined;
+  if (!r) return [];
+  return [
+    {
+      kind: 'order',
+      id: orderId,
+      state: r.state,
+      lines: JSON.parse(r.lines) as HoldSnapshot['lines'],
+      version: Number(r.version),
+      ...(r.link !== null ? { link: r.link } : {}),
+      ...(Number(r.paid) === 1 ? { paid: true } : {}),
+      ...(r.payment_id !== null ? { paymentId: r.payment_id } : {}),
+    },
+  ];
 }

@@ -7,7 +7,10 @@
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
     KEYS[5..]  stock hashes of the shipment's pairs
-    ARGV[1]    JSON { ...base, pairs, shipmentId, orderId, lines }
+    ARGV[1]    JSON { ...base, pairs, shipmentId, orderId, lines, unlocated?, fallback? }
+  `unlocated` lines named no location: they ship from what the order holds of the SKU (pairs in
+  order), the rest from the first location the order has the SKU at, else `fallback`; the
+  planner then passes every pair of the order too (RETRY if the order gained one since).
   Output: see includes/base.lua
 ]]
 --- @include "includes/base"
@@ -20,6 +23,34 @@ if not a then return early end
 local order = loadHold(KEYS[4])
 local paid = order.c == '1'
 local ship = sumLines(a.lines)
+local unlocated = a.unlocated
+if unlocated and #unlocated > 0 then
+  local ps = holdPairs(order)
+  if not covers(ps) then return { RETRY } end
+  local want, skus = {}, {}
+  for _, l in ipairs(unlocated) do
+    if not want[l.sku] then skus[#skus + 1] = l.sku end
+    want[l.sku] = (want[l.sku] or 0) + l.quantity
+  end
+  table.sort(skus)
+  for _, sku in ipairs(skus) do
+    local rem, first = want[sku], nil
+    for _, p in ipairs(ps) do
+      if splitPair(p) == sku then
+        first = first or p
+        local t = math.min(math.max(order.lines[p].held - (ship[p] or 0), 0), rem)
+        if t > 0 then
+          ship[p] = (ship[p] or 0) + t
+          rem = rem - t
+        end
+      end
+    end
+    if rem > 0 then
+      local p = first or pairOf(sku, a.fallback)
+      ship[p] = (ship[p] or 0) + rem
+    end
+  end
+end
 for _, p in ipairs(sortedKeys(ship)) do
   local q = ship[p]
   local l = line(order, p)

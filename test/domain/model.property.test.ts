@@ -50,7 +50,99 @@ const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 const clean = (o: Record<string, unknown>): Command =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Command;
 
-const command: fc.Arbitrary<Command> = fc.oneof(
+const skuQty = fc.record({ sku, quantity: qty });
+const destination = fc.option(
+  fc.record({
+    country: fc.constantFrom('US', 'CA'),
+    region: fc.option(fc.constantFrom('CA', 'NY'), { nil: undefined }),
+  }),
+  { nil: undefined },
+);
+
+/** Locations, bindings, routed carts and orders, transfers planned, cancelled, partly received. */
+const networkCommand: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        locationId: loc,
+        priority: fc.integer({ min: 0, max: 3 }),
+        shipsTo: fc.subarray(['US', 'US-CA', 'CA']),
+      })
+      .map((c) => clean({ op: 'locationUpsert', ...c, name: c.locationId })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({
+        locationId: fc.constantFrom(...LOCS, 'ghost'),
+        skus: fc.subarray([...SKUS], { minLength: 1 }),
+        bound: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
+      })
+      .map((c) => clean({ op: 'locationBind', ...c })),
+  },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ cartId, sku, quantity: qty })
+      .map((c) => clean({ op: 'cartRoute', ...c, ttlMs: TTL })),
+  },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({
+        orderId,
+        cartId: maybe(cartId),
+        lines: fc.array(line, { maxLength: 2 }),
+        routed: fc.array(skuQty, { minLength: 1, maxLength: 3 }),
+        destination,
+      })
+      .map((c) =>
+        clean({ op: 'orderPlace', ...c, destination: c.destination && clean(c.destination) }),
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        transferId,
+        forward: fc.boolean(),
+        lines: fc.array(skuQty, { minLength: 1, maxLength: 3 }),
+      })
+      .map(({ transferId: id, forward, lines: l }) =>
+        clean({
+          op: 'transferCreate',
+          transferId: id,
+          fromLocationId: forward ? LOCS[0] : LOCS[1],
+          toLocationId: forward ? LOCS[1] : LOCS[0],
+          lines: l,
+        }),
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: transferId.map((id) => clean({ op: 'transferCancel', transferId: id })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        shipmentId: fc.constantFrom('s1', 's2'),
+        orderId,
+        lines: fc.array(line, { maxLength: 1 }),
+        unlocated: fc.array(skuQty, { minLength: 1, maxLength: 2 }),
+      })
+      .map((c) => clean({ op: 'ship', ...c })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ transferId, lines: fc.array(skuQty, { minLength: 1, maxLength: 2 }) })
+      .map((c) => clean({ op: 'transferReceive', ...c })),
+  },
+);
+
+const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
@@ -178,6 +270,11 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   },
 );
 
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 3, arbitrary: baseCommand },
+  { weight: 1, arbitrary: networkCommand },
+);
+
 /** A step: the command, and sometimes the id of an earlier event (a duplicate delivery). */
 const step = fc.record({
   command,
@@ -192,11 +289,29 @@ const prelude: Command[] = PAIRS.map((p, i) => {
   return { op: 'receive', sku: s, locationId: l, quantity: 6 + (i % 3) };
 });
 
+/** Half the runs start as a network: both locations, every SKU bound at each. */
+const networkPrelude: Command[] = [
+  { op: 'locationUpsert', locationId: 'main', name: 'Main', priority: 1, shipsTo: ['US'] },
+  {
+    op: 'locationUpsert',
+    locationId: 'north',
+    name: 'North',
+    priority: 0,
+    shipsTo: ['US-CA', 'CA'],
+  },
+  ...LOCS.map((l): Command => ({
+    op: 'locationBind',
+    locationId: l,
+    skus: [...SKUS],
+    bound: true,
+  })),
+];
+
 /** What both sides return, without the Redis stream ids and envelope fields. */
 function comparable(r: ApplyResult | ModelResult) {
   if (r.status === 'applied') {
-    const { outcome, movements, holds, config } = r.payload;
-    return { status: r.status, outcome, movements, holds, config };
+    const { outcome, movements, holds, config, network } = r.payload;
+    return { status: r.status, outcome, movements, holds, config, network: network ?? [] };
   }
   return r.status === 'duplicate' ? { status: r.status } : r;
 }
@@ -285,12 +400,14 @@ describe('model ≡ engine', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
-          async (steps) => {
+          fc.boolean(),
+          async (steps, networked) => {
             const tenant = `p${++run}`;
             const k = new TenantKeys(prefix, tenant);
             const model = new InventoryModel();
             const ids: string[] = [];
-            const all = [...prelude.map((command) => ({ command, dupOf: null })), ...steps];
+            const start = networked ? [...networkPrelude, ...prelude] : prelude;
+            const all = [...start.map((command) => ({ command, dupOf: null })), ...steps];
             for (const [i, s] of all.entries()) {
               const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
               ids.push(id);
@@ -306,9 +423,11 @@ describe('model ≡ engine', () => {
               const where = `at step ${i} (${id}: ${JSON.stringify(s.command)})`;
               expect(comparable(got), where).toEqual(comparable(want));
               await compareState(model, k, where);
+              const routedOrder =
+                s.command.op === 'orderPlace' && s.command.routed ? '(routed)' : '';
               const key =
                 got.status === 'applied'
-                  ? `${s.command.op}:${got.payload.outcome.result}`
+                  ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
                   : got.status;
               stats.results[key] = (stats.results[key] ?? 0) + 1;
               stats.steps++;
@@ -325,6 +444,11 @@ describe('model ≡ engine', () => {
         'paymentSucceed:applied',
         'ship:applied',
         'duplicate',
+        'cartRoute:applied',
+        'orderPlace(routed):applied',
+        'orderPlace(routed):rejected',
+        'locationBind:applied',
+        'transferReceive:applied',
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }

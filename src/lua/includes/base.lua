@@ -10,7 +10,7 @@
     KEYS[3] outbox stream      one entry per applied event, field `p` = JSON payload
   then the script's own fixed keys, then one stock hash per entry of `pairs`.
 
-    ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s),
+    ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s), nv?,
                     pairs = { "sku\31location", ... } in the order of the stock keys,
                     ...the operation's own fields }
 
@@ -20,6 +20,11 @@
     { -1 }                       NOT_READY: tenant not loaded in Redis; nothing written
     { -2 }                       RETRY: a hold has lines whose stock keys were not passed
     { -3, reason }               NOT_YET: a precondition may still arrive; nothing written
+    { -4 }                       STALE_NETWORK: ARGV.nv (the version of the tenant's locations
+                                 and bindings the planner used) is not meta's; nothing written
+    { -5 }                       EXPIRE_FIRST: a reservation would be refused for want of stock
+                                 while a cart hold is past its expiry; nothing written (see
+                                 expireFirst in includes/holds.lua)
 
   Cost. These scripts run for every event inside Redis's single thread, and most of their time
   goes to Lua itself rather than to the Redis commands. Each call makes anew every closure
@@ -71,7 +76,8 @@ end
 -- Opens the event: checks the tenant is loaded and the event is new.
 -- Returns the decoded arguments, or nil and the reply to return as is.
 local function begin(stockBase)
-  local epoch = rcall('HGET', KEYS[1], 'epoch')
+  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv')
+  local epoch = meta[1]
   if not epoch then
     return nil, { -1 } -- NOT_READY
   end
@@ -85,6 +91,10 @@ local function begin(stockBase)
   end
   local argv = ARGV[1]
   A = cjson.decode(argv)
+  -- the planner read the tenant's locations and bindings at this version (see engine/network)
+  if A.nv and A.nv ~= epoch .. ':' .. (meta[2] or '0') then
+    return nil, { -4 } -- STALE_NETWORK
+  end
   EPOCH = tonumber(epoch)
   STOCK_BASE = stockBase
   -- ARGV[1] comes from JSON.stringify, which escapes with a backslash whatever JSON must

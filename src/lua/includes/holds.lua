@@ -12,6 +12,20 @@
 ]]
 --- @include "includes/lines"
 
+-- The KEYS index of the tenant's cart expiry set (sorted set: member cartId, score the cart's
+-- expiry in ms). Every script that saves a cart sets it; saveHold keeps the set in step with
+-- the carts' hashes, so the open carts past their expiry are found without the job runner.
+local CART_EXP
+
+--[[ EXPIRE_FIRST instead of a refusal for want of stock: the caller asked for it (A.due) and a
+  cart hold has outlived its expiry. The caller expires the due carts, as their expiry jobs
+  would, and applies the event again; nothing is written here. Only ever called on the
+  refusal path, so a reservation that succeeds costs nothing more. ]]
+local function expireFirst()
+  return A.due == true
+    and #rcall('ZRANGEBYSCORE', KEYS[CART_EXP], '-inf', A.now, 'LIMIT', 0, 1) > 0
+end
+
 local function loadHold(key)
   local flat = rcall('HGETALL', key)
   local n = #flat
@@ -207,6 +221,16 @@ local function saveHold(key, kind, id, h, keep, drop)
       fromLocationId = from, toLocationId = from and to })
   end
   HOLDS[#HOLDS + 1] = snap
+  if cart then
+    local ck = KEYS[CART_EXP or error('saveHold: CART_EXP not set')]
+    if st == 'open' and expiresAt then
+      if exp ~= h.exp0 or st ~= h.st0 then
+        rcall('ZADD', ck, et and rtext(expiresAt, et) or expiresAt, id)
+      end
+    elseif h.st0 == 'open' then
+      rcall('ZREM', ck, id)
+    end
+  end
   if drop then
     rcall('DEL', key)
     return

@@ -5,6 +5,7 @@ local STOCKS = {}     -- pair -> loaded stock, and [1..n] the pairs in the order
 local MOVES = {}      -- movements, JSON text each
 local HOLDS = {}      -- hold snapshots, JSON text each
 local CONFIG = false  -- config changes (tables)
+local NET = false     -- location and binding changes (tables)
 local PAIR_INDEX      -- pair -> i, built when there are many pairs
 
 -- Position of `pair` among the stock keys passed, or nil.
@@ -168,6 +169,9 @@ local function finish(outcome)
     hj = table.concat(HOLDS, ',')
   end
   local config = CONFIG and cjson.encode(CONFIG) or '{}'
+  if NET then
+    config = config .. ',"network":' .. cjson.encode(NET)
+  end
   -- one concatenation when possible: every intermediate string would be hashed too
   local payload
   if CLEAN and EPOCH then

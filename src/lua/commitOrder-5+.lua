@@ -5,16 +5,19 @@
   `prepaid` for order.placed.
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
-    KEYS[5..]  stock hashes: every pair the order holds or ordered, and of `lines`
-    ARGV[1]    JSON { ...base, pairs, orderId, paymentId, lines? }
-  Output: see includes/base.lua
+    KEYS[5]    cart expiry set (see includes/holds.lua): read only, on a refusal
+    KEYS[6..]  stock hashes: every pair the order holds or ordered, and of `lines`
+    ARGV[1]    JSON { ...base, pairs, orderId, paymentId, lines?, due? }
+  Output: see includes/base.lua; with `due`, EXPIRE_FIRST instead of a refusal for want of
+  stock while a cart is past its expiry (see includes/holds.lua)
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/lines"
 
-local a, early = begin(4)
+local a, early = begin(5)
+CART_EXP = 5
 if not a then return early end
 local order = loadHold(KEYS[4])
 if not covers(holdPairs(order)) then return { RETRY } end
@@ -64,6 +67,7 @@ else
   end
   local short = shortLines(need)
   if #short > 0 then
+    if expireFirst() then return { -5 } end -- EXPIRE_FIRST
     return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
       referenceType = 'order', referenceId = a.orderId })
   end

@@ -2,7 +2,8 @@
   cart.removed, cart.cleared and cart expiry: release (part of) a cart's hold.
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    cart hold hash
-    KEYS[5..]  stock hashes of every pair the cart holds
+    KEYS[5]    cart expiry set (see includes/holds.lua): the cart leaves it when released
+    KEYS[6..]  stock hashes of every pair the cart holds
     ARGV[1]    JSON { ...base, pairs, cartId, mode = 'remove'|'clear'|'expire',
                       sku? (remove), quantity? (remove; absent = all of the SKU),
                       expiresAt? (expire: the expiry the job was scheduled for) }
@@ -14,15 +15,20 @@
 --- @include "includes/holds"
 --- @include "includes/lines"
 
-local a, early = begin(4)
+local a, early = begin(5)
+CART_EXP = 5
 if not a then return early end
 local cart = loadHold(KEYS[4])
 local held = holdPairs(cart)
 if not covers(held) then return { RETRY } end
 if cart.st ~= 'open' then
+  -- a set entry without an open cart (a hash lost or rewritten behind the scripts' back) goes
+  -- too, or every refusal would ask to expire it again
+  rcall('ZREM', KEYS[5], a.cartId)
   return finish({ result = 'ignored', reason = 'no-cart-hold' })
 end
 if a.mode == 'expire' and tonumber(cart.exp) ~= a.expiresAt then
+  if cart.exp then rcall('ZADD', KEYS[5], cart.exp, a.cartId) end
   return finish({ result = 'ignored', reason = 'cart-refreshed' })
 end
 local kind = a.mode == 'expire' and 'expired' or 'released'
@@ -40,6 +46,8 @@ for _, p in ipairs(held) do
   end
 end
 if #MOVES == 0 then
+  -- an open cart holding nothing has nothing to expire: it need not be found again
+  if a.mode == 'expire' then rcall('ZREM', KEYS[5], a.cartId) end
   return finish({ result = 'ignored', reason = 'nothing-held' })
 end
 local any = false

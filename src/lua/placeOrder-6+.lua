@@ -8,16 +8,25 @@
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
     KEYS[5]    cart hold hash (a key that never exists when the order has no cart)
-    KEYS[6..]  stock hashes: every pair of the lines and of the cart's hold
-    ARGV[1]    JSON { ...base, pairs, orderId, cartId? , lines = {{sku, locationId, quantity}} }
-  Output: see includes/base.lua
+    KEYS[6]    cart expiry set (see includes/holds.lua): a converted cart leaves it
+    KEYS[7..]  stock hashes: every pair of the lines and of the cart's hold
+               (and every candidate pair of the route)
+    ARGV[1]    JSON { ...base, pairs, orderId, cartId? , lines = {{sku, locationId, quantity}},
+                      routed? = {{sku, quantity}}, route? = { locs, skus }, due? }
+  `routed` lines have no location: includes/route allocates them (what a pair can give is its
+  available, plus what the cart holds there, minus what the located lines take), preferring
+  one location for all of them. Output: see includes/base.lua; rejected/insufficient-stock
+  with locationId '*' for a routed SKU the network cannot fill; with `due`, EXPIRE_FIRST
+  instead of that refusal while a cart is past its expiry (see includes/holds.lua).
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/lines"
+--- @include "includes/route"
 
-local a, early = begin(5)
+local a, early = begin(6)
+CART_EXP = 6
 if not a then return early end
 local order = loadHold(KEYS[4])
 local cart = loadHold(KEYS[5])
@@ -45,8 +54,33 @@ for p, q in pairs(need) do
   take[p] = 0
   if cartOpen and cart.lines[p] then take[p] = math.min(cart.lines[p].held, q) end
 end
+local routed = a.routed
+if routed and #routed > 0 then
+  local want, skus = {}, {}
+  for _, l in ipairs(routed) do
+    if not want[l.sku] then skus[#skus + 1] = l.sku end
+    want[l.sku] = (want[l.sku] or 0) + l.quantity
+  end
+  table.sort(skus)
+  local alloc, rshort = allocate(a.route, want, skus, function(p)
+    local s = stock(p)
+    local held = (cartOpen and cart.lines[p]) and cart.lines[p].held or 0
+    return s.onHand - s.reserved - s.unavailable + held - (need[p] or 0)
+  end)
+  if #rshort > 0 then
+    if expireFirst() then return { -5 } end -- EXPIRE_FIRST
+    return finish({ result = 'rejected', reason = 'insufficient-stock', short = rshort,
+      referenceType = 'order', referenceId = a.orderId })
+  end
+  for p, q in pairs(alloc) do
+    need[p] = (need[p] or 0) + q
+    local held = (cartOpen and cart.lines[p]) and cart.lines[p].held or 0
+    take[p] = math.min(held, need[p])
+  end
+end
 local short = shortLines(need, take)
 if #short > 0 then
+  if expireFirst() then return { -5 } end -- EXPIRE_FIRST
   return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
     referenceType = 'order', referenceId = a.orderId })
 end

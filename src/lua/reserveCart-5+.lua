@@ -2,10 +2,14 @@
   cart.added: hold `quantity` more units for the cart if available (cumulative, sliding expiry).
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    cart hold hash
-    KEYS[5]    stock hash of the one pair
-    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, quantity, ttlMs }
+    KEYS[5]    cart expiry set (see includes/holds.lua): the cart's new expiry goes in
+    KEYS[6]    stock hash of the one pair (routed: KEYS[6..] each candidate pair)
+    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due? }
+  With `route` (no location named, a tenant with locations) the SKU is allocated by
+  includes/route, and the hold may span locations.
   Output: see includes/base.lua. Outcome rejected/insufficient-stock names the short line;
-  ignored/cart-converted when the cart already became an order.
+  ignored/cart-converted when the cart already became an order. With `due`, a refusal while
+  another cart is past its expiry is EXPIRE_FIRST instead (see includes/holds.lua).
 
   This is the busiest script, so the common case (a new or open cart holding only h: lines,
   nothing to escape in JSON) takes a fast path: it works on the HGETALL and HMGET replies
@@ -16,12 +20,12 @@
 ]]
 --- @include "includes/base"
 
-local a, early = begin(4)
+local a, early = begin(5)
 if not a then return early end
 local cartKey = KEYS[4]
 local flat = rcall('HGETALL', cartKey)
 local n = #flat
-local p, q = a.pairs[1], a.quantity
+local p, q = a.pairs[1] or '', a.quantity
 local mine = 'h:' .. p
 -- the cart as read: st, v, our line's held; others: [1..no] the other lines' pairs, and
 -- pair -> held as JSON text
@@ -55,11 +59,11 @@ for i = 1, n, 2 do
   end
 end
 held = (held or 0) + q
-local fast = plain and (st == 'open' or n == 0) and q > 0 and held ~= 0
+local fast = plain and not a.route and (st == 'open' or n == 0) and q > 0 and held ~= 0
   -- the other lines' pairs, which go into the JSON, need no escaping: cjson writes them with
   -- \u001f for each separator and nothing else escaped
   and (no == 0 or #cjson.encode(table.concat(others, '', 1, no)) == olen + 2 + 5 * no)
-local stockKey = KEYS[5]
+local stockKey = KEYS[6]
 local sv, sku, loc, onHand, reserved, unavailable, av
 if fast then
   sv = rcall('HMGET', stockKey, 'onHand', 'reserved', 'committed', 'unavailable', 'incoming',
@@ -76,15 +80,38 @@ if not fast then
   -- the generic path (it reads the cart and the stock again)
 --- @include "includes/stock"
 --- @include "includes/holds"
+--- @include "includes/route"
+  CART_EXP = 5
   local cart = loadHold(cartKey)
   if cart.st == 'converted' then
     return finish({ result = 'ignored', reason = 'cart-converted' })
+  end
+  if a.route then
+    local alloc, short = allocate(a.route, { [a.sku] = q }, { a.sku }, function(rp)
+      local s = stock(rp)
+      return s.onHand - s.reserved - s.unavailable
+    end)
+    if #short > 0 then
+      if expireFirst() then return { -5 } end -- EXPIRE_FIRST
+      return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
+        referenceType = 'cart', referenceId = a.cartId })
+    end
+    for _, rp in ipairs(sortedKeys(alloc)) do
+      move(rp, 'reserved', 0, alloc[rp], 0, 0, 0, 'cart', a.cartId, '')
+      local l = line(cart, rp)
+      l.held = l.held + alloc[rp]
+    end
+    cart.st = 'open'
+    cart.exp = a.now + a.ttlMs
+    saveHold(cartKey, 'cart', a.cartId, cart)
+    return finish()
   end
   if q > 0 then
     -- shortLines({ [p] = q }) for the one pair
     local s = stock(p)
     local avail = s.onHand - s.reserved - s.unavailable
     if avail < q then
+      if expireFirst() then return { -5 } end -- EXPIRE_FIRST
       return finish({ result = 'rejected', reason = 'insufficient-stock',
         short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + math.max(avail, 0) } },
         referenceType = 'cart', referenceId = a.cartId })
@@ -128,6 +155,7 @@ else
   rcall('HSET', cartKey, mine, rtext(held, ht), 'st', 'open', 'exp', rtext(exp, et),
     'v', rtext(version, vt))
 end
+rcall('ZADD', KEYS[5], rtext(exp, et), a.cartId)
 -- the snapshot's lines, sorted by pair
 local lines
 if no == 0 then

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
+import type { Command } from 'commander';
+import { COMMERCE_EXCHANGE } from '../broker/topology.js';
+import type { Config } from '../config.js';
+import { DEFAULT_TENANT } from '../domain/types.js';
+import { createKnex, migrate, type Knex } from '../ledger/db.js';
+import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
+import { CliError, EXIT, within } from './exit.js';
+import { printJson, printTable } from './output.js';
+
+async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
+  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL');
+  const knex = createKnex(config.MYSQL_URL, { max: 2 });
+  try {
+    return await f(knex);
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/**
+ * Locations and bindings change only through events (so every worker, the ledger and BI see
+ * the change in order): the CLI publishes them to commerce.events, confirmed by the broker.
+ */
+export async function publishEvent(
+  config: Config,
+  tenant: string,
+  type: string,
+  data: Record<string, unknown>,
+): Promise<string> {
+  const id = `cli-${randomUUID()}`;
+  const conn = await amqp.connect(config.AMQP_URL);
+  try {
+    const ch = await conn.createConfirmChannel();
+    const body = {
+      specversion: '1.0',
+      id,
+      source: '/cli',
+      type,
+      time: new Date().toISOString(),
+      tenant,
+      datacontenttype: 'application/json',
+      data,
+    };
+    ch.publish(COMMERCE_EXCHANGE, type, Buffer.from(JSON.stringify(body)), {
+      contentType: 'application/cloudevents+json',
+      messageId: id,
+      persistent: true,
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+  return id;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function registerLocations(program: Command, config: () => Config): void {
+  program
+    .command('locations')
+    .description("the tenant's locations in routing order: priority, ships to, SKUs stocked")
+    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; json?: boolean }) => {
+      const rows = await withKnex(config(), (knex) => listLocations(knex, o.tenant));
+      if (o.json) return printJson(rows);
+      printTable(
+        rows.map((r) => ({ ...r, shipsTo: r.shipsTo.join(',') || '(anywhere)' })),
+        ['locationId', 'name', 'priority', 'shipsTo', 'skus'],
+      );
+    });
+
+  const location = program
+    .command('location')
+    .description('change locations and bindings (publishes location.* events to commerce.events)');
+  location
+    .command('upsert <locationId>')
+    .description('create or replace a location (location.upserted)')
+    .option('--name <name>', 'display name (default: the id)')
+    .option('--priority <n>', 'routing priority, lower first (default 100)')
+    .option('--ships-to <codes>', 'comma-separated US, US-CA, ... (default: anywhere)')
+    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .action(
+      async (
+        locationId: string,
+        o: { name?: string; priority?: string; shipsTo?: string; tenant: string },
+      ) => {
+        const priority = o.priority === undefined ? undefined : Number(o.priority);
+        if (priority !== undefined && !Number.isInteger(priority))
+          throw new CliError(`--priority must be a whole number: ${o.priority}`, EXIT.usage);
+        const id = await publishEvent(config(), o.tenant, 'location.upserted', {
+          locationId,
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(priority !== undefined ? { priority } : {}),
+          ...(o.shipsTo !== undefined ? { shipsTo: list(o.shipsTo) } : {}),
+        });
+        console.error(`published location.upserted ${id}`);
+      },
+    );
+  for (const [verb, type] of [
+    ['bind', 'location.bound'],
+    ['unbind', 'location.unbound'],
+  ] as const) {
+    location
+      .command(`${verb} <locationId> <skus...>`)
+      .description(`${verb} SKUs ${verb === 'bind' ? 'to' : 'from'} a location (${type})`)
+      .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+      .action(async (locationId: string, skus: string[], o: { tenant: string }) => {
+        const id = await publishEvent(config(), o.tenant, type, { locationId, skus });
+        console.error(`published ${type} ${id}`);
+      });
+  }
+
+  program
+    .command('transfers')
+    .description('transfers, newest first: state, from, to, units, in transit, received')
+    .option('--state <state>', 'created, shipped, receiving, received or cancelled')
+    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--json', 'print JSON, with lines')
+    .action(async (o: { state?: string; tenant: string; json?: boolean }) => {
+      const rows = await withKnex(config(), (knex) =>
+        listTransfers(knex, o.tenant, o.state ? { state: o.state } : {}),
+      );
+      if (o.json) return printJson(rows);
+      printTable(rows as unknown as Record<string, unknown>[], [
+        'transferId',
+        'state',
+        'fromLocationId',
+        'toLocationId',
+        'units',
+        'inTransit',
+        'received',
+      ]);
+    });
+
+  program
+    .command('cost <sku> <unitCost>')
+    .description('set a SKU\'s unit cost (for the stock value in stats); "none" removes it')
+    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .action(async (sku: string, unitCost: string, o: { tenant: string }) => {
+      const cost = unitCost === 'none' ? null : Number(unitCost);
+      if (cost !== null && !(Number.isFinite(cost) && cost >= 0))
+        throw new CliError(`unit cost must be a number ≥ 0 or "none": ${unitCost}`, EXIT.usage);
+      await withKnex(config(), (knex) => setUnitCost(knex, o.tenant, sku, cost));
+    });
+}

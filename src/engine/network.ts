@@ -1,0 +1,96 @@
+import type { Redis } from 'ioredis';
+import { emptyNetwork, type LocationDef, type NetworkState } from '../domain/network.js';
+import { TenantKeys } from './keys.js';
+
+/** A tenant's locations and bindings as read, and the version they were read at. */
+export interface NetworkSnapshot {
+  /** `epoch:nv` of meta: the scripts refuse (STALE_NETWORK) a plan made at another */
+  token: string;
+  net: NetworkState;
+}
+
+/**
+ * Caches each tenant's network (locations, bindings) for the planner. Optimistic: every
+ * script call carries the token it was planned at, and a script that finds another one
+ * changes nothing and says so; the engine then drops the entry and plans again. So a cache
+ * hit costs no round trip, and a stale one is never acted on.
+ */
+export class NetworkCache {
+  private readonly entries = new Map<string, Promise<NetworkSnapshot>>();
+  private readonly tokens = new WeakMap<Promise<NetworkSnapshot>, string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ensureTenant: (tenant: string) => Promise<void>,
+  ) {}
+
+  get(tenant: string): Promise<NetworkSnapshot> {
+    let e = this.entries.get(tenant);
+    if (!e) {
+      const read = this.read(tenant);
+      e = read;
+      this.entries.set(tenant, read);
+      read.then(
+        (snap) => this.tokens.set(read, snap.token),
+        () => {
+          if (this.entries.get(tenant) === read) this.entries.delete(tenant);
+        },
+      );
+    }
+    return e;
+  }
+
+  /** Drops the entry if it is the one read at `token` (a newer read is kept). */
+  invalidate(tenant: string, token: string): void {
+    const e = this.entries.get(tenant);
+    if (e && this.tokens.get(e) === token) this.entries.delete(tenant);
+  }
+
+  private async read(tenant: string): Promise<NetworkSnapshot> {
+    const k = new TenantKeys(this.prefix, tenant);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const res = await this.redis
+        .multi()
+        .hmget(k.meta, 'epoch', 'nv')
+        .hgetall(k.locations)
+        .hgetall(k.bindings)
+        .exec();
+      if (!res) throw new Error('network read: transaction aborted');
+      for (const [err] of res) if (err) throw err;
+      const [epoch, nv] = res[0]![1] as [string | null, string | null];
+      if (epoch === null) {
+        await this.ensureTenant(tenant);
+        continue;
+      }
+      return {
+        token: `${epoch}:${nv ?? '0'}`,
+        net: parseNetwork(
+          res[1]![1] as Record<string, string>,
+          res[2]![1] as Record<string, string>,
+        ),
+      };
+    }
+    throw new Error(`tenant ${tenant}: not loadable for its network`);
+  }
+}
+
+/** Builds the network from the `locs` and `bind` hashes. */
+export function parseNetwork(
+  locs: Record<string, string>,
+  bind: Record<string, string>,
+): NetworkState {
+  const net = emptyNetwork();
+  for (const [id, json] of Object.entries(locs)) {
+    const d = JSON.parse(json) as { name: string; priority: number; shipsTo: unknown };
+    const def: LocationDef = {
+      locationId: id,
+      name: d.name,
+      priority: d.priority,
+      shipsTo: Array.isArray(d.shipsTo) ? (d.shipsTo as string[]) : [],
+    };
+    net.locations.set(id, def);
+  }
+  for (const pair of Object.keys(bind)) net.bound.add(pair);
+  return net;
+}

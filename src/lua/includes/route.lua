@@ -1,0 +1,59 @@
+--[[
+  The routing strategy (include after includes/lines); src/domain/network.ts `allocate` is the
+  same function in TypeScript. `route` = { locs = candidate locations in routing order,
+  skus = sku -> its candidates (bound) in the same order }; `need` = sku -> units; `skus` the
+  SKUs sorted; `free(pair)` what a pair can give.
+  One location that fills every SKU, the first in routing order; else SKU by SKU: the first
+  candidate that fills it, else the candidates in order, each giving what it has.
+  Returns alloc (pair -> units) and the short SKUs ({ sku, locationId = '*', requested,
+  available }).
+]]
+local function allocate(route, need, skus, free)
+  local alloc = {}
+  local cands = route.skus
+  for _, loc in ipairs(route.locs) do
+    local ok = true
+    for _, s in ipairs(skus) do
+      local found = false
+      local cs = cands[s]
+      if cs then
+        for _, l in ipairs(cs) do
+          if l == loc then found = true break end
+        end
+      end
+      if not found or free(pairOf(s, loc)) < need[s] then
+        ok = false
+        break
+      end
+    end
+    if ok then
+      for _, s in ipairs(skus) do alloc[pairOf(s, loc)] = need[s] end
+      return alloc, {}
+    end
+  end
+  local short = {}
+  for _, s in ipairs(skus) do
+    local q = need[s]
+    local cs = cands[s] or {}
+    local one
+    for _, l in ipairs(cs) do
+      if free(pairOf(s, l)) >= q then one = l break end
+    end
+    if one then
+      alloc[pairOf(s, one)] = q
+    else
+      local rem = q
+      for _, l in ipairs(cs) do
+        local t = math.min(math.max(free(pairOf(s, l)), 0), rem)
+        if t > 0 then
+          alloc[pairOf(s, l)] = t
+          rem = rem - t
+        end
+      end
+      if rem > 0 then
+        short[#short + 1] = { sku = s, locationId = '*', requested = q, available = q - rem }
+      end
+    end
+  end
+  return alloc, short
+end
