@@ -7,6 +7,10 @@ import { ReconcileJobs } from '../jobs/reconcile.js';
 import { INVENTORY_EXCHANGE } from './broker/topology.js';
 import { toError } from './errors/toError.js';
 import { findPayload } from './ledger/findPayload.js';
+import { dlqDepthReader } from './http/dlqDepth.js';
+import { ReadinessProbe } from './http/health.js';
+import { WorkerMetrics } from './http/metrics.js';
+import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
 import { reconcile } from './reconcile/index.js';
@@ -18,6 +22,9 @@ export interface Worker {
   processor: Processor;
   cartExpiry: CartExpiry;
   reconcileJobs: ReconcileJobs;
+  metrics: WorkerMetrics;
+  /** /healthz, /readyz, /metrics; undefined when HTTP_PORT is 0 */
+  http: HttpEndpoint | undefined;
   /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
   close(): Promise<void>;
 }
@@ -46,6 +53,23 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     // `processor` is created below; deliveries only start with broker.start()
     onMessage: (msg, session) => processor.handle(msg, session),
   });
+  const metrics = new WorkerMetrics({
+    knex,
+    redis,
+    prefix: config.REDIS_PREFIX,
+    logger,
+    types: [...consumers.keys()],
+    inFlight: () => processor.active,
+    dlqDepth: dlqDepthReader(broker),
+    jobCounts: async () => {
+      const states = ['waiting', 'delayed', 'active', 'failed'] as const;
+      const [carts, nightly] = await Promise.all([
+        cartExpiry.queue.getJobCounts(...states),
+        reconcileJobs.queue.getJobCounts(...states),
+      ]);
+      return { [cartExpiry.queue.name]: carts, [reconcileJobs.queue.name]: nightly };
+    },
+  });
   const processor: Processor = new Processor({
     engine,
     ledger: writer,
@@ -53,9 +77,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     logger,
     maxBytes: config.MAX_MESSAGE_BYTES,
     cartTtlMs: (tenant) => cartTtlMs(config, tenant),
-    findPayload: (tenant, source, id) => findPayload(knex, tenant, source, id),
+    findPayload: (tenant, source, id, command) => findPayload(knex, tenant, source, id, command),
     // the ack waits for the expiry job, so no acknowledged cart hold is left without one
     onApplied: (p) => cartExpiry.schedule(p),
+    observe: metrics.observe,
   });
   const cartExpiry = new CartExpiry({
     redisUrl: config.REDIS_URL,
@@ -91,6 +116,23 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       ),
   });
   await reconcileJobs.start();
+  const readiness = new ReadinessProbe({
+    consuming: () => broker.isConsuming,
+    redis,
+    knex,
+    prefix: config.REDIS_PREFIX,
+    maxOutboxLagSeconds: config.READY_MAX_OUTBOX_LAG_SECONDS,
+  });
+  const http =
+    config.HTTP_PORT === 0
+      ? undefined
+      : await startHttpEndpoint({
+          port: config.HTTP_PORT,
+          host: config.HTTP_HOST,
+          logger,
+          readiness: () => readiness.check(),
+          metrics,
+        });
   await broker.start();
   logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
 
@@ -108,6 +150,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     processor,
     cartExpiry,
     reconcileJobs,
+    metrics,
+    http,
     close: () =>
       (closing ??= (async () => {
         await step('stop consuming', () => broker.stopConsuming());
@@ -119,6 +163,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
         await step('close cart expiry jobs', () => cartExpiry.close(config.SHUTDOWN_TIMEOUT_MS));
         await step('close reconcile jobs', () => reconcileJobs.close(config.SHUTDOWN_TIMEOUT_MS));
         await step('stop sweeper', () => sweeper.stop());
+        await step('close http endpoint', async () => http?.close());
         await step('close broker', () => broker.close());
         await step('close services', () => services.close());
         logger.info('worker stopped');

@@ -1,7 +1,8 @@
 import type { ConsumeMessage } from 'amqplib';
 import { announce } from '../domain/announcements.js';
+import { cartExpiryEvent } from '../domain/cartExpiry.js';
 import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
-import type { Engine } from '../engine/engine.js';
+import type { DueCart, Engine } from '../engine/engine.js';
 import { PermanentError } from '../errors/PermanentError.js';
 import { toError } from '../errors/toError.js';
 import type { Logger } from '../logger.js';
@@ -22,9 +23,16 @@ export interface ProcessorOptions extends DecodeOptions {
   broker: Broker;
   logger: Logger;
   /** the payload of an event applied earlier, from MySQL (to re-announce a duplicate) */
-  findPayload: (tenant: string, source: string, id: string) => Promise<OutboxPayload | undefined>;
+  findPayload: (
+    tenant: string,
+    source: string,
+    id: string,
+    command: Command,
+  ) => Promise<OutboxPayload | undefined>;
   /** called with every applied payload once durable (e.g. to schedule cart expiry) */
   onApplied?: (payload: OutboxPayload) => Promise<void>;
+  /** told how each delivery ended and how long it took (metrics); must not throw */
+  observe?: (msg: ConsumeMessage, outcome: Outcome | 'error', seconds: number) => void;
 }
 
 export type Outcome =
@@ -32,6 +40,11 @@ export type Outcome =
 
 /** A stale payload (Redis was rebuilt under it) is re-applied; this bounds the loop. */
 const MAX_REAPPLY = 5;
+/**
+ * A reservation refused while carts are past their expiry expires them and tries again; this
+ * bounds the rounds (then the refusal stands, and the expiry jobs release the rest).
+ */
+const MAX_EXPIRE_ROUNDS = 3;
 
 /**
  * The life of one delivery: decode → apply in Redis (ordered per cart/order) → durable in
@@ -41,6 +54,12 @@ const MAX_REAPPLY = 5;
  */
 export class Processor {
   private readonly serializer = new KeyedSerializer();
+  /**
+   * Payloads whose announcements the broker did not confirm, by event. Their redelivery is a
+   * duplicate, and what MySQL keeps of an event has no hold snapshots: an `order.placed` that
+   * took over its cart's hold would re-announce nothing. The payload kept here is exact.
+   */
+  private readonly unannounced = new Map<string, OutboxPayload>();
   private inFlight = 0;
   private idle: (() => void)[] = [];
 
@@ -52,10 +71,19 @@ export class Processor {
 
   handle(msg: ConsumeMessage, session: Session): void {
     this.inFlight++;
+    const started = this.o.observe ? performance.now() : 0;
     void this.process(msg, session)
-      .catch((e: unknown) => {
-        this.o.logger.error({ err: toError(e) }, 'unexpected failure processing a delivery');
-      })
+      .then(
+        (outcome) => outcome,
+        (e: unknown): 'error' => {
+          this.o.logger.error(
+            { err: toError(e), messageId: msg.properties.messageId, outcome: 'error' },
+            'unexpected failure processing a delivery',
+          );
+          return 'error';
+        },
+      )
+      .then((outcome) => this.o.observe?.(msg, outcome, (performance.now() - started) / 1000))
       .finally(() => {
         if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
       });
@@ -86,9 +114,8 @@ export class Processor {
         session,
         'dead-letter',
         () => deadLetter(this.o.broker, msg, reason),
-        {
-          reason,
-        },
+        // not decoded: the AMQP message id and routing key are all there is to name it by
+        { eventId: msg.properties.messageId, type: msg.fields.routingKey, reason },
       );
     }
     const { meta } = event;
@@ -113,32 +140,37 @@ export class Processor {
           },
         );
       }
-      log.warn({ ...ctx, err: err.message }, 'event failed; retrying later');
-      return this.settle(
-        msg,
-        session,
-        'retry',
-        () => retryLater(this.o.broker, msg, err.message),
-        ctx,
-      );
+      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, err.message), {
+        ...ctx,
+        reason: err.message,
+      });
     }
     if (applied.notYet) {
       const reason = `not-yet: ${applied.notYet}`;
-      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, reason), ctx);
+      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, reason), {
+        ...ctx,
+        reason,
+      });
     }
-    const p = applied.payload;
+    const owedKey = `${meta.tenant}\x1f${meta.source}\x1f${meta.id}`;
+    const p = (applied.duplicate && this.unannounced.get(owedKey)) || applied.payload;
     if (p) {
       try {
         await this.announce(p);
       } catch (e) {
         // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
         log.warn(
-          { ...ctx, err: toError(e).message },
+          { ...ctx, outcome: 'dropped', err: toError(e).message },
           'announcement not confirmed; delivery left for redelivery',
         );
+        this.unannounced.set(owedKey, p);
+        // bounded: at most a prefetch window is in flight when the broker goes away
+        if (this.unannounced.size > 100_000)
+          this.unannounced.delete(this.unannounced.keys().next().value!);
         session.acker.requeue(msg);
         return 'dropped';
       }
+      this.unannounced.delete(owedKey);
     }
     session.acker.done(msg);
     const outcome: Outcome = applied.duplicate
@@ -157,8 +189,16 @@ export class Processor {
     meta: EventMeta,
     command: Command,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
-    for (let i = 0; i < MAX_REAPPLY; i++) {
-      const r = await this.o.engine.apply(meta, command);
+    let rounds = 0;
+    for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
+      const r = await this.o.engine.apply(meta, command, {
+        expireDue: rounds < MAX_EXPIRE_ROUNDS,
+      });
+      if (r.status === 'expire-first') {
+        rounds++;
+        await this.expireDue(meta, r.due);
+        continue;
+      }
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
       if (r.status === 'applied') {
         if ((await this.o.ledger.write(r.payload, r.entryId)) === 'stale') continue;
@@ -171,10 +211,31 @@ export class Processor {
         if (this.o.onApplied) await this.o.onApplied(r.pending);
         return { payload: r.pending, duplicate: true };
       }
-      const payload = await this.o.findPayload(meta.tenant, meta.source, meta.id);
+      const payload = await this.o.findPayload(meta.tenant, meta.source, meta.id, command);
       return { ...(payload ? { payload } : {}), duplicate: true };
     }
     throw new Error(`event ${meta.id}: Redis was rebuilt ${MAX_REAPPLY} times under it`);
+  }
+
+  /**
+   * Expires carts past their expiry exactly as their expiry jobs do (the same event, whose id
+   * is the job's: whichever of the two comes second is a duplicate, or ignored by the script),
+   * so stock an expired cart still holds never refuses a reservation while the job runner is
+   * behind or down. Each expiry is durable and announced before the reservation is retried.
+   */
+  private async expireDue(by: EventMeta, due: DueCart[]): Promise<void> {
+    await Promise.all(
+      due.map(async (d) => {
+        const { meta, command } = cartExpiryEvent({ tenant: by.tenant, ...d });
+        const r = await this.applyDurably(meta, command);
+        // a duplicate was applied by its job, which announces it
+        if (r.payload && !r.duplicate) await this.announce(r.payload);
+      }),
+    );
+    this.o.logger.info(
+      { eventId: by.id, type: by.type, tenant: by.tenant, carts: due.length },
+      'expired carts past their expiry before retrying a reservation',
+    );
   }
 
   /** Publishes what the payload announces and resolves once the broker confirmed all of it. */
@@ -215,10 +276,11 @@ export class Processor {
       session.acker.done(msg);
       const final = where === 'dead-letter' ? 'dead-letter' : outcome;
       if (final === 'dead-letter') log.warn({ ...ctx, outcome: final }, 'event dead-lettered');
+      else log.warn({ ...ctx, outcome: final }, 'event failed; retrying later');
       return final;
     } catch (e) {
       log.warn(
-        { ...ctx, err: toError(e).message },
+        { ...ctx, outcome: 'dropped', err: toError(e).message },
         'could not re-route delivery; left for redelivery',
       );
       session.acker.requeue(msg);

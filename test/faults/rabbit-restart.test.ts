@@ -1,0 +1,101 @@
+/**
+ * Scenario 5: RabbitMQ (a private node) is restarted in the middle of a stream. The worker
+ * reconnects and finishes: nothing lost, nothing applied twice, and every announcement of an
+ * applied event reaches `inventory.events` at least once (publisher confirms: a delivery is
+ * acknowledged only after its announcements are confirmed, so an unconfirmed one is redone).
+ */
+import amqp from 'amqplib';
+import { afterAll, expect, it } from 'vitest';
+import { INVENTORY_EXCHANGE } from '../../src/broker/topology.js';
+import { report, size, World, type ScenarioResult } from './support/harness.js';
+import { checkInvariants } from './support/invariants.js';
+import { Oracle } from './support/oracle.js';
+import { PrivateRabbit } from './support/private.js';
+import { mixedSetup, mixedStream, toMessage } from './support/stream.js';
+
+const EVENTS = size(4_000, 20_000);
+const DOWN_MS = 3_000;
+const SEED = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 1e6));
+const ANNOUNCEMENTS = 'faults.announcements';
+
+let rabbit: PrivateRabbit | undefined;
+let world: World | undefined;
+afterAll(async () => {
+  await world?.close();
+  await rabbit?.close();
+});
+
+it(`RabbitMQ restarted in a ${EVENTS}-event stream (seed ${SEED})`, async () => {
+  rabbit = await PrivateRabbit.start();
+  world = await World.create('rabbitdown', { amqpUrl: rabbit.url });
+  const w = world;
+  const options = { tenants: ['q1'], events: EVENTS, seed: SEED };
+  const setup = mixedSetup(options).map(toMessage);
+  const stream = [...mixedStream(options)];
+  const oracle = new Oracle({ announcements: true }).applyAll([...setup, ...stream]);
+
+  const [worker] = await w.startWorkers(1);
+  // every announcement, kept across the restart (a durable quorum queue, persistent messages)
+  await withChannel(w.amqpUrl, async (ch) => {
+    await ch.assertQueue(ANNOUNCEMENTS, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.bindQueue(ANNOUNCEMENTS, INVENTORY_EXCHANGE, '#');
+  });
+  await w.publish(setup);
+  await w.drained(setup.length, 0, 120_000);
+  await worker!.stop();
+  await w.publish(stream);
+
+  const started = Date.now();
+  await worker!.start();
+  await w.reach(setup.length + Math.floor(stream.length * 0.3));
+  const atRestart = (await w.processed()) - setup.length;
+  await rabbit.restart(DOWN_MS);
+  const back = Date.now();
+  await w.drained(oracle.validCount, 0, 600_000);
+  const lagSeconds = (Date.now() - back) / 1000;
+  const total = (Date.now() - started) / 1000;
+  await worker!.stop();
+
+  const received = new Set<string>();
+  let deliveries = 0;
+  await withChannel(w.amqpUrl, async (ch) => {
+    for (;;) {
+      const m = await ch.get(ANNOUNCEMENTS, { noAck: true });
+      if (!m) break;
+      deliveries++;
+      received.add(String(m.properties.messageId));
+    }
+  });
+  const missing = oracle.announcements.filter((id) => !received.has(id));
+  const missingByType: Record<string, number> = {};
+  for (const id of missing) {
+    const type = id.split('#')[1]!.replace(/-\d+-\d+$/, '');
+    missingByType[type] = (missingByType[type] ?? 0) + 1;
+  }
+
+  const result: ScenarioResult = {
+    scenario: '5 RabbitMQ restarted',
+    events: stream.length,
+    lost: 0,
+    doubled: 0,
+    oversold: 0,
+    drainSeconds: total,
+    note: `restarted after ${atRestart} of ${stream.length} events, down ${DOWN_MS / 1000} s; drained ${lagSeconds.toFixed(1)} s after; announcements: ${oracle.announcements.length} expected, ${missing.length} missing ${JSON.stringify(missingByType)}, ${deliveries - received.size} repeated`,
+  };
+  try {
+    expect(worker!.unexpectedExits).toBe(0);
+    expect(missing.slice(0, 10), `${missing.length} announcements never arrived`).toEqual([]);
+    await checkInvariants(w, oracle, { onFindings: (f) => Object.assign(result, f) });
+  } finally {
+    report(result);
+  }
+});
+
+async function withChannel(url: string, f: (ch: amqp.Channel) => Promise<void>): Promise<void> {
+  const conn = await amqp.connect(url);
+  try {
+    await f(await conn.createChannel());
+  } finally {
+    await conn.close();
+  }
+}
