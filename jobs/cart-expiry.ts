@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { cartExpiryEvent, cartExpiryId, type CartExpiryData } from '../src/domain/cartExpiry.js';
+import { cartExpiryEvent, type CartExpiryData } from '../src/domain/cartExpiry.js';
+import { TenantKeys } from '../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
@@ -9,8 +11,25 @@ export { CART_EXPIRY_SOURCE, type CartExpiryData } from '../src/domain/cartExpir
 
 export const CART_EXPIRY_QUEUE = 'cart-expiry';
 
+/** Carts whose expiries fall in one such window of a tenant share one delayed job. */
+export const EXPIRY_BUCKET_MS = 1000;
+/** Due carts read from the tenant's expiry set at a time. */
+const PAGE = 500;
+
+/** A bucket job: expire every cart of the tenant whose expiry is at or before `until`. */
+export interface ExpiryBucketData {
+  tenant: string;
+  until: number;
+}
+
+/** Jobs of the queue: `expire-due` (a bucket), or `expire` (one cart, as older workers added). */
+type ExpiryJobData = ExpiryBucketData | CartExpiryData;
+
 export interface EventRunner {
-  applyDurably(meta: EventMeta, command: Command): Promise<{ payload?: OutboxPayload }>;
+  applyDurably(
+    meta: EventMeta,
+    command: Command,
+  ): Promise<{ payload?: OutboxPayload; duplicate?: boolean }>;
   announce(payload: OutboxPayload): Promise<void>;
 }
 
@@ -24,22 +43,29 @@ export interface CartExpiryOptions {
 }
 
 /**
- * One delayed job per (cart, expiry): a job id that still exists is silently not added again
- * by BullMQ, so every refresh of the cart gets a job of its own, and the script ignores jobs
- * whose expiry is no longer the cart's (refreshed, converted, released), so late and
- * duplicate jobs change nothing. Jobs are never removed: a running job cannot be.
+ * Cart expiry with BullMQ delayed jobs, one per tenant and second of expiry (a bucket): the
+ * scripts keep each tenant's open carts in a sorted set by expiry, and a bucket's job, when it
+ * is due, expires every cart of the set whose expiry has passed, each as the same event its
+ * expiry always is (`cartExpiryEvent`: whoever applies it second, a reservation that found the
+ * cart past its expiry or another job, gets a duplicate). The script ignores a cart refreshed,
+ * converted or released since, so late and duplicate jobs change nothing. A flash sale's
+ * thousands of carts a second thus cost one job a second, not one each. The bucket's job id is
+ * fixed: BullMQ silently does not add a job id that still exists, which is what dedupes the
+ * carts of one bucket (a bucket's job cannot have run yet when a cart joins it: its time is
+ * after the cart's expiry). Jobs are never removed: a running job cannot be.
  */
 export class CartExpiry {
-  readonly queue: Queue<CartExpiryData>;
-  private worker: Worker<CartExpiryData> | undefined;
+  readonly queue: Queue<ExpiryJobData>;
+  private worker: Worker<ExpiryJobData> | undefined;
   private readonly queueConnection: Redis;
   private workerConnection: Redis | undefined;
-  private pending: { data: CartExpiryData; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private pending: { data: ExpiryBucketData; resolve: () => void; reject: (e: Error) => void }[] =
+    [];
   private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: CartExpiryOptions) {
     this.queueConnection = bullConnection(o.redisUrl);
-    this.queue = new Queue<CartExpiryData>(CART_EXPIRY_QUEUE, {
+    this.queue = new Queue<ExpiryJobData>(CART_EXPIRY_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
       defaultJobOptions: {
@@ -50,8 +76,20 @@ export class CartExpiry {
     });
   }
 
+  /** The bucket a cart's expiry falls in: the end of its second. */
+  static bucketOf(expiresAt: number): number {
+    return Math.ceil(expiresAt / EXPIRY_BUCKET_MS) * EXPIRY_BUCKET_MS;
+  }
+
+  /** The id of the job that expires this cart at this expiry (its bucket's job). */
   static jobId(d: CartExpiryData): string {
-    return cartExpiryId(d);
+    return CartExpiry.bucketJobId({ tenant: d.tenant, until: CartExpiry.bucketOf(d.expiresAt) });
+  }
+
+  static bucketJobId(b: ExpiryBucketData): string {
+    // BullMQ job ids must not contain ':'; tenants may contain '.', '-', '_'.
+    const h = createHash('sha1').update(b.tenant).digest('hex').slice(0, 20);
+    return `due-${h}-${b.until}`;
   }
 
   /** Schedules the expiry of every open cart hold in the payload; batched into addBulk calls. */
@@ -63,7 +101,7 @@ export class CartExpiry {
         (h) =>
           new Promise<void>((resolve, reject) => {
             this.pending.push({
-              data: { tenant: p.tenant, cartId: h.id, expiresAt: h.expiresAt! },
+              data: { tenant: p.tenant, until: CartExpiry.bucketOf(h.expiresAt!) },
               resolve,
               reject,
             });
@@ -76,13 +114,14 @@ export class CartExpiry {
   private async flush(): Promise<void> {
     this.flushing = undefined;
     const batch = this.pending.splice(0);
+    const buckets = new Map(batch.map(({ data }) => [CartExpiry.bucketJobId(data), data]));
     const now = Date.now();
     try {
       await this.queue.addBulk(
-        batch.map(({ data }) => ({
-          name: 'expire',
+        [...buckets].map(([jobId, data]) => ({
+          name: 'expire-due',
           data,
-          opts: { jobId: CartExpiry.jobId(data), delay: Math.max(0, data.expiresAt - now) },
+          opts: { jobId, delay: Math.max(0, data.until - now) },
         })),
       );
       for (const b of batch) b.resolve();
@@ -94,7 +133,7 @@ export class CartExpiry {
   /** Starts running due jobs in this process. */
   start(): void {
     this.workerConnection = bullConnection(this.o.redisUrl);
-    this.worker = new Worker<CartExpiryData>(CART_EXPIRY_QUEUE, (job) => this.expire(job), {
+    this.worker = new Worker<ExpiryJobData>(CART_EXPIRY_QUEUE, (job) => this.expire(job), {
       connection: this.workerConnection,
       prefix: bullPrefix(this.o.redisPrefix),
       concurrency: this.o.concurrency ?? 20,
@@ -104,12 +143,54 @@ export class CartExpiry {
     );
   }
 
-  private async expire(job: Job<CartExpiryData>): Promise<string> {
-    // the same event a reservation applies when it finds the cart past its expiry first
-    const { meta, command } = cartExpiryEvent(job.data, job.id ?? CartExpiry.jobId(job.data));
+  private async expire(job: Job<ExpiryJobData>): Promise<string> {
+    if ('until' in job.data) return `expired ${await this.expireDue(job.data)}`;
+    // one cart (a job added by an older worker): the same event as anywhere else
+    const { meta, command } = cartExpiryEvent(job.data);
+    return (await this.applyExpiry(meta, command)) ?? 'no-outcome';
+  }
+
+  /** Expires the tenant's carts due by `until`, a page at a time; returns how many it applied. */
+  private async expireDue(b: ExpiryBucketData): Promise<number> {
+    const set = new TenantKeys(this.o.redisPrefix, b.tenant).cartExpiries;
+    const seen = new Set<string>();
+    let applied = 0;
+    for (;;) {
+      const flat = await this.queueConnection.zrangebyscore(
+        set,
+        '-inf',
+        b.until,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        PAGE,
+      );
+      const due: CartExpiryData[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const d = { tenant: b.tenant, cartId: flat[i]!, expiresAt: Number(flat[i + 1]) };
+        const key = `${d.cartId}\x1f${d.expiresAt}`;
+        if (!seen.has(key)) due.push(d);
+        seen.add(key);
+      }
+      // a page of carts already handled in this job: left for their own buckets' jobs
+      if (due.length === 0) return applied;
+      const results = await Promise.all(
+        due.map((d) => {
+          const { meta, command } = cartExpiryEvent(d);
+          return this.applyExpiry(meta, command);
+        }),
+      );
+      applied += results.filter((r) => r === 'applied').length;
+    }
+  }
+
+  /** Applies one cart's expiry durably and announces it; returns the outcome (none: duplicate). */
+  private async applyExpiry(meta: EventMeta, command: Command): Promise<string | undefined> {
     const r = await this.o.runner.applyDurably(meta, command);
+    // a duplicate is announced again (with the same ids): its first announcement may be lost
     if (r.payload) await this.o.runner.announce(r.payload);
-    return r.payload?.outcome.reason ?? r.payload?.outcome.result ?? 'duplicate';
+    if (r.duplicate) return 'duplicate';
+    return r.payload?.outcome.reason ?? r.payload?.outcome.result;
   }
 
   /** Stops taking jobs, waits for running ones up to `timeoutMs`, closes connections. */

@@ -45,6 +45,22 @@ export const placeCode = z
   .string()
   .regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, 'must be a country code (US) or country-region (US-CA)');
 
+/** `transfer.created` and `transfer.shipped` data: the same transfer, planned or on its way. */
+export const transferData = z
+  .object({
+    transferId: idString,
+    fromLocationId: idString,
+    toLocationId: idString,
+    lines: z
+      .array(z.object({ sku: idString, quantity }))
+      .min(1, 'must have at least one line')
+      .max(500, 'at most 500 lines'),
+  })
+  .refine((t) => t.fromLocationId !== t.toLocationId, {
+    message: 'must differ from fromLocationId',
+    path: ['toLocationId'],
+  });
+
 export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
   tenant: tenantString,
   source: sourceString,

@@ -1,4 +1,4 @@
-import { CartExpiry } from '../../jobs/cart-expiry.js';
+import { cartExpiryId } from '../domain/cartExpiry.js';
 import type { EventMeta, OutboxPayload } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { toError } from '../errors/toError.js';
@@ -32,7 +32,7 @@ export async function releaseLeakedCart(
   const meta: EventMeta = {
     tenant,
     source: RECONCILE_SOURCE,
-    id: `run-${runId}-${CartExpiry.jobId({ tenant, cartId, expiresAt })}`,
+    id: `run-${runId}-${cartExpiryId({ tenant, cartId, expiresAt })}`,
     type: 'cart.expired',
     occurredAt: new Date(now).toISOString(),
   };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CartExpiry, CART_EXPIRY_SOURCE } from '../../jobs/cart-expiry.js';
+import { cartExpiryId } from '../../src/domain/cartExpiry.js';
 import { TenantKeys } from '../../src/engine/keys.js';
 import { rebuildTenant } from '../../src/ledger/rebuild.js';
 import { reconcile } from '../../src/reconcile/index.js';
@@ -73,9 +74,11 @@ describe('expired carts never block a reservation (job runner down)', () => {
     await waitFor(async () => (await hold('new'))?.state === 'open', 10_000, 'new hold');
     expect(await level('XF-1')).toMatchObject({ on_hand: 3, reserved: 2, available: 1 });
     expect(await hold('old')).toMatchObject({ state: 'expired' });
-    const job = CartExpiry.jobId({ tenant: 'default', cartId: 'old', expiresAt: oldExpiry });
+    // the expiry is the event its job applies (the job is the bucket's: old's second of expiry)
+    const old = { tenant: 'default', cartId: 'old', expiresAt: oldExpiry };
+    const job = CartExpiry.jobId(old);
     expect(await expiredRows('old')).toEqual([
-      { reserved_delta: -3, event_source: CART_EXPIRY_SOURCE, event_id: job },
+      { reserved_delta: -3, event_source: CART_EXPIRY_SOURCE, event_id: cartExpiryId(old) },
     ]);
     expect(await redis.zscore(keys.cartExpiries, 'old')).toBeNull();
     await waitFor(
