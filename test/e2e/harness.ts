@@ -8,7 +8,7 @@ import amqp, { type GetMessage, type Options } from 'amqplib';
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import { DLQ, MAIN_QUEUE, RETRY_DELAYS_MS, retryQueueName } from '../../src/broker/topology.js';
-import { collectAnnouncements, publishEvents } from '../support/rabbit.js';
+import { collectAnnouncements, publishEvents, takeDeadLetters } from '../support/rabbit.js';
 import { startTestWorker, waitFor, type TestWorker } from '../support/worker.js';
 
 export { waitFor };
@@ -369,20 +369,8 @@ export class E2E {
   }
 
   /** Removes and returns every message in the DLQ. */
-  async takeDeadLetters(): Promise<GetMessage[]> {
-    const conn = await amqp.connect(this.url);
-    try {
-      const ch = await conn.createChannel();
-      const out: GetMessage[] = [];
-      for (;;) {
-        const m = await ch.get(DLQ, { noAck: true });
-        if (!m) break;
-        out.push(m);
-      }
-      return out;
-    } finally {
-      await conn.close();
-    }
+  takeDeadLetters(): Promise<GetMessage[]> {
+    return takeDeadLetters(this.url);
   }
 }
 

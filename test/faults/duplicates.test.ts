@@ -99,16 +99,12 @@ it(`every event twice, orders shuffled within the rules: the clean run's figures
   const shuffledModel = new Oracle().applyAll([...setup, ...delivered]);
   expect(shuffledModel.figures(TENANT)).toEqual(oracle.figures(TENANT));
 
-  const [worker] = await w.startWorkers(1);
-  await w.publish(setup);
-  await w.drained(setup.length, 0, 120_000);
-  await worker!.stop();
-  await w.publish(delivered);
+  const worker = await w.queueBehindSetup(setup, delivered);
   const started = Date.now();
-  await worker!.start();
+  await worker.start();
   await w.drained(oracle.validCount, 0, 600_000);
   const total = (Date.now() - started) / 1000;
-  await worker!.stop();
+  await worker.stop();
 
   const duplicates = (await w
     .knex('processed_events')
@@ -124,7 +120,7 @@ it(`every event twice, orders shuffled within the rules: the clean run's figures
     note: `${shuffled.length} distinct events, ${stories.length} shuffled orders; ${Number(duplicates[0]!.n)} recorded; seed ${SEED}`,
   };
   try {
-    expect(worker!.unexpectedExits).toBe(0);
+    expect(worker.unexpectedExits).toBe(0);
     await checkInvariants(w, oracle, { onFindings: (f) => Object.assign(result, f) });
   } finally {
     report(result);

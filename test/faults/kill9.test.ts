@@ -27,23 +27,19 @@ it(`kill -9 in a ${EVENTS}-event stream, restart: the domain model's figures (se
   const oracle = new Oracle().applyAll([...setup, ...stream]);
 
   // the worker declares the queues, the stock arrives, then the whole stream waits in the queue
-  const [worker] = await w.startWorkers(1);
-  await w.publish(setup);
-  await w.drained(setup.length, 0, 120_000);
-  await worker!.stop();
-  await w.publish(stream);
+  const worker = await w.queueBehindSetup(setup, stream);
 
   const valid = oracle.validCount - setup.length;
   const killAt = setup.length + Math.floor(valid * (0.2 + Math.random() * 0.6));
   const started = Date.now();
-  await worker!.start();
+  await worker.start();
   await w.reach(killAt);
-  await worker!.kill();
+  await worker.kill();
   const killedAfter = await w.processed();
-  await worker!.start();
+  await worker.start();
   const drainSeconds = await w.drained(oracle.validCount, oracle.poison.size, 600_000);
   const total = (Date.now() - started) / 1000;
-  await worker!.stop();
+  await worker.stop();
 
   const result: ScenarioResult = {
     scenario: '2 kill -9 + restart, 1% poison',
@@ -56,8 +52,8 @@ it(`kill -9 in a ${EVENTS}-event stream, restart: the domain model's figures (se
   };
   try {
     const clean = { code: 0, signal: null };
-    expect(worker!.exits).toEqual([clean, { code: null, signal: 'SIGKILL' }, clean]);
-    expect(worker!.unexpectedExits).toBe(0);
+    expect(worker.exits).toEqual([clean, { code: null, signal: 'SIGKILL' }, clean]);
+    expect(worker.unexpectedExits).toBe(0);
     await checkInvariants(w, oracle, { onFindings: (f) => Object.assign(result, f) });
   } finally {
     report(result);

@@ -30,24 +30,20 @@ it(`MySQL stopped for 15 s in a ${EVENTS}-event stream (seed ${SEED})`, async ()
   const stream = [...mixedStream(options)];
   const oracle = new Oracle().applyAll([...setup, ...stream]);
 
-  const [worker] = await w.startWorkers(1);
-  await w.publish(setup);
-  await w.drained(setup.length, 0, 120_000);
-  await worker!.stop();
-  await w.publish(stream);
+  const worker = await w.queueBehindSetup(setup, stream);
 
   const started = Date.now();
-  await worker!.start();
+  await worker.start();
   await w.reach(setup.length + Math.floor(stream.length * 0.3));
   const atStop = (await w.processed()) - setup.length;
   await mysql.stop();
-  const downAt = await sleepWatching(worker!.running ? OUTAGE_MS : 0, () => worker!.running);
+  const downAt = await sleepWatching(worker.running ? OUTAGE_MS : 0, () => worker.running);
   await mysql.start();
   const back = Date.now();
   await w.drained(oracle.validCount, 0, 600_000);
   const lagSeconds = (Date.now() - back) / 1000;
   const total = (Date.now() - started) / 1000;
-  await worker!.stop();
+  await worker.stop();
 
   const result: ScenarioResult = {
     scenario: '3 MySQL stopped 15 s',
@@ -60,8 +56,8 @@ it(`MySQL stopped for 15 s in a ${EVENTS}-event stream (seed ${SEED})`, async ()
   };
   try {
     expect(downAt.alive).toBe(downAt.checks);
-    expect(worker!.unexpectedExits).toBe(0);
-    expect(worker!.exits).toEqual([
+    expect(worker.unexpectedExits).toBe(0);
+    expect(worker.exits).toEqual([
       { code: 0, signal: null },
       { code: 0, signal: null },
     ]);

@@ -34,19 +34,19 @@ it(`RabbitMQ restarted in a ${EVENTS}-event stream (seed ${SEED})`, async () => 
   const stream = [...mixedStream(options)];
   const oracle = new Oracle({ announcements: true }).applyAll([...setup, ...stream]);
 
-  const [worker] = await w.startWorkers(1);
   // every announcement, kept across the restart (a durable quorum queue, persistent messages)
-  await withChannel(w.amqpUrl, async (ch) => {
-    await ch.assertQueue(ANNOUNCEMENTS, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await ch.bindQueue(ANNOUNCEMENTS, INVENTORY_EXCHANGE, '#');
-  });
-  await w.publish(setup);
-  await w.drained(setup.length, 0, 120_000);
-  await worker!.stop();
-  await w.publish(stream);
+  const worker = await w.queueBehindSetup(setup, stream, () =>
+    withChannel(w.amqpUrl, async (ch) => {
+      await ch.assertQueue(ANNOUNCEMENTS, {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
+      await ch.bindQueue(ANNOUNCEMENTS, INVENTORY_EXCHANGE, '#');
+    }),
+  );
 
   const started = Date.now();
-  await worker!.start();
+  await worker.start();
   await w.reach(setup.length + Math.floor(stream.length * 0.3));
   const atRestart = (await w.processed()) - setup.length;
   await rabbit.restart(DOWN_MS);
@@ -54,7 +54,7 @@ it(`RabbitMQ restarted in a ${EVENTS}-event stream (seed ${SEED})`, async () => 
   await w.drained(oracle.validCount, 0, 600_000);
   const lagSeconds = (Date.now() - back) / 1000;
   const total = (Date.now() - started) / 1000;
-  await worker!.stop();
+  await worker.stop();
 
   const received = new Set<string>();
   let deliveries = 0;
@@ -83,7 +83,7 @@ it(`RabbitMQ restarted in a ${EVENTS}-event stream (seed ${SEED})`, async () => 
     note: `restarted after ${atRestart} of ${stream.length} events, down ${DOWN_MS / 1000} s; drained ${lagSeconds.toFixed(1)} s after; announcements: ${oracle.announcements.length} expected, ${missing.length} missing ${JSON.stringify(missingByType)}, ${deliveries - received.size} repeated`,
   };
   try {
-    expect(worker!.unexpectedExits).toBe(0);
+    expect(worker.unexpectedExits).toBe(0);
     expect(missing.slice(0, 10), `${missing.length} announcements never arrived`).toEqual([]);
     await checkInvariants(w, oracle, { onFindings: (f) => Object.assign(result, f) });
   } finally {

@@ -45,14 +45,10 @@ it(`Redis restarted empty under ${CARTS} competing carts: no oversell`, async ()
   );
   const oracle = new Oracle().applyAll([...setup, ...carts]);
 
-  const [worker] = await w.startWorkers(1);
-  await w.publish(setup);
-  await w.drained(setup.length, 0, 120_000);
-  await worker!.stop();
-  await w.publish(carts);
+  const worker = await w.queueBehindSetup(setup, carts);
 
   const started = Date.now();
-  await worker!.start();
+  await worker.start();
   await w.reach(setup.length + Math.floor(CARTS * 0.3));
   const atRestart = (await w.processed()) - setup.length;
   await redis.restartEmpty();
@@ -60,7 +56,7 @@ it(`Redis restarted empty under ${CARTS} competing carts: no oversell`, async ()
   await w.drained(oracle.validCount, 0, 600_000);
   const lagSeconds = (Date.now() - back) / 1000;
   const total = (Date.now() - started) / 1000;
-  await worker!.stop();
+  await worker.stop();
 
   const result: ScenarioResult = {
     scenario: '4 Redis restarted empty',
@@ -72,7 +68,7 @@ it(`Redis restarted empty under ${CARTS} competing carts: no oversell`, async ()
     note: `restarted after ${atRestart} of ${CARTS} carts; drained ${lagSeconds.toFixed(1)} s after`,
   };
   try {
-    expect(worker!.unexpectedExits).toBe(0);
+    expect(worker.unexpectedExits).toBe(0);
     // the tenant was reloaded from MySQL (a new epoch) after the restart
     const epoch = (await w.knex('tenant_epochs').where({ tenant: TENANT }).first('epoch')) as {
       epoch: number;

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import amqp from 'amqplib';
+import amqp, { type GetMessage } from 'amqplib';
+import { DLQ } from '../../src/broker/topology.js';
 import { TEST_AMQP_URL, uniqueName } from './isolation.js';
 
 const run = promisify(execFile);
@@ -77,4 +78,21 @@ export async function collectAnnouncements(url: string): Promise<{
     { noAck: true },
   );
   return { events, close: () => conn.close() };
+}
+
+/** Removes and returns every message in the vhost's `inventory.dlq`. */
+export async function takeDeadLetters(amqpUrl: string): Promise<GetMessage[]> {
+  const conn = await amqp.connect(amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const out: GetMessage[] = [];
+    for (;;) {
+      const m = await ch.get(DLQ, { noAck: true });
+      if (!m) break;
+      out.push(m);
+    }
+    return out;
+  } finally {
+    await conn.close();
+  }
 }

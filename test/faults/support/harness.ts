@@ -16,7 +16,7 @@ import {
   TEST_REDIS_URL,
   uniqueName,
 } from '../../support/isolation.js';
-import { createTestVhost, deleteTestVhost } from '../../support/rabbit.js';
+import { createTestVhost, deleteTestVhost, takeDeadLetters } from '../../support/rabbit.js';
 import type { Message } from './stream.js';
 import { WorkerProcess } from './workerProcess.js';
 
@@ -98,6 +98,25 @@ export class World {
     }
     await Promise.all(started.map((w) => w.start()));
     return started;
+  }
+
+  /**
+   * One worker declares the topology (then `declared` runs, e.g. to bind a queue to the
+   * worker's exchange) and applies `setup`; it stops, and `stream` waits in the queue for the
+   * scenario. Returns the stopped worker.
+   */
+  async queueBehindSetup(
+    setup: Message[],
+    stream: Iterable<Message>,
+    declared?: () => Promise<void>,
+  ): Promise<WorkerProcess> {
+    const [worker] = await this.startWorkers(1);
+    await declared?.();
+    await this.publish(setup);
+    await this.drained(setup.length, 0, 120_000);
+    await worker!.stop();
+    await this.publish(stream);
+    return worker!;
   }
 
   /** Graceful stop of every running worker. */
@@ -193,20 +212,8 @@ export class World {
   }
 
   /** Removes and returns every dead letter. */
-  async takeDeadLetters(): Promise<GetMessage[]> {
-    const conn = await amqp.connect(this.amqpUrl);
-    try {
-      const ch = await conn.createChannel();
-      const out: GetMessage[] = [];
-      for (;;) {
-        const m = await ch.get(DLQ, { noAck: true });
-        if (!m) break;
-        out.push(m);
-      }
-      return out;
-    } finally {
-      await conn.close();
-    }
+  takeDeadLetters(): Promise<GetMessage[]> {
+    return takeDeadLetters(this.amqpUrl);
   }
 
   async close(): Promise<void> {
