@@ -38,6 +38,8 @@ export interface ProcessorOptions extends DecodeOptions {
 export type Outcome =
   'applied' | 'duplicate' | 'rejected' | 'ignored' | 'retry' | 'dead-letter' | 'dropped';
 
+const eventKey = (m: EventMeta): string => `${m.tenant}\x1f${m.source}\x1f${m.id}`;
+
 /** A stale payload (Redis was rebuilt under it) is re-applied; this bounds the loop. */
 const MAX_REAPPLY = 5;
 /**
@@ -152,8 +154,9 @@ export class Processor {
         reason,
       });
     }
-    const owedKey = `${meta.tenant}\x1f${meta.source}\x1f${meta.id}`;
-    const p = (applied.duplicate && this.unannounced.get(owedKey)) || applied.payload;
+    // only a redelivery can owe announcements: the common path builds no key
+    const owedKey = applied.duplicate ? eventKey(meta) : undefined;
+    const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
     if (p) {
       try {
         await this.announce(p);
@@ -163,14 +166,14 @@ export class Processor {
           { ...ctx, outcome: 'dropped', err: toError(e).message },
           'announcement not confirmed; delivery left for redelivery',
         );
-        this.unannounced.set(owedKey, p);
+        this.unannounced.set(owedKey ?? eventKey(meta), p);
         // bounded: at most a prefetch window is in flight when the broker goes away
         if (this.unannounced.size > 100_000)
           this.unannounced.delete(this.unannounced.keys().next().value!);
         session.acker.requeue(msg);
         return 'dropped';
       }
-      this.unannounced.delete(owedKey);
+      if (owedKey !== undefined) this.unannounced.delete(owedKey);
     }
     session.acker.done(msg);
     const outcome: Outcome = applied.duplicate
