@@ -18,6 +18,10 @@ import * as m018 from './018_create_bi_shrinkage_daily.js';
 import * as m020 from './020_create_locations.js';
 import * as m021 from './021_create_location_skus.js';
 import * as m022 from './022_create_sku_costs.js';
+import * as m023 from './023_add_inventory_ledger_waiting_deltas.js';
+import * as m024 from './024_add_stock_levels_sell_policy.js';
+import * as m025 from './025_add_waiting_to_bi_stock_daily_changes.js';
+import * as m026 from './026_add_waiting_to_bi_holds_by_state.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -45,6 +49,10 @@ const migrations: Record<string, Knex.Migration> = {
   '020_create_locations': m020,
   '021_create_location_skus': m021,
   '022_create_sku_costs': m022,
+  '023_add_inventory_ledger_waiting_deltas': m023,
+  '024_add_stock_levels_sell_policy': m024,
+  '025_add_waiting_to_bi_stock_daily_changes': m025,
+  '026_add_waiting_to_bi_holds_by_state': m026,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -119,6 +119,41 @@ export function registerLocations(program: Command, config: () => Config): void 
   }
 
   program
+    .command('policy <sku> <policy>')
+    .description(
+      'sell ahead of stock or not: deny, backorder or preorder (publishes stock.configured)',
+    )
+    .option('--limit <n>', 'the most units that may wait under the policy')
+    .option('--until <time>', 'preorder: no new pre-orders from this RFC 3339 time; none: no end')
+    .option('--location <locationId>', 'location (default: default)')
+    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .action(
+      async (
+        sku: string,
+        policy: string,
+        o: { limit?: string; until?: string; location?: string; tenant: string },
+      ) => {
+        if (!['deny', 'backorder', 'preorder'].includes(policy))
+          throw new CliError(`policy must be deny, backorder or preorder: ${policy}`, EXIT.usage);
+        const limit = o.limit === undefined ? undefined : Number(o.limit);
+        if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0))
+          throw new CliError(`--limit must be a whole number ≥ 0: ${o.limit}`, EXIT.usage);
+        const until =
+          o.until === undefined ? undefined : o.until === 'none' ? null : new Date(o.until);
+        if (until && Number.isNaN(until.getTime()))
+          throw new CliError(`--until must be a time (RFC 3339) or none: ${o.until}`, EXIT.usage);
+        const id = await publishEvent(config(), o.tenant, 'stock.configured', {
+          sku,
+          ...(o.location !== undefined ? { locationId: o.location } : {}),
+          policy,
+          ...(limit !== undefined ? { policyLimit: limit } : {}),
+          ...(until !== undefined ? { preorderUntil: until && until.toISOString() } : {}),
+        });
+        console.error(`published stock.configured ${id}`);
+      },
+    );
+
+  program
     .command('transfers')
     .description('transfers, newest first: state, from, to, units, in transit, received')
     .option('--state <state>', 'created, shipped, receiving, received or cancelled')

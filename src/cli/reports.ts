@@ -89,6 +89,8 @@ export function registerReports(program: Command, config: () => Config): void {
               'committed_delta',
               'unavailable_delta',
               'incoming_delta',
+              'backordered_delta',
+              'preordered_delta',
               'reference_type',
               'reference_id',
               'reason',
@@ -121,6 +123,8 @@ export function registerReports(program: Command, config: () => Config): void {
             'qty',
             'on_hand_delta',
             'reserved_delta',
+            'backordered_delta',
+            'preordered_delta',
             'reference_type',
             'reference_id',
             'reason',
@@ -166,8 +170,21 @@ export function registerReports(program: Command, config: () => Config): void {
         );
       for (const r of parsed) {
         const expires = r.expiresAt instanceof Date ? `, expires ${r.expiresAt.toISOString()}` : '';
-        console.log(`${r.kind} ${r.id}: ${r.state}${r.paid ? ' (paid)' : ''}${expires}`);
-        printTable(r.lines, ['sku', 'locationId', 'held', 'ordered', 'shipped']);
+        const waiting = r.lines.reduce(
+          (n, l) => n + Number(l.backordered ?? 0) + Number(l.preordered ?? 0),
+          0,
+        );
+        const waits = waiting > 0 ? `, ${waiting} unit(s) waiting for stock` : '';
+        console.log(`${r.kind} ${r.id}: ${r.state}${r.paid ? ' (paid)' : ''}${expires}${waits}`);
+        printTable(r.lines, [
+          'sku',
+          'locationId',
+          'held',
+          'backordered',
+          'preordered',
+          'ordered',
+          'shipped',
+        ]);
       }
     });
 

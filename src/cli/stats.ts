@@ -12,6 +12,9 @@ export interface StockTotals {
   unitsOnHand: number;
   unitsReserved: number;
   unitsAvailable: number;
+  /** units held by carts and orders waiting for stock (backorders, pre-orders) */
+  unitsBackordered: number;
+  unitsPreordered: number;
 }
 
 export async function stockTotals(knex: Knex, tenant: string): Promise<StockTotals> {
@@ -23,6 +26,8 @@ export async function stockTotals(knex: Knex, tenant: string): Promise<StockTota
       knex.raw('COALESCE(SUM(on_hand),0) AS unitsOnHand'),
       knex.raw('COALESCE(SUM(reserved),0) AS unitsReserved'),
       knex.raw('COALESCE(SUM(available),0) AS unitsAvailable'),
+      knex.raw('COALESCE(SUM(backordered),0) AS unitsBackordered'),
+      knex.raw('COALESCE(SUM(preordered),0) AS unitsPreordered'),
     )) as Record<keyof StockTotals, unknown>[];
   return {
     skus: Number(row?.skus ?? 0),
@@ -30,6 +35,8 @@ export async function stockTotals(knex: Knex, tenant: string): Promise<StockTota
     unitsOnHand: Number(row?.unitsOnHand ?? 0),
     unitsReserved: Number(row?.unitsReserved ?? 0),
     unitsAvailable: Number(row?.unitsAvailable ?? 0),
+    unitsBackordered: Number(row?.unitsBackordered ?? 0),
+    unitsPreordered: Number(row?.unitsPreordered ?? 0),
   };
 }
 

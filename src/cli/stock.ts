@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
-import { DEFAULT_TENANT } from '../domain/types.js';
+import { DEFAULT_TENANT, type SellPolicy } from '../domain/types.js';
 import { pairOf, TenantKeys } from '../engine/keys.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
@@ -18,6 +18,15 @@ export interface LocationFigures {
   incoming: number;
   reorderLevel: number | null;
   reorderQuantity: number | null;
+  /** units held by carts and orders waiting for stock, under a backorder policy */
+  backordered: number;
+  /** the same under a pre-order policy */
+  preordered: number;
+  policy: SellPolicy;
+  /** the most units that may wait under the policy */
+  policyLimit: number;
+  /** pre-orders only: no new pre-ordered units from this time (ISO); null: no end */
+  preorderUntil: string | null;
 }
 
 /** The seed's stock response: totals over the locations, and each location. */
@@ -27,6 +36,9 @@ export interface StockResponse {
   available: number;
   reserved: number;
   onHand: number;
+  /** units waiting for stock, over the locations */
+  backordered: number;
+  preordered: number;
   byLocation: LocationFigures[];
   reorderLevel: number | null;
   reorderQuantity: number | null;
@@ -50,6 +62,11 @@ export function locationFigures(locationId: string, h: Record<string, string>): 
     incoming: num(h.incoming),
     reorderLevel: h.reorderLevel === undefined ? null : Number(h.reorderLevel),
     reorderQuantity: h.reorderQuantity === undefined ? null : Number(h.reorderQuantity),
+    backordered: num(h.backordered),
+    preordered: num(h.preordered),
+    policy: h.pol === 'backorder' || h.pol === 'preorder' ? h.pol : 'deny',
+    policyLimit: num(h.plim),
+    preorderUntil: h.pto === undefined ? null : new Date(Number(h.pto)).toISOString(),
   };
 }
 
@@ -82,7 +99,8 @@ export function stockResponse(
   sku: string,
   byLocation: LocationFigures[],
 ): StockResponse {
-  const sum = (f: 'available' | 'reserved' | 'onHand') => byLocation.reduce((s, l) => s + l[f], 0);
+  const sum = (f: 'available' | 'reserved' | 'onHand' | 'backordered' | 'preordered') =>
+    byLocation.reduce((s, l) => s + l[f], 0);
   const levels = byLocation.filter((l) => l.reorderLevel !== null);
   return {
     sku,
@@ -90,6 +108,8 @@ export function stockResponse(
     available: sum('available'),
     reserved: sum('reserved'),
     onHand: sum('onHand'),
+    backordered: sum('backordered'),
+    preordered: sum('preordered'),
     byLocation,
     reorderLevel: levels.length ? levels.reduce((s, l) => s + l.reorderLevel!, 0) : null,
     reorderQuantity: levels.length
@@ -140,8 +160,13 @@ export function registerStock(program: Command, config: () => Config): void {
         return;
       }
       if (s.byLocation.length === 0) throw missing;
+      // the waiting units only when there are some: the line stays as it was for the rest
+      const waiting =
+        s.backordered || s.preordered
+          ? `, backordered ${s.backordered}, preordered ${s.preordered}`
+          : '';
       console.log(
-        `${s.sku}: available ${s.available}, reserved ${s.reserved}, on hand ${s.onHand}`,
+        `${s.sku}: available ${s.available}, reserved ${s.reserved}, on hand ${s.onHand}${waiting}`,
       );
       printTable(s.byLocation as unknown as Record<string, unknown>[], [
         'locationId',
@@ -151,6 +176,11 @@ export function registerStock(program: Command, config: () => Config): void {
         'onHand',
         'unavailable',
         'incoming',
+        'backordered',
+        'preordered',
+        'policy',
+        'policyLimit',
+        'preorderUntil',
         'reorderLevel',
         'reorderQuantity',
       ]);

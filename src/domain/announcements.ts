@@ -1,4 +1,4 @@
-import type { Movement, MovementKind, OutboxPayload } from './types.js';
+import type { HoldLine, Movement, MovementKind, OutboxPayload } from './types.js';
 
 /** An event the worker publishes on `inventory.events` (routing key = type). */
 export interface Announcement {
@@ -12,6 +12,9 @@ export interface Announcement {
 
 const ANNOUNCED: Partial<Record<MovementKind, string>> = {
   reserved: 'inventory.reserved',
+  // units sold ahead of stock are reserved too, waiting (the line says how many)
+  backordered: 'inventory.reserved',
+  preordered: 'inventory.reserved',
   released: 'inventory.released',
   expired: 'inventory.expired',
   committed: 'inventory.committed',
@@ -19,7 +22,37 @@ const ANNOUNCED: Partial<Record<MovementKind, string>> = {
 };
 
 const headline = (m: Movement): number =>
-  m.kind === 'committed' ? m.committed : m.kind === 'shipped' ? -m.onHand : Math.abs(m.reserved);
+  m.kind === 'committed'
+    ? m.committed
+    : m.kind === 'shipped'
+      ? -m.onHand
+      : Math.abs(m.reserved + (m.backordered ?? 0) + (m.preordered ?? 0));
+
+interface AnnouncedLine {
+  sku: string;
+  locationId: string;
+  quantity: number;
+  backordered?: number;
+  preordered?: number;
+}
+
+/** The waiting part of a line, only when there is one. */
+const waiting = (backordered: number, preordered: number) => ({
+  ...(backordered !== 0 ? { backordered } : {}),
+  ...(preordered !== 0 ? { preordered } : {}),
+});
+
+/** A hold line as `inventory.reserved` names it: every unit it has, held or waiting. */
+function reservedLine(l: HoldLine): AnnouncedLine {
+  const bo = l.backordered ?? 0;
+  const po = l.preordered ?? 0;
+  return {
+    sku: l.sku,
+    locationId: l.locationId,
+    quantity: l.held + bo + po,
+    ...waiting(bo, po),
+  };
+}
 
 /** What the worker tells the world about one applied event. Pure. */
 export function announce(p: OutboxPayload, time = new Date().toISOString()): Announcement[] {
@@ -48,29 +81,44 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
       lines: p.outcome.unstocked.map((u) => ({ ...u, available: 0 })),
     });
   }
-  // One announcement per (kind, reference), lines in movement order.
-  const groups = new Map<string, { type: string; m: Movement; lines: object[] }>();
+  // One announcement per (kind, reference), lines in movement order; the units of one
+  // reservation at a pair (held, and waiting) make one line.
+  const groups = new Map<string, { type: string; m: Movement; lines: AnnouncedLine[] }>();
   for (const m of p.movements) {
     const type = ANNOUNCED[m.kind];
     if (!type) continue;
     const key = `${type}\x1f${m.referenceType}\x1f${m.referenceId}`;
     const g = groups.get(key) ?? { type, m, lines: [] };
-    g.lines.push({ sku: m.sku, locationId: m.locationId, quantity: headline(m) });
     groups.set(key, g);
+    if (type !== 'inventory.reserved') {
+      g.lines.push({ sku: m.sku, locationId: m.locationId, quantity: headline(m) });
+      continue;
+    }
+    let l = g.lines.find((x) => x.sku === m.sku && x.locationId === m.locationId);
+    if (!l) g.lines.push((l = { sku: m.sku, locationId: m.locationId, quantity: 0 }));
+    l.quantity += headline(m);
+    // reserving movements only add: a waiting count, once there, is never 0
+    if (m.backordered) l.backordered = (l.backordered ?? 0) + m.backordered;
+    if (m.preordered) l.preordered = (l.preordered ?? 0) + m.preordered;
   }
   // An order's inventory.reserved lists its whole hold (a cart's hold it took over included),
-  // not only the units reserved by this event: the platform ships from what it names.
-  for (const h of p.holds) {
+  // not only the units reserved by this event: the platform ships from what it names. Only
+  // the event's own snapshots: those of holds its stock filled come last, one per fill.
+  const own = p.holds.slice(0, p.holds.length - (p.outcome.filled?.length ?? 0));
+  const reserving = new Set<MovementKind>(['reserved', 'backordered', 'preordered']);
+  for (const h of own) {
     if (h.kind !== 'order' || (h.state !== 'placed' && h.state !== 'paid')) continue;
     if (
       p.type !== 'order.placed' &&
-      !p.movements.some((m) => m.kind === 'reserved' && m.referenceId === h.id)
+      !p.movements.some(
+        (m) => reserving.has(m.kind) && m.referenceType === 'order' && m.referenceId === h.id,
+      )
     )
       continue;
     const key = `inventory.reserved\x1forder\x1f${h.id}`;
     const lines = h.lines
-      .filter((l) => l.held > 0)
-      .map((l) => ({ sku: l.sku, locationId: l.locationId, quantity: l.held }));
+      .filter((l) => l.held + (l.backordered ?? 0) + (l.preordered ?? 0) > 0)
+      .map(reservedLine);
     if (lines.length === 0) continue;
     const m =
       groups.get(key)?.m ?? ({ referenceType: 'order', referenceId: h.id, reason: '' } as Movement);
@@ -83,6 +131,20 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
       referenceId: g.m.referenceId,
       ...(g.m.reason ? { reason: g.m.reason } : {}),
       lines: g.lines,
+    });
+  }
+  // waiting units that stock arrived for, in fill order
+  for (const f of p.outcome.filled ?? []) {
+    add('inventory.filled', {
+      ...cause,
+      referenceType: f.referenceType,
+      referenceId: f.referenceId,
+      ...(f.referenceType === 'cart' ? { cartId: f.referenceId } : { orderId: f.referenceId }),
+      sku: f.sku,
+      locationId: f.locationId,
+      quantity: f.quantity,
+      backordered: f.backordered,
+      preordered: f.preordered,
     });
   }
   for (const l of p.outcome.lowStock ?? []) add('inventory.low-stock', { ...cause, ...l });

@@ -22,6 +22,7 @@ import {
   pairOf,
   PAIR_SEP,
   sortedKeys,
+  waitQueue,
   type HoldState,
   type TenantState,
 } from './modelState.js';
@@ -39,7 +40,15 @@ export type ModelResult =
 /** @default 30 days, as DEDUP_TTL_SECONDS */
 export const DEFAULT_DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60;
 
-const ZERO: StockRecord = { onHand: 0, reserved: 0, committed: 0, unavailable: 0, incoming: 0 };
+const ZERO: StockRecord = {
+  onHand: 0,
+  reserved: 0,
+  committed: 0,
+  unavailable: 0,
+  incoming: 0,
+  backordered: 0,
+  preordered: 0,
+};
 
 export class InventoryModel {
   private readonly tenants = new Map<string, TenantState>();
@@ -96,6 +105,16 @@ export class InventoryModel {
   pairs(tenant = DEFAULT_TENANT): string[] {
     const state = this.tenants.get(tenant);
     return state ? sortedKeys(state.stocks) : [];
+  }
+
+  /** The wait queue of each pair with one (`wait:<pair>`): members first in line first. */
+  waits(tenant = DEFAULT_TENANT): Record<string, [member: string, place: number][]> {
+    const state = this.tenants.get(tenant);
+    const out: Record<string, [string, number][]> = {};
+    for (const p of state ? sortedKeys(state.waits) : []) {
+      out[p] = waitQueue(state!, p).map((m) => [m, state!.waits.get(p)!.get(m)!]);
+    }
+    return out;
   }
 
   /** The tenant's state, read-only (for invariant checks); an empty state if never seen. */

@@ -10,7 +10,7 @@ import {
   type ShortLine,
 } from './types.js';
 import { EventContext, holdLine, sumLines } from './modelContext.js';
-import { compareBytes, pairOf, sortedKeys, splitPair } from './modelState.js';
+import { compareBytes, pairOf, sortedKeys, splitPair, waitingOf } from './modelState.js';
 import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
 
 /** A precondition has not arrived: nothing is written, not even the event marker. */
@@ -122,12 +122,20 @@ function configureStock(ctx: EventContext, c: Cmd<'configure'>): Result {
   const s = ctx.stock(pairOf(c.sku, c.locationId));
   if (c.reorderLevel !== undefined) s.reorderLevel = c.reorderLevel;
   if (c.reorderQuantity !== undefined) s.reorderQuantity = c.reorderQuantity;
+  if (c.policy === 'deny') delete s.policy;
+  else if (c.policy !== undefined) s.policy = c.policy;
+  if (c.policyLimit !== undefined) s.policyLimit = c.policyLimit;
+  if (c.preorderUntil === null) delete s.preorderUntil;
+  else if (c.preorderUntil !== undefined) s.preorderUntil = c.preorderUntil;
   s.cfgDirty = true;
   ctx.config.push({
     sku: s.sku,
     locationId: s.locationId,
     reorderLevel: s.reorderLevel ?? null,
     reorderQuantity: s.reorderQuantity ?? null,
+    policy: s.policy ?? 'deny',
+    policyLimit: s.policyLimit ?? 0,
+    preorderUntil: s.preorderUntil ?? null,
   });
   return applied();
 }
@@ -136,10 +144,21 @@ function reserveCart(ctx: EventContext, c: Cmd<'cartAdd'>): Result {
   const cart = ctx.loadHold('cart', c.cartId);
   if (cart.state === 'converted') return ignored('cart-converted');
   const p = pairOf(c.sku, c.locationId);
-  const short = ctx.shortLines(new Map([[p, c.quantity]]));
-  if (short.length) return insufficient(short, 'cart', c.cartId);
-  ctx.move(p, 'reserved', [0, c.quantity], 'cart', c.cartId);
-  holdLine(cart, p).held += c.quantity;
+  // what is available is held; beyond it the pair's policy may let the rest wait
+  const pl = ctx.plan(p, c.quantity);
+  if (pl.short) {
+    const s = ctx.stock(p);
+    const short = {
+      sku: s.sku,
+      locationId: s.locationId,
+      requested: c.quantity,
+      available: pl.can!,
+    };
+    return insufficient([short], 'cart', c.cartId);
+  }
+  ctx.move(p, 'reserved', [0, pl.backed], 'cart', c.cartId);
+  holdLine(cart, p).held += pl.backed;
+  if (pl.rest > 0) ctx.wait(cart, 'cart', c.cartId, p, pl.rest, pl.backing!);
   cart.state = 'open';
   cart.expiresAt = ctx.now + c.ttlMs;
   ctx.saveHold('cart', c.cartId, cart);
@@ -182,20 +201,23 @@ function releaseCart(
   for (const p of held) {
     const l = cart.lines.get(p)!;
     if (mode !== 'remove' || splitPair(p).sku === a.sku) {
-      let q = l.held;
+      let q = l.held + waitingOf(l);
       if (left !== undefined) {
         q = Math.min(q, left);
         left -= q;
       }
       if (q > 0) {
-        ctx.move(p, kind, [0, -q], 'cart', cartId);
-        l.held -= q;
+        // waiting units go first: what is backed by stock stays held longest
+        const [wb, wp] = ctx.unwait(l, 'cart', cartId, p, q);
+        const fromHeld = q - wb - wp;
+        ctx.move(p, kind, [0, -fromHeld, 0, 0, 0, -wb, -wp], 'cart', cartId);
+        l.held -= fromHeld;
         moved = true;
       }
     }
   }
   if (!moved) return ignored('nothing-held');
-  if (held.some((p) => cart.lines.get(p)!.held > 0)) {
+  if (held.some((p) => cart.lines.get(p)!.held + waitingOf(cart.lines.get(p)!) > 0)) {
     ctx.saveHold('cart', cartId, cart);
   } else {
     cart.state = mode === 'expire' ? 'expired' : 'released';
@@ -214,7 +236,8 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
     // the payment, cancellation or shipment came first; the cart still became this order
     for (const p of sortedKeys(cart.lines)) {
       const l = cart.lines.get(p)!;
-      ctx.move(p, 'released', [0, -l.held], 'cart', c.cartId!, why);
+      const [wb, wp] = ctx.unwait(l, 'cart', c.cartId!, p, waitingOf(l));
+      ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'cart', c.cartId!, why);
       l.held = 0;
     }
     cart.state = 'converted';
@@ -229,15 +252,18 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
     ? c.lines
     : [...c.lines, ...(c.routed ?? []).map((l) => ({ ...l, locationId: DEFAULT_LOCATION }))];
   const need = sumLines(lines);
+  // what the cart has at a pair, held or waiting: the order takes it over (held first)
+  const cartHas = (p: string) => {
+    const l = cartOpen ? cart.lines.get(p) : undefined;
+    return l ? l.held + waitingOf(l) : 0;
+  };
   const take = new Map<string, number>();
-  for (const [p, q] of need) {
-    const l = cart.lines.get(p);
-    take.set(p, cartOpen && l ? Math.min(l.held, q) : 0);
-  }
+  for (const [p, q] of need) take.set(p, Math.min(cartHas(p), q));
   const routed = routing ? (c.routed ?? []) : [];
   if (routed.length > 0) {
     const want = new Map<string, number>();
     for (const l of routed) want.set(l.sku, (want.get(l.sku) ?? 0) + l.quantity);
+    // routed demand uses stock on hand only: the cart's held units, not its waiting ones
     const cartHeld = (p: string) => (cartOpen ? (cart.lines.get(p)?.held ?? 0) : 0);
     const route = routeFor(
       ctx.net,
@@ -251,22 +277,42 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
     if (short.length) return insufficient(short, 'order', c.orderId);
     for (const [p, q] of alloc) {
       need.set(p, (need.get(p) ?? 0) + q);
-      take.set(p, Math.min(cartHeld(p), need.get(p)!));
+      take.set(p, Math.min(cartHas(p), need.get(p)!));
     }
   }
-  const short = ctx.shortLines(need, take);
+  // beyond what the cart gives, what is available; beyond that what the policy lets wait
+  const { plans, short } = ctx.planLines(need, take);
   if (short.length) return insufficient(short, 'order', c.orderId);
   const needPairs = sortedKeys(need);
   for (const p of needPairs) {
-    ctx.move(p, 'reserved', [0, need.get(p)! - take.get(p)!], 'order', c.orderId);
+    const pl = plans.get(p)!;
+    ctx.move(p, 'reserved', [0, pl.backed], 'order', c.orderId);
     const l = holdLine(order, p);
-    l.held = l.ordered = need.get(p)!;
+    l.ordered = need.get(p)!;
+    l.held += pl.backed;
+    const t = take.get(p)!;
+    if (t > 0) {
+      // the cart's units become the order's: held first, then waiting (the order takes the
+      // cart's place in the queue)
+      const cl = cart.lines.get(p)!;
+      const th = Math.min(cl.held, t);
+      cl.held -= th;
+      l.held += th;
+      if (t > th) {
+        const place = ctx.placeOf(p, 'cart', c.cartId!);
+        const [tb, tp] = ctx.unwait(cl, 'cart', c.cartId!, p, t - th);
+        l.backordered += tb;
+        l.preordered += tp;
+        ctx.enqueue(p, 'order', c.orderId, place);
+      }
+    }
+    if (pl.rest > 0) ctx.wait(order, 'order', c.orderId, p, pl.rest, pl.backing!);
   }
   if (cartOpen) {
     for (const p of sortedKeys(cart.lines)) {
       const l = cart.lines.get(p)!;
-      const left = l.held - (take.get(p) ?? 0);
-      ctx.move(p, 'released', [0, -left], 'cart', c.cartId!, 'not-ordered');
+      const [wb, wp] = ctx.unwait(l, 'cart', c.cartId!, p, waitingOf(l));
+      ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'cart', c.cartId!, 'not-ordered');
       l.held = 0;
     }
     cart.state = 'converted';
@@ -277,12 +323,23 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
   }
   order.state = 'placed';
   if (prior === 'prepaid') {
-    for (const p of needPairs) ctx.move(p, 'committed', [0, 0, need.get(p)!], 'order', c.orderId);
+    // what is backed is committed now; waiting units are committed as they are filled
+    for (const p of needPairs)
+      ctx.move(p, 'committed', [0, 0, order.lines.get(p)!.held], 'order', c.orderId);
     order.state = 'paid';
   } else if (prior === 'payfailed') {
     for (const p of needPairs) {
-      ctx.move(p, 'released', [0, -need.get(p)!], 'order', c.orderId, 'payment-failed');
-      order.lines.get(p)!.held = 0;
+      const l = order.lines.get(p)!;
+      const [wb, wp] = ctx.unwait(l, 'order', c.orderId, p, waitingOf(l));
+      ctx.move(
+        p,
+        'released',
+        [0, -l.held, 0, 0, 0, -wb, -wp],
+        'order',
+        c.orderId,
+        'payment-failed',
+      );
+      l.held = 0;
     }
     order.state = 'released';
   }
@@ -329,15 +386,19 @@ function commitOrder(ctx: EventContext, c: Cmd<'paymentSucceed'>): Result {
       ctx.saveHold('order', c.orderId, order);
       return applied('awaiting-order');
     }
-    const short = ctx.shortLines(need);
+    // what is available, and beyond it what the pair's policy lets wait
+    const { plans, short } = ctx.planLines(need);
     if (short.length) return insufficient(short, 'order', c.orderId);
     for (const p of needPairs) {
       const q = need.get(p)!;
-      ctx.move(p, 'reserved', [0, q], 'order', c.orderId);
-      ctx.move(p, 'committed', [0, 0, q], 'order', c.orderId);
+      const pl = plans.get(p)!;
+      ctx.move(p, 'reserved', [0, pl.backed], 'order', c.orderId);
+      ctx.move(p, 'committed', [0, 0, pl.backed], 'order', c.orderId);
       const l = holdLine(order, p);
-      l.held = q;
+      l.held = pl.backed;
       if (l.ordered === 0) l.ordered = q;
+      // beyond what is available, waiting: committed as it is filled
+      if (pl.rest > 0) ctx.wait(order, 'order', c.orderId, p, pl.rest, pl.backing!);
     }
     order.state = 'paid';
   }
@@ -368,8 +429,16 @@ function releaseOrder(
   const why = mode === 'payfail' ? 'payment-failed' : (reason ?? 'cancelled');
   for (const p of sortedKeys(order.lines)) {
     const l = order.lines.get(p)!;
-    if (l.held > 0) {
-      ctx.move(p, 'released', [0, -l.held, paid ? -l.held : 0], 'order', orderId, why);
+    if (l.held + waitingOf(l) > 0) {
+      const [wb, wp] = ctx.unwait(l, 'order', orderId, p, waitingOf(l));
+      ctx.move(
+        p,
+        'released',
+        [0, -l.held, paid ? -l.held : 0, 0, 0, -wb, -wp],
+        'order',
+        orderId,
+        why,
+      );
       l.held = 0;
     }
   }
@@ -397,7 +466,9 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
       for (const p of ps) {
         if (splitPair(p).sku !== sku) continue;
         first ??= p;
-        const t = Math.min(Math.max(order.lines.get(p)!.held - (ship.get(p) ?? 0), 0), rem);
+        // what the order has there, held or waiting
+        const l = order.lines.get(p)!;
+        const t = Math.min(Math.max(l.held + waitingOf(l) - (ship.get(p) ?? 0), 0), rem);
         if (t > 0) {
           ship.set(p, (ship.get(p) ?? 0) + t);
           rem -= t;
@@ -413,11 +484,19 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
     const q = ship.get(p)!;
     const l = holdLine(order, p);
     const fromHold = Math.min(q, l.held);
-    ctx.move(p, 'shipped', [-q, -fromHold, paid ? -fromHold : 0], 'order', c.orderId);
+    // beyond the held units, the waiting ones: they were physically there after all
+    const [wb, wp] = ctx.unwait(l, 'order', c.orderId, p, q - fromHold);
+    ctx.move(
+      p,
+      'shipped',
+      [-q, -fromHold, paid ? -fromHold : 0, 0, 0, -wb, -wp],
+      'order',
+      c.orderId,
+    );
     l.held -= fromHold;
     l.shipped += q;
   }
-  const holding = [...order.lines.values()].some((l) => l.held > 0);
+  const holding = [...order.lines.values()].some((l) => l.held + waitingOf(l) > 0);
   const st = order.state;
   if (st === undefined || st === 'prepaid' || st === 'payfailed') {
     // shipped before order.placed reached us: a later order.placed must not hold again
@@ -561,7 +640,14 @@ function bindLocation(ctx: EventContext, c: Cmd<'locationBind'>): Result {
     let busy = false;
     for (const sku of skus) {
       const s = ctx.stock(pairOf(sku, c.locationId));
-      if (s.onHand !== 0 || s.reserved !== 0 || s.unavailable !== 0 || s.incoming !== 0)
+      if (
+        s.onHand !== 0 ||
+        s.reserved !== 0 ||
+        s.unavailable !== 0 ||
+        s.incoming !== 0 ||
+        s.backordered !== 0 ||
+        s.preordered !== 0
+      )
         busy = true;
     }
     if (busy) return { result: 'rejected', reason: 'location-has-stock' };

@@ -41,7 +41,14 @@ export interface HoldLineState {
   held: number;
   ordered: number;
   shipped: number;
+  /** `b:` units waiting for stock under a backorder policy */
+  backordered: number;
+  /** `p:` units waiting for stock under a pre-order policy */
+  preordered: number;
 }
+
+/** Units of a line waiting for stock, whatever their backing. */
+export const waitingOf = (l: HoldLineState): number => l.backordered + l.preordered;
 
 /** One cart, order or transfer, field for field what its hash holds (see includes/base.lua). */
 export interface HoldState {
@@ -79,6 +86,13 @@ export interface TenantState {
   physicalDeficit: Set<string>;
   /** locations and bindings (`locs`, `bind` in Redis) */
   network: NetworkState;
+  /**
+   * By pair: the holds waiting for stock there (`wait:<pair>`), member `cart:<id>` or
+   * `order:<id>` → its place (a score of the tenant's `wseq`).
+   */
+  waits: Map<string, Map<string, number>>;
+  /** `wseq` in meta: the last place given in a wait queue */
+  waitSeq: number;
 }
 
 export function newTenantState(): TenantState {
@@ -88,7 +102,16 @@ export function newTenantState(): TenantState {
     markers: new Map(),
     physicalDeficit: new Set(),
     network: { locations: new Map(), bound: new Set() },
+    waits: new Map(),
+    waitSeq: 0,
   };
+}
+
+/** The members waiting at a pair, first in line first (as ZRANGE returns them). */
+export function waitQueue(state: TenantState, pair: string): string[] {
+  const q = state.waits.get(pair);
+  if (!q) return [];
+  return [...q].sort(([ma, a], [mb, b]) => a - b || compareBytes(ma, mb)).map(([m]) => m);
 }
 
 export const emptyHold = (): HoldState => ({ version: 0, lines: new Map() });

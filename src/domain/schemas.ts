@@ -34,6 +34,9 @@ export const count = z
   .min(0, 'must not be negative')
   .max(1e9);
 
+/** Selling ahead of stock (`stock.configured`): see ../shared/EVENTS.md as extended in README. */
+export const sellPolicy = z.enum(['deny', 'backorder', 'preorder']);
+
 const line = z.strictObject({ sku: idString, locationId: idString, quantity });
 const skuLines = z
   .array(z.strictObject({ sku: idString, quantity }))
@@ -95,6 +98,9 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     locationId: idString,
     reorderLevel: count.optional(),
     reorderQuantity: count.optional(),
+    policy: sellPolicy.optional(),
+    policyLimit: count.optional(),
+    preorderUntil: z.number().int().nullable().optional(),
   }),
   z.strictObject({
     op: z.literal('cartAdd'),

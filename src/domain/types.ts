@@ -8,7 +8,11 @@
  *   committed    the part of `reserved` held by paid orders
  *   unavailable  quarantined
  *   incoming     in transit towards this location
+ *   backordered  held by carts and orders under a backorder policy, waiting for stock
+ *   preordered   held by carts and orders under a pre-order policy, waiting for stock
  *   available  = onHand - reserved - unavailable
+ * `reserved` counts only held units backed by stock on hand; waiting units are filled
+ * (moved into `reserved`) as stock arrives, in the order they started waiting.
  */
 
 export const DEFAULT_TENANT = 'default';
@@ -20,12 +24,23 @@ export interface StockFigures {
   committed: number;
   unavailable: number;
   incoming: number;
+  backordered: number;
+  preordered: number;
 }
+
+/** Selling ahead of stock at one SKU-location (`stock.configured`). */
+export type SellPolicy = 'deny' | 'backorder' | 'preorder';
 
 export interface StockRecord extends StockFigures {
   /** Absent until a `stock.configured` sets it. */
   reorderLevel?: number;
   reorderQuantity?: number;
+  /** Absent: deny. */
+  policy?: 'backorder' | 'preorder';
+  /** The most units that may wait under the policy; absent: 0. */
+  policyLimit?: number;
+  /** Pre-orders only: no new pre-ordered units from this time (epoch ms); absent: no end. */
+  preorderUntil?: number;
 }
 
 export const availableOf = (s: StockFigures): number => s.onHand - s.reserved - s.unavailable;
@@ -65,6 +80,10 @@ export type Command =
       locationId: string;
       reorderLevel?: number;
       reorderQuantity?: number;
+      policy?: SellPolicy;
+      policyLimit?: number;
+      /** epoch ms; null removes the end date */
+      preorderUntil?: number | null;
     }
   | {
       op: 'cartAdd';
@@ -151,6 +170,9 @@ export type MovementKind =
   | 'adjusted'
   | 'counted'
   | 'reserved'
+  | 'backordered'
+  | 'preordered'
+  | 'filled'
   | 'released'
   | 'expired'
   | 'committed'
@@ -189,6 +211,10 @@ export interface Movement {
   committed: number;
   unavailable: number;
   incoming: number;
+  /** waiting units under a backorder policy; present only when not 0 */
+  backordered?: number;
+  /** waiting units under a pre-order policy; present only when not 0 */
+  preordered?: number;
   referenceType: string;
   referenceId: string;
   reason: string;
@@ -218,6 +244,10 @@ export interface HoldLine {
   ordered?: number;
   /** units shipped so far (orders only) */
   shipped?: number;
+  /** units waiting for stock under a backorder policy; present only when not 0 */
+  backordered?: number;
+  /** units waiting for stock under a pre-order policy; present only when not 0 */
+  preordered?: number;
 }
 
 /** A snapshot of one hold (or transfer) after the change, as mirrored to MySQL. */
@@ -275,6 +305,20 @@ export interface Outcome {
   shortage?: ShortageLine[];
   /** rejected/location-not-stocked: the SKU-locations the event named that are not bound */
   unstocked?: { sku: string; locationId: string }[];
+  /** waiting units filled by stock this event made available, in fill order */
+  filled?: FillLine[];
+}
+
+/** Waiting units of one hold at one SKU-location filled from stock on hand. */
+export interface FillLine {
+  referenceType: 'cart' | 'order';
+  referenceId: string;
+  sku: string;
+  locationId: string;
+  /** units filled: backordered + preordered */
+  quantity: number;
+  backordered: number;
+  preordered: number;
 }
 
 /** A change to the tenant's locations or bindings (mirrored to `locations`, `location_skus`). */
@@ -293,6 +337,11 @@ export interface ConfigChange {
   locationId: string;
   reorderLevel: number | null;
   reorderQuantity: number | null;
+  policy: SellPolicy;
+  /** 0 when never set */
+  policyLimit: number;
+  /** epoch ms */
+  preorderUntil: number | null;
 }
 
 /** The payload each script appends to the tenant's outbox stream, in the same atomic step. */

@@ -221,8 +221,10 @@ export class Engine {
       ...plan.keys,
       ...plan.pairs.map((p) => k.stock(p)),
     ];
-    if (keys.length - plan.pairs.length !== spec.fixedKeys) {
-      throw new Error(`${plan.script}: planned ${keys.length - plan.pairs.length} fixed keys`);
+    const fixed = keys.length - plan.pairs.length;
+    if (spec.waitQueues) for (const p of plan.pairs) keys.push(k.wait(p));
+    if (fixed !== spec.fixedKeys) {
+      throw new Error(`${plan.script}: planned ${fixed} fixed keys`);
     }
     // Built field by field: JSON.stringify takes a much slower path for an object made with
     // spreads (about 10 µs against 1 µs here), and this runs for every event.
@@ -248,10 +250,10 @@ export class Engine {
       : run.call(this.redis, ...keys, argv);
   }
 
-  /** Pairs a hold currently has lines for (fields h:, o:, s: of its hash). */
+  /** Pairs a hold currently has lines for (fields h:, o:, s:, b:, p: of its hash). */
   private async holdPairs(key: string): Promise<string[]> {
     const fields = await this.redis.hkeys(key);
-    return fields.filter((f) => /^[hos]:/.test(f)).map((f) => f.slice(2));
+    return [...new Set(fields.filter((f) => /^[hosbp]:/.test(f)).map((f) => f.slice(2)))];
   }
 
   private async plan(k: TenantKeys, c: Command, net: NetworkState): Promise<Plan> {
@@ -299,7 +301,13 @@ export class Engine {
           script: 'configureStock',
           keys: [],
           pairs: one(c.sku, c.locationId),
-          args: { reorderLevel: c.reorderLevel, reorderQuantity: c.reorderQuantity },
+          args: {
+            reorderLevel: c.reorderLevel,
+            reorderQuantity: c.reorderQuantity,
+            policy: c.policy,
+            policyLimit: c.policyLimit,
+            preorderUntil: c.preorderUntil,
+          },
         };
       case 'cartAdd':
       case 'cartRoute': {

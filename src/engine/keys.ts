@@ -12,8 +12,11 @@
  *   <prefix>:{<tenant>}:locs                    hash: locationId -> JSON {name, priority, shipsTo}
  *   <prefix>:{<tenant>}:bind                    hash: <sku>\x1f<loc> -> 1 (the SKUs each location stocks)
  *   <prefix>:{<tenant>}:cartexp                 sorted set: open cartId -> its expiry (ms)
+ *   <prefix>:{<tenant>}:wait:<sku>\x1f<loc>     sorted set: cart:<id> / order:<id> waiting for
+ *                                               stock at the pair -> place in the queue
  *
- * The meta hash also has `nv`, the version of locs and bind (bumped by every change).
+ * The meta hash also has `nv`, the version of locs and bind (bumped by every change), and
+ * `wseq`, the last place given in a wait queue.
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */
@@ -66,6 +69,10 @@ export class TenantKeys {
   /** The open carts by expiry, kept by the scripts that change cart holds. */
   get cartExpiries(): string {
     return `${this.base}cartexp`;
+  }
+  /** The holds waiting for stock at the pair, in the order they started waiting. */
+  wait(pair: string): string {
+    return `${this.base}wait:${pair}`;
   }
   /** Pattern matching every key of the tenant (for SCAN). */
   get all(): string {

@@ -19,6 +19,7 @@ export function parsePayload(json: string): OutboxPayload {
     ...(o.lowStock ? { lowStock: list(o.lowStock) } : {}),
     ...(o.shortage ? { shortage: list(o.shortage) } : {}),
     ...(o.unstocked ? { unstocked: list(o.unstocked) } : {}),
+    ...(o.filled ? { filled: list(o.filled) } : {}),
   };
   raw.movements = list(raw.movements);
   const holds = list<HoldSnapshot>(raw.holds);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /** Bump when a script's keys or arguments change, so old and new workers never mix. */
-export const SCRIPT_VERSION = 3;
+export const SCRIPT_VERSION = 4;
 
 export const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua');
 
@@ -16,6 +16,8 @@ export interface ScriptSpec {
   /** fixed keys; `variadic` scripts take one more key per stock pair */
   fixedKeys: number;
   variadic: boolean;
+  /** it includes includes/holds: after the stock keys it takes each pair's wait queue */
+  waitQueues: boolean;
   lua: string;
 }
 
@@ -34,6 +36,7 @@ export function readScripts(): ScriptSpec[] {
   return readdirSync(LUA_DIR)
     .filter((f) => f.endsWith('.lua'))
     .map((file) => {
+      const source = readFileSync(join(LUA_DIR, file), 'utf8');
       const m = /^([a-zA-Z]+)-(\d+)(\+?)\.lua$/.exec(file);
       if (!m) throw new Error(`Lua file name must be verbNoun-N.lua or verbNoun-N+.lua: ${file}`);
       const name = m[1]!;
@@ -42,7 +45,8 @@ export function readScripts(): ScriptSpec[] {
         command: `inv${SCRIPT_VERSION}_${name}`,
         fixedKeys: Number(m[2]),
         variadic: m[3] === '+',
-        lua: resolveIncludes(readFileSync(join(LUA_DIR, file), 'utf8')),
+        waitQueues: source.includes('--- @include "includes/holds"'),
+        lua: resolveIncludes(source),
       };
     });
 }

@@ -12,6 +12,7 @@ import {
   sumDeltas,
 } from './mirrorRows.js';
 import { isDuplicateKey } from './mysqlErrors.js';
+import { sqlDateTime } from './sqlTime.js';
 import { mirrorNetwork } from './mirrorNetwork.js';
 import {
   fitsOneStatement,
@@ -189,7 +190,7 @@ export async function mirrorInTransaction(
   await insertTuples(trx, `inventory_ledger (${LEDGER_COLUMNS})`, lines);
   await insertMany(
     trx,
-    'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming)',
+    'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
     sumDeltas(fresh).map((d) => [
       d.tenant,
       d.sku,
@@ -199,28 +200,41 @@ export async function mirrorInTransaction(
       d.committed,
       d.unavailable,
       d.incoming,
+      d.backordered,
+      d.preordered,
     ]),
     `ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), reserved = reserved + VALUES(reserved),
      committed = committed + VALUES(committed), unavailable = unavailable + VALUES(unavailable),
-     incoming = incoming + VALUES(incoming)`,
+     incoming = incoming + VALUES(incoming), backordered = backordered + VALUES(backordered),
+     preordered = preordered + VALUES(preordered)`,
   );
   // Each assignment sees the columns assigned before it, so the guard column goes last.
   const newerConfig = 'config_seq IS NULL OR VALUES(config_seq) > config_seq';
+  const configured = [
+    'reorder_level',
+    'reorder_quantity',
+    'policy',
+    'policy_limit',
+    'preorder_until',
+    'config_seq',
+  ];
   await insertMany(
     trx,
-    'stock_levels (tenant, sku, location_id, reorder_level, reorder_quantity, config_seq)',
+    `stock_levels (tenant, sku, location_id, ${configured.join(', ')})`,
     latestConfig(fresh).map((c) => [
       c.tenant,
       c.sku,
       c.locationId,
       c.reorderLevel,
       c.reorderQuantity,
+      // a payload of a script older than the policy fields configured a pair that denies
+      c.policy ?? 'deny',
+      c.policyLimit ?? 0,
+      c.preorderUntil == null ? null : sqlDateTime(c.preorderUntil),
       c.seq,
     ]),
     `ON DUPLICATE KEY UPDATE
-     reorder_level = IF(${newerConfig}, VALUES(reorder_level), reorder_level),
-     reorder_quantity = IF(${newerConfig}, VALUES(reorder_quantity), reorder_quantity),
-     config_seq = IF(${newerConfig}, VALUES(config_seq), config_seq)`,
+     ${configured.map((col) => `${col} = IF(${newerConfig}, VALUES(${col}), ${col})`).join(',\n     ')}`,
   );
   const newer = 'VALUES(change_seq) > change_seq';
   const guarded = [

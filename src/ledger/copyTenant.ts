@@ -34,8 +34,13 @@ interface StockRow {
   committed: number | string;
   unavailable: number | string;
   incoming: number | string;
+  backordered: number | string;
+  preordered: number | string;
   reorder_level: number | null;
   reorder_quantity: number | null;
+  policy: string;
+  policy_limit: number | string;
+  preorder_until: Date | null;
 }
 
 export async function copyStock(c: CopyContext): Promise<number> {
@@ -44,7 +49,8 @@ export async function copyStock(c: CopyContext): Promise<number> {
   for (;;) {
     const [rows] = (await c.trx.raw(
       `SELECT sku, location_id, on_hand, reserved, committed, unavailable, incoming,
-              reorder_level, reorder_quantity
+              backordered, preordered, reorder_level, reorder_quantity, policy, policy_limit,
+              preorder_until
          FROM stock_levels
         WHERE tenant = ? ${after ? 'AND (sku > ? OR (sku = ? AND location_id > ?))' : ''}
         ORDER BY sku, location_id LIMIT ?`,
@@ -64,9 +70,14 @@ export async function copyStock(c: CopyContext): Promise<number> {
         String(r.unavailable),
         'incoming',
         String(r.incoming),
+        'backordered',
+        String(r.backordered),
+        'preordered',
+        String(r.preordered),
       ];
       if (r.reorder_level !== null) fields.push('reorderLevel', r.reorder_level);
       if (r.reorder_quantity !== null) fields.push('reorderQuantity', r.reorder_quantity);
+      fields.push(...policyFields(r));
       pipeline.hset(c.keys.stock(pairOf(r.sku, r.location_id)), ...fields);
     }
     await run(pipeline);
@@ -74,6 +85,22 @@ export async function copyStock(c: CopyContext): Promise<number> {
     const last = rows[rows.length - 1]!;
     after = [last.sku, last.location_id];
   }
+}
+
+/**
+ * The selling policy as configureStock keeps it in the stock hash: `pol` absent for deny,
+ * `plim` absent for 0, `pto` (ms) absent for no end.
+ */
+export function policyFields(r: {
+  policy: string;
+  policy_limit: number | string;
+  preorder_until: Date | null;
+}): string[] {
+  const out: string[] = [];
+  if (r.policy !== 'deny') out.push('pol', r.policy);
+  if (Number(r.policy_limit) !== 0) out.push('plim', String(r.policy_limit));
+  if (r.preorder_until) out.push('pto', String(r.preorder_until.getTime()));
+  return out;
 }
 
 /**

@@ -28,6 +28,8 @@ interface LedgerLine {
   committed_delta: number;
   unavailable_delta: number;
   incoming_delta: number;
+  backordered_delta: number;
+  preordered_delta: number;
   reason: string;
   reference_type: string;
   reference_id: string;
@@ -69,6 +71,8 @@ export async function findPayload(
       'committed_delta',
       'unavailable_delta',
       'incoming_delta',
+      'backordered_delta',
+      'preordered_delta',
       'reason',
       'reference_type',
       'reference_id',
@@ -85,24 +89,33 @@ export async function findPayload(
     occurredAt: row.occurred_at ? row.occurred_at.toISOString() : '',
     epoch: 0,
     outcome,
-    movements: lines.map((l): Movement => ({
-      sku: l.sku,
-      locationId: l.location_id,
-      kind: l.movement,
-      onHand: Number(l.on_hand_delta),
-      reserved: Number(l.reserved_delta),
-      committed: Number(l.committed_delta),
-      unavailable: Number(l.unavailable_delta),
-      incoming: Number(l.incoming_delta),
-      referenceType: l.reference_type,
-      referenceId: l.reference_id,
-      reason: l.reason,
-    })),
+    movements: lines.map(movementOf),
     holds:
       command?.op === 'orderPlace' && row.result === 'applied'
         ? await orderHold(knex, tenant, command.orderId)
         : [],
     config: [],
+  };
+}
+
+/** A ledger row as the script wrote its movement: the waiting deltas only when not 0. */
+function movementOf(l: LedgerLine): Movement {
+  const backordered = Number(l.backordered_delta);
+  const preordered = Number(l.preordered_delta);
+  return {
+    sku: l.sku,
+    locationId: l.location_id,
+    kind: l.movement,
+    onHand: Number(l.on_hand_delta),
+    reserved: Number(l.reserved_delta),
+    committed: Number(l.committed_delta),
+    unavailable: Number(l.unavailable_delta),
+    incoming: Number(l.incoming_delta),
+    ...(backordered !== 0 ? { backordered } : {}),
+    ...(preordered !== 0 ? { preordered } : {}),
+    referenceType: l.reference_type,
+    referenceId: l.reference_id,
+    reason: l.reason,
   };
 }
 

@@ -19,7 +19,8 @@ export interface ReservationRow {
 
 /**
  * The hold's Redis hash, field for field as saveHold (src/lua/includes/base.lua) writes it:
- * h:/o:/s:<pair> for non-zero held/ordered/shipped, st, exp, lk, c, pay, from, to, v.
+ * h:/o:/s:/b:/p:<pair> for non-zero held/ordered/shipped/backordered/preordered, st, exp, lk, c,
+ * pay, from, to, v.
  */
 export function holdFields(r: ReservationRow): string[] {
   const fields: string[] = [];
@@ -29,6 +30,8 @@ export function holdFields(r: ReservationRow): string[] {
     if (l.held) fields.push(`h:${p}`, String(l.held));
     if (l.ordered) fields.push(`o:${p}`, String(l.ordered));
     if (l.shipped) fields.push(`s:${p}`, String(l.shipped));
+    if (l.backordered) fields.push(`b:${p}`, String(l.backordered));
+    if (l.preordered) fields.push(`p:${p}`, String(l.preordered));
   }
   fields.push('st', r.state);
   if (r.expires_at) fields.push('exp', String(r.expires_at.getTime()));

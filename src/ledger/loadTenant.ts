@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { lockEpochForLoad } from './epochs.js';
 import { copyHolds, copyMarkers, copyStock, type CopyContext } from './copyTenant.js';
 import { copyNetwork } from './copyNetwork.js';
+import { copyWaits } from './copyWaits.js';
 import { drainOutboxInto } from './drainOutbox.js';
 import { unlinkTenantKeys } from './tenantKeys.js';
 import { sqlDateTime } from './sqlTime.js';
@@ -86,9 +87,9 @@ export class TenantLoader {
 
   /**
    * Loads the tenant unless Redis has it: bumps its epoch (payloads of the old epoch can no
-   * longer be mirrored), copies stock, holds and recent event markers, and writes the epoch
-   * into meta last, which lets the scripts run again, all under the epoch row's lock: a
-   * process waiting for that lock finds meta there and has nothing to do.
+   * longer be mirrored), copies stock, holds, wait queues and recent event markers, and
+   * writes the epoch into meta last, which lets the scripts run again, all under the epoch
+   * row's lock: a process waiting for that lock finds meta there and has nothing to do.
    */
   async load(tenant: string): Promise<void> {
     const keys = new TenantKeys(this.o.prefix, tenant);
@@ -120,11 +121,12 @@ export class TenantLoader {
         };
         const stock = await copyStock(c);
         const holds = await copyHolds(c);
+        const waiting = await copyWaits(c);
         const markers = await copyMarkers(c);
         const network = await copyNetwork(c);
         published = next;
         await this.o.redis.hset(keys.meta, 'epoch', String(next));
-        return { epoch: next, drained, stock, holds, markers, network };
+        return { epoch: next, drained, stock, holds, waiting, markers, network };
       });
       if (!loaded) return;
       if (loaded.drained.length > 0) await this.o.redis.xdel(keys.outbox, ...loaded.drained);

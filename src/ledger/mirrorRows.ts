@@ -15,12 +15,22 @@ export interface MirrorItem {
   entryId: string;
 }
 
-/** The movement's own quantity, as BI reads `qty`: the figure that kind of movement is about. */
+/**
+ * The movement's own quantity, as BI reads `qty`: the figure that kind of movement is about.
+ * A hold's units are its reserved and its waiting ones together, so a release counts both;
+ * a fill moves waiting units into `reserved`, and counts those.
+ */
 export function headlineQty(m: Movement): number {
   switch (m.kind) {
     case 'reserved':
     case 'released':
     case 'expired':
+      return m.reserved + (m.backordered ?? 0) + (m.preordered ?? 0);
+    case 'backordered':
+      return m.backordered ?? 0;
+    case 'preordered':
+      return m.preordered ?? 0;
+    case 'filled':
       return m.reserved;
     case 'committed':
     case 'uncommitted':
@@ -67,7 +77,7 @@ export function processedTuple(item: MirrorItem): string {
 export const LEDGER_COLUMNS =
   'tenant, sku, location_id, movement, qty, on_hand_delta, reserved_delta, committed_delta, ' +
   'unavailable_delta, incoming_delta, reason, reference_type, reference_id, event_source, ' +
-  'event_id, event_type, line_no, occurred_at, event_ref';
+  'event_id, event_type, line_no, occurred_at, event_ref, backordered_delta, preordered_delta';
 
 /**
  * Appends the payload's ledger rows to `out` as `(…)` tuples; `eventRef` is the id of its
@@ -78,13 +88,14 @@ export function ledgerTuples(p: OutboxPayload, eventRef: number, out: string[]):
   // what every line of the event shares, before and after its line number
   const tenant = `'${esc(p.tenant)}'`;
   const event = `'${esc(p.source)}','${esc(p.id)}','${esc(p.type)}',`;
-  const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${num(eventRef)})`;
+  const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${num(eventRef)},`;
   p.movements.forEach((m, lineNo) => {
     out.push(
       `(${tenant},'${esc(m.sku)}','${esc(m.locationId)}','${esc(m.kind)}',${num(headlineQty(m))},` +
         `${num(m.onHand)},${num(m.reserved)},${num(m.committed)},${num(m.unavailable)},` +
         `${num(m.incoming)},'${esc(m.reason ?? '')}','${esc(m.referenceType)}',` +
-        `'${esc(m.referenceId)}',${event}${lineNo}${end}`,
+        `'${esc(m.referenceId)}',${event}${lineNo}${end}` +
+        `${num(m.backordered ?? 0)},${num(m.preordered ?? 0)})`,
     );
   });
 }
@@ -99,6 +110,8 @@ export interface StockDelta {
   committed: number;
   unavailable: number;
   incoming: number;
+  backordered: number;
+  preordered: number;
 }
 
 const SEP = '\x1f';
@@ -119,6 +132,8 @@ export function sumDeltas(items: MirrorItem[]): StockDelta[] {
           committed: 0,
           unavailable: 0,
           incoming: 0,
+          backordered: 0,
+          preordered: 0,
         };
         sums.set(key, d);
       }
@@ -127,6 +142,9 @@ export function sumDeltas(items: MirrorItem[]): StockDelta[] {
       d.committed += m.committed;
       d.unavailable += m.unavailable;
       d.incoming += m.incoming;
+      // absent when 0 (and in payloads of scripts older than the field)
+      if (m.backordered) d.backordered += m.backordered;
+      if (m.preordered) d.preordered += m.preordered;
     }
   }
   // one global key order makes concurrent writers lock rows in the same order (no deadlock)

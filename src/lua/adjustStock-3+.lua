@@ -7,6 +7,8 @@
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
+-- (holds: stock that arrives goes to the holds waiting for it first, see FILL)
+--- @include "includes/holds"
 
 local a, early = begin(3)
 if not a then return early end

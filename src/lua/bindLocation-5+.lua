@@ -23,7 +23,8 @@ if not a.bound then
   local busy = false
   for _, sku in ipairs(skus) do
     local s = stock(pairOf(sku, a.locationId))
-    if s.onHand ~= 0 or s.reserved ~= 0 or s.unavailable ~= 0 or (tonumber(s.raw[5]) or 0) ~= 0 then
+    if s.onHand ~= 0 or s.reserved ~= 0 or s.unavailable ~= 0 or (tonumber(s.raw[5]) or 0) ~= 0
+      or s.bo ~= 0 or s.po ~= 0 then
       busy = true
     end
   end

@@ -65,18 +65,29 @@ else
     saveHold(KEYS[4], 'order', a.orderId, order)
     return finish({ result = 'applied', reason = 'awaiting-order' })
   end
-  local short = shortLines(need)
+  -- what is available, and beyond it what the pair's policy lets wait
+  local plans, short = {}, {}
+  for _, p in ipairs(needPairs) do
+    local pl = plan(p, need[p])
+    if pl.short then
+      local sku, loc = splitPair(p)
+      short[#short + 1] = { sku = sku, locationId = loc, requested = need[p], available = pl.can }
+    end
+    plans[p] = pl
+  end
   if #short > 0 then
     if expireFirst() then return { -5 } end -- EXPIRE_FIRST
     return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
       referenceType = 'order', referenceId = a.orderId })
   end
   for _, p in ipairs(needPairs) do
-    move(p, 'reserved', 0, need[p], 0, 0, 0, 'order', a.orderId, '')
-    move(p, 'committed', 0, 0, need[p], 0, 0, 'order', a.orderId, '')
+    local pl = plans[p]
+    move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, pl.backed, 0, 0, 'order', a.orderId, '')
     local l = line(order, p)
-    l.held = need[p]
+    l.held = pl.backed
     if l.ordered == 0 then l.ordered = need[p] end
+    if pl.rest > 0 then wait(order, 'order', a.orderId, p, pl.rest, pl.backing) end
   end
   order.st = 'paid'
 end

@@ -38,7 +38,9 @@ if unlocated and #unlocated > 0 then
     for _, p in ipairs(ps) do
       if splitPair(p) == sku then
         first = first or p
-        local t = math.min(math.max(order.lines[p].held - (ship[p] or 0), 0), rem)
+        -- what the order holds there, backed or waiting
+        local l = order.lines[p]
+        local t = math.min(math.max(l.held + l.bo + l.po - (ship[p] or 0), 0), rem)
         if t > 0 then
           ship[p] = (ship[p] or 0) + t
           rem = rem - t
@@ -55,13 +57,16 @@ for _, p in ipairs(sortedKeys(ship)) do
   local q = ship[p]
   local l = line(order, p)
   local fromHold = math.min(q, l.held)
-  move(p, 'shipped', -q, -fromHold, paid and -fromHold or 0, 0, 0, 'order', a.orderId, '')
+  -- beyond the held units, waiting ones: they were there after all
+  local wb, wp = unwait(l, 'order', a.orderId, p, math.min(q - fromHold, l.bo + l.po))
+  move(p, 'shipped', -q, -fromHold, paid and -fromHold or 0, 0, 0, 'order', a.orderId, '', -wb, -wp)
   l.held = l.held - fromHold
   l.shipped = l.shipped + q
 end
 local holding = false
 for _, p in ipairs(holdPairs(order)) do
-  if order.lines[p].held > 0 then holding = true end
+  local l = order.lines[p]
+  if l.held > 0 or l.bo + l.po > 0 then holding = true end
 end
 if order.st == nil or order.st == 'prepaid' or order.st == 'payfailed' then
   -- shipped before order.placed reached us: a later order.placed must not hold again

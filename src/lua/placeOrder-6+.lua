@@ -40,8 +40,10 @@ if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
   -- A payment with lines, a cancellation or a shipment reached the order first. The cart still
   -- became this order: its hold goes now, as in-order delivery would have it, not at expiry.
   for _, p in ipairs(holdPairs(cart)) do
-    move(p, 'released', 0, -cart.lines[p].held, 0, 0, 0, 'cart', a.cartId, why)
-    cart.lines[p].held = 0
+    local l = cart.lines[p]
+    local wb, wp = unwait(l, 'cart', a.cartId, p, l.bo + l.po)
+    move(p, 'released', 0, -l.held, 0, 0, 0, 'cart', a.cartId, why, -wb, -wp)
+    l.held = 0
   end
   cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
   saveHold(KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
@@ -49,11 +51,14 @@ if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
 end
 local cartOpen = cart.st == 'open'
 local need = sumLines(a.lines)
-local take = {}
-for p, q in pairs(need) do
-  take[p] = 0
-  if cartOpen and cart.lines[p] then take[p] = math.min(cart.lines[p].held, q) end
+-- what the order takes over from the cart: held units first, then waiting ones (takeW)
+local take, takeW = {}, {}
+local function takeOver(p)
+  local l = cartOpen and cart.lines[p]
+  take[p] = l and math.min(l.held, need[p]) or 0
+  takeW[p] = l and math.min(l.bo + l.po, need[p] - take[p]) or 0
 end
+for p in pairs(need) do takeOver(p) end
 local routed = a.routed
 if routed and #routed > 0 then
   local want, skus = {}, {}
@@ -74,27 +79,49 @@ if routed and #routed > 0 then
   end
   for p, q in pairs(alloc) do
     need[p] = (need[p] or 0) + q
-    local held = (cartOpen and cart.lines[p]) and cart.lines[p].held or 0
-    take[p] = math.min(held, need[p])
+    takeOver(p)
   end
 end
-local short = shortLines(need, take)
+-- beyond what the cart gives, what is available; beyond that what the policy lets wait
+local needPairs = sortedKeys(need)
+local plans, short = {}, {}
+for _, p in ipairs(needPairs) do
+  local credit = take[p] + takeW[p]
+  local pl = plan(p, need[p] - credit)
+  if pl.short then
+    local sku, loc = splitPair(p)
+    short[#short + 1] = { sku = sku, locationId = loc, requested = need[p],
+      available = credit + pl.can }
+  end
+  plans[p] = pl
+end
 if #short > 0 then
   if expireFirst() then return { -5 } end -- EXPIRE_FIRST
   return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
     referenceType = 'order', referenceId = a.orderId })
 end
-local needPairs = sortedKeys(need)
 for _, p in ipairs(needPairs) do
-  move(p, 'reserved', 0, need[p] - take[p], 0, 0, 0, 'order', a.orderId, '')
+  local pl = plans[p]
+  move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'order', a.orderId, '')
   local l = line(order, p)
-  l.held, l.ordered = need[p], need[p]
+  l.held, l.ordered = take[p] + pl.backed, need[p]
+  if takeW[p] > 0 then
+    -- the cart's waiting units become the order's, in the cart's place in the queue
+    local cl = cart.lines[p]
+    local score = rcall('ZSCORE', waitKey(p), 'cart:' .. a.cartId)
+    local wb, wp = unwait(cl, 'cart', a.cartId, p, takeW[p])
+    l.bo, l.po = l.bo + wb, l.po + wp
+    enqueue(p, 'order', a.orderId, score)
+  end
+  if pl.rest > 0 then wait(order, 'order', a.orderId, p, pl.rest, pl.backing) end
 end
 if cartOpen then
   for _, p in ipairs(holdPairs(cart)) do
-    local left = cart.lines[p].held - (take[p] or 0)
-    move(p, 'released', 0, -left, 0, 0, 0, 'cart', a.cartId, 'not-ordered')
-    cart.lines[p].held = 0
+    local cl = cart.lines[p]
+    local left = cl.held - (take[p] or 0)
+    local wb, wp = unwait(cl, 'cart', a.cartId, p, cl.bo + cl.po)
+    move(p, 'released', 0, -left, 0, 0, 0, 'cart', a.cartId, 'not-ordered', -wb, -wp)
+    cl.held = 0
   end
   cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
   saveHold(KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
@@ -102,14 +129,17 @@ if cartOpen then
 end
 order.st = 'placed'
 if prior == 'prepaid' then
+  -- the backed units are committed now; waiting ones when they are filled
   for _, p in ipairs(needPairs) do
-    move(p, 'committed', 0, 0, need[p], 0, 0, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, order.lines[p].held, 0, 0, 'order', a.orderId, '')
   end
   order.st = 'paid'
 elseif prior == 'payfailed' then
   for _, p in ipairs(needPairs) do
-    move(p, 'released', 0, -need[p], 0, 0, 0, 'order', a.orderId, 'payment-failed')
-    order.lines[p].held = 0
+    local l = order.lines[p]
+    local wb, wp = unwait(l, 'order', a.orderId, p, l.bo + l.po)
+    move(p, 'released', 0, -l.held, 0, 0, 0, 'order', a.orderId, 'payment-failed', -wb, -wp)
+    l.held = 0
   end
   order.st = 'released'
 end

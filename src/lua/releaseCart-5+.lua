@@ -37,10 +37,14 @@ for _, p in ipairs(held) do
   local l = cart.lines[p]
   local sku = splitPair(p)
   if a.mode ~= 'remove' or sku == a.sku then
+    -- waiting units go first, then held ones
+    local w = l.bo + l.po
+    if left ~= nil then w = math.min(w, left); left = left - w end
+    local wb, wp = unwait(l, 'cart', a.cartId, p, w)
     local q = l.held
     if left ~= nil then q = math.min(q, left); left = left - q end
-    if q > 0 then
-      move(p, kind, 0, -q, 0, 0, 0, 'cart', a.cartId, '')
+    if q > 0 or w > 0 then
+      move(p, kind, 0, -q, 0, 0, 0, 'cart', a.cartId, '', -wb, -wp)
       l.held = l.held - q
     end
   end
@@ -52,7 +56,8 @@ if #MOVES == 0 then
 end
 local any = false
 for _, p in ipairs(held) do
-  if cart.lines[p].held > 0 then any = true end
+  local l = cart.lines[p]
+  if l.held > 0 or l.bo + l.po > 0 then any = true end
 end
 if any then
   saveHold(KEYS[4], 'cart', a.cartId, cart)

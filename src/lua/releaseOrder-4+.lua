@@ -41,8 +41,9 @@ local kind = 'released'
 local why = a.mode == 'payfail' and 'payment-failed' or (a.reason or 'cancelled')
 for _, p in ipairs(holdPairs(order)) do
   local l = order.lines[p]
-  if l.held > 0 then
-    move(p, kind, 0, -l.held, paid and -l.held or 0, 0, 0, 'order', a.orderId, why)
+  if l.held > 0 or l.bo + l.po > 0 then
+    local wb, wp = unwait(l, 'order', a.orderId, p, l.bo + l.po)
+    move(p, kind, 0, -l.held, paid and -l.held or 0, 0, 0, 'order', a.orderId, why, -wb, -wp)
     l.held = 0
   end
 end

@@ -106,20 +106,19 @@ if not fast then
     saveHold(cartKey, 'cart', a.cartId, cart)
     return finish()
   end
-  if q > 0 then
-    -- shortLines({ [p] = q }) for the one pair
+  -- what is available is held; beyond it the pair's policy may let the rest wait
+  local pl = plan(p, q)
+  if pl.short then
     local s = stock(p)
-    local avail = s.onHand - s.reserved - s.unavailable
-    if avail < q then
-      if expireFirst() then return { -5 } end -- EXPIRE_FIRST
-      return finish({ result = 'rejected', reason = 'insufficient-stock',
-        short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + math.max(avail, 0) } },
-        referenceType = 'cart', referenceId = a.cartId })
-    end
+    if expireFirst() then return { -5 } end -- EXPIRE_FIRST
+    return finish({ result = 'rejected', reason = 'insufficient-stock',
+      short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + pl.can } },
+      referenceType = 'cart', referenceId = a.cartId })
   end
-  move(p, 'reserved', 0, q, 0, 0, 0, 'cart', a.cartId, '')
+  move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'cart', a.cartId, '')
   local l = line(cart, p)
-  l.held = l.held + q
+  l.held = l.held + pl.backed
+  if pl.rest > 0 then wait(cart, 'cart', a.cartId, p, pl.rest, pl.backing) end
   cart.st = 'open'
   cart.exp = a.now + a.ttlMs
   saveHold(cartKey, 'cart', a.cartId, cart)

@@ -10,14 +10,18 @@
     KEYS[1]  tenant meta hash
     KEYS[2]  stock hash
     ARGV[1]  JSON { epoch,
-                    shift = { onHand, reserved, committed, unavailable, incoming } to add, or
-                    expected = the five figures as read, or false when the hash was missing,
-                    set = the five figures to write, or false to delete the hash,
-                    reorderLevel?, reorderQuantity? (written only when the hash is created) }
+                    shift = { onHand, reserved, committed, unavailable, incoming, backordered,
+                              preordered } to add, or
+                    expected = the seven figures as read, or false when the hash was missing,
+                    set = the seven figures to write, or false to delete the hash,
+                    reorderLevel?, reorderQuantity?, policy? = { field, value, ... } of the
+                    selling policy (pol, plim, pto); written only when the hash is created }
+  A figure missing from shift, expected or set counts as 0.
   Output: 1 restored; 0 the hash or the epoch changed since it was read: nothing written
 ]]
 local rcall = redis.call
-local FIGURES = { 'onHand', 'reserved', 'committed', 'unavailable', 'incoming' }
+local FIGURES = { 'onHand', 'reserved', 'committed', 'unavailable', 'incoming', 'backordered',
+  'preordered' }
 
 local a = cjson.decode(ARGV[1])
 if rcall('HGET', KEYS[1], 'epoch') ~= tostring(a.epoch) then
@@ -27,7 +31,8 @@ local exists = rcall('EXISTS', KEYS[2]) == 1
 if a.shift then
   if not exists then return 0 end
   for _, f in ipairs(FIGURES) do
-    if a.shift[f] ~= 0 then rcall('HINCRBY', KEYS[2], f, a.shift[f]) end
+    local d = a.shift[f] or 0
+    if d ~= 0 then rcall('HINCRBY', KEYS[2], f, d) end
   end
   return 1
 end
@@ -37,7 +42,7 @@ else
   if not exists then return 0 end
   local v = rcall('HMGET', KEYS[2], unpack(FIGURES))
   for i, f in ipairs(FIGURES) do
-    if (tonumber(v[i]) or 0) ~= a.expected[f] then return 0 end
+    if (tonumber(v[i]) or 0) ~= (a.expected[f] or 0) then return 0 end
   end
 end
 if not a.set then
@@ -47,11 +52,12 @@ end
 local fields = {}
 for _, f in ipairs(FIGURES) do
   table.insert(fields, f)
-  table.insert(fields, a.set[f])
+  table.insert(fields, a.set[f] or 0)
 end
 if not exists then
   if a.reorderLevel then table.insert(fields, 'reorderLevel'); table.insert(fields, a.reorderLevel) end
   if a.reorderQuantity then table.insert(fields, 'reorderQuantity'); table.insert(fields, a.reorderQuantity) end
+  for _, v in ipairs(a.policy or {}) do table.insert(fields, v) end
 end
 rcall('HSET', KEYS[2], unpack(fields))
 return 1

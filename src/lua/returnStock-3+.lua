@@ -8,6 +8,8 @@
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
+-- (holds: stock that arrives goes to the holds waiting for it first, see FILL)
+--- @include "includes/holds"
 --- @include "includes/lines"
 
 local a, early = begin(3)

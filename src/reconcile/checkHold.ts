@@ -1,6 +1,6 @@
 import { splitPair } from '../engine/keys.js';
 import { holdFields } from '../ledger/holdHash.js';
-import type { LedgerHeld } from './holdSql.js';
+import { HOLD_UNITS, type LedgerHeld } from './holdSql.js';
 import { liveView, viewOfHash, viewOfRow, type HoldState, type HoldView } from './holdState.js';
 import { holdRef } from './pendingOutbox.js';
 import type { Drift } from './types.js';
@@ -38,28 +38,33 @@ function members(s: HoldState, states: Map<string, HoldState>): HoldState[] {
   return cart && convertedInto(cart, states) ? [s, cart] : [s];
 }
 
-interface Units {
-  reserved: Map<string, number>;
-  committed: Map<string, number>;
-}
+type Units = Record<(typeof HOLD_UNITS)[number], Map<string, number>>;
 
-const units = (): Units => ({ reserved: new Map(), committed: new Map() });
+const units = (): Units => ({
+  reserved: new Map(),
+  committed: new Map(),
+  backordered: new Map(),
+  preordered: new Map(),
+});
 const add = (m: Map<string, number>, pair: string, n: number) =>
   m.set(pair, (m.get(pair) ?? 0) + n);
 
 function ledgerUnits(held: LedgerHeld, into: Units): void {
-  for (const [pair, u] of held) {
-    add(into.reserved, pair, u.reserved);
-    add(into.committed, pair, u.committed);
-  }
+  for (const [pair, u] of held) for (const f of HOLD_UNITS) add(into[f], pair, u[f]);
 }
 
-/** What a hold holds: every unit held is reserved, and committed too once paid. */
+/**
+ * What a hold holds: every unit held is reserved, and committed too once paid; waiting units
+ * are neither (they are not backed by stock on hand).
+ */
 function viewUnits(v: HoldView | undefined, into: Units): void {
-  for (const [pair, n] of v?.held ?? []) {
+  if (!v) return;
+  for (const [pair, n] of v.held) {
     add(into.reserved, pair, n);
-    add(into.committed, pair, v!.paid ? n : 0);
+    add(into.committed, pair, v.paid ? n : 0);
   }
+  for (const [pair, n] of v.backordered) add(into.backordered, pair, n);
+  for (const [pair, n] of v.preordered) add(into.preordered, pair, n);
 }
 
 function compareUnits(
@@ -70,7 +75,7 @@ function compareUnits(
   pending?: Units,
 ): Drift[] {
   const out: Drift[] = [];
-  for (const field of ['reserved', 'committed'] as const) {
+  for (const field of HOLD_UNITS) {
     const pairs = new Set([
       ...truth[field].keys(),
       ...seen[field].keys(),
@@ -96,6 +101,14 @@ function compareUnits(
   return out;
 }
 
+const LINE_FIELDS: Record<string, string> = {
+  h: 'held',
+  o: 'ordered',
+  s: 'shipped',
+  b: 'backordered',
+  p: 'preordered',
+};
+
 function fieldMap(flat: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
@@ -115,7 +128,7 @@ function rowDifferences(
     const r = redis[name];
     const m = row.get(name);
     if (r === m) continue;
-    const line = /^([hos]):(.*)$/s.exec(name);
+    const line = /^([hosbp]):(.*)$/s.exec(name);
     const numeric = line !== null || name === 'exp' || name === 'v';
     out.push({
       ...base,
@@ -123,7 +136,7 @@ function rowDifferences(
       ...(line
         ? {
             ...splitPair(line[2]!),
-            field: { h: 'held', o: 'ordered', s: 'shipped' }[line[1] as 'h' | 'o' | 's'],
+            field: LINE_FIELDS[line[1]!],
           }
         : { field: name }),
       ...(numeric

@@ -80,8 +80,25 @@ export async function reservationsOf(
   return out;
 }
 
-/** Reserved and committed units a reference holds, per pair, as the ledger sums them. */
-export type LedgerHeld = Map<string, { reserved: number; committed: number }>;
+/** The units a hold has at one pair: held (reserved, committed when paid) and waiting. */
+export interface HoldUnits {
+  reserved: number;
+  committed: number;
+  backordered: number;
+  preordered: number;
+}
+
+export const HOLD_UNITS = ['reserved', 'committed', 'backordered', 'preordered'] as const;
+
+export const noUnits = (): HoldUnits => ({
+  reserved: 0,
+  committed: 0,
+  backordered: 0,
+  preordered: 0,
+});
+
+/** The units a reference has, per pair, as the ledger sums them. */
+export type LedgerHeld = Map<string, HoldUnits>;
 
 export async function ledgerHeldOf(
   db: Db,
@@ -93,7 +110,8 @@ export async function ledgerHeldOf(
   if (ids.length === 0) return out;
   const [rows] = (await db.raw(
     `SELECT reference_id, sku, location_id, SUM(reserved_delta) AS reserved,
-            SUM(committed_delta) AS committed
+            SUM(committed_delta) AS committed, SUM(backordered_delta) AS backordered,
+            SUM(preordered_delta) AS preordered
        FROM inventory_ledger
       WHERE tenant = ? AND reference_type = ? AND reference_id IN (${marks(ids.length)})
       GROUP BY reference_id, sku, location_id`,
@@ -105,6 +123,8 @@ export async function ledgerHeldOf(
       location_id: string;
       reserved: string;
       committed: string;
+      backordered: string;
+      preordered: string;
     }[],
   ];
   for (const r of rows) {
@@ -113,6 +133,8 @@ export async function ledgerHeldOf(
     held.set(pairOf(r.sku, r.location_id), {
       reserved: Number(r.reserved),
       committed: Number(r.committed),
+      backordered: Number(r.backordered),
+      preordered: Number(r.preordered),
     });
   }
   return out;

@@ -9,6 +9,7 @@ import {
   reservationsOf,
   type HoldKindChecked,
   type LedgerHeld,
+  noUnits,
 } from './holdSql.js';
 import { holdRef, readHashes } from './pendingOutbox.js';
 import type { TenantScope } from './scope.js';
@@ -24,7 +25,7 @@ export interface RedisHold {
   epoch: number;
   /** the hash; null when Redis has no such hold */
   fields: Record<string, string> | null;
-  /** reserved and committed units unmirrored outbox entries added, per pair */
+  /** the units unmirrored outbox entries added, per pair */
   pending: LedgerHeld;
   /** an unmirrored entry carries a snapshot of this hold (its row is behind) */
   snapshotPending: boolean;
@@ -48,26 +49,49 @@ export interface HoldView {
   exp: number | undefined;
   /** units held per pair */
   held: Map<string, number>;
+  /** units waiting for stock per pair, by backing */
+  backordered: Map<string, number>;
+  preordered: Map<string, number>;
 }
 
 export function viewOfHash(h: Record<string, string>): HoldView {
   const held = new Map<string, number>();
-  for (const [f, v] of Object.entries(h)) if (f.startsWith('h:')) held.set(f.slice(2), Number(v));
+  const backordered = new Map<string, number>();
+  const preordered = new Map<string, number>();
+  const by: Record<string, Map<string, number>> = { h: held, b: backordered, p: preordered };
+  for (const [f, v] of Object.entries(h)) {
+    const into = f.charAt(1) === ':' ? by[f.charAt(0)] : undefined;
+    if (into) into.set(f.slice(2), Number(v));
+  }
   return {
     state: h.st,
     link: h.lk,
     paid: h.c === '1',
     exp: h.exp === undefined ? undefined : Number(h.exp),
     held,
+    backordered,
+    preordered,
   };
 }
 
 export function viewOfRow(r: ReservationRow): HoldView {
   const held = new Map<string, number>();
+  const backordered = new Map<string, number>();
+  const preordered = new Map<string, number>();
   const lines = JSON.parse(r.lines) as
-    { sku: string; locationId: string; held?: number }[] | object;
+    | {
+        sku: string;
+        locationId: string;
+        held?: number;
+        backordered?: number;
+        preordered?: number;
+      }[]
+    | object;
   for (const l of Array.isArray(lines) ? lines : []) {
-    if (l.held) held.set(pairOf(l.sku, l.locationId), l.held);
+    const pair = pairOf(l.sku, l.locationId);
+    if (l.held) held.set(pair, l.held);
+    if (l.backordered) backordered.set(pair, l.backordered);
+    if (l.preordered) preordered.set(pair, l.preordered);
   }
   return {
     state: r.state,
@@ -75,6 +99,8 @@ export function viewOfRow(r: ReservationRow): HoldView {
     paid: Boolean(r.paid),
     exp: r.expires_at ? r.expires_at.getTime() : undefined,
     held,
+    backordered,
+    preordered,
   };
 }
 
@@ -189,9 +215,11 @@ async function withRedis(
         const r = states.get(holdRef(m.referenceType, m.referenceId))?.redis;
         if (!r) continue;
         const pair = pairOf(m.sku, m.locationId);
-        const p = r.pending.get(pair) ?? { reserved: 0, committed: 0 };
+        const p = r.pending.get(pair) ?? noUnits();
         p.reserved += m.reserved;
         p.committed += m.committed;
+        p.backordered += m.backordered ?? 0;
+        p.preordered += m.preordered ?? 0;
         r.pending.set(pair, p);
       }
     }

@@ -6,14 +6,18 @@ import { callScript } from './scripts.js';
 import type { TenantScope } from './scope.js';
 import { unmirrored } from './snapshot.js';
 import { figuresOfHash, STOCK_HASH_FIELDS } from './stockState.js';
-import { ledgerSumsOf, stockLevelsOf, type PairKey } from './stockSql.js';
+import { ledgerSumsOf, stockLevelsOf, type PairKey, type StockLevel } from './stockSql.js';
+import { policyFields } from '../ledger/copyTenant.js';
 import { COLUMN, FIGURES, zeroFigures, type Figure, type Figures } from './types.js';
 
-/** What a repair found and did, per store: `clean` means the drift was not there after all. */
-export type RepairOutcome = 'repaired' | 'clean' | 'changed' | 'skipped';
+/**
+ * What a repair found and did, per store: `clean` means the drift was not there after all;
+ * `drift` that it is there, left as it is (a check without --repair).
+ */
+export type RepairOutcome = 'repaired' | 'drift' | 'clean' | 'changed' | 'skipped';
 
 /**
- * A store's outcome and, when it was repaired, the figures that differed in the exact read
+ * A store's outcome and, when it was repaired (or found drifting), the figures that differed in the exact read
  * (a figure the detection reads saw differ that is not here was a race, not drift).
  */
 export interface StoreRepair {
@@ -43,8 +47,9 @@ const CAS_ATTEMPTS = 10;
 export async function repairPair(
   scope: TenantScope,
   p: PairKey,
-  fix: { levels: boolean; redis: boolean },
+  fix: { levels: boolean; redis: boolean; dryRun?: boolean },
 ): Promise<{ levels: StoreRepair; redis: StoreRepair }> {
+  const dry = fix.dryRun === true;
   for (let attempt = 1; ; attempt++) {
     try {
       return await scope.knex.transaction(async (trx) => {
@@ -57,10 +62,10 @@ export async function repairPair(
         const level =
           (await stockLevelsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
         const levels = fix.levels
-          ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger)
+          ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger, dry)
           : untouched('skipped');
         const redis = fix.redis
-          ? await restoreRedis(scope, trx, p, ledger, level)
+          ? await restoreRedis(scope, trx, p, ledger, level, dry)
           : untouched('skipped');
         return { levels, redis };
       });
@@ -76,9 +81,11 @@ async function restoreLevels(
   p: PairKey,
   level: Figures | null,
   ledger: Figures | null,
+  dry: boolean,
 ): Promise<StoreRepair> {
   const sums = ledger ?? zeroFigures();
   if (level ? same(level, sums) : ledger === null) return untouched('clean');
+  if (dry) return { outcome: 'drift', fields: differing(level ?? zeroFigures(), sums) };
   await trx.raw(
     `INSERT INTO stock_levels (tenant, sku, location_id, ${FIGURES.map((f) => COLUMN[f]).join(', ')})
      VALUES (?, ?, ?, ${FIGURES.map(() => '?').join(', ')})
@@ -93,7 +100,8 @@ async function restoreRedis(
   trx: Knex.Transaction,
   p: PairKey,
   ledger: Figures | null,
-  level: { reorderLevel: number | null; reorderQuantity: number | null } | null,
+  level: Pick<StockLevel, 'reorderLevel' | 'reorderQuantity' | 'policy'> | null,
+  dry: boolean,
 ): Promise<StoreRepair> {
   const pair = pairOf(p.sku, p.locationId);
   const key = scope.keys.stock(pair);
@@ -124,7 +132,7 @@ async function restoreRedis(
     for (const e of relevant.filter((x) => !mirrored.has(x.entryId))) {
       touched = true;
       for (const m of e.movements) {
-        if (pairOf(m.sku, m.locationId) === pair) for (const f of FIGURES) pending[f] += m[f];
+        if (pairOf(m.sku, m.locationId) === pair) for (const f of FIGURES) pending[f] += m[f] ?? 0;
       }
     }
     const hash = read.hashes[0] ?? null;
@@ -136,6 +144,10 @@ async function restoreRedis(
     ) as Figures;
     if (drop ? hash === null : hash !== null && same(figures, target)) return untouched('clean');
     if (!known && !drop && hash === null) return untouched('clean');
+    if (dry) {
+      const now = hash === null ? zeroFigures() : figures;
+      return { outcome: 'drift', fields: differing(now, drop ? zeroFigures() : target) };
+    }
     // an existing hash that stays: shifted by the drift (exact however busy the pair is);
     // a hash to create or delete: compare-and-set
     const shift = hash !== null && !drop;
@@ -148,6 +160,7 @@ async function restoreRedis(
         : { expected: hash === null ? false : figures, set: drop ? false : target }),
       ...(level?.reorderLevel != null ? { reorderLevel: level.reorderLevel } : {}),
       ...(level?.reorderQuantity != null ? { reorderQuantity: level.reorderQuantity } : {}),
+      ...(level ? { policy: policyFields(level.policy) } : {}),
     };
     if (
       Number(

@@ -12,6 +12,14 @@ export interface StockLevel extends PairKey {
   figures: Figures;
   reorderLevel: number | null;
   reorderQuantity: number | null;
+  /** the selling policy as the stock hash keeps it (see copyTenant's policyFields) */
+  policy: PolicyColumns;
+}
+
+export interface PolicyColumns {
+  policy: string;
+  policy_limit: number | string;
+  preorder_until: Date | null;
 }
 
 export interface LedgerSum extends PairKey {
@@ -49,30 +57,41 @@ function pairsSql(pairs: PairKey[]): { sql: string; args: string[] } {
 
 type Num = number | string;
 
-interface StockRow {
+interface PairRow {
   sku: string;
   location_id: string;
+}
+
+interface FigureRow {
   on_hand: Num;
   reserved: Num;
   committed: Num;
   unavailable: Num;
   incoming: Num;
+  backordered: Num;
+  preordered: Num;
+}
+
+interface StockRow extends FigureRow, PolicyColumns {
+  sku: string;
+  location_id: string;
   reorder_level: number | null;
   reorder_quantity: number | null;
 }
 
-const figuresOf = (
-  r: Omit<StockRow, 'sku' | 'location_id' | 'reorder_level' | 'reorder_quantity'>,
-): Figures => ({
+const figuresOf = (r: FigureRow): Figures => ({
   onHand: Number(r.on_hand),
   reserved: Number(r.reserved),
   committed: Number(r.committed),
   unavailable: Number(r.unavailable),
   incoming: Number(r.incoming),
+  backordered: Number(r.backordered),
+  preordered: Number(r.preordered),
 });
 
 const STOCK_COLUMNS =
-  'sku, location_id, on_hand, reserved, committed, unavailable, incoming, reorder_level, reorder_quantity';
+  'sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, ' +
+  'preordered, reorder_level, reorder_quantity, policy, policy_limit, preorder_until';
 
 const toLevel = (r: StockRow): StockLevel => ({
   sku: r.sku,
@@ -80,6 +99,7 @@ const toLevel = (r: StockRow): StockLevel => ({
   figures: figuresOf(r),
   reorderLevel: r.reorder_level,
   reorderQuantity: r.reorder_quantity,
+  policy: { policy: r.policy, policy_limit: r.policy_limit, preorder_until: r.preorder_until },
 });
 
 /** `stock_levels` rows of the tenant in the range, in key order, at most `limit`. */
@@ -100,7 +120,8 @@ export async function stockLevelsPage(
 
 const SUMS =
   'SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved, SUM(committed_delta) AS committed, ' +
-  'SUM(unavailable_delta) AS unavailable, SUM(incoming_delta) AS incoming';
+  'SUM(unavailable_delta) AS unavailable, SUM(incoming_delta) AS incoming, ' +
+  'SUM(backordered_delta) AS backordered, SUM(preordered_delta) AS preordered';
 
 /** The ledger's sums per pair of the tenant in the range, in key order, at most `limit` pairs. */
 export async function ledgerSumsPage(
@@ -114,7 +135,7 @@ export async function ledgerSumsPage(
     `SELECT sku, location_id, ${SUMS} FROM inventory_ledger WHERE tenant = ?${r.sql}
       GROUP BY sku, location_id ORDER BY sku, location_id LIMIT ?`,
     [tenant, ...r.args, limit],
-  )) as [StockRow[]];
+  )) as [(FigureRow & PairRow)[]];
   return rows.map((row) => ({
     sku: row.sku,
     locationId: row.location_id,
@@ -152,7 +173,7 @@ export async function ledgerSumsOf(
     `SELECT sku, location_id, ${SUMS} FROM inventory_ledger WHERE tenant = ?${p.sql}
       GROUP BY sku, location_id`,
     [tenant, ...p.args],
-  )) as [StockRow[]];
+  )) as [(FigureRow & PairRow)[]];
   for (const row of rows) out.set(pairOf(row.sku, row.location_id), figuresOf(row));
   return out;
 }

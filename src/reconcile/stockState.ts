@@ -35,8 +35,18 @@ export interface PairState extends PairKey {
   redis?: RedisStock;
 }
 
-/** The stock hash fields read: the figures, and the reorder settings (a configured-only hash). */
-export const STOCK_HASH_FIELDS = [...FIGURES, 'reorderLevel', 'reorderQuantity'];
+/**
+ * The stock hash fields read: the figures, and the settings, so that a hash a configuration
+ * alone created (reorder or selling policy fields, no figures) reads as there.
+ */
+export const STOCK_HASH_FIELDS = [
+  ...FIGURES,
+  'reorderLevel',
+  'reorderQuantity',
+  'pol',
+  'plim',
+  'pto',
+];
 
 const num = (v: string | undefined): number => (v === undefined ? 0 : Number(v));
 
@@ -95,7 +105,8 @@ async function withRedis(
       const r = index.get(pairOf(m.sku, m.locationId))?.redis;
       if (!r) continue;
       r.touched = true;
-      for (const f of FIGURES) r.pending[f] += m[f];
+      // the waiting figures are absent from a movement when 0
+      for (const f of FIGURES) r.pending[f] += m[f] ?? 0;
     }
     for (const p of e.configPairs) {
       const r = index.get(p)?.redis;

@@ -3,8 +3,16 @@
  * what a run reports. No I/O here.
  */
 
-/** The five stock figures, named as in the Redis stock hash. */
-export const FIGURES = ['onHand', 'reserved', 'committed', 'unavailable', 'incoming'] as const;
+/** The stock figures, named as in the Redis stock hash. */
+export const FIGURES = [
+  'onHand',
+  'reserved',
+  'committed',
+  'unavailable',
+  'incoming',
+  'backordered',
+  'preordered',
+] as const;
 export type Figure = (typeof FIGURES)[number];
 export type Figures = Record<Figure, number>;
 
@@ -14,6 +22,8 @@ export const zeroFigures = (): Figures => ({
   committed: 0,
   unavailable: 0,
   incoming: 0,
+  backordered: 0,
+  preordered: 0,
 });
 
 export const isZero = (f: Figures): boolean => FIGURES.every((k) => f[k] === 0);
@@ -25,6 +35,8 @@ export const COLUMN: Record<Figure, string> = {
   committed: 'committed',
   unavailable: 'unavailable',
   incoming: 'incoming',
+  backordered: 'backordered',
+  preordered: 'preordered',
 };
 
 export type DriftKind =

@@ -26,6 +26,12 @@ const processed = async (n: number) => {
   );
 };
 
+/** processed_events rows of every tenant of this file. */
+const countProcessed = async () =>
+  Number(
+    ((await w.worker.services.knex('processed_events').count({ n: '*' })) as { n: number }[])[0]?.n,
+  );
+
 beforeAll(async () => {
   w = await startTestWorker('clinet');
   env = {
@@ -58,6 +64,51 @@ describe('inventory CLI: locations, transfers, cost', () => {
       { locationId: 'sf', name: 'sf', priority: 1, shipsTo: ['US-CA'], skus: 0 },
       { locationId: 'wh', name: 'Warehouse', priority: 2, shipsTo: ['US', 'CA'], skus: 2 },
     ]);
+  });
+
+  test('policy publishes stock.configured; stock shows the policy and what waits', async () => {
+    const bad = await inventory(['policy', 'TEE', 'sometimes', '--tenant', T], env);
+    expect(bad.code).toBe(2);
+    const before = await countProcessed();
+    const r = await inventory(
+      [
+        'policy',
+        'POL',
+        'preorder',
+        '--limit',
+        '3',
+        '--until',
+        '2030-01-01T00:00:00Z',
+        '--tenant',
+        'clipol',
+      ],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    await publishEvents(w.amqpUrl, [
+      {
+        type: 'cart.added',
+        id: 'pa-1',
+        tenant: 'clipol',
+        data: { cartId: 'c', sku: 'POL', quantity: 2 },
+      },
+    ]);
+    await waitFor(async () => (await countProcessed()) === before + 2, 30_000, 'policy events');
+    const s = await inventory(['stock', 'POL', '--tenant', 'clipol', '--json'], env);
+    expect(s.code, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout)).toMatchObject({
+      available: 0,
+      preordered: 2,
+      byLocation: [
+        {
+          locationId: 'default',
+          preordered: 2,
+          policy: 'preorder',
+          policyLimit: 3,
+          preorderUntil: '2030-01-01T00:00:00.000Z',
+        },
+      ],
+    });
   });
 
   test('transfers shows the record; stats values stock at unit cost', async () => {

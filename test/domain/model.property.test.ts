@@ -1,7 +1,8 @@
 /**
  * The pure model and the Lua engine are the same state machine: random event sequences,
- * applied to both, give the same result, movements, holds, alerts and figures after every
- * step, and the invariants of ../shared/EVENTS.md hold in both.
+ * applied to both, give the same result, movements, holds, alerts, figures and wait queues
+ * after every step, and the invariants of ../shared/EVENTS.md hold in both (waiting units
+ * only ever grow within their pair's policy).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -9,12 +10,19 @@ import type { Redis } from 'ioredis';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { ApplyResult, Engine } from '../../src/engine/engine.js';
 import { InventoryModel, type HoldState, type ModelResult } from '../../src/domain/model.js';
-import { checkInvariants, checkView } from '../../src/domain/invariants.js';
-import type { Command, EventMeta, HoldKind } from '../../src/domain/types.js';
+import {
+  checkInvariants,
+  checkStep,
+  checkView,
+  viewOfModel,
+  type InventoryView,
+} from '../../src/domain/invariants.js';
+import type { Command, EventMeta, HoldKind, StockRecord } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import {
   DEDUP_TTL_SECONDS,
   readView,
+  readWaits,
   testEngine,
   type HoldRead,
 } from '../support/engineHarness.js';
@@ -31,6 +39,8 @@ const CARTS = ['c1', 'c2', 'c3'] as const;
 const ORDERS = ['o1', 'o2', 'o3'] as const;
 const TRANSFERS = ['t1', 't2'] as const;
 const PAIRS = SKUS.flatMap((s) => LOCS.map((l) => pairOf(s, l)));
+/** Compared after every step: lines naming no location outside a network go to `default`. */
+const VIEW_PAIRS = [...PAIRS, ...SKUS.map((s) => pairOf(s, 'default'))];
 const HOLDS: { kind: HoldKind; id: string }[] = [
   ...CARTS.map((id) => ({ kind: 'cart' as const, id })),
   ...ORDERS.map((id) => ({ kind: 'order' as const, id })),
@@ -142,13 +152,33 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
   },
 );
 
+/**
+ * Selling ahead of stock at a pair: a policy with a small limit, a pre-order end around NOW
+ * (the engine's clock: NOW itself already ends pre-orders), sometimes removed.
+ */
+const policyCommand: fc.Arbitrary<Command> = fc
+  .record({
+    sku,
+    locationId: loc,
+    policy: fc.constantFrom('deny' as const, 'backorder' as const, 'preorder' as const),
+    policyLimit: maybe(fc.integer({ min: 0, max: 4 })),
+    preorderUntil: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constant(null) },
+      { weight: 3, arbitrary: fc.constantFrom(NOW - 1, NOW, NOW + 1, NOW + TTL) },
+    ),
+  })
+  .map((c) => clean({ op: 'configure', ...c }));
+
+const cartAdd: fc.Arbitrary<Command> = fc
+  .record({ cartId, sku, locationId: loc, quantity: qty })
+  .map((c) => clean({ op: 'cartAdd', ...c, ttlMs: TTL }));
+const receive: fc.Arbitrary<Command> = fc
+  .record({ sku, locationId: loc, quantity: qty })
+  .map((c) => clean({ op: 'receive', ...c }));
+
 const baseCommand: fc.Arbitrary<Command> = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .record({ cartId, sku, locationId: loc, quantity: qty })
-      .map((c) => clean({ op: 'cartAdd', ...c, ttlMs: TTL })),
-  },
+  { weight: 6, arbitrary: cartAdd },
   {
     weight: 2,
     arbitrary: fc
@@ -214,7 +244,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
       .map((c) => clean({ op: 'return', ...c })),
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc
       .record({
         transferId,
@@ -232,15 +262,11 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
       ),
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: transferId.map((id) => clean({ op: 'transferReceive', transferId: id })),
   },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ sku, locationId: loc, quantity: qty })
-      .map((c) => clean({ op: 'receive', ...c })),
-  },
+  { weight: 1, arbitrary: receive },
+  { weight: 1, arbitrary: policyCommand },
   {
     weight: 1,
     arbitrary: fc
@@ -276,18 +302,72 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 );
 
 /** A step: the command, and sometimes the id of an earlier event (a duplicate delivery). */
-const step = fc.record({
-  command,
-  dupOf: fc.oneof(
-    { weight: 12, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.nat(1000) },
+const dupOf = fc.oneof(
+  { weight: 12, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.nat(1000) },
+);
+const step = fc.record({ command, dupOf });
+
+/**
+ * Selling ahead of stock, hard: more carts, orders and shipments, and stock arriving to fill
+ * them, mostly at two pairs so that they meet.
+ */
+const hotSku = fc.constantFrom('sku-a', 'Sku-B');
+const hotLine = fc.record({ sku: hotSku, locationId: fc.constant('main'), quantity: qty });
+const hotLines = fc.array(hotLine, { minLength: 1, maxLength: 2 });
+const sellingStep = fc.record({
+  command: fc.oneof(
+    { weight: 3, arbitrary: baseCommand },
+    { weight: 1, arbitrary: networkCommand },
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({ cartId, line: hotLine })
+        .map(({ cartId: id, line: l }) => clean({ op: 'cartAdd', cartId: id, ...l, ttlMs: TTL })),
+    },
+    {
+      weight: 2,
+      arbitrary: hotLine.map((l) => clean({ op: 'receive', ...l })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ orderId, cartId, lines: hotLines })
+        .map((c) => clean({ op: 'orderPlace', ...c })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ orderId, paymentId: fc.constant('p1') })
+        .map((c) => clean({ op: 'paymentSucceed', ...c })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ shipmentId: fc.constantFrom('s1', 's2'), orderId, lines: hotLines })
+        .map((c) => clean({ op: 'ship', ...c })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ cartId, sku: hotSku, quantity: maybe(qty) })
+        .map((c) => clean({ op: 'cartRemove', ...c })),
+    },
+    {
+      weight: 1,
+      arbitrary: cartId.map((id) => clean({ op: 'cartExpire', cartId: id, expiresAt: NOW + TTL })),
+    },
   ),
+  dupOf,
 });
 
-const prelude: Command[] = PAIRS.map((p, i) => {
-  const [s, l] = p.split('\x1f') as [string, string];
-  return { op: 'receive', sku: s, locationId: l, quantity: 6 + (i % 3) };
-});
+/** Stock at every pair; `low` (runs that sell ahead of stock): little or none, so holds wait. */
+const preludeOf = (low: boolean): Command[] =>
+  PAIRS.flatMap((p, i) => {
+    const [s, l] = p.split('\x1f') as [string, string];
+    const quantity = low ? i % 3 : 6 + (i % 3);
+    return quantity > 0 ? [{ op: 'receive' as const, sku: s, locationId: l, quantity }] : [];
+  });
 
 /** Half the runs start as a network: both locations, every SKU bound at each. */
 const networkPrelude: Command[] = [
@@ -307,6 +387,55 @@ const networkPrelude: Command[] = [
   })),
 ];
 
+/** Policies to start with: at most pairs, holds may wait from the start. */
+const somePolicies = fc
+  .tuple(
+    ...PAIRS.map((p) => {
+      const [s, l] = p.split('\x1f') as [string, string];
+      return fc.oneof(
+        { weight: 1, arbitrary: fc.constant([] as Command[]) },
+        {
+          weight: 4,
+          arbitrary: fc
+            .record({
+              policy: fc.constantFrom('backorder' as const, 'preorder' as const),
+              policyLimit: fc.integer({ min: 1, max: 4 }),
+              preorderUntil: fc.constantFrom(undefined, NOW + TTL),
+            })
+            .map((c) => [clean({ op: 'configure', sku: s, locationId: l, ...c })]),
+        },
+      );
+    }),
+  )
+  .map((cs) => cs.flat());
+
+/**
+ * A run: the steps after the prelude, policies to start with (`selling`), and whether the
+ * prelude stocks the pairs `low`. One run in four sells ahead of stock hard: low stock,
+ * policies, and steps that make holds wait and stock fill them.
+ */
+const runs = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      steps: fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
+      selling: fc.oneof(
+        { weight: 1, arbitrary: fc.constant([] as Command[]) },
+        { weight: 2, arbitrary: somePolicies },
+      ),
+      low: fc.constant(false),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      steps: fc.array(sellingStep, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
+      selling: somePolicies,
+      low: fc.constant(true),
+    }),
+  },
+);
+
 /** What both sides return, without the Redis stream ids and envelope fields. */
 function comparable(r: ApplyResult | ModelResult) {
   if (r.status === 'applied') {
@@ -320,11 +449,11 @@ function comparable(r: ApplyResult | ModelResult) {
 function holdFromRedis(h: HoldRead) {
   const f = h.fields;
   if (Object.keys(f).length === 0) return undefined;
-  const lines: Record<string, [number, number, number]> = {};
+  const lines: Record<string, [number, number, number, number, number]> = {};
   for (const [k, v] of Object.entries(f)) {
-    const i = ['h:', 'o:', 's:'].indexOf(k.slice(0, 2));
+    const i = ['h:', 'o:', 's:', 'b:', 'p:'].indexOf(k.slice(0, 2));
     if (i < 0) continue;
-    const l = (lines[k.slice(2)] ??= [0, 0, 0]);
+    const l = (lines[k.slice(2)] ??= [0, 0, 0, 0, 0]);
     l[i] = Number(v);
   }
   return {
@@ -342,8 +471,9 @@ function holdFromRedis(h: HoldRead) {
 
 function holdFromModel(h: HoldState | undefined) {
   if (!h) return undefined;
-  const lines: Record<string, [number, number, number]> = {};
-  for (const [p, l] of h.lines) lines[p] = [l.held, l.ordered, l.shipped];
+  const lines: Record<string, [number, number, number, number, number]> = {};
+  for (const [p, l] of h.lines)
+    lines[p] = [l.held, l.ordered, l.shipped, l.backordered, l.preordered];
   return {
     state: h.state,
     expiresAt: h.expiresAt,
@@ -362,6 +492,7 @@ let redis: Redis;
 let engine: Engine;
 let run = 0;
 const stats = { runs: 0, steps: 0, results: {} as Record<string, number> };
+const count = (key: string) => (stats.results[key] = (stats.results[key] ?? 0) + 1);
 
 beforeAll(() => {
   redis = testRedis();
@@ -373,14 +504,27 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function compareState(model: InventoryModel, k: TenantKeys, where: string): Promise<void> {
-  const view = await readView(redis, k, PAIRS, HOLDS);
-  const fromRedis = Object.fromEntries([...view.stocks].map(([p, f]) => [p, f]));
+/** Figures and settings in one shape (`plim` is written as 0 when a configure leaves it unset). */
+const record = (r: StockRecord) => ({ ...r, policyLimit: r.policyLimit ?? 0 });
+
+/** The views before the step (model, Redis), for the step invariants. */
+interface Before {
+  model: InventoryView;
+  redis: InventoryView;
+}
+
+async function compareState(
+  model: InventoryModel,
+  k: TenantKeys,
+  where: string,
+  before: Before | undefined,
+): Promise<Before> {
+  const view = await readView(redis, k, VIEW_PAIRS, HOLDS);
+  const fromRedis = Object.fromEntries([...view.stocks].map(([p, f]) => [p, record(f)]));
   const fromModel = Object.fromEntries(
-    PAIRS.map((p) => {
+    VIEW_PAIRS.map((p) => {
       const [s, l] = p.split('\x1f') as [string, string];
-      const { onHand, reserved, committed, unavailable, incoming } = model.figures(s, l, k.tenant);
-      return [p, { onHand, reserved, committed, unavailable, incoming }];
+      return [p, record(model.figures(s, l, k.tenant))];
     }),
   );
   expect(fromRedis, `figures ${where}`).toEqual(fromModel);
@@ -389,8 +533,75 @@ async function compareState(model: InventoryModel, k: TenantKeys, where: string)
       holdFromModel(model.hold(h.kind, h.id, k.tenant, NOW)),
     );
   }
+  expect(await readWaits(redis, k, VIEW_PAIRS), `wait queues ${where}`).toEqual(
+    model.waits(k.tenant),
+  );
   expect(checkInvariants(model, NOW), `model invariants ${where}`).toEqual([]);
   expect(checkView(view), `Redis invariants ${where}`).toEqual([]);
+  const after = { model: viewOfModel(model, k.tenant, NOW), redis: view };
+  if (before) {
+    expect(checkStep(before.model, after.model, NOW), `model step ${where}`).toEqual([]);
+    expect(checkStep(before.redis, after.redis, NOW), `Redis step ${where}`).toEqual([]);
+  }
+  return after;
+}
+
+/** Applies the steps to the engine and to the model, as a new tenant, comparing every step. */
+async function agree(all: { command: Command; dupOf: number | null }[]): Promise<void> {
+  const tenant = `p${++run}`;
+  const k = new TenantKeys(prefix, tenant);
+  const model = new InventoryModel();
+  const ids: string[] = [];
+  let before: Before | undefined;
+  for (const [i, s] of all.entries()) {
+    const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
+    ids.push(id);
+    const meta: EventMeta = {
+      tenant,
+      source: '/prop',
+      id,
+      type: s.command.op,
+      occurredAt: '2026-11-23T10:15:00Z',
+    };
+    const got = await engine.apply(meta, s.command);
+    const want = model.apply(meta, s.command, NOW, DEDUP_TTL_SECONDS);
+    const where = `at step ${i} (${id}: ${JSON.stringify(s.command)})`;
+    expect(comparable(got), where).toEqual(comparable(want));
+    before = await compareState(model, k, where, before);
+    const routedOrder = s.command.op === 'orderPlace' && s.command.routed ? '(routed)' : '';
+    count(
+      got.status === 'applied'
+        ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
+        : got.status,
+    );
+    if (got.status === 'applied') {
+      const waited = got.payload.movements.find(
+        (m) => m.kind === 'backordered' || m.kind === 'preordered',
+      );
+      if (waited) count(`${s.command.op}:${waited.kind}`);
+      if (waited) count(waited.kind);
+      if (got.payload.outcome.filled) count(`${s.command.op}:filled`);
+      if (got.payload.outcome.filled) count('filled');
+      // paths of waiting units: released, shipped, filled into a paid order, taken over
+      for (const m of got.payload.movements) {
+        if (!m.backordered && !m.preordered) continue;
+        if (m.kind === 'released' || m.kind === 'expired' || m.kind === 'shipped')
+          count(`waiting ${m.kind}`);
+        if (m.kind === 'filled' && m.committed > 0) count('waiting filled paid');
+      }
+      if (
+        s.command.op === 'orderPlace' &&
+        got.payload.holds.some(
+          (h) => h.kind === 'cart' && h.state === 'converted' && h.version > 1,
+        ) &&
+        got.payload.holds.some(
+          (h) => h.kind === 'order' && h.lines.some((l) => l.backordered || l.preordered),
+        )
+      )
+        count('order with waiting from a cart');
+    }
+    stats.steps++;
+  }
 }
 
 describe('model ≡ engine', () => {
@@ -398,43 +609,12 @@ describe('model ≡ engine', () => {
     `${RUNS} random sequences of up to ${MAX_STEPS} events agree step by step`,
     async () => {
       await fc.assert(
-        fc.asyncProperty(
-          fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
-          fc.boolean(),
-          async (steps, networked) => {
-            const tenant = `p${++run}`;
-            const k = new TenantKeys(prefix, tenant);
-            const model = new InventoryModel();
-            const ids: string[] = [];
-            const start = networked ? [...networkPrelude, ...prelude] : prelude;
-            const all = [...start.map((command) => ({ command, dupOf: null })), ...steps];
-            for (const [i, s] of all.entries()) {
-              const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
-              ids.push(id);
-              const meta: EventMeta = {
-                tenant,
-                source: '/prop',
-                id,
-                type: s.command.op,
-                occurredAt: '2026-11-23T10:15:00Z',
-              };
-              const got = await engine.apply(meta, s.command);
-              const want = model.apply(meta, s.command, NOW, DEDUP_TTL_SECONDS);
-              const where = `at step ${i} (${id}: ${JSON.stringify(s.command)})`;
-              expect(comparable(got), where).toEqual(comparable(want));
-              await compareState(model, k, where);
-              const routedOrder =
-                s.command.op === 'orderPlace' && s.command.routed ? '(routed)' : '';
-              const key =
-                got.status === 'applied'
-                  ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
-                  : got.status;
-              stats.results[key] = (stats.results[key] ?? 0) + 1;
-              stats.steps++;
-            }
-            stats.runs++;
-          },
-        ),
+        fc.asyncProperty(runs, fc.boolean(), async ({ steps, selling, low }, networked) => {
+          const prelude = preludeOf(low);
+          const start = [...(networked ? [...networkPrelude, ...prelude] : prelude), ...selling];
+          await agree([...start.map((command) => ({ command, dupOf: null })), ...steps]);
+          stats.runs++;
+        }),
         { numRuns: RUNS },
       );
       // the sequences reach the interesting paths, not only refusals
@@ -449,6 +629,11 @@ describe('model ≡ engine', () => {
         'orderPlace(routed):rejected',
         'locationBind:applied',
         'transferReceive:applied',
+        'cartAdd:backordered',
+        'backordered',
+        'preordered',
+        'filled',
+        'waiting released',
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }
@@ -456,4 +641,154 @@ describe('model ≡ engine', () => {
     },
     Math.max(60_000, RUNS * 1_000),
   );
+
+  // Paths of selling ahead of stock that random sequences reach rarely, step by step too.
+  const A = 'sku-a';
+  const B = 'Sku-B';
+  const cfg = (
+    sku: string,
+    locationId: string,
+    policy: 'deny' | 'backorder' | 'preorder',
+    policyLimit: number,
+    preorderUntil?: number | null,
+  ): Command => clean({ op: 'configure', sku, locationId, policy, policyLimit, preorderUntil });
+  const put = (sku: string, locationId: string, quantity: number): Command => ({
+    op: 'receive',
+    sku,
+    locationId,
+    quantity,
+  });
+  const add = (cartId: string, sku: string, locationId: string, quantity: number): Command => ({
+    op: 'cartAdd',
+    cartId,
+    sku,
+    locationId,
+    quantity,
+    ttlMs: TTL,
+  });
+  const scenarios: Record<string, Command[]> = {
+    'an unlocated shipment ships the units an order waits for where it waits': [
+      ...networkPrelude,
+      put(A, 'main', 2),
+      cfg(A, 'north', 'backorder', 5),
+      {
+        op: 'orderPlace',
+        orderId: 'o1',
+        lines: [
+          { sku: A, locationId: 'main', quantity: 2 },
+          { sku: A, locationId: 'north', quantity: 3 },
+        ],
+      },
+      {
+        op: 'ship',
+        shipmentId: 's1',
+        orderId: 'o1',
+        lines: [],
+        unlocated: [{ sku: A, quantity: 5 }],
+      },
+    ],
+    'a location where holds wait is not unbound': [
+      ...networkPrelude,
+      cfg(A, 'north', 'backorder', 2),
+      add('c1', A, 'north', 2),
+      { op: 'locationBind', locationId: 'north', skus: [A], bound: false },
+    ],
+    'an order takes its cart’s place in the queue; fills go in queue order': [
+      cfg(A, 'main', 'backorder', 10),
+      add('c1', A, 'main', 2),
+      add('c2', A, 'main', 2),
+      add('c3', A, 'main', 2),
+      {
+        op: 'orderPlace',
+        orderId: 'o2',
+        cartId: 'c2',
+        lines: [{ sku: A, locationId: 'main', quantity: 3 }],
+      },
+      put(A, 'main', 6),
+    ],
+    'one event fills a hold at two pairs (two snapshots)': [
+      cfg(A, 'main', 'preorder', 4, NOW + 1),
+      cfg(B, 'main', 'backorder', 4),
+      add('c1', A, 'main', 2),
+      add('c1', B, 'main', 3),
+      {
+        op: 'return',
+        rmaId: 'r1',
+        lines: [
+          { sku: B, locationId: 'main', quantity: 2, disposition: 'restock' },
+          { sku: A, locationId: 'main', quantity: 1, disposition: 'restock' },
+        ],
+      },
+    ],
+    'pre-orders end at preorderUntil': [
+      cfg(A, 'main', 'preorder', 4, NOW),
+      add('c1', A, 'main', 1),
+      cfg(A, 'main', 'preorder', 4, NOW + 1),
+      add('c1', A, 'main', 1),
+      cfg(A, 'main', 'preorder', 1, null),
+      add('c2', A, 'main', 1),
+    ],
+    'a paid order placed late releases its cart’s waiting units': [
+      cfg(A, 'main', 'preorder', 5),
+      add('c1', A, 'main', 2),
+      {
+        op: 'paymentSucceed',
+        orderId: 'o1',
+        paymentId: 'p1',
+        lines: [{ sku: A, locationId: 'main', quantity: 2 }],
+      },
+      {
+        op: 'orderPlace',
+        orderId: 'o1',
+        cartId: 'c1',
+        lines: [{ sku: A, locationId: 'main', quantity: 2 }],
+      },
+      put(A, 'main', 1),
+    ],
+    'a prepaid order commits what is backed, and its fills': [
+      put(A, 'main', 1),
+      { op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' },
+      cfg(A, 'main', 'backorder', 3),
+      add('c1', A, 'main', 3),
+      {
+        op: 'orderPlace',
+        orderId: 'o1',
+        cartId: 'c1',
+        lines: [{ sku: A, locationId: 'main', quantity: 4 }],
+      },
+      { op: 'count', sku: A, locationId: 'main', onHand: 0 },
+      { op: 'count', sku: A, locationId: 'main', onHand: 3 },
+      { op: 'adjust', sku: A, locationId: 'main', delta: 2, reason: 'found' },
+    ],
+    'stock arriving by transfer fills; releases fill others': [
+      put(A, 'north', 4),
+      cfg(A, 'main', 'backorder', 4),
+      add('c1', A, 'main', 2),
+      cfg(A, 'north', 'preorder', 2),
+      add('c2', A, 'north', 4),
+      add('c3', A, 'north', 1),
+      {
+        op: 'orderPlace',
+        orderId: 'o1',
+        lines: [{ sku: A, locationId: 'main', quantity: 1 }],
+      },
+      { op: 'cartRemove', cartId: 'c2', sku: A, quantity: 1 },
+      put(A, 'north', 1),
+      {
+        op: 'transferShip',
+        transferId: 't1',
+        fromLocationId: 'north',
+        toLocationId: 'main',
+        lines: [{ sku: A, quantity: 1 }],
+      },
+      { op: 'transferReceive', transferId: 't1' },
+      { op: 'paymentFail', orderId: 'o1', paymentId: 'p1' },
+      { op: 'cartExpire', cartId: 'c1', expiresAt: NOW + TTL },
+    ],
+  };
+  for (const [name, commands] of Object.entries(scenarios)) {
+    it(name, async () => {
+      await agree(commands.map((command) => ({ command, dupOf: null })));
+    });
+  }
 });

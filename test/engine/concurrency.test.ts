@@ -95,6 +95,8 @@ describe('concurrent reservations never oversell', () => {
       committed: 0,
       unavailable: 0,
       incoming: 0,
+      backordered: 0,
+      preordered: 0,
       available: 0,
     });
     // the winners are exactly the carts that hold a unit

@@ -68,12 +68,17 @@ const mv = (
   reason,
 });
 
+/** The policy fields of a ConfigChange that never set one. */
+const DENY = { policy: 'deny', policyLimit: 0, preorderUntil: null } as const;
+
 const fig = (onHand: number, reserved = 0, committed = 0, unavailable = 0, incoming = 0) => ({
   onHand,
   reserved,
   committed,
   unavailable,
   incoming,
+  backordered: 0,
+  preordered: 0,
   available: onHand - reserved - unavailable,
 });
 
@@ -182,7 +187,15 @@ describe('stock facts', () => {
       reorderQuantity: 20,
     });
     expect(cfg.payload.config).toEqual([
-      { sku: 'A', locationId: D, reorderLevel: 3, reorderQuantity: 20 },
+      {
+        sku: 'A',
+        locationId: D,
+        reorderLevel: 3,
+        reorderQuantity: 20,
+        policy: 'deny',
+        policyLimit: 0,
+        preorderUntil: null,
+      },
     ]);
     expect(cfg.payload.outcome).toEqual({ result: 'applied' });
     expect(cfg.payload.movements).toEqual([]);
@@ -203,7 +216,7 @@ describe('stock facts', () => {
 
     const raise = await t.ok({ op: 'configure', sku: 'A', locationId: D, reorderLevel: 5 });
     expect(raise.payload.config).toEqual([
-      { sku: 'A', locationId: D, reorderLevel: 5, reorderQuantity: 20 },
+      { sku: 'A', locationId: D, reorderLevel: 5, reorderQuantity: 20, ...DENY },
     ]);
     expect(raise.payload.outcome.lowStock).toBeUndefined(); // was already at or below the level
 
@@ -212,7 +225,7 @@ describe('stock facts', () => {
     await u.ok(receive('A', 4));
     const first = await u.ok({ op: 'configure', sku: 'A', locationId: D, reorderLevel: 4 });
     expect(first.payload.config).toEqual([
-      { sku: 'A', locationId: D, reorderLevel: 4, reorderQuantity: null },
+      { sku: 'A', locationId: D, reorderLevel: 4, reorderQuantity: null, ...DENY },
     ]);
     expect(first.payload.outcome.lowStock).toEqual([
       { sku: 'A', locationId: D, available: 4, reorderLevel: 4, reorderQuantity: null },

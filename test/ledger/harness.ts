@@ -344,6 +344,7 @@ export async function mirrorDifferences(h: Harness, tenant: string): Promise<str
     if (m && m.available !== m.f[0] - m.f[1] - m.f[3])
       diffs.push(`${key}: available column ${m.available}`);
   }
+  diffs.push(...(await waitingDifferences(h, tenant)));
   const rh = await redisHolds(h, tenant);
   const mh = await mysqlHolds(h, tenant);
   for (const [key, fields] of rh) {
@@ -364,6 +365,78 @@ export async function mirrorDifferences(h: Harness, tenant: string): Promise<str
       diffs.push(`${key}: ${row.state} row has no Redis hold`);
     }
   }
+  return diffs;
+}
+
+/**
+ * The figures of selling ahead of stock: backordered and preordered (Redis, stock_levels and
+ * the ledger's sums), the policy (Redis `pol`/`plim`/`pto` and stock_levels), and the wait
+ * queues (a hold is queued at a pair exactly when it has waiting units there).
+ */
+export async function waitingDifferences(h: Harness, tenant: string): Promise<string[]> {
+  const k = h.keys(tenant);
+  const diffs: string[] = [];
+  const seen = new Map<string, { redis?: string; mysql?: string; ledger?: string }>();
+  const at = (key: string) => {
+    let v = seen.get(key);
+    if (!v) seen.set(key, (v = {}));
+    return v;
+  };
+  const n = (x: unknown) => (x === undefined || x === null ? 0 : Number(x));
+  for (const key of await scanKeys(h.redis, `${k.base}stock:*`)) {
+    const v = await h.redis.hgetall(key);
+    const { sku, locationId } = splitPair(key.slice(`${k.base}stock:`.length));
+    const policy = [v.pol ?? 'deny', n(v.plim), v.pto === undefined ? null : Number(v.pto)];
+    at(pairKey(sku, locationId)).redis = JSON.stringify([
+      n(v.backordered),
+      n(v.preordered),
+      ...policy,
+    ]);
+  }
+  const rows = (await h.knex('stock_levels').where({ tenant })) as Record<string, unknown>[];
+  for (const r of rows) {
+    at(pairKey(String(r.sku), String(r.location_id))).mysql = JSON.stringify([
+      n(r.backordered),
+      n(r.preordered),
+      String(r.policy),
+      n(r.policy_limit),
+      r.preorder_until instanceof Date ? r.preorder_until.getTime() : null,
+    ]);
+  }
+  const sums = (await h
+    .knex('inventory_ledger')
+    .where({ tenant })
+    .groupBy('sku', 'location_id')
+    .select('sku', 'location_id')
+    .sum({ b: 'backordered_delta', p: 'preordered_delta' })) as Record<string, unknown>[];
+  for (const r of sums)
+    at(pairKey(String(r.sku), String(r.location_id))).ledger = JSON.stringify([n(r.b), n(r.p)]);
+  const none = JSON.stringify([0, 0, 'deny', 0, null]);
+  for (const [key, v] of seen) {
+    const redis = v.redis ?? none;
+    const mysql = v.mysql ?? none;
+    const ledger = v.ledger ?? JSON.stringify([0, 0]);
+    const figures = JSON.stringify((JSON.parse(redis) as unknown[]).slice(0, 2));
+    if (redis !== mysql || figures !== ledger)
+      diffs.push(`${key}: waiting/policy redis ${redis} mysql ${mysql} ledger ${ledger}`);
+  }
+  // queue membership: every waiting line of a Redis hold, and nothing else
+  const waiting = new Set<string>();
+  for (const [key, fields] of await redisHolds(h, tenant)) {
+    // the member is the hold key without the tenant's base: cart:<id> or order:<id>
+    const member = key.slice(k.base.length);
+    for (const [f, v] of Object.entries(fields)) {
+      if ((f.startsWith('b:') || f.startsWith('p:')) && Number(v) > 0)
+        waiting.add(`${f.slice(2)}|${member}`);
+    }
+  }
+  const queued = new Set<string>();
+  for (const key of await scanKeys(h.redis, `${k.base}wait:*`)) {
+    const pair = key.slice(`${k.base}wait:`.length);
+    for (const m of await h.redis.zrange(key, 0, -1)) queued.add(`${pair}|${m}`);
+  }
+  for (const w of waiting) if (!queued.has(w)) diffs.push(`waiting, not queued: ${w}`);
+  for (const q of queued) if (!waiting.has(q)) diffs.push(`queued, not waiting: ${q}`);
   return diffs;
 }
 

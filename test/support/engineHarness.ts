@@ -7,7 +7,13 @@ import type { Redis } from 'ioredis';
 import { Engine, type ApplyResult } from '../../src/engine/engine.js';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { InventoryView } from '../../src/domain/invariants.js';
-import type { Command, EventMeta, HoldKind, StockFigures } from '../../src/domain/types.js';
+import type {
+  Command,
+  EventMeta,
+  HoldKind,
+  StockFigures,
+  StockRecord,
+} from '../../src/domain/types.js';
 
 export const DEDUP_TTL_SECONDS = 3600;
 
@@ -58,6 +64,8 @@ export async function readFigures(
     committed: num(h.committed),
     unavailable: num(h.unavailable),
     incoming: num(h.incoming),
+    backordered: num(h.backordered),
+    preordered: num(h.preordered),
   };
   return { ...f, available: f.onHand - f.reserved - f.unavailable };
 }
@@ -68,13 +76,47 @@ export interface HoldRead {
   fields: Record<string, string>;
 }
 
+/** Figures and settings of a stock hash (`pol`, `plim`, `pto`: the selling-ahead policy). */
+function stockRecord(h: Record<string, string>): StockRecord {
+  const r: StockRecord = {
+    onHand: num(h.onHand),
+    reserved: num(h.reserved),
+    committed: num(h.committed),
+    unavailable: num(h.unavailable),
+    incoming: num(h.incoming),
+    backordered: num(h.backordered),
+    preordered: num(h.preordered),
+  };
+  if (h.reorderLevel !== undefined) r.reorderLevel = Number(h.reorderLevel);
+  if (h.reorderQuantity !== undefined) r.reorderQuantity = Number(h.reorderQuantity);
+  if (h.pol === 'backorder' || h.pol === 'preorder') r.policy = h.pol;
+  if (h.plim !== undefined) r.policyLimit = Number(h.plim);
+  if (h.pto !== undefined) r.preorderUntil = Number(h.pto);
+  return r;
+}
+
+/** A hold line's figures by pair, from its `h:`, `b:` and `p:` fields. */
+function holdLines(f: Record<string, string>) {
+  const lines = new Map<string, { held: number; backordered?: number; preordered?: number }>();
+  const field = { 'h:': 'held', 'b:': 'backordered', 'p:': 'preordered' } as const;
+  for (const [k, v] of Object.entries(f)) {
+    const name = field[k.slice(0, 2) as keyof typeof field];
+    if (!name) continue;
+    const p = k.slice(2);
+    const l = lines.get(p) ?? { held: 0 };
+    l[name] = Number(v);
+    lines.set(p, l);
+  }
+  return lines;
+}
+
 /** Reads every named stock pair and hold of a tenant in one round trip. */
 export async function readView(
   redis: Redis,
   keys: TenantKeys,
   pairs: readonly string[],
   holds: readonly { kind: HoldKind; id: string }[],
-): Promise<InventoryView & { raw: HoldRead[] }> {
+): Promise<InventoryView & { stocks: Map<string, StockRecord>; raw: HoldRead[] }> {
   const pipe = redis.pipeline();
   for (const p of pairs) pipe.hgetall(keys.stock(p));
   for (const h of holds) pipe.hgetall(keys[h.kind](h.id));
@@ -83,17 +125,8 @@ export async function readView(
     if (err) throw err;
     return v as Record<string, string>;
   });
-  const stocks = new Map<string, StockFigures>();
-  pairs.forEach((p, i) => {
-    const h = values[i]!;
-    stocks.set(p, {
-      onHand: num(h.onHand),
-      reserved: num(h.reserved),
-      committed: num(h.committed),
-      unavailable: num(h.unavailable),
-      incoming: num(h.incoming),
-    });
-  });
+  const stocks = new Map<string, StockRecord>();
+  pairs.forEach((p, i) => stocks.set(p, stockRecord(values[i]!)));
   const raw: HoldRead[] = holds.map((h, i) => ({ ...h, fields: values[pairs.length + i]! }));
   return {
     tenant: keys.tenant,
@@ -105,14 +138,31 @@ export async function readView(
         id: h.id,
         state: h.fields.st,
         paid: h.fields.c === '1',
-        lines: new Map(
-          Object.entries(h.fields)
-            .filter(([f]) => f.startsWith('h:'))
-            .map(([f, v]) => [f.slice(2), { held: Number(v) }]),
-        ),
+        lines: holdLines(h.fields),
       })),
     raw,
   };
+}
+
+/** The wait queue of each pair, members first in line first, with their places. */
+export async function readWaits(
+  redis: Redis,
+  keys: TenantKeys,
+  pairs: readonly string[],
+): Promise<Record<string, [member: string, place: number][]>> {
+  const pipe = redis.pipeline();
+  for (const p of pairs) pipe.zrange(keys.wait(p), 0, -1, 'WITHSCORES');
+  const replies = (await pipe.exec()) ?? [];
+  const out: Record<string, [string, number][]> = {};
+  replies.forEach(([err, v], i) => {
+    if (err) throw err;
+    const flat = v as string[];
+    if (flat.length === 0) return;
+    const q: [string, number][] = [];
+    for (let j = 0; j < flat.length; j += 2) q.push([flat[j]!, Number(flat[j + 1])]);
+    out[pairs[i]!] = q;
+  });
+  return out;
 }
 
 /** Every key under the prefix with its type and content, for "nothing changed" checks. */

@@ -8,7 +8,8 @@
     KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY)
     KEYS[2] event marker       string: the outbox entry id of the event's first application
     KEYS[3] outbox stream      one entry per applied event, field `p` = JSON payload
-  then the script's own fixed keys, then one stock hash per entry of `pairs`.
+  then the script's own fixed keys, then one stock hash per entry of `pairs`, then (scripts
+  that include includes/holds) the wait queue of each entry of `pairs`, in the same order.
 
     ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s), nv?,
                     pairs = { "sku\31location", ... } in the order of the stock keys,

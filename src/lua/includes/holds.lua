@@ -3,10 +3,11 @@
     st  state          v  version (increments on every change)
     exp cart expiry ms lk link (cart -> order, order -> cart)   c  1 once an order is paid
     pay payment id     h:<pair> held   o:<pair> ordered   s:<pair> shipped
+    b:<pair> waiting under a backorder policy   p:<pair> waiting under a pre-order policy
 
-  A loaded hold is { lines = pair -> { held, ordered, shipped }, st, exp, lk, c, pay, from,
-  to, v, exists } plus what saveHold needs to write only what changed: the values as read
-  (st0, exp0, ..., and h0/o0/s0 in each line: the number read, nil when absent), `pairs`
+  A loaded hold is { lines = pair -> { held, ordered, shipped, bo, po }, st, exp, lk, c, pay,
+  from, to, v, exists } plus what saveHold needs to write only what changed: the values as read
+  (st0, exp0, ..., and h0/o0/s0/b0/p0 in each line: the number read, nil when absent), `pairs`
   (the pairs of `lines`), and `flat`, `len`, `seps` (the HGETALL reply, the length of its
   strings, its number of line fields).
 ]]
@@ -54,29 +55,28 @@ local function loadHold(key)
       h.to = v; h.to0 = v
     else
       local k1, k2 = string.byte(f, 1, 2)
-      -- 58 ':'; 104 h, 111 o, 115 s
-      if k2 == 58 and (k1 == 104 or k1 == 111 or k1 == 115) then
+      -- 58 ':'; 104 h, 111 o, 115 s, 98 b, 112 p
+      if k2 == 58 and (k1 == 104 or k1 == 111 or k1 == 115 or k1 == 98 or k1 == 112) then
         seps = seps + 1
         local p = string.sub(f, 3)
         local num = tonumber(v)
         local l = lines[p]
         if not l then
-          if k1 == 104 then
-            l = { held = num, ordered = 0, shipped = 0, h0 = num }
-          elseif k1 == 111 then
-            l = { held = 0, ordered = num, shipped = 0, o0 = num }
-          else
-            l = { held = 0, ordered = 0, shipped = num, s0 = num }
-          end
+          l = { held = 0, ordered = 0, shipped = 0, bo = 0, po = 0 }
           lines[p] = l
           np = np + 1
           ps[np] = p
-        elseif k1 == 104 then
+        end
+        if k1 == 104 then
           l.held = num; l.h0 = num
         elseif k1 == 111 then
           l.ordered = num; l.o0 = num
-        else
+        elseif k1 == 115 then
           l.shipped = num; l.s0 = num
+        elseif k1 == 98 then
+          l.bo = num; l.b0 = num
+        else
+          l.po = num; l.p0 = num
         end
       else
         -- a field saveHold does not write: it rewrites such a hash whole
@@ -95,7 +95,7 @@ end
 local function line(h, p)
   local l = h.lines[p]
   if not l then
-    l = { held = 0, ordered = 0, shipped = 0 }
+    l = { held = 0, ordered = 0, shipped = 0, bo = 0, po = 0 }
     h.lines[p] = l
     local ps = h.pairs
     ps[#ps + 1] = p
@@ -150,19 +150,37 @@ local function saveHold(key, kind, id, h, keep, drop)
       del = del or {}
       del[#del + 1] = 's:' .. p
     end
-    if held ~= 0 or ordered ~= 0 or shipped ~= 0 then
+    local bo, po = l.bo, l.po
+    if bo ~= 0 then
+      if bo ~= l.b0 then set[ns + 1] = 'b:' .. p; set[ns + 2] = bo; ns = ns + 2 end
+    elseif l.b0 then
+      del = del or {}
+      del[#del + 1] = 'b:' .. p
+    end
+    if po ~= 0 then
+      if po ~= l.p0 then set[ns + 1] = 'p:' .. p; set[ns + 2] = po; ns = ns + 2 end
+    elseif l.p0 then
+      del = del or {}
+      del[#del + 1] = 'p:' .. p
+    end
+    if held ~= 0 or ordered ~= 0 or shipped ~= 0 or bo ~= 0 or po ~= 0 then
       local j = string.find(p, SEP, 1, true)
       local sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
       nl = nl + 1
       if clean then
+        -- waiting units (backorders, pre-orders) only when there are any
+        local wt = ''
+        if bo ~= 0 then wt = ',"backordered":' .. jnum(bo) end
+        if po ~= 0 then wt = wt .. ',"preordered":' .. jnum(po) end
         snapLines[nl] = '{"sku":"' .. sku .. '","locationId":"' .. loc .. '","held":'
           .. (ht or jnum(held))
-          .. (cart and '}' or ',"ordered":' .. jnum(ordered) .. ',"shipped":' .. jnum(shipped) .. '}')
+          .. (cart and wt .. '}' or ',"ordered":' .. jnum(ordered) .. ',"shipped":' .. jnum(shipped) .. wt .. '}')
       elseif cart then
-        snapLines[nl] = { sku = sku, locationId = loc, held = held }
+        snapLines[nl] = { sku = sku, locationId = loc, held = held,
+          backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
       else
         snapLines[nl] = { sku = sku, locationId = loc, held = held, ordered = ordered,
-          shipped = shipped }
+          shipped = shipped, backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
       end
     end
   end
@@ -222,13 +240,14 @@ local function saveHold(key, kind, id, h, keep, drop)
   end
   HOLDS[#HOLDS + 1] = snap
   if cart then
-    local ck = KEYS[CART_EXP or error('saveHold: CART_EXP not set')]
+    -- (a fill changes neither state nor expiry: it may save a cart without the set's key)
     if st == 'open' and expiresAt then
       if exp ~= h.exp0 or st ~= h.st0 then
-        rcall('ZADD', ck, et and rtext(expiresAt, et) or expiresAt, id)
+        rcall('ZADD', KEYS[CART_EXP or error('saveHold: CART_EXP not set')],
+          et and rtext(expiresAt, et) or expiresAt, id)
       end
     elseif h.st0 == 'open' then
-      rcall('ZREM', ck, id)
+      rcall('ZREM', KEYS[CART_EXP or error('saveHold: CART_EXP not set')], id)
     end
   end
   if drop then
@@ -245,6 +264,8 @@ local function saveHold(key, kind, id, h, keep, drop)
       if l.held ~= 0 then fields[n + 1] = 'h:' .. p; fields[n + 2] = l.held; n = n + 2 end
       if l.ordered ~= 0 then fields[n + 1] = 'o:' .. p; fields[n + 2] = l.ordered; n = n + 2 end
       if l.shipped ~= 0 then fields[n + 1] = 's:' .. p; fields[n + 2] = l.shipped; n = n + 2 end
+      if l.bo ~= 0 then fields[n + 1] = 'b:' .. p; fields[n + 2] = l.bo; n = n + 2 end
+      if l.po ~= 0 then fields[n + 1] = 'p:' .. p; fields[n + 2] = l.po; n = n + 2 end
     end
     if st then fields[n + 1] = 'st'; fields[n + 2] = st; n = n + 2 end
     if exp then fields[n + 1] = 'exp'; fields[n + 2] = exp; n = n + 2 end
@@ -270,4 +291,124 @@ local function saveHold(key, kind, id, h, keep, drop)
   if keep then
     rcall('EXPIRE', key, keep)
   end
+end
+
+--[[ Selling ahead of stock. A pair's policy (stock hash pol, plim, pto; see includes/stock)
+  lets a hold take more than is available: the rest WAITS, counted in the stock's backordered
+  or preordered (not in reserved) and in the hold line's bo or po (fields b:/p:). Each pair has
+  a queue of the holds waiting there, oldest first: a sorted set, member 'cart:<id>' or
+  'order:<id>', score a per-tenant sequence (meta field wseq). Every script that includes this
+  file is passed, after the stock keys, the queue of each pair in the same order (waitKey).
+  Waiting units of a line are taken backordered first, then preordered, wherever they go
+  (released, shipped, filled, taken over by an order).
+  The one exception to "every key is passed": a fill (FILL, below) loads and saves the holds it
+  finds in the queue, whose ids no caller knows beforehand. Their keys are built from KEYS[1]'s
+  base and so share its hash tag: the script still touches one cluster slot. ]]
+local HOLD_BASE = string.sub(KEYS[1], 1, -5) -- the tenant's key base: KEYS[1] is <base>meta
+
+-- The wait queue of a pair passed in A.pairs.
+local function waitKey(p)
+  return KEYS[STOCK_BASE + #A.pairs + (pairSlot(p) or error('wait queue not passed for ' .. p))]
+end
+
+-- Units the pair's policy still lets wait now, and the backing they would have.
+local function waitCapacity(s)
+  local pol = s.pol
+  if pol == 'backorder' then
+    return math.max(s.plim - s.bo, 0), 'backorder'
+  elseif pol == 'preorder' and (s.pto == nil or A.now < s.pto) then
+    return math.max(s.plim - s.po, 0), 'preorder'
+  end
+  return 0, nil
+end
+
+--[[ How `extra` more units can be had at pair `p`: backed (from available), and the rest that
+  would wait with its backing. short is true when the policy cannot take the rest; `can` is
+  what could be had (for the short line). ]]
+local function plan(p, extra)
+  local s = stock(p)
+  local avail = s.onHand - s.reserved - s.unavailable
+  if avail >= extra then
+    return { backed = extra, rest = 0 }
+  end
+  local backed = math.max(avail, 0)
+  local cap, backing = waitCapacity(stockPolicy(p))
+  return { backed = backed, rest = extra - backed, backing = backing,
+    short = extra - backed > cap, can = backed + cap }
+end
+
+-- Queues hold `kind:id` at pair `p` unless it waits there already (it keeps its place).
+local function enqueue(p, kind, id, score)
+  local wkey = waitKey(p)
+  local m = kind .. ':' .. id
+  if not rcall('ZSCORE', wkey, m) then
+    rcall('ZADD', wkey, score or rcall('HINCRBY', KEYS[1], 'wseq', 1), m)
+  end
+end
+
+local function dequeue(p, kind, id)
+  rcall('ZREM', waitKey(p), kind .. ':' .. id)
+end
+
+-- `n` units of hold h's line at p start waiting with `backing` (a movement of that kind).
+local function wait(h, kind, id, p, n, backing)
+  local l = line(h, p)
+  if backing == 'backorder' then
+    l.bo = l.bo + n
+    move(p, 'backordered', 0, 0, 0, 0, 0, kind, id, '', n, 0)
+  else
+    l.po = l.po + n
+    move(p, 'preordered', 0, 0, 0, 0, 0, kind, id, '', 0, n)
+  end
+  enqueue(p, kind, id)
+end
+
+--[[ Takes up to `n` waiting units off line l of hold kind:id at p (backordered first); the
+  hold leaves the pair's queue when none are left. Returns the units taken by backing; the
+  caller puts them into its movement. ]]
+local function unwait(l, kind, id, p, n)
+  local tb = math.min(n, l.bo)
+  local tp = math.min(n - tb, l.po)
+  l.bo, l.po = l.bo - tb, l.po - tp
+  if (tb > 0 or tp > 0) and l.bo + l.po == 0 then dequeue(p, kind, id) end
+  return tb, tp
+end
+
+--[[ finish's fill (see includes/stock): what is available at the pair goes to the holds
+  waiting there, oldest first. Each fill is a `filled` movement (waiting -> reserved, and
+  committed when the order is paid), a snapshot of the hold, and a line of outcome.filled. ]]
+FILL = function(pair, s, outcome)
+  local wkey = waitKey(pair)
+  local avail = s.onHand - s.reserved - s.unavailable
+  local filled = outcome and outcome.filled or {}
+  while avail > 0 and s.bo + s.po > 0 do
+    local members = rcall('ZRANGE', wkey, 0, 49)
+    if #members == 0 then break end
+    for _, m in ipairs(members) do
+      if avail <= 0 then break end
+      local c = string.find(m, ':', 1, true)
+      local kind, id = string.sub(m, 1, c - 1), string.sub(m, c + 1)
+      local key = HOLD_BASE .. m
+      local h = loadHold(key)
+      local l = h.lines[pair]
+      local w = l and l.bo + l.po or 0
+      if w <= 0 then
+        -- nothing waits there any more (cannot happen while every script keeps the queues)
+        rcall('ZREM', wkey, m)
+      else
+        local t = math.min(avail, w)
+        local tb, tp = unwait(l, kind, id, pair, t)
+        move(pair, 'filled', 0, t, h.c == '1' and t or 0, 0, 0, kind, id, '', -tb, -tp)
+        l.held = l.held + t
+        saveHold(key, kind, id, h)
+        avail = avail - t
+        filled[#filled + 1] = { referenceType = kind, referenceId = id, sku = s.sku,
+          locationId = s.loc, quantity = t, backordered = tb, preordered = tp }
+      end
+    end
+  end
+  if #filled == 0 then return outcome end
+  outcome = outcome or { result = 'applied' }
+  outcome.filled = filled
+  return outcome
 end

@@ -7,6 +7,7 @@ local HOLDS = {}      -- hold snapshots, JSON text each
 local CONFIG = false  -- config changes (tables)
 local NET = false     -- location and binding changes (tables)
 local PAIR_INDEX      -- pair -> i, built when there are many pairs
+local FILL            -- fills waiting holds at a pair (includes/holds defines it; see finish)
 
 -- Position of `pair` among the stock keys passed, or nil.
 local function pairSlot(pair)
@@ -29,6 +30,9 @@ end
   unavailable as numbers, availBefore, and wRes. wOn, wRes, wUna flag the figures a movement
   changed; committed and incoming stay nil until a movement changes them (they are neither
   needed nor written before); reorderLevel and reorderQuantity are set when the hash has them.
+  bo and po are the waiting units (backordered, preordered; wWait flags a change). The
+  selling-ahead policy (pol nil = deny, plim 0 when absent, pto nil = no end) is read only when
+  needed, by stockPolicy.
   finish writes the changed figures and those missing from the hash, which leaves the hash as
   writing all five would. configureStock sets cfgDirty and levelBefore (the level as read).
   (Eight fields to begin with: the smallest table for what every call needs.) ]]
@@ -42,7 +46,7 @@ local function stock(pair)
     error('stock key not passed for ' .. pair)
   end
   local v = rcall('HMGET', KEYS[STOCK_BASE + idx], 'onHand', 'reserved', 'committed',
-    'unavailable', 'incoming', 'reorderLevel', 'reorderQuantity')
+    'unavailable', 'incoming', 'reorderLevel', 'reorderQuantity', 'backordered', 'preordered')
   local i = string.find(pair, SEP, 1, true)
   local onHand, reserved, unavailable = v[1], v[2], v[4]
   -- HMGET gives false for a missing field: figures are 0 then, reorder settings nil
@@ -53,6 +57,7 @@ local function stock(pair)
     sku = string.sub(pair, 1, i - 1), loc = string.sub(pair, i + 1), raw = v,
     onHand = onHand, reserved = reserved, unavailable = unavailable,
     availBefore = onHand - reserved - unavailable, wRes = false,
+    bo = v[8] and tonumber(v[8]) or 0, po = v[9] and tonumber(v[9]) or 0,
   }
   if v[6] then s.reorderLevel = tonumber(v[6]) end
   if v[7] then s.reorderQuantity = tonumber(v[7]) end
@@ -61,11 +66,26 @@ local function stock(pair)
   return s
 end
 
--- Applies deltas (onHand, reserved, committed, unavailable, incoming) and records the movement.
-local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, reason)
+-- Reads the pair's selling-ahead policy into its stock table (once): pol, plim, pto.
+local function stockPolicy(pair)
+  local s = stock(pair)
+  if not s.polRead then
+    local v = rcall('HMGET', KEYS[STOCK_BASE + pairSlot(pair)], 'pol', 'plim', 'pto')
+    s.pol = v[1] or nil
+    s.plim = v[2] and tonumber(v[2]) or 0
+    s.pto = v[3] and tonumber(v[3]) or nil
+    s.polRead = true
+  end
+  return s
+end
+
+-- Applies deltas (onHand, reserved, committed, unavailable, incoming, and optionally
+-- backordered, preordered) and records the movement.
+local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, reason, dBo, dPo)
   -- `+ 0` turns -0 (e.g. `-fromHold` when nothing was held) into 0: JSON would say "-0"
   dOn, dRes, dCom, dUna, dInc = dOn + 0, dRes + 0, dCom + 0, dUna + 0, dInc + 0
-  if dOn == 0 and dRes == 0 and dCom == 0 and dUna == 0 and dInc == 0 then
+  dBo, dPo = (dBo or 0) + 0, (dPo or 0) + 0
+  if dOn == 0 and dRes == 0 and dCom == 0 and dUna == 0 and dInc == 0 and dBo == 0 and dPo == 0 then
     return
   end
   reason = reason or ''
@@ -75,6 +95,10 @@ local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, rea
   if dCom ~= 0 then s.committed = (s.committed or tonumber(s.raw[3]) or 0) + dCom end
   if dUna ~= 0 then s.unavailable = s.unavailable + dUna; s.wUna = true end
   if dInc ~= 0 then s.incoming = (s.incoming or tonumber(s.raw[5]) or 0) + dInc end
+  -- waiting units: in the movement only when they change
+  local wt = ''
+  if dBo ~= 0 then s.bo = s.bo + dBo; s.wWait = true; wt = ',"backordered":' .. jnum(dBo) end
+  if dPo ~= 0 then s.po = s.po + dPo; s.wWait = true; wt = wt .. ',"preordered":' .. jnum(dPo) end
   local json
   if CLEAN then
     json = '{"sku":"' .. s.sku .. '","locationId":"' .. s.loc .. '","kind":"' .. kind
@@ -82,13 +106,14 @@ local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, rea
       .. ',"reserved":' .. (dRes == 0 and '0' or jnum(dRes))
       .. ',"committed":' .. (dCom == 0 and '0' or jnum(dCom))
       .. ',"unavailable":' .. (dUna == 0 and '0' or jnum(dUna))
-      .. ',"incoming":' .. (dInc == 0 and '0' or jnum(dInc))
+      .. ',"incoming":' .. (dInc == 0 and '0' or jnum(dInc)) .. wt
       .. ',"referenceType":"' .. refType .. '","referenceId":"' .. refId
       .. '","reason":"' .. reason .. '"}'
   else
     json = cjson.encode({
       sku = s.sku, locationId = s.loc, kind = kind,
       onHand = dOn, reserved = dRes, committed = dCom, unavailable = dUna, incoming = dInc,
+      backordered = dBo ~= 0 and dBo or nil, preordered = dPo ~= 0 and dPo or nil,
       referenceType = refType, referenceId = refId, reason = reason,
     })
   end
@@ -100,11 +125,23 @@ end
 -- `outcome` nil means { result = 'applied' }.
 local function finish(outcome)
   local low, neg
+  -- stock that became available goes to the holds waiting for it first (includes/holds)
+  if FILL then
+    for i = 1, #STOCKS do
+      local s = STOCKS[STOCKS[i]]
+      if s.bo + s.po > 0 and s.onHand - s.reserved - s.unavailable > 0 then
+        outcome = FILL(STOCKS[i], s, outcome)
+      end
+    end
+  end
   for i = 1, #STOCKS do
     local pair = STOCKS[i]
     local s = STOCKS[pair]
     local key = KEYS[STOCK_BASE + pairSlot(pair)]
     local raw, wOn, wRes, wUna, com, inc = s.raw, s.wOn, s.wRes, s.wUna, s.committed, s.incoming
+    if s.wWait then
+      rcall('HSET', key, 'backordered', s.bo, 'preordered', s.po)
+    end
     if wOn or wRes or wUna or com or inc then
       -- the changed figures, and those missing from the hash (as writing all five would)
       if wRes and not (wOn or wUna or com or inc) and raw[1] and raw[3] and raw[4] and raw[5] then
@@ -132,6 +169,9 @@ local function finish(outcome)
       else
         rcall('HDEL', key, 'reorderQuantity')
       end
+      if s.pol then rcall('HSET', key, 'pol', s.pol) else rcall('HDEL', key, 'pol') end
+      if s.plim ~= 0 then rcall('HSET', key, 'plim', s.plim) else rcall('HDEL', key, 'plim') end
+      if s.pto then rcall('HSET', key, 'pto', s.pto) else rcall('HDEL', key, 'pto') end
     end
     local a = s.onHand - s.reserved - s.unavailable
     if level ~= nil and a <= level and not (levelBefore ~= nil and s.availBefore <= levelBefore) then
