@@ -104,23 +104,21 @@ async function confirm(
   for (const s of states) {
     let drifts = stockDrifts(scope.tenant, s);
     if (drifts.length === 0) continue;
-    if (ctx.repair) {
-      const again = await repair(ctx, s, drifts);
-      drifts = again.drifts;
-      if (again.retry) {
-        // Redis kept changing under the repair: what is settled is recorded now, Redis later
-        const attempt = attempts.get(s.pair) ?? 0;
-        if (attempt + 1 < MAX_ATTEMPTS) {
-          confirmed.push(...drifts.filter((d) => !REDIS_KINDS.has(d.kind)));
-          await recheck.add({ sku: s.sku, locationId: s.locationId }, attempt + 1);
-          continue;
-        }
-        for (const d of drifts) {
-          if (REDIS_KINDS.has(d.kind))
-            d.detail = [d.detail, 'not repaired: the hash kept changing']
-              .filter(Boolean)
-              .join('; ');
-        }
+    // the detection reads race the mirror: what is recorded is what the exact read under the
+    // tenant's lock finds (and repairs, with --repair)
+    const again = await repair(ctx, s, drifts);
+    drifts = again.drifts;
+    if (again.retry) {
+      // Redis kept changing under the repair: what is settled is recorded now, Redis later
+      const attempt = attempts.get(s.pair) ?? 0;
+      if (attempt + 1 < MAX_ATTEMPTS) {
+        confirmed.push(...drifts.filter((d) => !REDIS_KINDS.has(d.kind)));
+        await recheck.add({ sku: s.sku, locationId: s.locationId }, attempt + 1);
+        continue;
+      }
+      for (const d of drifts) {
+        if (REDIS_KINDS.has(d.kind))
+          d.detail = [d.detail, 'not repaired: the hash kept changing'].filter(Boolean).join('; ');
       }
     }
     confirmed.push(...drifts);
@@ -129,7 +127,8 @@ async function confirm(
 }
 
 /**
- * Repairs the pair (see repairPair) and marks what it repaired. A part that the exact read
+ * Reads the pair exactly and repairs it with --repair (see repairPair), marking what it
+ * repaired. A part that the exact read
  * under the tenant's lock finds clean was a race of the detection reads: it is dropped, and so
  * is a figure that the exact read found right while another figure of the pair was wrong.
  */
@@ -140,19 +139,21 @@ async function repair(
 ): Promise<{ drifts: Drift[]; retry: boolean }> {
   const levels = drifts.some((d) => d.kind === 'stock-levels-vs-ledger');
   const redis = drifts.some((d) => REDIS_KINDS.has(d.kind));
-  const done = await repairPair(ctx.scope, s, { levels, redis });
+  const done = await repairPair(ctx.scope, s, { levels, redis, dryRun: !ctx.repair });
   const store = (d: Drift) => (REDIS_KINDS.has(d.kind) ? done.redis : done.levels);
   const kept = drifts.filter((d) => {
     const { outcome, fields } = store(d);
     if (outcome === 'clean') return false;
     return (
-      outcome !== 'repaired' || d.field === undefined || (fields as string[]).includes(d.field)
+      (outcome !== 'repaired' && outcome !== 'drift') ||
+      d.field === undefined ||
+      (fields as string[]).includes(d.field)
     );
   });
   for (const d of kept) {
     const { outcome } = store(d);
     if (outcome === 'repaired') d.repaired = true;
-    if (outcome === 'skipped')
+    if (outcome === 'skipped' && ctx.repair)
       d.detail = [d.detail, 'not repaired: tenant no longer loaded'].filter(Boolean).join('; ');
   }
   return { drifts: kept, retry: done.redis.outcome === 'changed' };
