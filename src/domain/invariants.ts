@@ -2,7 +2,7 @@
  * The invariants of the stock figures (../shared/EVENTS.md), checked over one tenant's
  * figures and holds. Works on the model's state and on state read back from Redis alike.
  */
-import { availableOf, type HoldKind, type StockRecord } from './types.js';
+import { availableOf, ZERO_FIGURES, type HoldKind, type StockRecord } from './types.js';
 import type { InventoryModel } from './model.js';
 import { sortedKeys } from './modelState.js';
 
@@ -51,15 +51,7 @@ export function viewOfModel(model: InventoryModel, tenant: string, now = 0): Inv
   return { tenant, stocks: new Map(s.stocks), holds, physicalDeficit: s.physicalDeficit };
 }
 
-const ZERO: StockRecord = {
-  onHand: 0,
-  reserved: 0,
-  committed: 0,
-  unavailable: 0,
-  incoming: 0,
-  backordered: 0,
-  preordered: 0,
-};
+const ZERO: StockRecord = ZERO_FIGURES;
 
 interface HeldSums {
   reserved: number;

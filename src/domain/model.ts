@@ -8,6 +8,7 @@ import { commandSchema, describeIssues, eventMetaSchema } from './schemas.js';
 import {
   availableOf,
   DEFAULT_TENANT,
+  ZERO_FIGURES,
   type Command,
   type EventMeta,
   type HoldKind,
@@ -40,15 +41,7 @@ export type ModelResult =
 /** @default 30 days, as DEDUP_TTL_SECONDS */
 export const DEFAULT_DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60;
 
-const ZERO: StockRecord = {
-  onHand: 0,
-  reserved: 0,
-  committed: 0,
-  unavailable: 0,
-  incoming: 0,
-  backordered: 0,
-  preordered: 0,
-};
+const ZERO: StockRecord = ZERO_FIGURES;
 
 export class InventoryModel {
   private readonly tenants = new Map<string, TenantState>();

@@ -28,6 +28,17 @@ export interface StockFigures {
   preordered: number;
 }
 
+/** Every figure 0: a SKU-location that never moved. */
+export const ZERO_FIGURES: Readonly<StockFigures> = Object.freeze({
+  onHand: 0,
+  reserved: 0,
+  committed: 0,
+  unavailable: 0,
+  incoming: 0,
+  backordered: 0,
+  preordered: 0,
+});
+
 /** Selling ahead of stock at one SKU-location (`stock.configured`). */
 export type SellPolicy = 'deny' | 'backorder' | 'preorder';
 

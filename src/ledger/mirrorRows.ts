@@ -5,6 +5,7 @@ import type {
   Outcome,
   OutboxPayload,
 } from '../domain/types.js';
+import { ZERO_FIGURES } from '../domain/types.js';
 import { changeSeq } from './changeSeq.js';
 import { sqlEscape as esc, sqlLiteral, sqlNumber as num } from './sqlBatch.js';
 import { entryTimeMs, sqlDateTime, sqlOccurredAt } from './sqlTime.js';
@@ -127,13 +128,7 @@ export function sumDeltas(items: MirrorItem[]): StockDelta[] {
           tenant: p.tenant,
           sku: m.sku,
           locationId: m.locationId,
-          onHand: 0,
-          reserved: 0,
-          committed: 0,
-          unavailable: 0,
-          incoming: 0,
-          backordered: 0,
-          preordered: 0,
+          ...ZERO_FIGURES,
         };
         sums.set(key, d);
       }

@@ -3,6 +3,8 @@
  * what a run reports. No I/O here.
  */
 
+import { ZERO_FIGURES } from '../domain/types.js';
+
 /** The stock figures, named as in the Redis stock hash. */
 export const FIGURES = [
   'onHand',
@@ -16,15 +18,7 @@ export const FIGURES = [
 export type Figure = (typeof FIGURES)[number];
 export type Figures = Record<Figure, number>;
 
-export const zeroFigures = (): Figures => ({
-  onHand: 0,
-  reserved: 0,
-  committed: 0,
-  unavailable: 0,
-  incoming: 0,
-  backordered: 0,
-  preordered: 0,
-});
+export const zeroFigures = (): Figures => ({ ...ZERO_FIGURES });
 
 export const isZero = (f: Figures): boolean => FIGURES.every((k) => f[k] === 0);
 
