@@ -66,7 +66,10 @@ export function registerReconcile(program: Command, config: () => Config): void 
       'compare Redis, stock_levels, reservations and the ledger (the truth) for every tenant, SKU, ' +
         'location, cart and order; record the run in reconcile_runs / reconcile_drifts',
     )
-    .option('--repair', 'restore stock_levels and Redis to the ledger and release leaked carts')
+    .option(
+      '--repair',
+      'restore stock_levels and Redis to the ledger, release leaked carts, mend wait queues',
+    )
     .option('--tenant <tenant>', 'only this tenant')
     .option('--json', 'print the summary as JSON')
     .addHelpText(

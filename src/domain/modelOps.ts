@@ -72,6 +72,8 @@ export function runCommand(ctx: EventContext, c: Command): Result {
       return releaseCart(ctx, c.cartId, 'clear', {});
     case 'cartExpire':
       return releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
+    case 'waitRequeue':
+      return requeueWaiting(ctx, c);
     case 'orderPlace':
       return placeOrder(ctx, c);
     case 'paymentSucceed':
@@ -109,6 +111,22 @@ function adjustStock(ctx: EventContext, c: Cmd<'adjust'>): Result {
   const p = pairOf(c.sku, c.locationId);
   if (ctx.stock(p).onHand + c.delta < 0) return { result: 'rejected', reason: 'negative-on-hand' };
   ctx.move(p, 'adjusted', [c.delta], 'adjustment', ctx.meta.id, c.reason);
+  return applied();
+}
+
+/** requeueWaiting-3+.lua: the named holds waiting at the pair unqueued join its queue. */
+function requeueWaiting(ctx: EventContext, c: Cmd<'waitRequeue'>): Result {
+  const p = pairOf(c.sku, c.locationId);
+  ctx.stock(p);
+  for (const m of c.members) {
+    const i = m.indexOf(':');
+    const kind = m.slice(0, i);
+    const id = m.slice(i + 1);
+    if (kind !== 'cart' && kind !== 'order') continue;
+    if (ctx.placeOf(p, kind, id) !== undefined) continue;
+    const l = ctx.loadHold(kind, id).lines.get(p);
+    if (l && waitingOf(l) > 0) ctx.enqueue(p, kind, id);
+  }
   return applied();
 }
 

@@ -125,6 +125,12 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('cartClear'), cartId: idString }),
   z.strictObject({ op: z.literal('cartExpire'), cartId: idString, expiresAt: z.number().int() }),
+  z.strictObject({
+    op: z.literal('waitRequeue'),
+    sku: idString,
+    locationId: idString,
+    members: z.array(z.string().regex(/^(cart|order):\P{Cc}+$/u)).max(10_000),
+  }),
   z
     .strictObject({
       op: z.literal('orderPlace'),

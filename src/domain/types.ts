@@ -112,6 +112,12 @@ export type Command =
   /** Released only if the cart is still open and its expiry is still `expiresAt`. */
   | { op: 'cartExpire'; cartId: string; expiresAt: number }
   /**
+   * The reconciliation's repair of a wait queue: of `members` ('cart:<id>' / 'order:<id>'),
+   * those waiting at the pair without being queued are queued again, behind the others; then
+   * what is available there fills the waiting holds, as at the close of any event.
+   */
+  | { op: 'waitRequeue'; sku: string; locationId: string; members: string[] }
+  /**
    * `routed`: lines that named no location, allocated by the routing strategy (towards
    * `destination` when given); outside a network they go to `default`.
    */

@@ -328,6 +328,13 @@ export class Engine {
           args,
         };
       }
+      case 'waitRequeue':
+        return {
+          script: 'requeueWaiting',
+          keys: [],
+          pairs: one(c.sku, c.locationId),
+          args: { members: c.members },
+        };
       case 'cartRemove':
       case 'cartClear':
       case 'cartExpire': {

@@ -13,10 +13,11 @@ import { countReservations } from './holdSql.js';
 import { reconcileHolds } from './holdPass.js';
 import type { PassContext } from './pass.js';
 import { RunRecorder, type RunTotals } from './recorder.js';
-import { releaseLeakedCart, type PayloadSink } from './releaseLeak.js';
+import { releaseLeakedCart, requeueWaiting, type PayloadSink } from './repairEvents.js';
 import { TenantScope } from './scope.js';
 import { reconcileStock } from './stockPass.js';
 import { countStockLevels } from './stockSql.js';
+import { reconcileWaits } from './waitPass.js';
 import { RunTally } from './tally.js';
 import type { ReconcileOptions, ReconcileSummary, RunStatus } from './types.js';
 
@@ -42,8 +43,9 @@ class Aborted extends Error {
 /**
  * The nightly reconciliation (issue 4): for every tenant, every stock pair (Redis, stock_levels
  * and the ledger's sums) and every cart and order (Redis, reservations and the ledger's sums per
- * reference), leaked carts included; with `repair`, stock_levels and Redis are restored to
- * the ledger and leaked carts released. The run and every drift are recorded in
+ * reference), leaked carts included, and every wait queue (the holds waiting at its pair);
+ * with `repair`, stock_levels and Redis are restored to the ledger, leaked carts released and
+ * wait queues mended and filled. The run and every drift are recorded in
  * reconcile_runs / reconcile_drifts, and each tenant with drift gets an
  * `inventory.drift-detected`. Memory stays flat: keyset pages of `pageSize` keys.
  */
@@ -124,6 +126,11 @@ export async function reconcile(
         cartJobState: deps.cartJobState,
         release: (cartId, expiresAt) =>
           releaseLeakedCart(deps, runId, tenant, cartId, expiresAt, now()),
+      });
+      await reconcileWaits({
+        ...ctx,
+        requeue: (sku, locationId, members) =>
+          requeueWaiting(deps, runId, tenant, sku, locationId, members, now()),
       });
       for (const reason of scope.skipped) skipped.push({ tenant, reason });
       const t = tally.endTenant();

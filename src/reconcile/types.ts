@@ -49,7 +49,12 @@ export type DriftKind =
   /** a Redis hold and its `reservations` row disagree (state, expiry, lines) */
   | 'hold-vs-reservation'
   /** an open cart past its expiry (plus grace) whose expiry job is gone */
-  | 'leaked-cart';
+  | 'leaked-cart'
+  /**
+   * a pair's wait queue disagrees with the holds waiting there (one outside the queue, a sum
+   * that differs from the stock's waiting units), or units are available while holds wait
+   */
+  | 'wait-queue';
 
 export interface Drift {
   tenant: string;

@@ -357,6 +357,22 @@ const sellingStep = fc.record({
       weight: 1,
       arbitrary: cartId.map((id) => clean({ op: 'cartExpire', cartId: id, expiresAt: NOW + TTL })),
     },
+    {
+      // the reconciliation's repair of a queue, on queues that never drift: it changes nothing
+      weight: 1,
+      arbitrary: fc
+        .record({
+          sku: hotSku,
+          members: fc.array(
+            fc.oneof(
+              cartId.map((id) => `cart:${id}`),
+              orderId.map((id) => `order:${id}`),
+            ),
+            { maxLength: 3 },
+          ),
+        })
+        .map((c) => clean({ op: 'waitRequeue', ...c, locationId: 'main' })),
+    },
   ),
   dupOf,
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pairOf } from '../../src/engine/keys.js';
 import { unlinkTenantKeys } from '../../src/ledger/tenantKeys.js';
 import { BACK, PRE, SKU, waitingScenario } from '../ledger/waitingPayloads.js';
-import { createReconcileHarness, shape, type ReconcileHarness } from './harness.js';
+import { createReconcileHarness, events, shape, type ReconcileHarness } from './harness.js';
 
 let h: ReconcileHarness;
 beforeAll(async () => {
@@ -131,5 +131,72 @@ describe('reconciliation of units waiting for stock', () => {
       { ...at, kind: 'hold-vs-reservation', field: 'backordered', redis: 2, reservations: 1 },
       { ...at, kind: 'hold-vs-ledger', field: 'backordered', ledger: 1, redis: 2, pending: 0 },
     ]);
+  });
+
+  const queue = (t: string) => h.s.redis.zrange(h.keys(t).wait(pairOf(SKU, BACK)), 0, -1);
+
+  test('a hold waiting outside its queue is found, and queued again behind the others with --repair', async () => {
+    const t = 'outside';
+    await seed(t);
+    expect(await queue(t)).toEqual(['order:O', 'cart:C', 'cart:A']);
+    await h.s.redis.zrem(h.keys(t).wait(pairOf(SKU, BACK)), 'cart:C');
+    const found = await h.run({ tenant: t });
+    const drift = {
+      tenant: t,
+      kind: 'wait-queue',
+      sku: SKU,
+      locationId: BACK,
+      field: 'waiting',
+      redis: 3,
+    };
+    expect(found.firstDrifts.map(shape)).toEqual([{ ...drift, repaired: false }]);
+    expect(found.firstDrifts[0]!.detail).toBe('1 holds wait here outside the queue (cart:C)');
+    expect(await queue(t)).toEqual(['order:O', 'cart:A']);
+
+    const fixed = await h.run({ tenant: t, repair: true });
+    expect(fixed.firstDrifts.map(shape)).toEqual([{ ...drift, repaired: true }]);
+    expect(await queue(t)).toEqual(['order:O', 'cart:A', 'cart:C']);
+    expect(await h.run({ tenant: t })).toMatchObject({ status: 'clean', drifts: 0 });
+  });
+
+  test('a fill missed while a hold waited outside the queue is made with --repair, in the ledger', async () => {
+    const t = 'missed';
+    await seed(t);
+    const pair = pairOf(SKU, BACK);
+    await h.s.redis.zrem(h.keys(t).wait(pair), 'cart:A');
+    // 3 units arrive: O and C are filled, A (1 waiting) is not: 1 unit stays available
+    await h.apply(events(t)('stock.received'), {
+      op: 'receive',
+      sku: SKU,
+      locationId: BACK,
+      quantity: 3,
+    });
+    expect(await waiting(t, BACK)).toEqual([1, 0]);
+    const found = await h.run({ tenant: t });
+    expect(found.firstDrifts.map((d) => d.detail)).toEqual([
+      '1 holds wait here outside the queue (cart:A); 1 units available while 1 wait',
+    ]);
+
+    h.published.length = 0;
+    const fixed = await h.run({ tenant: t, repair: true });
+    expect(fixed).toMatchObject({ drifts: 1, repaired: 1 });
+    expect(await waiting(t, BACK)).toEqual([0, 0]);
+    const cartA = await h.s.redis.hgetall(h.keys(t).cart('A'));
+    expect(cartA[`h:${pair}`]).toBe('3');
+    expect(cartA[`b:${pair}`] ?? '0').toBe('0');
+    expect(await queue(t)).toEqual([]);
+    const rows = (await h.s
+      .knex('inventory_ledger')
+      .where({ tenant: t, movement: 'filled', reference_id: 'A' })
+      .select('reserved_delta', 'backordered_delta')) as Record<string, number>[];
+    expect(rows.map((r) => [Number(r.reserved_delta), Number(r.backordered_delta)])).toEqual([
+      [2, -2], // step 5 of the scenario
+      [1, -1], // the repair
+    ]);
+    const filled = h.published.filter((p) => p.routingKey === 'inventory.filled');
+    expect(filled).toHaveLength(1);
+    expect(filled[0]!.body.data).toMatchObject({ referenceType: 'cart', referenceId: 'A' });
+    // Redis, stock_levels and the ledger agree again, holds and reservations included
+    expect(await h.run({ tenant: t })).toMatchObject({ status: 'clean', drifts: 0 });
   });
 });
