@@ -68,7 +68,7 @@ export function registerReconcile(program: Command, config: () => Config): void 
     )
     .option(
       '--repair',
-      'restore stock_levels and Redis to the ledger, release leaked carts, mend wait queues',
+      'restore stock_levels and Redis (figures, locations, bindings) to MySQL, release leaked carts, mend wait queues',
     )
     .option('--tenant <tenant>', 'only this tenant')
     .option('--json', 'print the summary as JSON')

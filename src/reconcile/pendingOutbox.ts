@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Movement } from '../domain/types.js';
+import type { Movement, NetworkChange } from '../domain/types.js';
 import { pairOf, type TenantKeys } from '../engine/keys.js';
 import { parsePayload } from '../engine/payload.js';
 import { callScript } from './scripts.js';
@@ -15,9 +15,18 @@ export interface PendingEntry {
   holds: string[];
   /** `sku \x1f location` of every stock.configured change */
   configPairs: string[];
+  /** `location \x1f id` and `binding \x1f sku \x1f location` of every network change */
+  network: string[];
 }
 
 export const holdRef = (kind: string, id: string): string => `${kind}\x1f${id}`;
+
+export const locationRef = (locationId: string): string => `location\x1f${locationId}`;
+export const bindingRef = (pair: string): string => `binding\x1f${pair}`;
+
+/** What a network change is about: one location, or one binding. */
+const networkRef = (c: NetworkChange): string =>
+  c.kind === 'location' ? locationRef(c.locationId) : bindingRef(pairOf(c.sku, c.locationId));
 
 /**
  * The outbox entries of one tenant, parsed once: each script call lists the ids of every
@@ -47,6 +56,7 @@ export class PendingOutbox {
           movements: p.movements,
           holds: p.holds.map((h) => holdRef(h.kind, h.id)),
           configPairs: p.config.map((c) => pairOf(c.sku, c.locationId)),
+          network: (p.network ?? []).map((c) => networkRef(c)),
         });
       } catch {
         this.unreadable.add(entryId);

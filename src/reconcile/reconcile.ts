@@ -11,6 +11,7 @@ import {
 } from './announce.js';
 import { countReservations } from './holdSql.js';
 import { reconcileHolds } from './holdPass.js';
+import { reconcileNetwork } from './networkPass.js';
 import type { PassContext } from './pass.js';
 import { RunRecorder, type RunTotals } from './recorder.js';
 import { releaseLeakedCart, requeueWaiting, type PayloadSink } from './repairEvents.js';
@@ -43,9 +44,10 @@ class Aborted extends Error {
 /**
  * The nightly reconciliation (issue 4): for every tenant, every stock pair (Redis, stock_levels
  * and the ledger's sums) and every cart and order (Redis, reservations and the ledger's sums per
- * reference), leaked carts included, and every wait queue (the holds waiting at its pair);
- * with `repair`, stock_levels and Redis are restored to the ledger, leaked carts released and
- * wait queues mended and filled. The run and every drift are recorded in
+ * reference), leaked carts included, every wait queue (the holds waiting at its pair), and
+ * the locations and bindings; with `repair`, stock_levels and Redis are restored to the
+ * ledger (and to `locations` / `location_skus`), leaked carts released and wait queues mended
+ * and filled. The run and every drift are recorded in
  * reconcile_runs / reconcile_drifts, and each tenant with drift gets an
  * `inventory.drift-detected`. Memory stays flat: keyset pages of `pageSize` keys.
  */
@@ -119,6 +121,7 @@ export async function reconcile(
         signalled: () => options.signal?.aborted ?? false,
         checkAborted,
       };
+      await reconcileNetwork(ctx);
       await reconcileStock(ctx);
       await reconcileHolds({
         ...ctx,

@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import { pairOf } from '../engine/keys.js';
-import { isLockConflict } from '../ledger/mysqlErrors.js';
 import { readHashes } from './pendingOutbox.js';
 import { callScript } from './scripts.js';
 import type { TenantScope } from './scope.js';
-import { unmirrored } from './snapshot.js';
+import { unmirrored, withTenantLock } from './snapshot.js';
 import { figuresOfHash, STOCK_HASH_FIELDS } from './stockState.js';
 import { ledgerSumsOf, stockLevelsOf, type PairKey, type StockLevel } from './stockSql.js';
 import { policyFields } from '../ledger/copyTenant.js';
@@ -35,10 +34,9 @@ const CAS_ATTEMPTS = 10;
 
 /**
  * Restores one pair to the ledger: stock_levels to its sums, Redis to its sums plus what the
- * unmirrored outbox entries add (or deletes a Redis hash MySQL knows nothing of). Runs holding
- * the tenant's epoch row exclusively, as a tenant load does: no mirror transaction of the
- * tenant can commit meanwhile, so the sums, the row and the outbox read here cannot race a
- * commit (unlike the detection reads), and what is written is exact. An existing Redis hash is
+ * unmirrored outbox entries add (or deletes a Redis hash MySQL knows nothing of). Runs under
+ * the tenant's lock (withTenantLock): the sums, the row and the outbox read here cannot race
+ * a commit (unlike the detection reads), and what is written is exact. An existing Redis hash is
  * shifted by its drift, read atomically with the outbox (src/lua/restoreStock-2.lua), which
  * events applied meanwhile do not invalidate; a hash to create or delete is written with a
  * compare-and-set that reads again when an event came first (`changed` when that kept
@@ -50,29 +48,19 @@ export async function repairPair(
   fix: { levels: boolean; redis: boolean; dryRun?: boolean },
 ): Promise<{ levels: StoreRepair; redis: StoreRepair }> {
   const dry = fix.dryRun === true;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await scope.knex.transaction(async (trx) => {
-        await trx.raw('SELECT epoch FROM tenant_epochs WHERE tenant = ? FOR UPDATE', [
-          scope.tenant,
-        ]);
-        // the snapshot starts here, after the lock: it has every commit there will be meanwhile
-        const ledger =
-          (await ledgerSumsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
-        const level =
-          (await stockLevelsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
-        const levels = fix.levels
-          ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger, dry)
-          : untouched('skipped');
-        const redis = fix.redis
-          ? await restoreRedis(scope, trx, p, ledger, level, dry)
-          : untouched('skipped');
-        return { levels, redis };
-      });
-    } catch (err) {
-      if (attempt >= 5 || !isLockConflict(err)) throw err;
-    }
-  }
+  return withTenantLock(scope.knex, scope.tenant, async (trx) => {
+    const ledger =
+      (await ledgerSumsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
+    const level =
+      (await stockLevelsOf(trx, scope.tenant, [p])).get(pairOf(p.sku, p.locationId)) ?? null;
+    const levels = fix.levels
+      ? await restoreLevels(trx, scope.tenant, p, level?.figures ?? null, ledger, dry)
+      : untouched('skipped');
+    const redis = fix.redis
+      ? await restoreRedis(scope, trx, p, ledger, level, dry)
+      : untouched('skipped');
+    return { levels, redis };
+  });
 }
 
 async function restoreLevels(

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isLockConflict } from '../ledger/mysqlErrors.js';
 import type { PendingEntry } from './pendingOutbox.js';
 
 /**
@@ -45,4 +46,27 @@ export async function unmirrored(
   if (relevant.length === 0) return relevant;
   const mirrored = await mirroredEntries(trx, tenant, relevant);
   return relevant.filter((e) => !mirrored.has(e.entryId));
+}
+
+/**
+ * Runs `fn` holding the tenant's epoch row exclusively, as a tenant load does: no mirror
+ * transaction of the tenant can commit meanwhile, so what MySQL says, and which outbox entries
+ * it has, cannot change under `fn` (unlike the detection reads). Retried on a lock conflict.
+ */
+export async function withTenantLock<T>(
+  knex: Knex,
+  tenant: string,
+  fn: (trx: Knex.Transaction) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await knex.transaction(async (trx) => {
+        await trx.raw('SELECT epoch FROM tenant_epochs WHERE tenant = ? FOR UPDATE', [tenant]);
+        // the snapshot starts here, after the lock: it has every commit there will be meanwhile
+        return fn(trx);
+      });
+    } catch (err) {
+      if (attempt >= 5 || !isLockConflict(err)) throw err;
+    }
+  }
 }

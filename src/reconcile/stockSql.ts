@@ -32,7 +32,7 @@ export interface PairRange {
   upto?: PairKey | undefined;
 }
 
-function rangeSql(r: PairRange): { sql: string; args: string[] } {
+export function rangeSql(r: PairRange): { sql: string; args: string[] } {
   let sql = '';
   const args: string[] = [];
   // `sku >= ?` / `sku <= ?` give the optimizer a range to seek to; the OR alone makes it scan
@@ -48,7 +48,7 @@ function rangeSql(r: PairRange): { sql: string; args: string[] } {
   return { sql, args };
 }
 
-function pairsSql(pairs: PairKey[]): { sql: string; args: string[] } {
+export function pairsSql(pairs: PairKey[]): { sql: string; args: string[] } {
   return {
     sql: ` AND (${pairs.map(() => '(sku = ? AND location_id = ?)').join(' OR ')})`,
     args: pairs.flatMap((p) => [p.sku, p.locationId]),

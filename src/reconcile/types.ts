@@ -54,7 +54,9 @@ export type DriftKind =
    * a pair's wait queue disagrees with the holds waiting there (one outside the queue, a sum
    * that differs from the stock's waiting units), or units are available while holds wait
    */
-  | 'wait-queue';
+  | 'wait-queue'
+  /** a location or binding in Redis differs from `locations` / `location_skus` */
+  | 'network-vs-mysql';
 
 export interface Drift {
   tenant: string;
