@@ -113,6 +113,10 @@ function canonical(json: string): string {
   }
 }
 
+/** Fields of the network hashes (all when none are named), atomically with the outbox. */
+const readNetwork = (scope: TenantScope, hashes: string[], fields?: string[]) =>
+  readHashes(scope.redis, scope.keys, hashes, scope.outbox, scope.maxOutboxEntries, fields);
+
 /** Changes waiting in the outbox (what Redis is ahead by), or null when not comparable. */
 function aheadOf(scope: TenantScope, read: HashesRead): Set<string> | null {
   if (read.epoch === null) return null;
@@ -198,13 +202,7 @@ function bindingsDiffering(
 /** The locations that differ now, or null when the tenant cannot be compared. */
 async function locationDifferences(scope: TenantScope): Promise<Difference[] | null> {
   const k = scope.keys;
-  const read = await readHashes(
-    scope.redis,
-    k,
-    [k.locations],
-    scope.outbox,
-    scope.maxOutboxEntries,
-  );
+  const read = await readNetwork(scope, [k.locations]);
   const ahead = aheadOf(scope, read);
   if (ahead === null) return null;
   const inRedis = read.hashes[0] ?? {};
@@ -267,14 +265,7 @@ async function exactDifferences(
 ): Promise<Difference[] | null> {
   const k = scope.keys;
   const fields = [...ids, ...pairs.map((p) => pairOf(p.sku, p.locationId))];
-  const read = await readHashes(
-    scope.redis,
-    k,
-    [k.locations, k.bindings],
-    scope.outbox,
-    scope.maxOutboxEntries,
-    fields,
-  );
+  const read = await readNetwork(scope, [k.locations, k.bindings], fields);
   if (read.epoch === null || read.pending === null) return null;
   const open = await unmirrored(
     trx,
@@ -295,12 +286,9 @@ async function exactDifferences(
 /** Redis's and MySQL's view of these bindings (detection); the ones that differ. */
 async function compareBindings(scope: TenantScope, pairs: PairKey[]): Promise<Difference[] | null> {
   const k = scope.keys;
-  const read = await readHashes(
-    scope.redis,
-    k,
+  const read = await readNetwork(
+    scope,
     [k.bindings],
-    scope.outbox,
-    scope.maxOutboxEntries,
     pairs.map((p) => pairOf(p.sku, p.locationId)),
   );
   const ahead = aheadOf(scope, read);
