@@ -123,8 +123,8 @@ function requeueWaiting(ctx: EventContext, c: Cmd<'waitRequeue'>): Result {
     const kind = m.slice(0, i);
     const id = m.slice(i + 1);
     if (kind !== 'cart' && kind !== 'order') continue;
-    if (ctx.placeOf(p, kind, id) !== undefined) continue;
     const l = ctx.loadHold(kind, id).lines.get(p);
+    // enqueue leaves a hold that is queued already in its place
     if (l && waitingOf(l) > 0) ctx.enqueue(p, kind, id);
   }
   return applied();

@@ -26,6 +26,14 @@ interface WaitRow {
 }
 
 const SEP = '\x1f';
+
+/** The pairs where a `reservations` row's lines (JSON) have units waiting. */
+export function waitingPairsOf(linesJson: string): string[] {
+  const lines = JSON.parse(linesJson) as HoldLine[] | Record<string, never>;
+  return (Array.isArray(lines) ? lines : [])
+    .filter((l) => (l.backordered ?? 0) + (l.preordered ?? 0) > 0)
+    .map((l) => pairOf(l.sku, l.locationId));
+}
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
 /**
@@ -54,10 +62,7 @@ export async function copyWaits(c: CopyContext): Promise<number> {
       after = rows[rows.length - 1]!.ref_id;
       const waiters: Waiter[] = [];
       for (const r of rows) {
-        const lines = JSON.parse(r.lines) as HoldLine[] | Record<string, never>;
-        const pairs = (Array.isArray(lines) ? lines : [])
-          .filter((l) => (l.backordered ?? 0) + (l.preordered ?? 0) > 0)
-          .map((l) => pairOf(l.sku, l.locationId));
+        const pairs = waitingPairsOf(r.lines);
         if (pairs.length > 0)
           waiters.push({ kind, id: r.ref_id, cart: kind === 'order' ? r.link : null, pairs });
       }

@@ -19,12 +19,12 @@ local a, early = begin(3)
 if not a then return early end
 local p = a.pairs[1]
 stock(p)
-local wkey = waitKey(p)
 for _, m in ipairs(a.members) do
   local c = string.find(m, ':', 1, true)
   local kind = c and string.sub(m, 1, c - 1)
-  if (kind == 'cart' or kind == 'order') and not rcall('ZSCORE', wkey, m) then
+  if kind == 'cart' or kind == 'order' then
     local l = loadHold(HOLD_BASE .. m).lines[p]
+    -- enqueue leaves a hold that is queued already in its place
     if l and l.bo + l.po > 0 then enqueue(p, kind, string.sub(m, c + 1)) end
   end
 end

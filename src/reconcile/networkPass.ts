@@ -10,8 +10,6 @@ import type { Drift } from './types.js';
 
 /** One location or binding whose Redis value is not MySQL's. */
 interface Difference {
-  /** networkRef of what differs */
-  ref: string;
   /** 'l' locations hash, 'b' bindings hash (restoreNetwork-3.lua) */
   hash: 'l' | 'b';
   field: string;
@@ -20,6 +18,10 @@ interface Difference {
   /** the value MySQL gives it ('' = none) */
   mysql: string;
 }
+
+/** What the difference is about, as pending outbox entries name it. */
+const refOf = (d: Difference): string =>
+  d.hash === 'l' ? locationRef(d.field) : bindingRef(d.field);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,12 +172,11 @@ function locationsDiffering(
 ): Difference[] {
   const out: Difference[] = [];
   for (const id of ids) {
-    const ref = locationRef(id);
-    if (ahead.has(ref)) continue;
+    if (ahead.has(locationRef(id))) continue;
     const redis = inRedis[id] ?? '';
     const mysql = inMysql.get(id) ?? '';
     if ((redis && canonical(redis)) !== (mysql && canonical(mysql)))
-      out.push({ ref, hash: 'l', field: id, redis, mysql });
+      out.push({ hash: 'l', field: id, redis, mysql });
   }
   return out;
 }
@@ -189,12 +190,10 @@ function bindingsDiffering(
   const out: Difference[] = [];
   for (const p of pairs) {
     const pair = pairOf(p.sku, p.locationId);
-    const ref = bindingRef(pair);
-    if (ahead.has(ref)) continue;
+    if (ahead.has(bindingRef(pair))) continue;
     const redis = inRedis[pair] ?? '';
     const mysql = inMysql.has(pair) ? '1' : '';
-    if ((redis === '' ? '' : '1') !== mysql)
-      out.push({ ref, hash: 'b', field: pair, redis, mysql });
+    if ((redis === '' ? '' : '1') !== mysql) out.push({ hash: 'b', field: pair, redis, mysql });
   }
   return out;
 }
@@ -217,7 +216,7 @@ async function bindingDifferences(ctx: PassContext): Promise<Difference[] | null
   const out = new Map<string, Difference>();
   const add = (found: Difference[] | null): boolean => {
     if (found === null) return false;
-    for (const d of found) out.set(d.ref, d);
+    for (const d of found) out.set(refOf(d), d);
     return true;
   };
   // every binding MySQL has, in key order

@@ -50,10 +50,7 @@ export type DriftKind =
   | 'hold-vs-reservation'
   /** an open cart past its expiry (plus grace) whose expiry job is gone */
   | 'leaked-cart'
-  /**
-   * a pair's wait queue disagrees with the holds waiting there (one outside the queue, a sum
-   * that differs from the stock's waiting units), or units are available while holds wait
-   */
+  /** a hold waits at a pair outside its wait queue, or units are available while holds wait */
   | 'wait-queue'
   /** a location or binding in Redis differs from `locations` / `location_skus` */
   | 'network-vs-mysql';

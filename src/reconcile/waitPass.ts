@@ -1,5 +1,5 @@
-import type { HoldLine } from '../domain/types.js';
 import { pairOf, splitPair } from '../engine/keys.js';
+import { waitingPairsOf } from '../ledger/copyWaits.js';
 import type { PassContext } from './pass.js';
 import { callScript } from './scripts.js';
 import type { TenantScope } from './scope.js';
@@ -134,10 +134,7 @@ async function waitingHolds(scope: TenantScope): Promise<Map<string, string[]>> 
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.ref_id;
       for (const r of rows) {
-        const lines = JSON.parse(r.lines) as HoldLine[] | Record<string, never>;
-        for (const l of Array.isArray(lines) ? lines : []) {
-          if ((l.backordered ?? 0) + (l.preordered ?? 0) <= 0) continue;
-          const pair = pairOf(l.sku, l.locationId);
+        for (const pair of waitingPairsOf(r.lines)) {
           let list = byPair.get(pair);
           if (!list) byPair.set(pair, (list = []));
           list.push(`${kind}:${r.ref_id}`);

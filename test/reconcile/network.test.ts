@@ -14,23 +14,28 @@ const FAST = { recheckDelayMs: 20 };
 /** pages of two: the bindings (three, four with one added) are read over several */
 const PAGED = { ...FAST, pageSize: 2 };
 
+/** Upserts a location: applied and mirrored. */
+function upsert(
+  t: string,
+  locationId: string,
+  name: string,
+  priority: number,
+  shipsTo: string[] = [],
+) {
+  return h.apply(events(t)('location.upserted'), {
+    op: 'locationUpsert',
+    locationId,
+    name,
+    priority,
+    shipsTo,
+  });
+}
+
 /** Two locations, east stocking S1 and S2, west S1: applied and mirrored. */
 async function seed(t: string): Promise<void> {
   const ev = events(t);
-  await h.apply(ev('location.upserted'), {
-    op: 'locationUpsert',
-    locationId: 'east',
-    name: 'East',
-    priority: 1,
-    shipsTo: [],
-  });
-  await h.apply(ev('location.upserted'), {
-    op: 'locationUpsert',
-    locationId: 'west',
-    name: 'West',
-    priority: 2,
-    shipsTo: ['US-CA', 'US-OR'],
-  });
+  await upsert(t, 'east', 'East', 1);
+  await upsert(t, 'west', 'West', 2, ['US-CA', 'US-OR']);
   await h.apply(ev('location.bound'), {
     op: 'locationBind',
     locationId: 'east',
@@ -189,13 +194,7 @@ describe('reconciliation of locations and bindings', () => {
   test('binding and unbinding while it runs, mirrored as a busy worker does, is never drift', async () => {
     const t = 'busy';
     const ev = events(t);
-    await h.apply(ev('location.upserted'), {
-      op: 'locationUpsert',
-      locationId: 'x',
-      name: 'X',
-      priority: 1,
-      shipsTo: [],
-    });
+    await upsert(t, 'x', 'X', 1);
     const skus = Array.from({ length: 12 }, (_, i) => `B${i}`);
     const stop = { done: false };
     const writes: Promise<unknown>[] = [];
