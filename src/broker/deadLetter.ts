@@ -1,27 +1,42 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Broker } from './broker.js';
+import {
+  headerCount,
+  headerString,
+  originalRoutingKey,
+  ownHeaders,
+  propertyString,
+} from './headers.js';
 import { DLQ, RETRY_DELAYS_MS, retryQueueName } from './topology.js';
 
-/** How many times a message was already tried (the retry path counts in `x-attempts`). */
+/**
+ * How many times a message was already tried. The retry path counts in `x-attempts`, and only
+ * a message that came back from a retry queue (through the default exchange) is believed: a
+ * publisher's own `x-attempts` on a first delivery does not skip the back-off tiers.
+ */
 export function attemptsOf(msg: ConsumeMessage): number {
-  const n = Number(msg.properties.headers?.['x-attempts'] ?? 0);
-  return Number.isFinite(n) && n >= 0 ? n : 0;
+  if (msg.fields.exchange !== '') return 0;
+  return headerCount(msg.properties.headers, 'x-attempts') ?? 0;
 }
 
 function carriedProperties(msg: ConsumeMessage, headers: Record<string, unknown>) {
   const p = msg.properties;
+  const timestamp: unknown = p.timestamp;
   return {
-    contentType: p.contentType as string | undefined,
-    contentEncoding: p.contentEncoding as string | undefined,
-    messageId: p.messageId as string | undefined,
-    correlationId: p.correlationId as string | undefined,
-    timestamp: p.timestamp as number | undefined,
-    type: p.type as string | undefined,
-    appId: p.appId as string | undefined,
+    contentType: propertyString(p.contentType),
+    contentEncoding: propertyString(p.contentEncoding),
+    messageId: propertyString(p.messageId),
+    correlationId: propertyString(p.correlationId),
+    timestamp: typeof timestamp === 'number' ? timestamp : undefined,
+    type: propertyString(p.type),
+    appId: propertyString(p.appId),
     headers: {
-      ...(p.headers ?? {}),
-      'x-original-routing-key': p.headers?.['x-original-routing-key'] ?? msg.fields.routingKey,
-      'x-original-exchange': p.headers?.['x-original-exchange'] ?? msg.fields.exchange,
+      ...ownHeaders(p.headers),
+      'x-original-routing-key': originalRoutingKey(msg),
+      'x-original-exchange':
+        msg.fields.exchange === ''
+          ? (headerString(p.headers, 'x-original-exchange') ?? '')
+          : msg.fields.exchange,
       ...headers,
     },
     persistent: true,

@@ -5,6 +5,7 @@ import { consumers } from '../../consumers/index.js';
 import { describeIssues, idString, sourceString, tenantString } from '../domain/schemas.js';
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
 import { PermanentError } from '../errors/PermanentError.js';
+import { propertyString } from './headers.js';
 
 /** The CloudEvents 1.0 envelope (structured JSON mode); extension attributes are allowed. */
 const envelope = z.looseObject({
@@ -46,7 +47,7 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   if (content.length > options.maxBytes) {
     fail('too-large', `body is ${content.length} bytes; the limit is ${options.maxBytes}`);
   }
-  const contentType = properties.contentType as string | undefined;
+  const contentType = propertyString(properties.contentType);
   if (contentType && !CONTENT_TYPES.has(contentType.split(';')[0]!.trim().toLowerCase())) {
     fail(
       'malformed',
@@ -71,7 +72,7 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   if (fields.routingKey !== e.type && fields.exchange !== '') {
     fail('routing-mismatch', `routing key "${fields.routingKey}" differs from type "${e.type}"`);
   }
-  const messageId = properties.messageId as string | undefined;
+  const messageId = propertyString(properties.messageId);
   if (messageId !== undefined && messageId !== e.id) {
     fail('invalid', `AMQP message-id "${messageId}" differs from event id "${e.id}"`);
   }

@@ -1,4 +1,5 @@
 import amqp, { type ConfirmChannel, type GetMessage } from 'amqplib';
+import { headerCount, headerString, headerValue, ownHeaders, propertyString } from './headers.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
 
 /** A dead letter as ops see it. */
@@ -22,32 +23,49 @@ export interface DeadLetterFilter {
   id?: string;
 }
 
+/** The broker's own record of a dead-lettering (delivery limit): the first `x-death` entry. */
+function firstDeath(headers: unknown): { reason?: string; routingKey?: string } | undefined {
+  const deaths = headerValue(headers, 'x-death');
+  if (!Array.isArray(deaths)) return undefined;
+  const first: unknown = deaths[0];
+  if (first === null || typeof first !== 'object') return undefined;
+  const keys = headerValue(first, 'routing-keys');
+  const routingKey: unknown = Array.isArray(keys) ? keys[0] : undefined;
+  const reason = headerString(first, 'reason');
+  return {
+    ...(reason !== undefined ? { reason } : {}),
+    ...(typeof routingKey === 'string' ? { routingKey } : {}),
+  };
+}
+
 function describe(m: GetMessage, position: number): DeadLetter {
-  const h = (m.properties.headers ?? {}) as Record<string, unknown>;
+  const h = ownHeaders(m.properties.headers);
   const body = m.content.toString('utf8');
-  let envelope: { id?: unknown; type?: unknown } = {};
+  let envelope: unknown;
   try {
-    envelope = JSON.parse(body) as typeof envelope;
+    envelope = JSON.parse(body);
   } catch {
     // not JSON: a malformed message; it is listed by position
   }
-  const death = (h['x-death'] as { reason?: string; 'routing-keys'?: string[] }[] | undefined)?.[0];
+  const envelopeId = headerString(envelope, 'id');
+  const envelopeType = headerString(envelope, 'type');
+  const death = firstDeath(h);
   // Dead-lettered by the broker itself (delivery limit): the key it was published with is in
   // x-death; the delivery's own key is the DLQ's name, which nothing is bound to.
-  const routingKey = String(
-    h['x-original-routing-key'] ?? death?.['routing-keys']?.[0] ?? m.fields.routingKey,
-  );
-  const failedAt = h['x-error-at'] !== undefined ? String(h['x-error-at']) : undefined;
+  const routingKey =
+    headerString(h, 'x-original-routing-key') ?? death?.routingKey ?? m.fields.routingKey;
+  const failedAt = headerString(h, 'x-error-at');
+  const failedMs = failedAt === undefined ? NaN : Date.parse(failedAt);
   return {
-    id: String(
-      m.properties.messageId ?? (typeof envelope.id === 'string' ? envelope.id : `#${position}`),
-    ),
-    type: typeof envelope.type === 'string' ? envelope.type : routingKey,
+    id: propertyString(m.properties.messageId) ?? envelopeId ?? `#${position}`,
+    type: envelopeType ?? routingKey,
     routingKey,
-    reason: String(h['x-error-reason'] ?? (death ? `broker: ${death.reason}` : 'unknown')),
+    reason:
+      headerString(h, 'x-error-reason') ??
+      (death ? `broker: ${death.reason ?? 'unknown'}` : 'unknown'),
     failedAt,
-    ageSeconds: failedAt ? Math.round((Date.now() - Date.parse(failedAt)) / 1000) : undefined,
-    attempts: Number(h['x-attempts'] ?? 0),
+    ageSeconds: Number.isNaN(failedMs) ? undefined : Math.round((Date.now() - failedMs) / 1000),
+    attempts: headerCount(h, 'x-attempts') ?? 0,
     headers: h,
     body,
   };
@@ -136,8 +154,8 @@ export async function replayDeadLetters(
           {
             persistent: true,
             mandatory: true,
-            contentType: m.properties.contentType as string | undefined,
-            messageId: m.properties.messageId as string | undefined,
+            contentType: propertyString(m.properties.contentType),
+            messageId: propertyString(m.properties.messageId),
             headers,
           },
           (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { Broker, Session } from './broker.js';
 import { deadLetter, retryLater } from './deadLetter.js';
 import { decode, type DecodedEvent, type DecodeOptions } from './decode.js';
+import { propertyString } from './headers.js';
 import { KeyedSerializer } from './keyedSerializer.js';
 import { INVENTORY_EXCHANGE } from './topology.js';
 
@@ -73,22 +74,29 @@ export class Processor {
 
   handle(msg: ConsumeMessage, session: Session): void {
     this.inFlight++;
+    void this.run(msg, session).finally(() => {
+      if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+    });
+  }
+
+  /** One delivery from start to its metrics; never rejects, whatever the message holds. */
+  private async run(msg: ConsumeMessage, session: Session): Promise<void> {
     const started = this.o.observe ? performance.now() : 0;
-    void this.process(msg, session)
-      .then(
-        (outcome) => outcome,
-        (e: unknown): 'error' => {
-          this.o.logger.error(
-            { err: toError(e), messageId: msg.properties.messageId, outcome: 'error' },
-            'unexpected failure processing a delivery',
-          );
-          return 'error';
-        },
-      )
-      .then((outcome) => this.o.observe?.(msg, outcome, (performance.now() - started) / 1000))
-      .finally(() => {
-        if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
-      });
+    let outcome: Outcome | 'error';
+    try {
+      outcome = await this.process(msg, session);
+    } catch (e) {
+      this.o.logger.error(
+        { err: toError(e), messageId: propertyString(msg.properties.messageId), outcome: 'error' },
+        'unexpected failure processing a delivery',
+      );
+      outcome = 'error';
+    }
+    try {
+      this.o.observe?.(msg, outcome, (performance.now() - started) / 1000);
+    } catch (e) {
+      this.o.logger.error({ err: toError(e) }, 'metrics observer failed');
+    }
   }
 
   /** Resolves once no delivery is in flight (or after `timeoutMs`). */
@@ -117,7 +125,7 @@ export class Processor {
         'dead-letter',
         () => deadLetter(this.o.broker, msg, reason),
         // not decoded: the AMQP message id and routing key are all there is to name it by
-        { eventId: msg.properties.messageId, type: msg.fields.routingKey, reason },
+        { eventId: propertyString(msg.properties.messageId), type: msg.fields.routingKey, reason },
       );
     }
     const { meta } = event;

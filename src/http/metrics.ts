@@ -2,6 +2,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { originalRoutingKey } from '../broker/headers.js';
 import type { Outcome } from '../broker/processor.js';
 import { toError } from '../errors/toError.js';
 import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
@@ -125,7 +126,7 @@ export class WorkerMetrics {
 
   /** The processor's observer: one count and one latency sample per delivery. */
   readonly observe = (msg: ConsumeMessage, outcome: Outcome | 'error', seconds: number): void => {
-    const key = String(msg.properties.headers?.['x-original-routing-key'] ?? msg.fields.routingKey);
+    const key = originalRoutingKey(msg);
     const labels = { type: this.types.has(key) ? key : 'other', outcome };
     this.events.inc(labels);
     this.latency.observe(labels, seconds);

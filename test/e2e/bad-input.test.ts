@@ -6,6 +6,7 @@
  */
 import type { GetMessage, Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listDeadLetters } from '../../src/broker/dlq.js';
 import { MAIN_QUEUE } from '../../src/broker/topology.js';
 import { D, E2E, fig, mv, SOURCE, TIME, waitFor, type Ev } from './harness.js';
 
@@ -384,5 +385,60 @@ describe('hostile but valid ids are stored verbatim and harmlessly', () => {
     // the braces in a sku do not reach another tenant's keys
     expect(await x.knex('stock_levels').where({ tenant: 'other-tenant' }).first()).toBeUndefined();
     expect(await x.queueCounts()).toEqual({ main: 0, dlq: 0, retry: 0 });
+  });
+});
+
+describe('headers of any AMQP type are read as absent, never trusted', () => {
+  // The crash this guards against: a table where a string was expected went through String().
+  const table = { toString: 'x', valueOf: 'y' };
+  const hostile: Record<string, unknown> = {
+    'x-original-routing-key': table,
+    'x-original-exchange': [table, Buffer.from([0, 1, 2])],
+    'x-attempts': { '!': 'decimal', value: { places: 1, digits: 5 } },
+    'x-error-at': { '!': 'timestamp', value: 1 },
+    'x-death': 'not a list',
+  };
+
+  it('a valid event with them is applied once; an invalid one is dead-lettered with them', async () => {
+    const ok = x.ev(t, 'cart.added', { cartId: 'cart-hdr', sku: 'A', quantity: 1 });
+    const bad = add({ quantity: -1 });
+    const before = await x.level(t, 'A');
+    await x.publishRaw([
+      {
+        routingKey: 'cart.added',
+        body: Buffer.from(JSON.stringify({ specversion: '1.0', source: SOURCE, ...ok })),
+        options: { contentType: 'application/cloudevents+json', headers: hostile },
+      },
+      {
+        routingKey: 'cart.added',
+        body: json(bad),
+        options: { contentType: 'application/cloudevents+json', headers: hostile },
+      },
+    ]);
+    await x.waitProcessed([ok]);
+    await waitFor(async () => (await x.queueCounts()).dlq === 1, 20_000, 'the dead letter');
+    await x.quiesce();
+    expect(await x.level(t, 'A')).toEqual({
+      ...before!,
+      reserved: before!.reserved + 1,
+      available: before!.available - 1,
+    });
+    expect(x.t.worker.broker.isConsuming).toBe(true);
+
+    // what an operator reads: the headers shown, nothing thrown, the publisher's fakes ignored
+    const [listed] = await listDeadLetters(x.url, 10);
+    expect(listed).toMatchObject({
+      id: bad.id,
+      type: 'cart.added',
+      routingKey: 'cart.added',
+      attempts: 1,
+    });
+    expect(listed!.reason).toMatch(/^invalid: /);
+    const [m] = await x.takeDeadLetters();
+    const h = m!.properties.headers as Record<string, unknown>;
+    expect(h['x-original-routing-key']).toBe('cart.added');
+    expect(h['x-original-exchange']).toBe('commerce.events');
+    expect(h['x-attempts']).toBe(1);
+    expect(m!.content.equals(json(bad))).toBe(true);
   });
 });
