@@ -82,6 +82,18 @@ export class Acker {
     }
   }
 
+  /**
+   * Acks every completed delivery now, each on its own where a multiple-ack would cover one
+   * still in flight; then acks nothing more (the worker is going down: what is still in flight
+   * goes back to the broker with the channel).
+   */
+  ackCompletedAndClose(): void {
+    if (this.closed) return;
+    this.flush();
+    for (const e of this.outstanding) if (e.done) this.channel.ack(e.msg);
+    this.close();
+  }
+
   get pending(): number {
     return this.outstanding.length;
   }

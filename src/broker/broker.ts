@@ -18,8 +18,15 @@ export interface Session {
   readonly consume: Channel;
   readonly publish: ConfirmChannel;
   readonly acker: Acker;
+  /** the largest frame the broker accepts on this connection (negotiated at connect) */
+  readonly frameMax: number;
   open: boolean;
 }
+
+/** The protocol's smallest frame size: what a connection that says nothing must accept. */
+const FRAME_MIN_SIZE = 4096;
+/** Room in a content header frame for the properties other than `headers`, and the worker's own headers. */
+const HEADER_FRAME_RESERVE = 8192;
 
 export interface BrokerOptions {
   url: string;
@@ -85,6 +92,7 @@ export class Broker {
       consume,
       publish,
       acker: new Acker(consume),
+      frameMax: negotiatedFrameMax(model),
       open: true,
     };
     const closeSession = () => {
@@ -125,6 +133,15 @@ export class Broker {
     this.consumerTag = undefined;
   }
 
+  /**
+   * How many bytes of a message's own headers may be published again with it: a header frame
+   * over the connection's frame size makes the broker close the connection.
+   */
+  get headerBudget(): number {
+    const frameMax = this.session?.frameMax ?? FRAME_MIN_SIZE;
+    return Math.max(0, frameMax - HEADER_FRAME_RESERVE);
+  }
+
   /** Publishes and resolves once the broker confirmed it. Rejects if not connected. */
   async publish(
     exchange: string,
@@ -153,6 +170,34 @@ export class Broker {
     return this.connection.createChannel();
   }
 
+  /**
+   * The worker crashed: acks the deliveries completed so far, and nothing from now on; what is
+   * still in flight goes back to the broker when the connection closes (`abort`).
+   */
+  freeze(): void {
+    this.stopping = true;
+    const s = this.session;
+    if (s?.open) s.acker.ackCompletedAndClose();
+  }
+
+  /** After `freeze`: closes the connection; the broker redelivers every unacked delivery. */
+  async abort(): Promise<void> {
+    this.freeze();
+    const s = this.session;
+    if (s?.open) {
+      try {
+        await s.consume.close();
+      } catch (e) {
+        this.options.logger.warn({ err: toError(e).message }, 'closing the consume channel failed');
+      }
+    }
+    try {
+      await this.connection?.close();
+    } catch (e) {
+      this.options.logger.warn({ err: toError(e).message }, 'broker close failed');
+    }
+  }
+
   async close(): Promise<void> {
     this.stopping = true;
     const s = this.session;
@@ -173,4 +218,10 @@ export class Broker {
       this.options.logger.warn({ err: toError(e).message }, 'broker close failed');
     }
   }
+}
+
+/** amqplib keeps the negotiated frame size on the connection without typing it. */
+function negotiatedFrameMax(model: ChannelModel): number {
+  const frameMax: unknown = (model.connection as { frameMax?: unknown }).frameMax;
+  return typeof frameMax === 'number' && frameMax >= FRAME_MIN_SIZE ? frameMax : FRAME_MIN_SIZE;
 }

@@ -4,9 +4,10 @@ import {
   headerCount,
   headerString,
   originalRoutingKey,
-  ownHeaders,
   propertyString,
+  republishableHeaders,
 } from './headers.js';
+import { printable } from './printable.js';
 import { DLQ, RETRY_DELAYS_MS, retryQueueName } from './topology.js';
 
 /**
@@ -19,7 +20,18 @@ export function attemptsOf(msg: ConsumeMessage): number {
   return headerCount(msg.properties.headers, 'x-attempts') ?? 0;
 }
 
-function carriedProperties(msg: ConsumeMessage, headers: Record<string, unknown>) {
+/** The worker's own text headers are cut to this many UTF-8 bytes. */
+const MAX_REASON_BYTES = 1000;
+
+/** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const cut = Buffer.from(text).subarray(0, maxBytes).toString('utf8');
+  // a character cut in two decodes as U+FFFD at the end: drop it
+  return cut.endsWith('\uFFFD') ? cut.slice(0, -1) : cut;
+}
+
+function carriedProperties(broker: Broker, msg: ConsumeMessage, headers: Record<string, unknown>) {
   const p = msg.properties;
   const timestamp: unknown = p.timestamp;
   return {
@@ -31,7 +43,7 @@ function carriedProperties(msg: ConsumeMessage, headers: Record<string, unknown>
     type: propertyString(p.type),
     appId: propertyString(p.appId),
     headers: {
-      ...ownHeaders(p.headers),
+      ...republishableHeaders(p.headers, broker.headerBudget),
       'x-original-routing-key': originalRoutingKey(msg),
       'x-original-exchange':
         msg.fields.exchange === ''
@@ -53,8 +65,8 @@ export async function deadLetter(
     '',
     DLQ,
     msg.content,
-    carriedProperties(msg, {
-      'x-error-reason': reason.slice(0, 1000),
+    carriedProperties(broker, msg, {
+      'x-error-reason': truncateUtf8(printable(reason), MAX_REASON_BYTES),
       'x-error-at': new Date().toISOString(),
       'x-attempts': attemptsOf(msg) + 1,
     }),
@@ -80,7 +92,10 @@ export async function retryLater(
     '',
     retryQueueName(delay),
     msg.content,
-    carriedProperties(msg, { 'x-attempts': attempts + 1, 'x-last-error': reason.slice(0, 1000) }),
+    carriedProperties(broker, msg, {
+      'x-attempts': attempts + 1,
+      'x-last-error': truncateUtf8(printable(reason), MAX_REASON_BYTES),
+    }),
   );
   return 'retry';
 }

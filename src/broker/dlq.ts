@@ -1,6 +1,20 @@
 import amqp, { type ConfirmChannel, type GetMessage } from 'amqplib';
-import { headerCount, headerString, headerValue, ownHeaders, propertyString } from './headers.js';
+import {
+  displayableHeaders,
+  headerCount,
+  headerString,
+  headerValue,
+  ownHeaders,
+  propertyString,
+  republishableHeaders,
+} from './headers.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
+
+/**
+ * Headers a replay may carry, in bytes: the frame size amqplib asks for (128 KiB) less room for
+ * the other properties. A dead letter's headers were published within a frame of that size.
+ */
+const REPLAY_HEADER_BUDGET = 131_072 - 8192;
 
 /** A dead letter as ops see it. */
 export interface DeadLetter {
@@ -66,7 +80,7 @@ function describe(m: GetMessage, position: number): DeadLetter {
     failedAt,
     ageSeconds: Number.isNaN(failedMs) ? undefined : Math.round((Date.now() - failedMs) / 1000),
     attempts: headerCount(h, 'x-attempts') ?? 0,
-    headers: h,
+    headers: displayableHeaders(h),
     body,
   };
 }
@@ -141,7 +155,7 @@ export async function replayDeadLetters(
       }
       result.matched++;
       if (options.dryRun) continue;
-      const headers = { ...d.headers };
+      const headers = republishableHeaders(m.properties.headers, REPLAY_HEADER_BUDGET);
       for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death'])
         delete headers[k];
       headers['x-replayed-at'] = new Date().toISOString();

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
+import { printable } from '../broker/printable.js';
 import { CliError, EXIT, intArg } from './exit.js';
 import { printJson, printTable, progress } from './output.js';
 
@@ -40,7 +41,7 @@ export function registerDlq(program: Command, config: () => Config): void {
         ['id', 'type', 'age', 'attempts', 'reason'],
       );
       console.log(`\n${items.length} dead letter(s)`);
-      for (const [reason, n] of byReason) console.log(`  ${n}\t${reason}`);
+      for (const [reason, n] of byReason) console.log(`  ${n}\t${printable(reason)}`);
     });
 
   dlq

@@ -1,10 +1,19 @@
+import { printable, printableJson } from '../broker/printable.js';
+
+/** One cell as text a terminal shows as it is (control and bidi characters escaped). */
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return printable(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return printableJson(v);
+}
+
 /** Prints rows as an aligned text table, or JSON when asked. */
 export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
   if (rows.length === 0) {
     console.log('(none)');
     return;
   }
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) =>
     vals
@@ -15,8 +24,9 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
 
+/** Prints JSON, with the characters that would act on a terminal escaped. */
 export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+  console.log(printableJson(value, 2));
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { CliError, EXIT, intArg, within } from './exit.js';
+import { printable } from '../broker/printable.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
 import { stockValue } from '../ledger/networkQueries.js';
@@ -175,7 +176,9 @@ export function registerReports(program: Command, config: () => Config): void {
           0,
         );
         const waits = waiting > 0 ? `, ${waiting} unit(s) waiting for stock` : '';
-        console.log(`${r.kind} ${r.id}: ${r.state}${r.paid ? ' (paid)' : ''}${expires}${waits}`);
+        console.log(
+          `${r.kind} ${printable(r.id)}: ${r.state}${r.paid ? ' (paid)' : ''}${expires}${waits}`,
+        );
         printTable(r.lines, [
           'sku',
           'locationId',
