@@ -65,6 +65,11 @@ const schema = z.object({
   QUEUE_TYPE: z.enum(['quorum', 'classic']).default('quorum'),
   /** Quorum queues: deliveries of one message before the broker dead-letters it. @default 50 */
   DELIVERY_LIMIT: int(2).default(50),
+  /**
+   * A redelivered message that was being processed at this many crashes of the worker is
+   * dead-lettered (reason `crashed-worker`) instead of being applied again. @default 3
+   */
+  CRASH_REDELIVERY_LIMIT: int(1).default(3),
   /** Largest message body accepted; larger ones are dead-lettered. @default 262144 (256 KiB) */
   MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
   /** Shutdown: how long in-flight events may take to finish. @default 15000 */

@@ -1,5 +1,6 @@
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
+import { CrashGuard } from './broker/crashGuard.js';
 import { Processor } from './broker/processor.js';
 import { cartTtlMs, type Config } from './config.js';
 import { CartExpiry } from '../jobs/cart-expiry.js';
@@ -8,7 +9,7 @@ import { INVENTORY_EXCHANGE } from './broker/topology.js';
 import { toError } from './errors/toError.js';
 import { findPayload } from './ledger/findPayload.js';
 import { dlqDepthReader } from './http/dlqDepth.js';
-import { ReadinessProbe } from './http/health.js';
+import { ReadinessProbe, withTimeout } from './http/health.js';
 import { WorkerMetrics } from './http/metrics.js';
 import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
@@ -27,6 +28,12 @@ export interface Worker {
   http: HttpEndpoint | undefined;
   /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
   close(): Promise<void>;
+  /**
+   * After an uncaught error: the deliveries being processed are charged with a crash, the
+   * completed ones are acked, and the connection to the broker closes so that it redelivers
+   * every other one. Nothing else is flushed. Bounded by `deadlineMs`.
+   */
+  crash(deadlineMs: number): Promise<void>;
 }
 
 /**
@@ -40,6 +47,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   if (reloaded.length)
     logger.warn({ tenants: reloaded }, 'Redis had lost tenants: reloaded from MySQL');
 
+  const crashGuard = new CrashGuard(redis, config.REDIS_PREFIX, config.CRASH_REDELIVERY_LIMIT);
   const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
   sweeper.start();
 
@@ -81,6 +89,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     // the ack waits for the expiry job, so no acknowledged cart hold is left without one
     onApplied: (p) => cartExpiry.schedule(p),
     observe: metrics.observe,
+    crashGuard,
   });
   const cartExpiry = new CartExpiry({
     redisUrl: config.REDIS_URL,
@@ -137,6 +146,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
 
   let closing: Promise<void> | undefined;
+  let crashing: Promise<void> | undefined;
   const step = async (name: string, f: () => Promise<unknown>) => {
     try {
       await f();
@@ -167,6 +177,20 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
         await step('close broker', () => broker.close());
         await step('close services', () => services.close());
         logger.info('worker stopped');
+      })()),
+    crash: (deadlineMs) =>
+      (crashing ??= (() => {
+        // synchronously, before any delivery in flight can complete: no more acks, no clearing
+        const inFlight = processor.halt();
+        broker.freeze();
+        return withTimeout(
+          (async () => {
+            await step('charge the deliveries in flight', () => crashGuard.record(inFlight));
+            await step('hand deliveries back', () => broker.abort());
+          })(),
+          deadlineMs,
+          'crash stop',
+        ).catch((e: unknown) => logger.warn({ err: toError(e).message }, 'crash stop incomplete'));
       })()),
   };
 }

@@ -8,6 +8,7 @@ import { toError } from '../errors/toError.js';
 import type { Logger } from '../logger.js';
 import type { Broker, Session } from './broker.js';
 import { deadLetter, retryLater } from './deadLetter.js';
+import type { CrashGuard } from './crashGuard.js';
 import { decode, type DecodedEvent, type DecodeOptions } from './decode.js';
 import { propertyString } from './headers.js';
 import { KeyedSerializer } from './keyedSerializer.js';
@@ -34,6 +35,17 @@ export interface ProcessorOptions extends DecodeOptions {
   onApplied?: (payload: OutboxPayload) => Promise<void>;
   /** told how each delivery ended and how long it took (metrics); must not throw */
   observe?: (msg: ConsumeMessage, outcome: Outcome | 'error', seconds: number) => void;
+  /** remembers crashes against the messages being processed; none: crashes are not counted */
+  crashGuard?: CrashGuard;
+}
+
+/** What is known of a delivery being processed (to say what was in flight at a crash). */
+export interface InFlight {
+  messageId: string | undefined;
+  routingKey: string;
+  eventId?: string;
+  type?: string;
+  tenant?: string;
 }
 
 export type Outcome =
@@ -65,6 +77,12 @@ export class Processor {
   private readonly unannounced = new Map<string, OutboxPayload>();
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  /** deliveries being processed now (not those waiting for their turn as a suspect) */
+  private readonly processing = new Map<ConsumeMessage, InFlight>();
+  /** the tail of the line in which suspects (redeliveries that were in flight at a crash) run */
+  private suspects: Promise<unknown> = Promise.resolve();
+  /** the worker is crashing: what is in flight is neither acked nor cleared of its crashes */
+  private halted = false;
 
   constructor(private readonly o: ProcessorOptions) {}
 
@@ -84,7 +102,7 @@ export class Processor {
     const started = this.o.observe ? performance.now() : 0;
     let outcome: Outcome | 'error';
     try {
-      outcome = await this.process(msg, session);
+      outcome = await this.guarded(msg, session);
     } catch (e) {
       this.o.logger.error(
         { err: toError(e), messageId: propertyString(msg.properties.messageId), outcome: 'error' },
@@ -97,6 +115,62 @@ export class Processor {
     } catch (e) {
       this.o.logger.error({ err: toError(e) }, 'metrics observer failed');
     }
+  }
+
+  /**
+   * A redelivery that was being processed when a worker crashed is a suspect: suspects run one
+   * at a time, so that at the next crash only the one that caused it (and the first deliveries
+   * running beside it) is charged; one charged `limit` times is dead-lettered, not applied.
+   */
+  private async guarded(msg: ConsumeMessage, session: Session): Promise<Outcome> {
+    const guard = this.o.crashGuard;
+    if (!guard || !msg.fields.redelivered) return this.tracked(msg, session);
+    const crashes = await guard.crashesOf(msg);
+    if (crashes === 0) return this.tracked(msg, session);
+    if (crashes >= guard.limit) {
+      const reason = `crashed-worker: it was being processed at ${crashes} crashes of the worker; not applied again`;
+      const outcome = await this.settle(
+        msg,
+        session,
+        'dead-letter',
+        () => deadLetter(this.o.broker, msg, reason),
+        { eventId: propertyString(msg.properties.messageId), type: msg.fields.routingKey, reason },
+      );
+      if (outcome !== 'dropped' && !this.halted) await guard.forget(msg);
+      return outcome;
+    }
+    const turn = this.suspects.then(() => this.tracked(msg, session));
+    this.suspects = turn.catch(() => undefined);
+    const outcome = await turn;
+    if (outcome !== 'dropped' && !this.halted) await guard.forget(msg);
+    return outcome;
+  }
+
+  /** Processes a delivery, known as in flight meanwhile. */
+  private async tracked(msg: ConsumeMessage, session: Session): Promise<Outcome> {
+    this.processing.set(msg, {
+      messageId: propertyString(msg.properties.messageId),
+      routingKey: msg.fields.routingKey,
+    });
+    try {
+      return await this.process(msg, session);
+    } finally {
+      this.processing.delete(msg);
+    }
+  }
+
+  /**
+   * The worker is crashing: from now on no delivery is cleared of its crashes (its ack is
+   * stopped by the broker's `freeze`). Returns the deliveries being processed at this moment.
+   */
+  halt(): ConsumeMessage[] {
+    this.halted = true;
+    return [...this.processing.keys()];
+  }
+
+  /** The deliveries being processed now, and what is known of each. */
+  get processingNow(): ReadonlyMap<ConsumeMessage, InFlight> {
+    return this.processing;
   }
 
   /** Resolves once no delivery is in flight (or after `timeoutMs`). */
@@ -130,6 +204,8 @@ export class Processor {
     }
     const { meta } = event;
     const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
+    const known = this.processing.get(msg);
+    if (known) Object.assign(known, ctx);
     let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
     try {
       applied = await this.serializer.run(event.orderingKeys, () =>

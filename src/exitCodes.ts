@@ -1,0 +1,15 @@
+/** The worker process's exit codes (sysexits where one fits). */
+export const EXIT_CODES = {
+  ok: 0,
+  /** could not start (a service unreachable at start-up, migrations failed) */
+  startFailed: 1,
+  /** an error nothing handled: stopped without acking what was in flight */
+  crashed: 70,
+  /** invalid configuration */
+  config: 78,
+  /** a second SIGTERM or SIGINT: exited without finishing */
+  forced: 130,
+} as const;
+
+/** What the process's main thread tells the worker thread. */
+export type ToWorkerThread = { type: 'shutdown' };
