@@ -71,6 +71,11 @@ export class World {
     );
   }
 
+  /** The vhost of this world on the shared broker (undefined on a private broker). */
+  get vhostName(): string | undefined {
+    return this.vhost;
+  }
+
   /** The worker's environment: every address and the isolation, nothing else inherited. */
   workerEnv(extra: Record<string, string> = {}): Record<string, string> {
     return {
@@ -86,12 +91,17 @@ export class World {
   }
 
   /** Starts `n` worker processes on the world (they compete on one queue). */
-  async startWorkers(n = 1, extra: Record<string, string> = {}): Promise<WorkerProcess[]> {
+  async startWorkers(
+    n = 1,
+    extra: Record<string, string> = {},
+    nodeArgs: string[] = [],
+  ): Promise<WorkerProcess[]> {
     const started: WorkerProcess[] = [];
     for (let i = 0; i < n; i++) {
       const w = new WorkerProcess(
         `${this.label}-w${this.workers.length + 1}`,
         this.workerEnv(extra),
+        nodeArgs,
       );
       this.workers.push(w);
       started.push(w);

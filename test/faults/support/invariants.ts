@@ -126,6 +126,52 @@ export async function checkInvariants(
   expect(unexpected, 'events recorded that were never published').toEqual([]);
   expect(findings).toEqual({ lost: 0, doubled: 0, oversold: 0 });
 
+  await checkFiguresAgree(world, byTenant);
+
+  // the pure domain model applied to the stream
+  if (options.compareModel !== false)
+    for (const tenant of new Set([...oracle.tenants(), ...byTenant.keys()]))
+      expect(byTenant.get(tenant) ?? {}, `figures of ${tenant} = the domain model`).toEqual(
+        oracle.figures(tenant),
+      );
+
+  // queues: nothing left ready (a delivery left unacknowledged returns there), DLQ = poison
+  const q = await world.queues();
+  expect({ main: q.main, retry: q.retry }, 'queues empty').toEqual({ main: 0, retry: 0 });
+  const dead = await world.takeDeadLetters();
+  const deadIds = new Set<string>();
+  const wrong: string[] = [];
+  for (const m of dead) {
+    const id = String(m.properties.messageId);
+    const reason = String((m.properties.headers ?? {})['x-error-reason'] ?? '');
+    deadIds.add(id);
+    const want = oracle.poison.get(id);
+    if (!want) wrong.push(`valid event ${id} dead-lettered: ${reason}`);
+    else if (!want.test(reason)) wrong.push(`${id}: reason "${reason}" does not match ${want}`);
+  }
+  expect(wrong, 'dead letters').toEqual([]);
+  expect(deadIds.size, 'every poison message dead-lettered').toBe(oracle.poison.size);
+
+  // holds: Redis, reservations and the ledger agree, no cart leaked
+  const summary = await reconcileOnce(world);
+  expect(
+    { status: summary.status, drifts: summary.drifts, first: summary.firstDrifts.slice(0, 5) },
+    'reconciliation',
+  ).toEqual({ status: 'clean', drifts: 0, first: [] });
+
+  return findings;
+}
+
+/**
+ * stock_levels = the ledger's sums, and Redis's counters = stock_levels with no payload left in
+ * any tenant's outbox, for every tenant of the world.
+ */
+export async function checkFiguresAgree(
+  world: World,
+  byTenant?: Map<string, Record<string, Figures>>,
+): Promise<void> {
+  const { knex } = world;
+  byTenant ??= await levels(world);
   // stock_levels = the ledger's sums
   const [sums] = (await knex.raw(
     `SELECT tenant, sku, location_id, SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved,
@@ -182,37 +228,4 @@ export async function checkInvariants(
   } finally {
     redis.disconnect();
   }
-
-  // the pure domain model applied to the stream
-  if (options.compareModel !== false)
-    for (const tenant of new Set([...oracle.tenants(), ...byTenant.keys()]))
-      expect(byTenant.get(tenant) ?? {}, `figures of ${tenant} = the domain model`).toEqual(
-        oracle.figures(tenant),
-      );
-
-  // queues: nothing left ready (a delivery left unacknowledged returns there), DLQ = poison
-  const q = await world.queues();
-  expect({ main: q.main, retry: q.retry }, 'queues empty').toEqual({ main: 0, retry: 0 });
-  const dead = await world.takeDeadLetters();
-  const deadIds = new Set<string>();
-  const wrong: string[] = [];
-  for (const m of dead) {
-    const id = String(m.properties.messageId);
-    const reason = String((m.properties.headers ?? {})['x-error-reason'] ?? '');
-    deadIds.add(id);
-    const want = oracle.poison.get(id);
-    if (!want) wrong.push(`valid event ${id} dead-lettered: ${reason}`);
-    else if (!want.test(reason)) wrong.push(`${id}: reason "${reason}" does not match ${want}`);
-  }
-  expect(wrong, 'dead letters').toEqual([]);
-  expect(deadIds.size, 'every poison message dead-lettered').toBe(oracle.poison.size);
-
-  // holds: Redis, reservations and the ledger agree, no cart leaked
-  const summary = await reconcileOnce(world);
-  expect(
-    { status: summary.status, drifts: summary.drifts, first: summary.firstDrifts.slice(0, 5) },
-    'reconciliation',
-  ).toEqual({ status: 'clean', drifts: 0, first: [] });
-
-  return findings;
 }

@@ -31,6 +31,8 @@ export class WorkerProcess {
   constructor(
     readonly name: string,
     private readonly env: Record<string, string>,
+    /** extra node options before the script (e.g. `--import` of a test hook) */
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -46,7 +48,7 @@ export class WorkerProcess {
     if (this.child) throw new Error(`${this.name} is already running`);
     this.ready = false;
     this.expectingExit = false;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...this.nodeArgs, 'src/main.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
