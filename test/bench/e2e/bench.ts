@@ -1,5 +1,5 @@
 /**
- * The end-to-end benchmark (issue #6): the same events through the broker alone (the pipe
+ * The end-to-end benchmark: the same events through the broker alone (the pipe
  * ceiling), the worker, and the row-locking baseline; then the worker again, paced at 80%
  * of the rate it sustained, for its latency when not saturated.
  *

@@ -20,7 +20,7 @@ import { createTestVhost, deleteTestVhost, takeDeadLetters } from '../../support
 import type { Message } from './stream.js';
 import { WorkerProcess } from './workerProcess.js';
 
-/** `FAULTS_SCALE=full` runs the sizes of issue #5; the default is the bounded CI subset. */
+/** `FAULTS_SCALE=full` runs the full sizes; the default is the bounded CI subset. */
 export const FULL = process.env.FAULTS_SCALE === 'full';
 export const size = (ci: number, full: number): number => (FULL ? full : ci);
 
