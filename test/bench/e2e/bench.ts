@@ -364,7 +364,7 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The table the bench prints (and the README shows). */
+/** The table the bench prints (docs/benchmarks.md shows it in two parts). */
 export function e2eTable(r: E2eResult): string {
   const rows: string[][] = [];
   for (const w of r.workloads) {

@@ -235,7 +235,7 @@ export class World {
   }
 }
 
-/** One line of the results table of the README's reliability section. */
+/** One line of the results table in docs/testing.md, "Measured results". */
 export interface ScenarioResult {
   scenario: string;
   events: number;
