@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * One row per reconciliation run (issue 4), for BI and the on-call: when it ran, whether it
+ * One row per nightly reconciliation run, for BI and the on-call: when it ran, whether it
  * repaired, what it covered and what it found. `status` is running, clean, drift, incomplete
  * (some tenant could only be partly compared) or failed (`error` says why).
  */

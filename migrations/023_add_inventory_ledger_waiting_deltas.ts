@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Selling ahead of stock (issue #8): the change of the two waiting figures, units held by
+ * Selling ahead of stock (backorders, pre-orders): the change of the two waiting figures, units held by
  * carts and orders under a backorder or pre-order policy and not backed by stock on hand.
  * Both in one ALTER (one statement: added together or not at all); DEFAULT 0 is what every
  * row written before them moved.

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Selling ahead of stock (issue #8): the two waiting figures (the ledger's sums of
+ * Selling ahead of stock (backorders, pre-orders): the two waiting figures (the ledger's sums of
  * `backordered_delta` and `preordered_delta`; BIGINT, as every other figure here, since a
  * sum of INT deltas can outgrow INT) and the policy a
  * `stock.configured` sets, guarded by `config_seq` like the reorder fields. `policy` is

@@ -61,7 +61,10 @@ const schema = z.object({
   LEDGER_BATCH_SIZE: int(1).default(2000),
   /** Unacknowledged deliveries in flight per worker (the parallelism window). @default 1000 */
   PREFETCH: int(1).default(1000),
-  /** Queue type of the worker's queues (see README: queue types). @default quorum */
+  /**
+   * Queue type of the worker's queues (see docs/architecture.md, "Queues, retry tiers, dead
+   * letters"). @default quorum
+   */
   QUEUE_TYPE: z.enum(['quorum', 'classic']).default('quorum'),
   /** Quorum queues: deliveries of one message before the broker dead-letters it. @default 50 */
   DELIVERY_LIMIT: int(2).default(50),

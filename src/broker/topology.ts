@@ -1,6 +1,6 @@
 import type { Channel } from 'amqplib';
 
-/** Fixed names of the contract (EVENTS.md) and the worker's own queues. */
+/** Fixed names of the contract (docs/events.md, "Fixed names") and the worker's own queues. */
 export const COMMERCE_EXCHANGE = 'commerce.events';
 export const INVENTORY_EXCHANGE = 'inventory.events';
 export const DLQ = 'inventory.dlq';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 
-/** The CLI's exit statuses (listed in `inventory --help` and the README). */
+/** The CLI's exit statuses (listed in `inventory --help` and docs/operations.md). */
 export const EXIT = {
   ok: 0,
   /** anything unexpected, or a command that could not finish */

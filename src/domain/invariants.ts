@@ -1,6 +1,6 @@
 /**
- * The invariants of the stock figures (../shared/EVENTS.md), checked over one tenant's
- * figures and holds. Works on the model's state and on state read back from Redis alike.
+ * The invariants of the stock figures (docs/events.md, "Stock figures"), checked over one
+ * tenant's figures and holds. Works on the model's state and on state read back from Redis alike.
  */
 import { availableOf, ZERO_FIGURES, type HoldKind, type StockRecord } from './types.js';
 import type { InventoryModel } from './model.js';

@@ -1,6 +1,6 @@
 /**
  * A pure TypeScript model of the reservation state machine the Lua scripts implement (the
- * scripts are the executable spec, ../shared/EVENTS.md the intent). No I/O: property tests
+ * scripts are the executable spec, docs/events.md the contract). No I/O: property tests
  * run random event sequences through it and through the engine and compare every step.
  */
 import { PermanentError } from '../errors/PermanentError.js';

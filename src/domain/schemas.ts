@@ -34,7 +34,7 @@ export const count = z
   .min(0, 'must not be negative')
   .max(1e9);
 
-/** Selling ahead of stock (`stock.configured`): see ../shared/EVENTS.md as extended in README. */
+/** Selling ahead of stock (`stock.configured`): see docs/events.md, "Selling ahead of stock". */
 export const sellPolicy = z.enum(['deny', 'backorder', 'preorder']);
 
 const line = z.strictObject({ sku: idString, locationId: idString, quantity });

@@ -42,7 +42,7 @@ class Aborted extends Error {
 }
 
 /**
- * The nightly reconciliation (issue 4): for every tenant, every stock pair (Redis, stock_levels
+ * The nightly reconciliation: for every tenant, every stock pair (Redis, stock_levels
  * and the ledger's sums) and every cart and order (Redis, reservations and the ledger's sums per
  * reference), leaked carts included, every wait queue (the holds waiting at its pair), and
  * the locations and bindings; with `repair`, stock_levels and Redis are restored to the

@@ -1,5 +1,5 @@
 /**
- * The vocabulary of the nightly reconciliation (issue 4): what it compares, what a drift is,
+ * The vocabulary of the nightly reconciliation: what it compares, what a drift is,
  * what a run reports. No I/O here.
  */
 

@@ -8,7 +8,7 @@ import { inventory } from './run.js';
 
 /**
  * A small known scenario over three days, then what BI sees through a read-only account made
- * by `inventory bi-grant`: the bi_* views and the README's example queries, with their figures.
+ * by `inventory bi-grant`: the bi_* views and docs/tables.md's example queries, with their figures.
  */
 let w: TestWorker;
 let env: Record<string, string>;
@@ -130,7 +130,7 @@ describe('BI through a read-only account', () => {
       { sku: 'A', on_hand: 93, reserved: 2 },
       { sku: 'B', on_hand: 45, reserved: 0 },
     ]);
-    // the README's raw-ledger form (index: inventory_ledger_stock), end of 2026-11-21 UTC
+    // docs/tables.md's raw-ledger form (index: inventory_ledger_stock), end of 2026-11-21 UTC
     expect(
       numbers(
         await rows(
@@ -171,7 +171,7 @@ describe('BI through a read-only account', () => {
       { sku: 'A', day: '2026-11-21', units_sold: 5, units_returned: 0 },
       { sku: 'A', day: '2026-11-22', units_sold: 0, units_returned: 1 },
     ]);
-    // the README's raw-ledger form (index: inventory_ledger_movement_time)
+    // docs/tables.md's raw-ledger form (index: inventory_ledger_movement_time)
     expect(
       numbers(
         await rows(

@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 describe('npm run demo', () => {
-  test('runs the scenario and ends with the figures the README documents', async () => {
+  test('runs the scenario and ends with the figures docs/operations.md documents', async () => {
     const env = {
       AMQP_URL: w.amqpUrl,
       MYSQL_URL: w.config.MYSQL_URL,
@@ -28,7 +28,7 @@ describe('npm run demo', () => {
     expect(after).toMatch(/^DEMO-MUG\s+default\s+1\s+0\s+0\s+0\s+1\s+2$/m);
     expect(after).toMatch(/^DEMO-TEE-M\s+default\s+9\s+0\s+0\s+0\s+9\s*$/m);
 
-    // the README's BI figures after one demo run
+    // docs/tables.md's BI figures after one demo run ("What they return after the demo")
     const knex = w.worker.services.knex;
     const q = async (sql: string) =>
       ((await knex.raw(sql))[0] as Record<string, unknown>[]).map((o) =>

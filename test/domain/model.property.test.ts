@@ -1,7 +1,7 @@
 /**
  * The pure model and the Lua engine are the same state machine: random event sequences,
  * applied to both, give the same result, movements, holds, alerts, figures and wait queues
- * after every step, and the invariants of ../shared/EVENTS.md hold in both (waiting units
+ * after every step, and the invariants of docs/events.md hold in both (waiting units
  * only ever grow within their pair's policy).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

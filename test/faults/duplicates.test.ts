@@ -1,7 +1,7 @@
 /**
  * Scenario 6: every event of a stream delivered twice (the copy some way behind the original),
- * and orders' events shuffled within the rules README states ("out of order, the result is the
- * in-order result"): payment.succeeded with lines, payment.failed or order.cancelled arriving
+ * and orders' events shuffled within the rules of docs/events.md ("Out of order": the result is
+ * the in-order result): payment.succeeded with lines, payment.failed or order.cancelled arriving
  * before their order.placed. The worker ends with the figures of the clean, in-order run.
  */
 import { afterAll, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ afterAll(async () => {
   await world?.close();
 });
 
-/** An order without a cart: its events in order, and shuffled as the README allows. */
+/** An order without a cart: its events in order, and shuffled as docs/events.md allows. */
 function orderStory(k: number, r: ReturnType<typeof rng>): { clean: Ev[]; shuffled: Ev[] } {
   const orderId = `so-${SEED}-${k}`;
   const ev = (type: string, data: Record<string, unknown>): Ev => ({

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The fault suite (issue #5): real worker processes, services stopped and restarted. Files run
+ * The fault suite: real worker processes, services stopped and restarted. Files run
  * one at a time: each scenario loads the machine on its own, and the timings it reports
  * (time to drain) mean something only then.
  */

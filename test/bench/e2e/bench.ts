@@ -1,5 +1,5 @@
 /**
- * The end-to-end benchmark (issue #6): the same events through the broker alone (the pipe
+ * The end-to-end benchmark: the same events through the broker alone (the pipe
  * ceiling), the worker, and the row-locking baseline; then the worker again, paced at 80%
  * of the rate it sustained, for its latency when not saturated.
  *
@@ -364,7 +364,7 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The table the bench prints (and the README shows). */
+/** The table the bench prints (docs/benchmarks.md shows it in two parts). */
 export function e2eTable(r: E2eResult): string {
   const rows: string[][] = [];
   for (const w of r.workloads) {

@@ -20,7 +20,7 @@ import { createTestVhost, deleteTestVhost, takeDeadLetters } from '../../support
 import type { Message } from './stream.js';
 import { WorkerProcess } from './workerProcess.js';
 
-/** `FAULTS_SCALE=full` runs the sizes of issue #5; the default is the bounded CI subset. */
+/** `FAULTS_SCALE=full` runs the full sizes; the default is the bounded CI subset. */
 export const FULL = process.env.FAULTS_SCALE === 'full';
 export const size = (ci: number, full: number): number => (FULL ? full : ci);
 
@@ -245,7 +245,7 @@ export class World {
   }
 }
 
-/** One line of the results table of the README's reliability section. */
+/** One line of the results table in docs/testing.md, "Measured results". */
 export interface ScenarioResult {
   scenario: string;
   events: number;
