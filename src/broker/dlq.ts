@@ -8,6 +8,7 @@ import {
   propertyString,
   republishableHeaders,
 } from './headers.js';
+import { amqpUser, carryOrigin } from './tenants.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
 
 /**
@@ -124,7 +125,8 @@ export interface ReplayResult {
 /**
  * Publishes matching dead letters back onto commerce.events with their original routing key,
  * message id and body (publisher-confirmed), then removes them from the DLQ. The engine's
- * idempotency makes replaying an event twice harmless.
+ * idempotency makes replaying an event twice harmless. A message's origin (see tenants.ts)
+ * travels with it, published by this connection's user.
  */
 export async function replayDeadLetters(
   url: string,
@@ -132,6 +134,7 @@ export async function replayDeadLetters(
   options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
 ): Promise<ReplayResult> {
   const conn = await amqp.connect(url);
+  const ownUser = amqpUser(url);
   const result: ReplayResult = { matched: 0, replayed: 0, kept: 0, unroutable: 0 };
   try {
     const ch: ConfirmChannel = await conn.createConfirmChannel();
@@ -159,6 +162,7 @@ export async function replayDeadLetters(
       for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death'])
         delete headers[k];
       headers['x-replayed-at'] = new Date().toISOString();
+      const userId = carryOrigin(m.properties, headers, ownUser);
       returned = false;
       await new Promise<void>((resolve, reject) =>
         ch.publish(
@@ -170,6 +174,7 @@ export async function replayDeadLetters(
             mandatory: true,
             contentType: propertyString(m.properties.contentType),
             messageId: propertyString(m.properties.messageId),
+            ...(userId !== undefined ? { userId } : {}),
             headers,
           },
           (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
