@@ -321,7 +321,7 @@ describe('TENANT_FROM_USER: two RabbitMQ users, each its own tenant', () => {
     expect(await x.level(a.user, 'A')).toEqual(fig(6, 1));
   });
 
-  it('a dead letter the broker made itself (delivery limit) is replayed as its publisher', async () => {
+  it('a dead letter the broker made itself (delivery limit) is listed, then replayed as its publisher', async () => {
     await x.t.stop();
     const e = x.ev(a.user, 'cart.added', { cartId: 'c3', sku: 'A', quantity: 1 });
     await publishAs(a, [event(e, { userId: a.user })]);
@@ -341,9 +341,13 @@ describe('TENANT_FROM_USER: two RabbitMQ users, each its own tenant', () => {
       await conn.close();
     }
     await x.t.restart();
-    const [listed1] = await listDeadLetters(x.url, 10);
-    expect(listed1).toMatchObject({ id: e.id, reason: 'broker: delivery_limit' });
-    // the replay cannot publish the user's user_id: it goes into x-original-user-id
+    // Listing copies it back to the DLQ, published by the reader: the broker would refuse the
+    // publisher's user_id from it, so the next listing shows that user in the header instead.
+    const [first] = await listDeadLetters(x.url, 10);
+    expect(first).toMatchObject({ id: e.id, reason: 'broker: delivery_limit' });
+    const [second] = await listDeadLetters(x.url, 10);
+    expect(second).toMatchObject({ id: e.id, reason: 'broker: delivery_limit' });
+    expect(second!.headers['x-original-user-id']).toBe(a.user);
     expect(
       await replayDeadLetters(x.url, { reason: 'delivery_limit' }, { dryRun: false, limit: 100 }),
     ).toEqual({ matched: 1, replayed: 1, kept: 0, unroutable: 0 });

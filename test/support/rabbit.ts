@@ -125,3 +125,23 @@ export async function createTestUser(
 export async function deleteTestUser(user: string): Promise<void> {
   await run('rabbitmqctl', ['-q', 'delete_user', user]).catch(() => undefined);
 }
+
+/** Sets a policy on a test vhost (`apply-to` queues: RabbitMQ 3.x has no `quorum_queues`). */
+export async function setTestPolicy(
+  vhost: string,
+  name: string,
+  pattern: string,
+  definition: Record<string, unknown>,
+): Promise<void> {
+  await run('rabbitmqctl', [
+    '-q',
+    'set_policy',
+    '-p',
+    vhost,
+    name,
+    pattern,
+    JSON.stringify(definition),
+    '--apply-to',
+    'queues',
+  ]);
+}
