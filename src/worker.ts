@@ -53,6 +53,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const broker = new Broker({
     url: config.AMQP_URL,
+    tls: config.tls.amqp,
     prefetch: config.PREFETCH,
     queueType: config.QUEUE_TYPE,
     deliveryLimit: config.DELIVERY_LIMIT,
@@ -93,6 +94,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   });
   const cartExpiry = new CartExpiry({
     redisUrl: config.REDIS_URL,
+    redisTls: config.tls.redis,
     redisPrefix: config.REDIS_PREFIX,
     runner: processor,
     logger,
@@ -100,6 +102,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   cartExpiry.start();
   const reconcileJobs = new ReconcileJobs({
     redisUrl: config.REDIS_URL,
+    redisTls: config.tls.redis,
     redisPrefix: config.REDIS_PREFIX,
     cron: config.RECONCILE_CRON,
     repair: config.RECONCILE_REPAIR,

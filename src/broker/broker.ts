@@ -8,6 +8,7 @@ import amqp, {
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from '../logger.js';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { toError } from '../errors/toError.js';
 import { Acker } from './acker.js';
 import { declareTopology, MAIN_QUEUE, type QueueType } from './topology.js';
@@ -30,6 +31,8 @@ const HEADER_FRAME_RESERVE = 8192;
 
 export interface BrokerOptions {
   url: string;
+  /** TLS material for an amqps: URL (config `AMQP_TLS_*`) */
+  tls?: TlsFiles;
   prefetch: number;
   queueType: QueueType;
   deliveryLimit: number;
@@ -65,6 +68,7 @@ export class Broker {
     this.consuming = consume;
     const log = this.options.logger;
     this.connection = await amqp.connect(this.options.url, {
+      ...amqpSocketOptions(this.options.tls),
       recovery: {
         initialDelay: 200,
         maxDelay: 5_000,

@@ -4,6 +4,7 @@ import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { CliError, EXIT, intArg, within } from './exit.js';
+import { amqpSocketOptions } from '../tls.js';
 import { printTable, progress } from './output.js';
 
 const SOURCE = '/demo';
@@ -279,9 +280,13 @@ export function registerDemo(program: Command, config: () => Config): void {
     )
     .action(async (o: DemoOptions) => {
       const c = config();
-      await within(migrate(c.MYSQL_URL), 30_000, 'MySQL');
-      const knex = createKnex(c.MYSQL_URL, { max: 2 });
-      const conn = await within(amqp.connect(c.AMQP_URL), 10_000, 'RabbitMQ');
+      await within(migrate(c.MYSQL_URL, c.tls.mysql), 30_000, 'MySQL');
+      const knex = createKnex(c.MYSQL_URL, { max: 2, tls: c.tls.mysql });
+      const conn = await within(
+        amqp.connect(c.AMQP_URL, amqpSocketOptions(c.tls.amqp)),
+        10_000,
+        'RabbitMQ',
+      );
       try {
         const channel = await conn.createConfirmChannel();
         await channel.assertExchange(COMMERCE_EXCHANGE, 'topic', { durable: true });

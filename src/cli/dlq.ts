@@ -18,7 +18,7 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--limit <n>', 'read at most this many messages', intArg(1), 1000)
     .option('--json', 'print JSON')
     .action(async (o: { limit: number; json?: boolean }) => {
-      const items = await listDeadLetters(config().AMQP_URL, o.limit);
+      const items = await listDeadLetters(config().AMQP_URL, o.limit, config().tls.amqp);
       const byReason = new Map<string, number>();
       for (const d of items) {
         const key = d.reason.split(':')[0]!;
@@ -50,7 +50,9 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--limit <n>', 'search at most this many messages', intArg(1), 10000)
     .addHelpText('after', '\nExit status 4 when no dead letter has this id.')
     .action(async (id: string, o: { limit: number }) => {
-      const found = (await listDeadLetters(config().AMQP_URL, o.limit)).find((d) => d.id === id);
+      const found = (await listDeadLetters(config().AMQP_URL, o.limit, config().tls.amqp)).find(
+        (d) => d.id === id,
+      );
       if (!found) throw new CliError(`no dead letter with id ${id}`, EXIT.notFound);
       let body: unknown = found.body;
       try {
@@ -88,6 +90,7 @@ export function registerDlq(program: Command, config: () => Config): void {
             ...(o.id !== undefined ? { id: o.id } : {}),
           },
           { dryRun: Boolean(o.dryRun), limit: o.limit, onProgress: (n) => bar.update(n) },
+          config().tls.amqp,
         );
         bar.end();
         console.log(
@@ -120,6 +123,8 @@ export function registerDlq(program: Command, config: () => Config): void {
           return;
         }
       }
-      console.log(`purged ${await purgeDeadLetters(config().AMQP_URL)} dead letter(s)`);
+      console.log(
+        `purged ${await purgeDeadLetters(config().AMQP_URL, config().tls.amqp)} dead letter(s)`,
+      );
     });
 }

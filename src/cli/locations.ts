@@ -6,12 +6,13 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
+import { amqpSocketOptions } from '../tls.js';
 import { CliError, EXIT, within } from './exit.js';
 import { printJson, printTable } from './output.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
-  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL');
-  const knex = createKnex(config.MYSQL_URL, { max: 2 });
+  await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL');
+  const knex = createKnex(config.MYSQL_URL, { max: 2, tls: config.tls.mysql });
   try {
     return await f(knex);
   } finally {
@@ -30,7 +31,7 @@ export async function publishEvent(
   data: Record<string, unknown>,
 ): Promise<string> {
   const id = `cli-${randomUUID()}`;
-  const conn = await amqp.connect(config.AMQP_URL);
+  const conn = await amqp.connect(config.AMQP_URL, amqpSocketOptions(config.tls.amqp));
   try {
     const ch = await conn.createConfirmChannel();
     const body = {

@@ -13,7 +13,11 @@ export function registerMaintenance(program: Command, config: () => Config): voi
     .command('migrate')
     .description('create the database if missing and run pending migrations')
     .action(async () => {
-      const applied = await within(migrate(config().MYSQL_URL), 60_000, 'MySQL');
+      const applied = await within(
+        migrate(config().MYSQL_URL, config().tls.mysql),
+        60_000,
+        'MySQL',
+      );
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
     });
 

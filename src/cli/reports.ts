@@ -8,10 +8,11 @@ import { printable } from '../broker/printable.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
 import { stockValue } from '../ledger/networkQueries.js';
+import { redisTlsOptions } from '../tls.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
-  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
-  const knex = createKnex(config.MYSQL_URL, { max: 2 });
+  await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
+  const knex = createKnex(config.MYSQL_URL, { max: 2, tls: config.tls.mysql });
   try {
     return await f(knex);
   } finally {
@@ -233,7 +234,11 @@ export function registerReports(program: Command, config: () => Config): void {
 
 /** The tenant's outbox lag, or null when Redis does not answer within a few seconds. */
 async function readOutboxLag(c: Config, tenant: string) {
-  const redis = new Redis(c.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+  const redis = new Redis(c.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    ...redisTlsOptions(c.tls.redis),
+  });
   redis.on('error', () => undefined); // reported as null below
   try {
     return await within(

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { toError } from '../errors/toError.js';
 import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
+import { errorText } from '../secrets.js';
 
 /** Rejects when `p` has not settled after `ms` (a service that hangs is as bad as one down). */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -54,7 +54,8 @@ export class ReadinessProbe {
         const detail = await f();
         return detail === undefined ? { ok: true } : { ok: false, detail };
       } catch (e) {
-        return { ok: false, detail: toError(e).message };
+        // anyone who can reach the port reads it: no password, no SQL, a short line
+        return { ok: false, detail: errorText(e) };
       }
     };
     // the tenant list read by the MySQL check feeds the outbox check; the last good one is kept
