@@ -33,6 +33,8 @@ export class WorkerProcess {
     private readonly env: Record<string, string>,
     /** extra node options before the script (e.g. `--import` of a test hook) */
     private readonly nodeArgs: string[] = [],
+    /** every chunk of stdout and stderr as it comes (the log keeps only the last lines) */
+    private readonly onOutput?: (chunk: string) => void,
   ) {}
 
   get pid(): number | undefined {
@@ -63,6 +65,7 @@ export class WorkerProcess {
     this.child = child;
     let rest = '';
     const onData = (chunk: Buffer) => {
+      this.onOutput?.(chunk.toString());
       const lines = (rest + chunk.toString()).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) this.line(line);
