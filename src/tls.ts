@@ -65,12 +65,15 @@ export const redisTlsOptions = (tls: TlsFiles = {}): { tls?: TlsFiles } =>
   Object.keys(tls).length > 0 ? { tls: { ...tls } } : {};
 
 /**
- * mysql2's `ssl` for a URL with `?ssl=true`: the server's certificate is always verified
- * (mysql2's default, said here so that it cannot silently change).
+ * mysql2's `ssl` for a URL with `?ssl=true`: the server's certificate is verified against the
+ * CA, and its name against the URL's host (mysql2 checks the chain by default but the name only
+ * when asked; it skips the name for a host given as an IP address).
  */
 export function mysqlSslOptions(
   url: string,
   tls: TlsFiles = {},
-): (TlsFiles & { rejectUnauthorized: true }) | undefined {
-  return mysqlUrlWantsTls(url) ? { ...tls, rejectUnauthorized: true } : undefined;
+): (TlsFiles & { rejectUnauthorized: true; verifyIdentity: true }) | undefined {
+  return mysqlUrlWantsTls(url)
+    ? { ...tls, rejectUnauthorized: true, verifyIdentity: true }
+    : undefined;
 }

@@ -25,7 +25,7 @@ export function parseMysqlUrl(
   user: string;
   password: string;
   database: string;
-  ssl?: TlsFiles & { rejectUnauthorized: true };
+  ssl?: ReturnType<typeof mysqlSslOptions>;
 } {
   const u = new URL(url);
   const ssl = mysqlSslOptions(url, tls);

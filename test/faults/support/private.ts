@@ -140,9 +140,11 @@ export class PrivateMariaDb {
   private constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly extraArgs: string[],
   ) {}
 
-  static async start(): Promise<PrivateMariaDb> {
+  /** `extraArgs`: more server options (e.g. `--ssl-cert=…`). */
+  static async start(extraArgs: string[] = []): Promise<PrivateMariaDb> {
     const dir = mkdtempSync(join(tmpdir(), 'faults-mariadb-'));
     await run('mariadb-install-db', [
       '--no-defaults',
@@ -151,7 +153,7 @@ export class PrivateMariaDb {
       '--user=root',
       '--skip-test-db',
     ]);
-    const m = new PrivateMariaDb(await freePort(), dir);
+    const m = new PrivateMariaDb(await freePort(), dir, extraArgs);
     await m.start();
     return m;
   }
@@ -173,6 +175,7 @@ export class PrivateMariaDb {
         `--pid-file=${this.dir}/mysqld.pid`,
         '--user=root',
         '--innodb-buffer-pool-size=64M',
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );
