@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
 import { printable } from '../broker/printable.js';
+import { confirmed } from './confirm.js';
 import { CliError, EXIT, intArg } from './exit.js';
 import { printJson, printTable, progress } from './output.js';
 
@@ -73,6 +73,13 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--id <id>', 'only this event id')
     .option('--dry-run', 'show what would be replayed, change nothing')
     .option('--limit <n>', 'look at most at this many messages', intArg(1), 100000)
+    .option('--yes', 'do not ask')
+    .addHelpText(
+      'after',
+      '\nWithout --dry-run it first counts what matches and says so; on a terminal it then asks\n' +
+        '(type "replay"); a script passes --yes, without which it refuses when not run from a\n' +
+        'terminal (exit 2).',
+    )
     .action(
       async (o: {
         type?: string;
@@ -80,18 +87,41 @@ export function registerDlq(program: Command, config: () => Config): void {
         id?: string;
         dryRun?: boolean;
         limit: number;
+        yes?: boolean;
       }) => {
+        const filter = {
+          ...(o.type !== undefined ? { type: o.type } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.id !== undefined ? { id: o.id } : {}),
+        };
+        const replay = (dryRun: boolean, onProgress?: (n: number) => void) =>
+          replayDeadLetters(
+            config().AMQP_URL,
+            filter,
+            { dryRun, limit: o.limit, ...(onProgress ? { onProgress } : {}) },
+            config().tls.amqp,
+          );
+        if (!o.dryRun) {
+          // say how many before moving any: the count is of now (more may be dead-lettered since)
+          const { matched } = await replay(true);
+          if (matched === 0) {
+            console.log('nothing to replay: no dead letter matches');
+            return;
+          }
+          console.error(`${matched} dead letter(s) match: replaying them to commerce.events`);
+          const ok = await confirmed({
+            yes: o.yes,
+            action: `replay ${matched} dead letter(s)`,
+            question: `Publish ${matched} dead letter(s) back to commerce.events?`,
+            word: 'replay',
+          });
+          if (!ok) {
+            console.log('nothing replayed');
+            return;
+          }
+        }
         const bar = progress('replayed');
-        const r = await replayDeadLetters(
-          config().AMQP_URL,
-          {
-            ...(o.type !== undefined ? { type: o.type } : {}),
-            ...(o.reason !== undefined ? { reason: o.reason } : {}),
-            ...(o.id !== undefined ? { id: o.id } : {}),
-          },
-          { dryRun: Boolean(o.dryRun), limit: o.limit, onProgress: (n) => bar.update(n) },
-          config().tls.amqp,
-        );
+        const r = await replay(Boolean(o.dryRun), (n) => bar.update(n));
         bar.end();
         console.log(
           o.dryRun
@@ -106,22 +136,15 @@ export function registerDlq(program: Command, config: () => Config): void {
     .description('delete every dead letter (asks for confirmation)')
     .option('--yes', 'do not ask')
     .action(async (o: { yes?: boolean }) => {
-      if (!o.yes) {
-        if (!process.stdin.isTTY) {
-          throw new CliError(
-            'refusing to purge without --yes when not run from a terminal',
-            EXIT.usage,
-          );
-        }
-        const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question(
-          'Delete every message in inventory.dlq? Type "purge" to confirm: ',
-        );
-        rl.close();
-        if (answer.trim() !== 'purge') {
-          console.log('nothing deleted');
-          return;
-        }
+      const ok = await confirmed({
+        yes: o.yes,
+        action: 'purge',
+        question: 'Delete every message in inventory.dlq?',
+        word: 'purge',
+      });
+      if (!ok) {
+        console.log('nothing deleted');
+        return;
       }
       console.log(
         `purged ${await purgeDeadLetters(config().AMQP_URL, config().tls.amqp)} dead letter(s)`,

@@ -9,7 +9,7 @@ import { reconcile, type ReconcileSummary } from '../reconcile/index.js';
 import { openServices } from '../services.js';
 import { printJson, printTable, progress } from './output.js';
 
-import { EXIT } from './exit.js';
+import { EXIT, tenantArg } from './exit.js';
 
 /** Exit status when drift was found (whether or not it was repaired). */
 export const EXIT_DRIFT = EXIT.drift;
@@ -70,7 +70,7 @@ export function registerReconcile(program: Command, config: () => Config): void 
       '--repair',
       'restore stock_levels and Redis (figures, locations, bindings) to MySQL, release leaked carts, mend wait queues',
     )
-    .option('--tenant <tenant>', 'only this tenant')
+    .option('--tenant <tenant>', 'only this tenant', tenantArg)
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
