@@ -3,8 +3,8 @@
  * password (an account made for this test on RabbitMQ and MySQL, a private Redis with
  * `requirepass`); each service is broken in turn while the worker runs, the CLI runs against
  * it, both start with a wrong password and with a malformed URL; every byte of stdout and
- * stderr, every `/readyz` body and every message left in the queues is searched for the
- * password: none may contain it.
+ * stderr, every `/readyz` and `/metrics` body and every message left in the queues is
+ * searched for the password: none may contain it.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,7 +63,11 @@ async function readyzUntil(what: string, ok: (r: { status: number; body: string 
   const end = Date.now() + 90_000;
   for (;;) {
     const r = await readyz().catch(() => undefined);
-    if (r && ok(r)) return r;
+    if (r && ok(r)) {
+      const metrics = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+      saw('/metrics', await metrics.text());
+      return r;
+    }
     if (Date.now() > end) throw new Error(`/readyz never ${what}:\n${worker.tail()}`);
     await sleep(300);
   }
@@ -271,6 +275,7 @@ describe('no secret in any output', () => {
     for (const check of ['redis', 'mysql', 'rabbitmq'])
       expect(seen.some((s) => s.from === '/readyz' && failing(check)({ body: s.text }))).toBe(true);
     expect(all).toMatch(/invalid configuration/);
+    expect(seen.some((s) => s.from === '/metrics')).toBe(true);
     const leaks = seen
       .filter((s) => s.text.includes(PW))
       .map((s) => {
