@@ -18,6 +18,12 @@ export interface MetricsSources {
   types: readonly string[];
   /** deliveries being processed now */
   inFlight: () => number;
+  /** the broker connections blocked by a resource alarm now */
+  brokerBlocked: () => ReadonlySet<string>;
+  /** announcements owed to redeliveries, kept in memory (bounded) */
+  owedAnnouncements: () => number;
+  /** tenants whose network is cached in memory (bounded) */
+  cachedNetworks: () => number;
   /** messages waiting in inventory.dlq */
   dlqDepth: () => Promise<number>;
   /** BullMQ job counts by queue, then by state */
@@ -27,6 +33,9 @@ export interface MetricsSources {
   /** reservations are counted at most this often (a GROUP BY over the table). @default 10000 */
   reservationsEveryMs?: number;
 }
+
+/** A scrape's answer is reused this long. */
+const SCRAPE_REUSE_MS = 1000;
 
 /** Processing latency buckets (seconds): a Lua call is ~0.1 ms, a ledger commit a few ms. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -42,6 +51,7 @@ export class WorkerMetrics {
   private readonly latency: Histogram<'type' | 'outcome'>;
   private readonly types: Set<string>;
   private tenants: string[] = [];
+  private scrape: { at: number; text: Promise<string> } | undefined;
   private holdsCache:
     { at: number; rows: { kind: string; state: string; n: number }[] } | undefined;
 
@@ -68,6 +78,33 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(o.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'inventory_broker_blocked',
+      help: 'RabbitMQ blocks this connection (a memory or disk alarm): 1, else 0',
+      labelNames: ['connection'],
+      registers,
+      collect() {
+        const blocked = o.brokerBlocked();
+        for (const connection of ['consumer', 'publisher'])
+          this.set({ connection }, blocked.has(connection) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'inventory_owed_announcements',
+      help: 'Announcements not confirmed by the broker, kept for the redelivery (at most 100,000)',
+      registers,
+      collect() {
+        this.set(o.owedAnnouncements());
+      },
+    });
+    new Gauge({
+      name: 'inventory_cached_networks',
+      help: 'Tenants whose locations and bindings are cached in memory (at most 1,000)',
+      registers,
+      collect() {
+        this.set(o.cachedNetworks());
       },
     });
     const lagEntries = new Gauge({
@@ -132,9 +169,20 @@ export class WorkerMetrics {
     this.latency.observe(labels, seconds);
   };
 
-  /** The Prometheus text exposition of every metric. */
+  /**
+   * The Prometheus text exposition of every metric. Scrapes within a second of the last one
+   * (or during it) share its answer: however often it is scraped, the services are asked at
+   * most once a second.
+   */
   text(): Promise<string> {
-    return this.registry.metrics();
+    const now = Date.now();
+    if (this.scrape && now - this.scrape.at < SCRAPE_REUSE_MS) return this.scrape.text;
+    const text = this.registry.metrics();
+    this.scrape = { at: now, text };
+    text.catch(() => {
+      if (this.scrape?.text === text) this.scrape = undefined;
+    });
+    return text;
   }
 
   get contentType(): string {
