@@ -75,6 +75,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     commandTimeout: 2000,
   });
   probeRedis.on('error', () => undefined); // the engine's client logs Redis's outages
+  const readiness = new ReadinessProbe({
+    consuming: () => broker.isConsuming,
+    redis: probeRedis,
+    knex,
+    prefix: config.REDIS_PREFIX,
+    maxOutboxLagSeconds: config.READY_MAX_OUTBOX_LAG_SECONDS,
+  });
   const metrics = new WorkerMetrics({
     knex,
     redis: probeRedis,
@@ -82,6 +89,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     logger,
     types: [...consumers.keys()],
     inFlight: () => processor.active,
+    consuming: () => broker.isConsuming,
+    readiness: () => readiness.check(),
     brokerBlocked: () => broker.blocked,
     owedAnnouncements: () => processor.owedAnnouncements,
     cachedNetworks: () => engine.cachedNetworks,
@@ -142,13 +151,6 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       ),
   });
   await reconcileJobs.start();
-  const readiness = new ReadinessProbe({
-    consuming: () => broker.isConsuming,
-    redis: probeRedis,
-    knex,
-    prefix: config.REDIS_PREFIX,
-    maxOutboxLagSeconds: config.READY_MAX_OUTBOX_LAG_SECONDS,
-  });
   const http =
     config.HTTP_PORT === 0
       ? undefined

@@ -7,7 +7,7 @@ import type { Outcome } from '../broker/processor.js';
 import { toError } from '../errors/toError.js';
 import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
 import type { Logger } from '../logger.js';
-import { withTimeout } from './health.js';
+import { withTimeout, type Readiness } from './health.js';
 
 export interface MetricsSources {
   knex: Knex;
@@ -18,6 +18,10 @@ export interface MetricsSources {
   types: readonly string[];
   /** deliveries being processed now */
   inFlight: () => number;
+  /** true while a consumer is registered on a live channel */
+  consuming: () => boolean;
+  /** what /readyz answers (each dependency's check) */
+  readiness: () => Promise<Readiness>;
   /** the broker connections blocked by a resource alarm now */
   brokerBlocked: () => ReadonlySet<string>;
   /** announcements owed to redeliveries, kept in memory (bounded) */
@@ -52,6 +56,8 @@ export class WorkerMetrics {
   private readonly types: Set<string>;
   private tenants: string[] = [];
   private scrape: { at: number; text: Promise<string> } | undefined;
+  private reconcileCache:
+    { at: number; run: Promise<{ drifts: number; finishedAt: number } | undefined> } | undefined;
   private holdsCache:
     { at: number; rows: { kind: string; state: string; n: number }[] } | undefined;
 
@@ -78,6 +84,44 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(o.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'inventory_consuming',
+      help: 'A consumer is registered on the worker queue and publishing is possible: 1, else 0',
+      registers,
+      collect() {
+        this.set(o.consuming() ? 1 : 0);
+      },
+    });
+    const checks = new Gauge({
+      name: 'inventory_ready_check',
+      help: 'Each readiness check of /readyz (rabbitmq, redis, mysql, outbox): 1 passing, 0 failing',
+      labelNames: ['check'],
+      registers,
+      collect: async () => {
+        const r = await this.quietly('readiness', o.readiness);
+        if (!r) return;
+        for (const [check, result] of Object.entries(r.checks))
+          checks.set({ check }, result.ok ? 1 : 0);
+      },
+    });
+    const lastRun = new Gauge({
+      name: 'inventory_reconcile_last_run_drifts',
+      help: 'Drifts found by the last finished reconciliation (nightly job or CLI), every worker the same',
+      registers,
+      collect: async () => {
+        const run = await this.lastReconcile();
+        if (run) lastRun.set(run.drifts);
+      },
+    });
+    const lastRunAt = new Gauge({
+      name: 'inventory_reconcile_last_run_timestamp_seconds',
+      help: 'When the last finished reconciliation finished (Unix time)',
+      registers,
+      collect: async () => {
+        const run = await this.lastReconcile();
+        if (run) lastRunAt.set(run.finishedAt / 1000);
       },
     });
     new Gauge({
@@ -187,6 +231,25 @@ export class WorkerMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** The last finished reconciliation run, read at most every `reservationsEveryMs`. */
+  private lastReconcile(): Promise<{ drifts: number; finishedAt: number } | undefined> {
+    const every = this.o.reservationsEveryMs ?? 10_000;
+    if (this.reconcileCache && Date.now() - this.reconcileCache.at < every)
+      return this.reconcileCache.run;
+    const run = this.quietly('last reconciliation', async () => {
+      const row = (await this.o
+        .knex('reconcile_runs')
+        .whereNotNull('finished_at')
+        .orderBy('id', 'desc')
+        .first('drifts', 'finished_at')) as { drifts: number; finished_at: Date } | undefined;
+      return row
+        ? { drifts: Number(row.drifts), finishedAt: new Date(row.finished_at).getTime() }
+        : undefined;
+    });
+    this.reconcileCache = { at: Date.now(), run };
+    return run;
   }
 
   private async reservations() {
