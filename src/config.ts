@@ -119,9 +119,18 @@ const schema = z.object({
    * dead-lettered (reason `crashed-worker`) instead of being applied again. @default 3
    */
   CRASH_REDELIVERY_LIMIT: int(1).default(3),
+  /**
+   * Most stock keys one event's script may touch (its lines × the locations that could fill
+   * them, when routed); more is dead-lettered (`too-much-work`): a script runs alone in Redis.
+   * @default 5000
+   */
+  MAX_EVENT_STOCK_KEYS: int(1).default(5000),
   /** Largest message body accepted; larger ones are dead-lettered. @default 262144 (256 KiB) */
   MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
-  /** Shutdown: how long in-flight events may take to finish. @default 15000 */
+  /**
+   * Shutdown: the most the whole of it takes (in-flight events, jobs, the ledger flush, the
+   * connections), whatever is down; then the process exits 75. @default 15000
+   */
   SHUTDOWN_TIMEOUT_MS: int(0).default(15_000),
   /**
    * When the nightly reconciliation runs: a cron pattern (5 fields, or 6 with seconds first),

@@ -45,6 +45,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     batchSize: config.LEDGER_BATCH_SIZE,
   });
   const engine = new Engine(redis, {
+    maxStockKeys: config.MAX_EVENT_STOCK_KEYS,
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     ensureTenant: loader.ensureTenant,

@@ -16,6 +16,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
+/** A readiness answer is reused this long. */
+const CHECK_REUSE_MS = 1000;
+
 export interface ReadinessOptions {
   /** true while a consumer is registered on a live channel */
   consuming: () => boolean;
@@ -44,10 +47,23 @@ export interface Readiness {
  */
 export class ReadinessProbe {
   private tenants: string[] = [];
+  private last: { at: number; result: Promise<Readiness> } | undefined;
 
   constructor(private readonly o: ReadinessOptions) {}
 
-  async check(): Promise<Readiness> {
+  /**
+   * The readiness now. Calls within a second of the last check (or during it) share its
+   * answer, so a probe hammering /readyz while a service is down adds no queue of commands.
+   */
+  check(): Promise<Readiness> {
+    const now = Date.now();
+    if (this.last && now - this.last.at < CHECK_REUSE_MS) return this.last.result;
+    const result = this.checkNow();
+    this.last = { at: now, result };
+    return result;
+  }
+
+  private async checkNow(): Promise<Readiness> {
     const ms = this.o.timeoutMs ?? 2000;
     const run = async (f: () => Promise<string | undefined>): Promise<CheckResult> => {
       try {

@@ -15,7 +15,7 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inventory } from '../cli/run.js';
 import { World } from '../faults/support/harness.js';
-import { PrivateMariaDb, PrivateRedis } from '../faults/support/private.js';
+import { freePort, PrivateMariaDb, PrivateRedis } from '../faults/support/private.js';
 import { WorkerProcess } from '../faults/support/workerProcess.js';
 import { publishEvents } from '../support/rabbit.js';
 
@@ -154,7 +154,8 @@ const worker = (label: string, env: Record<string, string>) => {
 
 describe('TLS with a private CA', () => {
   test('the worker, its jobs and the CLI work over TLS with the CA and a client certificate', async () => {
-    const w = worker('ok', envWith());
+    const httpPort = await freePort();
+    const w = worker('ok', envWith({ HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' }));
     await w.start();
     // a cart hold is acked only once its expiry job is in BullMQ: its connections use TLS too
     await publishEvents(world.amqpUrl, [
@@ -167,6 +168,10 @@ describe('TLS with a private CA', () => {
       },
     ]);
     await world.drained(2, 0, 60_000);
+    // /readyz asks Redis on a connection of its own: over TLS too
+    const readyz = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    expect(await readyz.text()).toMatch(/"redis":\{"ok":true\}/);
+    expect(readyz.status).toBe(200);
     const env = envWith({ LOG_LEVEL: 'warn' });
     const stock = await inventory(['stock', 'T', '--tenant', TENANT, '--json'], env);
     expect(stock.code).toBe(0);

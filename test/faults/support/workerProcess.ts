@@ -116,13 +116,18 @@ export class WorkerProcess {
     await this.signal('SIGTERM');
   }
 
-  private async signal(signal: NodeJS.Signals): Promise<void> {
+  /** As `docker stop` does: SIGTERM, then SIGKILL if still running after `graceMs`. */
+  async terminate(graceMs: number): Promise<void> {
+    await this.signal('SIGTERM', graceMs);
+  }
+
+  private async signal(signal: NodeJS.Signals, graceMs = 60_000): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.expectingExit = true;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill(signal);
-    const force = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await gone;
     clearTimeout(force);
   }
