@@ -21,17 +21,13 @@ export interface ServiceTls {
   mysql: TlsFiles;
 }
 
-export const TLS_SERVICES = ['AMQP', 'REDIS', 'MYSQL'] as const;
-export const TLS_FILES = ['CA', 'CERT', 'KEY'] as const;
-export type TlsVariable = `${(typeof TLS_SERVICES)[number]}_TLS_${(typeof TLS_FILES)[number]}_FILE`;
-
-export const tlsVariables: TlsVariable[] = TLS_SERVICES.flatMap((s) =>
-  TLS_FILES.map((f) => `${s}_TLS_${f}_FILE` as const),
-);
+type Service = 'AMQP' | 'REDIS' | 'MYSQL';
+const TLS_FILES = ['CA', 'CERT', 'KEY'] as const;
+type TlsVariable = `${Service}_TLS_${(typeof TLS_FILES)[number]}_FILE`;
 
 /** Reads the files named by the variables set (the config has checked they are readable). */
 export function readServiceTls(env: Partial<Record<TlsVariable, string>>): ServiceTls {
-  const read = (service: (typeof TLS_SERVICES)[number]): TlsFiles => {
+  const read = (service: Service): TlsFiles => {
     const out: TlsFiles = {};
     for (const f of TLS_FILES) {
       const path = env[`${service}_TLS_${f}_FILE`];

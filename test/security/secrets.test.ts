@@ -105,13 +105,20 @@ async function killMysqlSessions(): Promise<void> {
     await root.query('KILL CONNECTION ?', [id]).catch(() => undefined);
 }
 
-/** A worker process that is expected not to get far: its output is kept, then it is killed. */
-async function doomedWorker(label: string, extra: Record<string, string>): Promise<WorkerProcess> {
+/**
+ * A worker process that is expected not to get far: its output is kept; it is killed if it
+ * has not exited after `ms` (one that hangs on a service that refuses it).
+ */
+async function doomedWorker(
+  label: string,
+  extra: Record<string, string>,
+  ms = 10_000,
+): Promise<WorkerProcess> {
   const w = new WorkerProcess(`sec-${label}`, { ...env, HTTP_PORT: '0', ...extra }, [], (c) =>
     saw(`worker ${label}`, c),
   );
   world.workers.push(w);
-  await w.start(10_000).catch(() => undefined);
+  await w.start(ms).catch(() => undefined);
   await w.kill();
   return w;
 }
@@ -217,7 +224,7 @@ describe('no secret in any output', () => {
     const wrongMysql = env.MYSQL_URL!.replace(`${PW}@`, `${PW}x@`);
     const closedAmqp = env.AMQP_URL!.replace(/@[^/]+/, `@127.0.0.1:${port}`);
     const closedMysql = env.MYSQL_URL!.replace(/@[^/]+/, `@127.0.0.1:${port}`);
-    const w = await doomedWorker('wrong-mysql', { MYSQL_URL: wrongMysql });
+    const w = await doomedWorker('wrong-mysql', { MYSQL_URL: wrongMysql }, 90_000);
     expect(w.exits[0]?.code).toBe(1);
     await doomedWorker('wrong-redis', { REDIS_URL: wrongRedis });
     await doomedWorker('wrong-amqp', { AMQP_URL: env.AMQP_URL!.replace(`${PW}@`, `${PW}x@`) });
@@ -243,7 +250,7 @@ describe('no secret in any output', () => {
       ['MYSQL_URL', `${env.MYSQL_URL!}?ssl=maybe`],
       ['MYSQL_URL', env.MYSQL_URL!.replace('mysql:', 'mariadb:')],
     ] as const) {
-      const w = await doomedWorker(`config-${name}`, { [name]: bad });
+      const w = await doomedWorker(`config-${name}`, { [name]: bad }, 90_000);
       expect(w.exits[0]?.code).toBe(78);
       const r: CliResult = await cli('config', ['stats'], { [name]: bad });
       expect(r.code).toBe(78);
