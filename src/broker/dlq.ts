@@ -16,6 +16,7 @@ import {
   type Visit,
 } from './dlqPass.js';
 import { amqpUser, carryOrigin } from './tenants.js';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
 
 /** A dead letter as ops see it. */
@@ -93,12 +94,20 @@ const matches = (d: DeadLetter, f: DeadLetterFilter): boolean =>
   (f.id === undefined || d.id === f.id);
 
 /** The first `limit` dead letters, in order; the DLQ is left as it was. */
-export async function listDeadLetters(url: string, limit: number): Promise<DeadLetter[]> {
+export async function listDeadLetters(
+  url: string,
+  limit: number,
+  tls?: TlsFiles,
+): Promise<DeadLetter[]> {
   const out: DeadLetter[] = [];
-  await passDeadLetters(url, async (m, position) => {
-    if (position <= limit) out.push(describe(m, position));
-    return 'keep';
-  });
+  await passDeadLetters(
+    url,
+    async (m, position) => {
+      if (position <= limit) out.push(describe(m, position));
+      return 'keep';
+    },
+    { tls },
+  );
   return out;
 }
 
@@ -121,6 +130,7 @@ export async function replayDeadLetters(
   url: string,
   filter: DeadLetterFilter,
   options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
+  tls?: TlsFiles,
 ): Promise<ReplayResult> {
   const result: ReplayResult = { matched: 0, replayed: 0, kept: 0, unroutable: 0 };
   const ownUser = amqpUser(url);
@@ -165,17 +175,19 @@ export async function replayDeadLetters(
     options.onProgress?.(result.replayed);
     return 'taken';
   };
-  await passDeadLetters(url, visit, (ch) =>
-    ch.on('return', () => {
-      returned = true;
-    }),
-  );
+  await passDeadLetters(url, visit, {
+    tls,
+    prepare: (ch) =>
+      ch.on('return', () => {
+        returned = true;
+      }),
+  });
   return result;
 }
 
 /** Empties the DLQ; returns how many messages were removed. */
-export async function purgeDeadLetters(url: string): Promise<number> {
-  const conn = await amqp.connect(url);
+export async function purgeDeadLetters(url: string, tls?: TlsFiles): Promise<number> {
+  const conn = await amqp.connect(url, amqpSocketOptions(tls));
   try {
     const ch = await conn.createChannel();
     const { messageCount } = await ch.purgeQueue(DLQ);

@@ -12,6 +12,7 @@ import amqp, {
 import { propertyString, republishableHeaders } from './headers.js';
 import { amqpUser, carryOrigin } from './tenants.js';
 import { DLQ } from './topology.js';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 
 /**
  * Headers a copy or a replay may carry, in bytes: the frame size amqplib asks for (128 KiB)
@@ -115,13 +116,13 @@ export type Visit = 'keep' | 'taken';
 export async function passDeadLetters(
   url: string,
   visit: (m: GetMessage, position: number, ch: ConfirmChannel) => Promise<Visit>,
-  prepare?: (ch: ConfirmChannel) => void,
+  options: { tls?: TlsFiles | undefined; prepare?: (ch: ConfirmChannel) => void } = {},
 ): Promise<void> {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, amqpSocketOptions(options.tls));
   try {
     await lockPass(conn, 30_000);
     const ch = await conn.createConfirmChannel();
-    prepare?.(ch);
+    options.prepare?.(ch);
     const ownUser = amqpUser(url);
     const { messageCount } = await ch.checkQueue(DLQ);
     // Only the dead letters there now: the copies queue up behind them, as does one that a
