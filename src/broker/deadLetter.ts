@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { toError } from '../errors/toError.js';
 import type { Broker } from './broker.js';
 import {
   headerCount,
@@ -67,16 +68,49 @@ export async function deadLetter(
   msg: ConsumeMessage,
   reason: string,
 ): Promise<void> {
-  await broker.publish(
-    '',
-    DLQ,
-    msg.content,
-    carriedProperties(broker, msg, {
-      'x-error-reason': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
-      'x-error-at': new Date().toISOString(),
-      'x-attempts': attemptsOf(msg) + 1,
-    }),
-  );
+  await publishCarried(broker, DLQ, msg, {
+    'x-error-reason': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
+    'x-error-at': new Date().toISOString(),
+    'x-attempts': attemptsOf(msg) + 1,
+  });
+}
+
+/**
+ * Publishes the message again, unchanged, to `queue` with the worker's own headers added. A
+ * failure with the broker still there is the message's own (properties or headers the client
+ * could not encode): it goes again without them rather than being handed back for ever.
+ */
+async function publishCarried(
+  broker: Broker,
+  queue: string,
+  msg: ConsumeMessage,
+  ours: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await broker.publish('', queue, msg.content, carriedProperties(broker, msg, ours));
+  } catch (e) {
+    if (!broker.connected) throw e;
+    const why = `could not publish them again: ${truncateUtf8(printable(toError(e).message), 200)}`;
+    await broker.publish('', queue, msg.content, {
+      ...bareProperties(msg),
+      headers: {
+        ...ours,
+        'x-original-routing-key': originalRoutingKey(msg),
+        'x-headers-dropped': why,
+      },
+      persistent: true,
+    });
+  }
+}
+
+/** The properties kept when the message's own could not be published: only the plain ones. */
+function bareProperties(msg: ConsumeMessage) {
+  const p = msg.properties;
+  return {
+    contentType: propertyString(p.contentType),
+    messageId: propertyString(p.messageId),
+    correlationId: propertyString(p.correlationId),
+  };
 }
 
 /**
@@ -94,14 +128,9 @@ export async function retryLater(
     await deadLetter(broker, msg, `${reason} (gave up after ${attempts + 1} attempts)`);
     return 'dead-letter';
   }
-  await broker.publish(
-    '',
-    retryQueueName(delay),
-    msg.content,
-    carriedProperties(broker, msg, {
-      'x-attempts': attempts + 1,
-      'x-last-error': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
-    }),
-  );
+  await publishCarried(broker, retryQueueName(delay), msg, {
+    'x-attempts': attempts + 1,
+    'x-last-error': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
+  });
   return 'retry';
 }

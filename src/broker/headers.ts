@@ -13,6 +13,15 @@ export function headerValue(headers: unknown, name: string): unknown {
   return Object.hasOwn(headers, name) ? (headers as Record<string, unknown>)[name] : undefined;
 }
 
+/**
+ * A byte array amqplib decoded. `Buffer.isBuffer` alone is fooled by a table whose `__proto__`
+ * entry was a byte array (its prototype is then a Buffer's): only a real typed array has the
+ * internal slots `length` and `toString` read.
+ */
+export function isByteArray(value: unknown): value is Buffer {
+  return ArrayBuffer.isView(value) && Buffer.isBuffer(value);
+}
+
 /** A header that must be a string; any other type is absent. */
 export function headerString(headers: unknown, name: string): string | undefined {
   const v = headerValue(headers, name);
@@ -102,7 +111,7 @@ function encodable(value: unknown, depth: number): Encodable | undefined {
     return Number.isSafeInteger(value)
       ? { value, bytes: numberBytes(value) }
       : { value: { '!': 'double', value }, bytes: 9 };
-  if (Buffer.isBuffer(value)) return { value, bytes: 5 + value.length };
+  if (isByteArray(value)) return { value, bytes: 5 + value.length };
   if (typeof value !== 'object') return undefined;
   if (depth >= MAX_REPUBLISH_DEPTH) return note(`[nested deeper than ${MAX_REPUBLISH_DEPTH}]`);
   if (Array.isArray(value)) {
@@ -179,7 +188,7 @@ const MAX_DISPLAY_DEPTH = 32;
 function displayable(value: unknown, depth: number): unknown {
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
-  if (Buffer.isBuffer(value)) return { bytes: value.toString('base64') };
+  if (isByteArray(value)) return { bytes: value.toString('base64') };
   if (typeof value !== 'object' || value === undefined) return undefined;
   if (depth >= MAX_DISPLAY_DEPTH) return `[nested deeper than ${MAX_DISPLAY_DEPTH}]`;
   if (Array.isArray(value)) return value.map((v) => displayable(v, depth + 1));
