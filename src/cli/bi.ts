@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { createConnection } from 'mysql2/promise';
 import type { Config } from '../config.js';
-import { migrate, parseMysqlUrl } from '../ledger/db.js';
+import { connectServer, migrate, parseMysqlUrl } from '../ledger/db.js';
 import { CliError, EXIT } from './exit.js';
 
 /**
@@ -56,7 +55,7 @@ export function registerBi(program: Command, config: () => Config): void {
       if (!USER.test(o.user)) throw new CliError(`invalid --user "${o.user}"`, EXIT.usage);
       if (!HOST.test(o.host)) throw new CliError(`invalid --host "${o.host}"`, EXIT.usage);
       const url = config().MYSQL_URL;
-      const { database, ...server } = parseMysqlUrl(url);
+      const { database } = parseMysqlUrl(url);
       const sql = biGrantSql(database);
       const who = [o.user, o.host];
       if (o.print) {
@@ -71,7 +70,8 @@ export function registerBi(program: Command, config: () => Config): void {
       const password = o.password ?? process.env.BI_PASSWORD;
       if (!password) throw new CliError('give --password or set BI_PASSWORD', EXIT.usage);
       await migrate(url); // the views must exist to be granted
-      const conn = await createConnection(server);
+      // mysql2's query() fills in the password on the client: the session must read backslashes
+      const conn = await connectServer(url);
       try {
         for (const s of sql.create) await conn.query(s, [...who, password]);
         for (const s of sql.grants) await conn.query(s, who);
@@ -91,8 +91,7 @@ export function registerBi(program: Command, config: () => Config): void {
     .action(async (o: { user: string; host: string }) => {
       if (!USER.test(o.user)) throw new CliError(`invalid --user "${o.user}"`, EXIT.usage);
       if (!HOST.test(o.host)) throw new CliError(`invalid --host "${o.host}"`, EXIT.usage);
-      const { host, port, user, password } = parseMysqlUrl(config().MYSQL_URL);
-      const conn = await createConnection({ host, port, user, password });
+      const conn = await connectServer(config().MYSQL_URL);
       try {
         await conn.query('DROP USER IF EXISTS ?@?', [o.user, o.host]);
       } finally {

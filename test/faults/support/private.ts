@@ -110,9 +110,11 @@ export class PrivateMariaDb {
   private constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly args: string[],
   ) {}
 
-  static async start(): Promise<PrivateMariaDb> {
+  /** `args`: more server options, e.g. `--sql-mode=NO_BACKSLASH_ESCAPES`. */
+  static async start(args: string[] = []): Promise<PrivateMariaDb> {
     const dir = mkdtempSync(join(tmpdir(), 'faults-mariadb-'));
     await run('mariadb-install-db', [
       '--no-defaults',
@@ -121,7 +123,7 @@ export class PrivateMariaDb {
       '--user=root',
       '--skip-test-db',
     ]);
-    const m = new PrivateMariaDb(await freePort(), dir);
+    const m = new PrivateMariaDb(await freePort(), dir, args);
     await m.start();
     return m;
   }
@@ -143,6 +145,7 @@ export class PrivateMariaDb {
         `--pid-file=${this.dir}/mysqld.pid`,
         '--user=root',
         '--innodb-buffer-pool-size=64M',
+        ...this.args,
       ],
       { stdio: 'ignore' },
     );
