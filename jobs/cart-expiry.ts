@@ -5,6 +5,7 @@ import { cartExpiryEvent, type CartExpiryData } from '../src/domain/cartExpiry.j
 import { TenantKeys } from '../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
+import type { TlsFiles } from '../src/tls.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
 export { CART_EXPIRY_SOURCE, type CartExpiryData } from '../src/domain/cartExpiry.js';
@@ -35,6 +36,8 @@ export interface EventRunner {
 
 export interface CartExpiryOptions {
   redisUrl: string;
+  /** TLS material of the worker's Redis connections (config `REDIS_TLS_*`) */
+  redisTls?: TlsFiles;
   redisPrefix: string;
   runner: EventRunner;
   logger: Logger;
@@ -64,7 +67,7 @@ export class CartExpiry {
   private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: CartExpiryOptions) {
-    this.queueConnection = bullConnection(o.redisUrl);
+    this.queueConnection = bullConnection(o.redisUrl, o.redisTls);
     this.queue = new Queue<ExpiryJobData>(CART_EXPIRY_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
@@ -74,6 +77,8 @@ export class CartExpiry {
         backoff: { type: 'exponential', delay: 1000 },
       },
     });
+    // without a listener BullMQ prints the error whole (a Redis error's command and arguments)
+    this.queue.on('error', (err) => o.logger.warn({ err }, 'cart expiry queue error'));
   }
 
   /** The bucket a cart's expiry falls in: the end of its second. */
@@ -132,7 +137,7 @@ export class CartExpiry {
 
   /** Starts running due jobs in this process. */
   start(): void {
-    this.workerConnection = bullConnection(this.o.redisUrl);
+    this.workerConnection = bullConnection(this.o.redisUrl, this.o.redisTls);
     this.worker = new Worker<ExpiryJobData>(CART_EXPIRY_QUEUE, (job) => this.expire(job), {
       connection: this.workerConnection,
       prefix: bullPrefix(this.o.redisPrefix),
@@ -141,6 +146,7 @@ export class CartExpiry {
     this.worker.on('failed', (job, err) =>
       this.o.logger.warn({ jobId: job?.id, err: err.message }, 'cart expiry job failed'),
     );
+    this.worker.on('error', (err) => this.o.logger.warn({ err }, 'cart expiry worker error'));
   }
 
   private async expire(job: Job<ExpiryJobData>): Promise<string> {

@@ -1,12 +1,18 @@
 import { Redis } from 'ioredis';
+import { redisTlsOptions, type TlsFiles } from '../src/tls.js';
 
 /**
  * BullMQ's own connections. Workers block on Redis and must retry forever
  * (`maxRetriesPerRequest: null`); the queue prefix is one hash tag so that every key of every
- * queue lives in one Redis Cluster slot (BullMQ's scripts touch several keys at once).
+ * queue lives in one Redis Cluster slot (BullMQ's scripts touch several keys at once). TLS as
+ * the worker's own Redis connection: BullMQ's duplicates of this connection keep it.
  */
-export function bullConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+export function bullConnection(url: string, tls?: TlsFiles): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    ...redisTlsOptions(tls),
+  });
 }
 
 export const bullPrefix = (redisPrefix: string): string => `{${redisPrefix}.jobs}`;

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { toError } from '../src/errors/toError.js';
 import type { Logger } from '../src/logger.js';
 import type { ReconcileSummary } from '../src/reconcile/index.js';
+import type { TlsFiles } from '../src/tls.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
 export const RECONCILE_QUEUE = 'reconcile';
@@ -17,6 +18,8 @@ export interface ReconcileJobData {
 
 export interface ReconcileJobsOptions {
   redisUrl: string;
+  /** TLS material of the worker's Redis connections (config `REDIS_TLS_*`) */
+  redisTls?: TlsFiles;
   redisPrefix: string;
   /** config RECONCILE_CRON: a cron pattern in UTC, or 'off' */
   cron: string;
@@ -41,12 +44,14 @@ export class ReconcileJobs {
   private readonly abort = new AbortController();
 
   constructor(private readonly o: ReconcileJobsOptions) {
-    this.queueConnection = bullConnection(o.redisUrl);
+    this.queueConnection = bullConnection(o.redisUrl, o.redisTls);
     this.queue = new Queue<ReconcileJobData>(RECONCILE_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
       defaultJobOptions: { ...retention, attempts: 1 },
     });
+    // without a listener BullMQ prints the error whole (a Redis error's command and arguments)
+    this.queue.on('error', (err) => o.logger.warn({ err }, 'reconcile queue error'));
   }
 
   /** Upserts (or, with cron 'off', removes) the nightly scheduler and starts taking jobs. */
@@ -60,7 +65,7 @@ export class ReconcileJobs {
         { name: 'reconcile', data: { repair: this.o.repair }, opts: { ...retention, attempts: 1 } },
       );
     }
-    this.workerConnection = bullConnection(this.o.redisUrl);
+    this.workerConnection = bullConnection(this.o.redisUrl, this.o.redisTls);
     this.worker = new Worker<ReconcileJobData>(RECONCILE_QUEUE, (job) => this.run(job), {
       connection: this.workerConnection,
       prefix: bullPrefix(this.o.redisPrefix),
@@ -69,6 +74,7 @@ export class ReconcileJobs {
     this.worker.on('failed', (job, err) =>
       this.o.logger.warn({ jobId: job?.id, err: err.message }, 'reconcile job failed'),
     );
+    this.worker.on('error', (err) => this.o.logger.warn({ err }, 'reconcile worker error'));
   }
 
   private async run(

@@ -11,6 +11,19 @@ import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { toError } from './errors/toError.js';
+import { errorText } from './secrets.js';
+
+/**
+ * An error no command caught (a client's event emitted with no listener, a stray rejection):
+ * Node would print it whole, with whatever the client hung on it (a Redis error carries the
+ * command's arguments, a failed AUTH its password). One masked line instead.
+ */
+const stray = (e: unknown) => {
+  console.error(`error: ${errorText(e)}`);
+  process.exit(exitCodeOf(toError(e)));
+};
+process.on('uncaughtException', stray);
+process.on('unhandledRejection', stray);
 
 let cached: Config | undefined;
 /** Read lazily, so `--help` works whatever the environment. */
@@ -48,7 +61,7 @@ try {
     console.error(err.message);
     process.exitCode = EXIT.config;
   } else {
-    console.error(`error: ${err.message}`);
+    console.error(`error: ${errorText(err)}`);
     process.exitCode = exitCodeOf(err);
   }
   // a service that never answered may hold the event loop open: do not hang on it

@@ -1,4 +1,7 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
+import { maskUrl, truncate } from './secrets.js';
+import { mysqlUrlWantsTls, readServiceTls, type ServiceTls } from './tls.js';
 
 const SECOND = 1;
 const MINUTE = 60 * SECOND;
@@ -8,15 +11,34 @@ const url = (protocols: string[]) =>
   z.string().refine(
     (v) => {
       try {
-        return protocols.includes(new URL(v).protocol);
+        const u = new URL(v);
+        return protocols.includes(u.protocol) && u.hostname !== '';
       } catch {
         return false;
       }
     },
-    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    {
+      message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} and naming a host`,
+    },
   );
 
 const int = (min: number) => z.coerce.number().int().min(min);
+
+/** A file read at start-up: TLS certificates and keys. */
+const readableFile = z
+  .string()
+  .refine(
+    (path) => {
+      try {
+        accessSync(path, constants.R_OK);
+        return statSync(path).isFile();
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must name a readable file' },
+  )
+  .optional();
 
 /** Environment variables the worker reads, with their defaults. */
 const schema = z.object({
@@ -25,7 +47,31 @@ const schema = z.object({
   /** @default redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** The database is created if missing. @default mysql://root@127.0.0.1:3306/inventory */
-  MYSQL_URL: url(['mysql:']).default('mysql://root@127.0.0.1:3306/inventory'),
+  MYSQL_URL: url(['mysql:'])
+    .refine(
+      (v) =>
+        !URL.canParse(v) || ['true', 'false', null].includes(new URL(v).searchParams.get('ssl')),
+      {
+        message: '?ssl= must be true or false',
+      },
+    )
+    .default('mysql://root@127.0.0.1:3306/inventory'),
+  /**
+   * TLS: a CA to verify the server with (PEM; the system's CAs when unset), and a client
+   * certificate and its key (PEM, both or neither), for each service. Each applies only when
+   * the service's URL asks for TLS (`amqps:`, `rediss:`, `mysql://…?ssl=true`); setting one for
+   * a plain-text URL is a configuration error rather than a connection without TLS.
+   * @default (none)
+   */
+  AMQP_TLS_CA_FILE: readableFile,
+  AMQP_TLS_CERT_FILE: readableFile,
+  AMQP_TLS_KEY_FILE: readableFile,
+  REDIS_TLS_CA_FILE: readableFile,
+  REDIS_TLS_CERT_FILE: readableFile,
+  REDIS_TLS_KEY_FILE: readableFile,
+  MYSQL_TLS_CA_FILE: readableFile,
+  MYSQL_TLS_CERT_FILE: readableFile,
+  MYSQL_TLS_KEY_FILE: readableFile,
   /** Sliding cart-hold lifetime after the last cart.added. @default 3600 (60 minutes) */
   CART_TTL_SECONDS: int(1).default(60 * MINUTE),
   /**
@@ -73,9 +119,18 @@ const schema = z.object({
    * dead-lettered (reason `crashed-worker`) instead of being applied again. @default 3
    */
   CRASH_REDELIVERY_LIMIT: int(1).default(3),
+  /**
+   * Most stock keys one event's script may touch (its lines × the locations that could fill
+   * them, when routed); more is dead-lettered (`too-much-work`): a script runs alone in Redis.
+   * @default 5000
+   */
+  MAX_EVENT_STOCK_KEYS: int(1).default(5000),
   /** Largest message body accepted; larger ones are dead-lettered. @default 262144 (256 KiB) */
   MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
-  /** Shutdown: how long in-flight events may take to finish. @default 15000 */
+  /**
+   * Shutdown: the most the whole of it takes (in-flight events, jobs, the ledger flush, the
+   * connections), whatever is down; then the process exits 75. @default 15000
+   */
   SHUTDOWN_TIMEOUT_MS: int(0).default(15_000),
   /**
    * When the nightly reconciliation runs: a cron pattern (5 fields, or 6 with seconds first),
@@ -108,7 +163,45 @@ const schema = z.object({
   READY_MAX_OUTBOX_LAG_SECONDS: int(1).default(30 * SECOND),
 });
 
-export type Config = z.infer<typeof schema>;
+/** Which URL makes each service's TLS files apply. */
+const TLS_URL = [
+  { service: 'AMQP', url: 'AMQP_URL', tls: (v: string) => v.startsWith('amqps:'), says: 'amqps:' },
+  {
+    service: 'REDIS',
+    url: 'REDIS_URL',
+    tls: (v: string) => v.startsWith('rediss:'),
+    says: 'rediss:',
+  },
+  {
+    service: 'MYSQL',
+    url: 'MYSQL_URL',
+    tls: mysqlUrlWantsTls,
+    says: 'a mysql: URL with ?ssl=true',
+  },
+] as const;
+
+const checked = schema.superRefine((c, ctx) => {
+  for (const { service, url, tls, says } of TLS_URL) {
+    const ca = `${service}_TLS_CA_FILE` as const;
+    const cert = `${service}_TLS_CERT_FILE` as const;
+    const key = `${service}_TLS_KEY_FILE` as const;
+    for (const v of [ca, cert, key]) {
+      if (c[v] !== undefined && !tls(c[url]))
+        ctx.addIssue({ code: 'custom', path: [v], message: `is set, but ${url} is not ${says}` });
+    }
+    if ((c[cert] === undefined) !== (c[key] === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c[cert] === undefined ? cert : key],
+        message: `${cert} and ${key} go together: set both or neither`,
+      });
+  }
+});
+
+export type Config = z.infer<typeof schema> & {
+  /** each service's TLS material, read from the *_TLS_*_FILE files at start-up */
+  tls: ServiceTls;
+};
 
 /** Thrown when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -123,12 +216,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const picked = Object.fromEntries(
     Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
-  const parsed = schema.safeParse(picked);
+  const parsed = checked.safeParse(picked);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `  ${i.path.join('.')}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`,
-    );
+    // a value is shown as a URL with its password masked: a URL too malformed to parse may
+    // still carry one, and a config error goes to stderr and to the logs
+    const lines = parsed.error.issues.map((i) => {
+      const v = picked[String(i.path[0])];
+      const shown = v === undefined ? '(unset)' : JSON.stringify(truncate(maskUrl(v), 200));
+      return `  ${i.path.join('.')}=${shown}: ${i.message}`;
+    });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return parsed.data;
+  try {
+    return { ...parsed.data, tls: readServiceTls(parsed.data) };
+  } catch (e) {
+    // checked readable a moment ago; still, a file can vanish or refuse between the two
+    throw new ConfigError(`invalid configuration: a TLS file could not be read: ${String(e)}`);
+  }
 }

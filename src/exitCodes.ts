@@ -5,6 +5,8 @@ export const EXIT_CODES = {
   startFailed: 1,
   /** an error nothing handled: stopped without acking what was in flight */
   crashed: 70,
+  /** asked to stop, but something could not finish within SHUTDOWN_TIMEOUT_MS */
+  notDrained: 75,
   /** invalid configuration */
   config: 78,
   /** a second SIGTERM or SIGINT: exited without finishing */

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { errorText, maskDeep, maskUrl, safeText, serializeError } from './secrets.js';
 
 export type { Logger };
 
@@ -14,14 +15,64 @@ function prettyInstalled(): boolean {
 }
 
 /**
- * JSON logs (one object a line: what log shippers read); pretty, on stderr, when stdout is a
- * terminal, NODE_ENV is not production and pino-pretty is installed.
+ * Fields that hold a credential wherever they appear (two levels deep: `{ password }`,
+ * `{ options: { password } }`), and fields that hold a URL, which keep the URL with its
+ * password masked.
  */
-export function createLogger(level: string, name = 'inventory'): Logger {
+const SECRET_FIELDS = ['password', 'pass', 'passphrase', 'secret', 'token', 'authorization'];
+const URL_FIELDS = ['url', 'amqpUrl', 'redisUrl', 'mysqlUrl', 'AMQP_URL', 'REDIS_URL', 'MYSQL_URL'];
+const REDACT_PATHS = [...SECRET_FIELDS, ...URL_FIELDS].flatMap((f) => [f, `*.${f}`]);
+
+/**
+ * What every logger of ours does to a line before it is written: credential fields redacted,
+ * passwords in URLs masked in every string, errors reduced to what is safe to keep (see
+ * `serializeError`) and cut to a readable length.
+ */
+export const safeLogOptions: LoggerOptions = {
+  redact: {
+    paths: [...REDACT_PATHS, '*.headers.authorization', '*.headers.cookie'],
+    censor: (value: unknown, path: string[]) =>
+      typeof value === 'string' && URL_FIELDS.includes(path[path.length - 1] ?? '')
+        ? maskUrl(value)
+        : '[redacted]',
+  },
+  serializers: { err: serializeError, error: serializeError },
+  formatters: { log: (fields) => maskDeep(fields) as Record<string, unknown> },
+  // The message itself. Given an error and no message, pino would take the error's message
+  // as it is: give it the safe one.
+  hooks: {
+    logMethod(args, method) {
+      const [first, ...rest] = args as unknown[];
+      const err = first instanceof Error ? first : (first as { err?: unknown } | null)?.err;
+      const out =
+        rest.length === 0 && err instanceof Error
+          ? [first instanceof Error ? { err } : first, errorText(err)]
+          : [first, ...rest.map((a) => (typeof a === 'string' ? safeText(a) : a))];
+      if (typeof out[0] === 'string') out[0] = safeText(out[0]);
+      method.apply(this, out as typeof args);
+    },
+  },
+};
+
+/**
+ * JSON logs (one object a line: what log shippers read); pretty, on stderr, when stdout is a
+ * terminal, NODE_ENV is not production and pino-pretty is installed. `destination` (e.g. 2 for
+ * the CLI, whose stdout is for data) overrides both.
+ */
+export function createLogger(
+  level: string,
+  name = 'inventory',
+  destination?: DestinationStream | number,
+): Logger {
+  if (destination !== undefined) {
+    const stream = typeof destination === 'number' ? pino.destination(destination) : destination;
+    return pino({ name, level, ...safeLogOptions }, stream);
+  }
   const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production' && prettyInstalled();
   return pino({
     name,
     level,
+    ...safeLogOptions,
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } }
       : {}),

@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { ConfigError, loadConfig } from './config.js';
 import { toError } from './errors/toError.js';
+import { errorText } from './secrets.js';
 import { createLogger } from './logger.js';
 import { EXIT_CODES, type ToWorkerThread } from './exitCodes.js';
 
@@ -24,7 +25,7 @@ let config;
 try {
   config = loadConfig();
 } catch (e) {
-  console.error(e instanceof ConfigError ? e.message : toError(e).message);
+  console.error(e instanceof ConfigError ? e.message : errorText(e));
   process.exit(EXIT_CODES.config);
 }
 const logger = createLogger(config.LOG_LEVEL);

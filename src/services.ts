@@ -5,6 +5,8 @@ import { createKnex, migrate, type Knex } from './ledger/db.js';
 import { TenantLoader } from './ledger/loadTenant.js';
 import { LedgerWriter } from './ledger/writer.js';
 import type { Logger } from './logger.js';
+import { errorText } from './secrets.js';
+import { redisTlsOptions } from './tls.js';
 
 /** The engine and the ledger wired together: what the worker and the CLI both need. */
 export interface Services {
@@ -17,12 +19,16 @@ export interface Services {
 }
 
 export async function openServices(config: Config, logger: Logger): Promise<Services> {
-  await migrate(config.MYSQL_URL);
+  await migrate(config.MYSQL_URL, config.tls.mysql);
   // Commands wait (in order) while Redis reconnects instead of failing: a brief Redis outage
   // pauses consumption rather than sending valid events to retry queues.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
-  const knex = createKnex(config.MYSQL_URL, { max: 8 });
+  const redis = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: null,
+    lazyConnect: false,
+    ...redisTlsOptions(config.tls.redis),
+  });
+  redis.on('error', (err: Error) => logger.warn({ err: errorText(err) }, 'redis error'));
+  const knex = createKnex(config.MYSQL_URL, { max: 8, tls: config.tls.mysql });
   const prefix = config.REDIS_PREFIX;
   const loader = new TenantLoader({
     knex,
@@ -39,6 +45,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     batchSize: config.LEDGER_BATCH_SIZE,
   });
   const engine = new Engine(redis, {
+    maxStockKeys: config.MAX_EVENT_STOCK_KEYS,
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     ensureTenant: loader.ensureTenant,
@@ -52,7 +59,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     async close() {
       await writer
         .close()
-        .catch((e: unknown) => logger.warn({ err: String(e) }, 'ledger flush failed'));
+        .catch((e: unknown) => logger.warn({ err: errorText(e) }, 'ledger flush failed'));
       await redis.quit().catch(() => redis.disconnect());
       await knex.destroy().catch(() => undefined);
     },

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { CrashGuard } from './broker/crashGuard.js';
@@ -15,6 +16,7 @@ import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
 import { reconcile } from './reconcile/index.js';
+import { redisTlsOptions } from './tls.js';
 import { openServices, type Services } from './services.js';
 
 export interface Worker {
@@ -26,8 +28,13 @@ export interface Worker {
   metrics: WorkerMetrics;
   /** /healthz, /readyz, /metrics; undefined when HTTP_PORT is 0 */
   http: HttpEndpoint | undefined;
-  /** Idempotent, ordered shutdown: stop consuming → finish in-flight → flush → close. */
-  close(): Promise<void>;
+  /**
+   * Idempotent, ordered shutdown: stop consuming → finish in-flight → close jobs → close the
+   * broker (acks what finished) → flush the ledger, close Redis and MySQL. The whole of it
+   * takes at most SHUTDOWN_TIMEOUT_MS, whatever is down; `drained` is false when something
+   * could not finish in that time (what was not acked is redelivered).
+   */
+  close(): Promise<{ drained: boolean }>;
   /**
    * After an uncaught error: the deliveries being processed are charged with a crash, the
    * completed ones are acked, and the connection to the broker closes so that it redelivers
@@ -53,6 +60,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const broker = new Broker({
     url: config.AMQP_URL,
+    tls: config.tls.amqp,
     prefetch: config.PREFETCH,
     queueType: config.QUEUE_TYPE,
     deliveryLimit: config.DELIVERY_LIMIT,
@@ -61,13 +69,34 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     // `processor` is created below; deliveries only start with broker.start()
     onMessage: (msg, session) => processor.handle(msg, session),
   });
+  // /readyz and /metrics ask Redis on a connection of their own that queues nothing while
+  // Redis is away (the engine's waits for it): a scraper cannot pile commands up in memory
+  const probeRedis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 2000,
+    ...redisTlsOptions(config.tls.redis),
+  });
+  probeRedis.on('error', () => undefined); // the engine's client logs Redis's outages
+  const readiness = new ReadinessProbe({
+    consuming: () => broker.isConsuming,
+    redis: probeRedis,
+    knex,
+    prefix: config.REDIS_PREFIX,
+    maxOutboxLagSeconds: config.READY_MAX_OUTBOX_LAG_SECONDS,
+  });
   const metrics = new WorkerMetrics({
     knex,
-    redis,
+    redis: probeRedis,
     prefix: config.REDIS_PREFIX,
     logger,
     types: [...consumers.keys()],
     inFlight: () => processor.active,
+    consuming: () => broker.isConsuming,
+    readiness: () => readiness.check(),
+    brokerBlocked: () => broker.blocked,
+    owedAnnouncements: () => processor.owedAnnouncements,
+    cachedNetworks: () => engine.cachedNetworks,
     dlqDepth: dlqDepthReader(broker),
     jobCounts: async () => {
       const states = ['waiting', 'delayed', 'active', 'failed'] as const;
@@ -93,6 +122,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   });
   const cartExpiry = new CartExpiry({
     redisUrl: config.REDIS_URL,
+    redisTls: config.tls.redis,
     redisPrefix: config.REDIS_PREFIX,
     runner: processor,
     logger,
@@ -100,6 +130,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   cartExpiry.start();
   const reconcileJobs = new ReconcileJobs({
     redisUrl: config.REDIS_URL,
+    redisTls: config.tls.redis,
     redisPrefix: config.REDIS_PREFIX,
     cron: config.RECONCILE_CRON,
     repair: config.RECONCILE_REPAIR,
@@ -125,13 +156,6 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       ),
   });
   await reconcileJobs.start();
-  const readiness = new ReadinessProbe({
-    consuming: () => broker.isConsuming,
-    redis,
-    knex,
-    prefix: config.REDIS_PREFIX,
-    maxOutboxLagSeconds: config.READY_MAX_OUTBOX_LAG_SECONDS,
-  });
   const http =
     config.HTTP_PORT === 0
       ? undefined
@@ -145,13 +169,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   await broker.start();
   logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<{ drained: boolean }> | undefined;
   let crashing: Promise<void> | undefined;
-  const step = async (name: string, f: () => Promise<unknown>) => {
+  const step = async (name: string, f: () => Promise<unknown>, budgetMs: number) => {
     try {
-      await f();
+      await withTimeout(f(), budgetMs, name);
+      return true;
     } catch (e) {
       logger.warn({ err: toError(e).message, step: name }, 'shutdown step failed');
+      return false;
     }
   };
   return {
@@ -164,19 +190,32 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     http,
     close: () =>
       (closing ??= (async () => {
-        await step('stop consuming', () => broker.stopConsuming());
-        await step('finish in-flight', async () => {
-          if (!(await processor.drain(config.SHUTDOWN_TIMEOUT_MS))) {
-            logger.warn({ inFlight: processor.active }, 'in-flight events did not finish in time');
-          }
-        });
-        await step('close cart expiry jobs', () => cartExpiry.close(config.SHUTDOWN_TIMEOUT_MS));
-        await step('close reconcile jobs', () => reconcileJobs.close(config.SHUTDOWN_TIMEOUT_MS));
-        await step('stop sweeper', () => sweeper.stop());
-        await step('close http endpoint', async () => http?.close());
-        await step('close broker', () => broker.close());
-        await step('close services', () => services.close());
-        logger.info('worker stopped');
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        // the broker's close is kept the last part: it sends the acks of what did finish
+        const reserve = Math.min(2000, config.SHUTDOWN_TIMEOUT_MS / 4);
+        const left = (keep = reserve) => Math.max(0, deadline - keep - Date.now());
+        let drained = await step('stop consuming', () => broker.stopConsuming(), left());
+        drained =
+          (await step(
+            'finish in-flight',
+            async () => {
+              if (!(await processor.drain(left())))
+                throw new Error(`${processor.active} event(s) still in flight`);
+            },
+            left() + 100,
+          )) && drained;
+        drained =
+          (await step('close cart expiry jobs', () => cartExpiry.close(left()), left())) && drained;
+        drained =
+          (await step('close reconcile jobs', () => reconcileJobs.close(left()), left())) &&
+          drained;
+        drained = (await step('stop sweeper', () => sweeper.stop(), left())) && drained;
+        drained = (await step('close http endpoint', async () => http?.close(), left())) && drained;
+        drained = (await step('close broker', () => broker.close(), left(0))) && drained;
+        drained = (await step('close services', () => services.close(), left(0))) && drained;
+        probeRedis.disconnect();
+        logger.info({ drained }, drained ? 'worker stopped' : 'worker stopped before it drained');
+        return { drained };
       })()),
     crash: (deadlineMs) =>
       (crashing ??= (() => {
@@ -185,8 +224,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
         broker.freeze();
         return withTimeout(
           (async () => {
-            await step('charge the deliveries in flight', () => crashGuard.record(inFlight));
-            await step('hand deliveries back', () => broker.abort());
+            await step(
+              'charge the deliveries in flight',
+              () => crashGuard.record(inFlight),
+              deadlineMs,
+            );
+            await step('hand deliveries back', () => broker.abort(), deadlineMs);
           })(),
           deadlineMs,
           'crash stop',

@@ -40,7 +40,9 @@ if (!isMainThread && parentPort) {
 
   port.on('message', (m: ToWorkerThread) => {
     if (m.type !== 'shutdown' || crashed) return;
-    void (worker ? worker.close() : Promise.resolve()).then(() => process.exit(EXIT_CODES.ok));
+    void (worker ? worker.close() : Promise.resolve({ drained: true })).then(({ drained }) =>
+      process.exit(drained ? EXIT_CODES.ok : EXIT_CODES.notDrained),
+    );
   });
 
   try {

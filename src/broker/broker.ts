@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import amqp, {
   type Channel,
   type ChannelModel,
@@ -8,103 +7,154 @@ import amqp, {
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from '../logger.js';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { toError } from '../errors/toError.js';
 import { Acker } from './acker.js';
 import { declareTopology, MAIN_QUEUE, type QueueType } from './topology.js';
 
-/** One connection's channels; a reconnect makes a new one and the old one's deliveries are void. */
+/**
+ * The consuming connection's channel; a reconnect makes a new one and the old one's deliveries
+ * are void (their acks cannot be sent on another channel).
+ */
 export interface Session {
   readonly id: number;
   readonly consume: Channel;
-  readonly publish: ConfirmChannel;
   readonly acker: Acker;
+  open: boolean;
+}
+
+/** The publishing connection's confirm channel. */
+interface Publisher {
+  readonly channel: ConfirmChannel;
   /** the largest frame the broker accepts on this connection (negotiated at connect) */
   readonly frameMax: number;
   open: boolean;
 }
 
+/** The two connections: one only consumes and acks, one only publishes. */
+export type ConnectionRole = 'consumer' | 'publisher';
+
 /** The protocol's smallest frame size: what a connection that says nothing must accept. */
 const FRAME_MIN_SIZE = 4096;
-/** Room in a content header frame for the properties other than `headers`, and the worker's own headers. */
+/** Room in a content header frame for the other properties, and the worker's own headers. */
 const HEADER_FRAME_RESERVE = 8192;
 
 export interface BrokerOptions {
   url: string;
+  /** TLS material for an amqps: URL (config `AMQP_TLS_*`) */
+  tls?: TlsFiles;
   prefetch: number;
   queueType: QueueType;
   deliveryLimit: number;
   types: readonly string[];
   logger: Logger;
   onMessage: (msg: ConsumeMessage, session: Session) => void;
+  /** a publish not confirmed by then is failed (the delivery is retried). @default 30000 */
+  confirmTimeoutMs?: number;
 }
 
 /**
- * amqplib's connection recovery reconnects the connection only: `setup` runs after every
- * (re)connect and redeclares topology, channels and the consumer.
+ * Two connections, each recovered by amqplib (which reconnects the connection only: each
+ * `setup` redeclares what it needs after every reconnect). Publishing and consuming do not
+ * share one: when a resource alarm (memory, disk) makes RabbitMQ block the connections that
+ * publish, it stops reading from them, and acks sent on a blocked connection would wait too.
+ * The consuming connection never publishes, so it is never blocked: deliveries already
+ * settled are still acked, and the worker's own backlog cannot grow behind the alarm.
  */
 export class Broker {
-  private connection: RecoveringChannelModel | undefined;
+  private consumerConnection: RecoveringChannelModel | undefined;
+  private publisherConnection: RecoveringChannelModel | undefined;
   private session: Session | undefined;
+  private publisher: Publisher | undefined;
   private sessions = 0;
   private consumerTag: string | undefined;
   private consuming = false;
   private stopping = false;
+  private readonly blockedNow = new Set<ConnectionRole>();
 
   constructor(private readonly options: BrokerOptions) {}
 
   get connected(): boolean {
-    return this.session?.open ?? false;
+    return (this.session?.open ?? false) && (this.publisher?.open ?? false);
   }
 
-  /** True while a consumer is registered on a live channel. */
+  /** True while a consumer is registered on a live channel and publishing is possible. */
   get isConsuming(): boolean {
     return this.connected && this.consumerTag !== undefined;
   }
 
-  async start(consume = true): Promise<void> {
-    this.consuming = consume;
-    const log = this.options.logger;
-    this.connection = await amqp.connect(this.options.url, {
-      recovery: {
-        initialDelay: 200,
-        maxDelay: 5_000,
-        initialMaxRetries: 10,
-        setup: (model: ChannelModel) => this.setup(model),
-      },
-    });
-    this.connection.on('disconnect', (err: Error) =>
-      log.warn({ err: err.message }, 'broker connection lost; reconnecting'),
-    );
-    this.connection.on('reconnect-scheduled', ({ attempt, delay }) =>
-      log.info({ attempt, delay }, 'broker reconnect scheduled'),
-    );
-    this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'broker error'));
+  /** The connections RabbitMQ blocks now (a resource alarm: publishing waits). */
+  get blocked(): ReadonlySet<ConnectionRole> {
+    return this.blockedNow;
   }
 
-  private async setup(model: ChannelModel): Promise<void> {
+  async start(consume = true): Promise<void> {
+    this.consuming = consume;
+    // the publisher declares the topology the consumer's queue needs: it connects first
+    this.publisherConnection = await this.connect('publisher', (m) => this.setupPublisher(m));
+    this.consumerConnection = await this.connect('consumer', (m) => this.setupConsumer(m));
+  }
+
+  private async connect(
+    role: ConnectionRole,
+    setup: (model: ChannelModel) => Promise<void>,
+  ): Promise<RecoveringChannelModel> {
+    const log = this.options.logger.child({ connection: role });
+    const connection = await amqp.connect(this.options.url, {
+      ...amqpSocketOptions(this.options.tls),
+      clientProperties: { connection_name: `inventory-worker ${role}` },
+      recovery: { initialDelay: 200, maxDelay: 5_000, initialMaxRetries: 10, setup },
+    });
+    connection.on('disconnect', (err: Error) =>
+      log.warn({ err: err.message }, 'broker connection lost; reconnecting'),
+    );
+    connection.on('reconnect-scheduled', ({ attempt, delay }) =>
+      log.info({ attempt, delay }, 'broker reconnect scheduled'),
+    );
+    connection.on('error', (err: Error) => log.warn({ err: err.message }, 'broker error'));
+    connection.on('blocked', (reason: unknown) => {
+      this.blockedNow.add(role);
+      log.warn({ reason: String(reason) }, 'broker blocked this connection (resource alarm)');
+    });
+    connection.on('unblocked', () => {
+      this.blockedNow.delete(role);
+      log.info('broker unblocked this connection');
+    });
+    return connection;
+  }
+
+  private async setupPublisher(model: ChannelModel): Promise<void> {
+    const channel = await model.createConfirmChannel();
+    await declareTopology(channel, this.options);
+    const publisher: Publisher = { channel, frameMax: negotiatedFrameMax(model), open: true };
+    channel.on('close', () => (publisher.open = false));
+    channel.on('error', (err: Error) =>
+      this.options.logger.warn({ err: err.message, connection: 'publisher' }, 'channel error'),
+    );
+    this.blockedNow.delete('publisher');
+    this.publisher = publisher;
+  }
+
+  private async setupConsumer(model: ChannelModel): Promise<void> {
     const { logger: log } = this.options;
-    const publish = await model.createConfirmChannel();
-    await declareTopology(publish, this.options);
     const consume = await model.createChannel();
     await consume.prefetch(this.options.prefetch);
     const session: Session = {
       id: ++this.sessions,
       consume,
-      publish,
       acker: new Acker(consume),
-      frameMax: negotiatedFrameMax(model),
       open: true,
     };
-    const closeSession = () => {
+    consume.on('close', () => {
       if (!session.open) return;
       session.open = false;
       session.acker.close();
       if (this.session === session) this.consumerTag = undefined;
-    };
-    for (const ch of [consume, publish]) {
-      ch.on('close', closeSession);
-      ch.on('error', (err: Error) => log.warn({ err: err.message }, 'channel error'));
-    }
+    });
+    consume.on('error', (err: Error) =>
+      log.warn({ err: err.message, connection: 'consumer' }, 'channel error'),
+    );
+    this.blockedNow.delete('consumer');
     this.session = session;
     if (this.consuming && !this.stopping) await this.consume(session);
     log.info({ session: session.id, queue: MAIN_QUEUE }, 'broker ready');
@@ -138,36 +188,42 @@ export class Broker {
    * over the connection's frame size makes the broker close the connection.
    */
   get headerBudget(): number {
-    const frameMax = this.session?.frameMax ?? FRAME_MIN_SIZE;
+    const frameMax = this.publisher?.frameMax ?? FRAME_MIN_SIZE;
     return Math.max(0, frameMax - HEADER_FRAME_RESERVE);
   }
 
-  /** Publishes and resolves once the broker confirmed it. Rejects if not connected. */
+  /**
+   * Publishes and resolves once the broker confirmed it. Rejects if not connected, if the
+   * broker refuses it, or if no confirm came within `confirmTimeoutMs` (a blocked or stalled
+   * connection): the caller then gives the delivery back, and a late confirm changes nothing
+   * but a duplicate announcement, which consumers drop by its id.
+   */
   async publish(
     exchange: string,
     routingKey: string,
     content: Buffer,
     options: Options.Publish,
   ): Promise<void> {
-    const s = this.session;
-    if (!s?.open) throw new Error('broker not connected');
-    const confirmed = new Promise<void>((resolve, reject) => {
-      const ok = s.publish.publish(
-        exchange,
-        routingKey,
-        content,
-        { persistent: true, ...options },
-        (err) => (err ? reject(toError(err)) : resolve()),
+    const p = this.publisher;
+    if (!p?.open) throw new Error('broker not connected');
+    const timeoutMs = this.options.confirmTimeoutMs ?? 30_000;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`publish not confirmed within ${timeoutMs} ms`)),
+        timeoutMs,
       );
-      if (!ok) void once(s.publish, 'drain').catch(() => undefined);
+      p.channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) => {
+        clearTimeout(timer);
+        if (err) reject(toError(err));
+        else resolve();
+      });
     });
-    return confirmed;
   }
 
-  /** A channel for ad-hoc work (CLI: dlq list/replay). */
+  /** A channel for ad-hoc reads (the DLQ's depth), on the publishing connection. */
   async channel(): Promise<Channel> {
-    if (!this.connection) throw new Error('broker not started');
-    return this.connection.createChannel();
+    if (!this.publisherConnection) throw new Error('broker not started');
+    return this.publisherConnection.createChannel();
   }
 
   /**
@@ -180,29 +236,22 @@ export class Broker {
     if (s?.open) s.acker.ackCompletedAndClose();
   }
 
-  /** After `freeze`: closes the connection; the broker redelivers every unacked delivery. */
+  /** After `freeze`: closes the connections; the broker redelivers every unacked delivery. */
   async abort(): Promise<void> {
     this.freeze();
-    const s = this.session;
-    if (s?.open) {
-      try {
-        await s.consume.close();
-      } catch (e) {
-        this.options.logger.warn({ err: toError(e).message }, 'closing the consume channel failed');
-      }
-    }
-    try {
-      await this.connection?.close();
-    } catch (e) {
-      this.options.logger.warn({ err: toError(e).message }, 'broker close failed');
-    }
+    await this.closeConnections();
   }
 
   async close(): Promise<void> {
     this.stopping = true;
     const s = this.session;
+    if (s?.open) s.acker.flush();
+    await this.closeConnections();
+  }
+
+  private async closeConnections(): Promise<void> {
+    const s = this.session;
     if (s?.open) {
-      s.acker.flush();
       // Close the consuming channel first: its close-ok comes after the broker processed the
       // acks just sent on it. Closing only the connection lets amqplib's frame mux send the
       // connection close ahead of them, and the last acks are lost (the events redelivered).
@@ -212,10 +261,12 @@ export class Broker {
         this.options.logger.warn({ err: toError(e).message }, 'closing the consume channel failed');
       }
     }
-    try {
-      await this.connection?.close();
-    } catch (e) {
-      this.options.logger.warn({ err: toError(e).message }, 'broker close failed');
+    for (const connection of [this.consumerConnection, this.publisherConnection]) {
+      try {
+        await connection?.close();
+      } catch (e) {
+        this.options.logger.warn({ err: toError(e).message }, 'broker close failed');
+      }
     }
   }
 }

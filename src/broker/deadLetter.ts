@@ -8,6 +8,7 @@ import {
   republishableHeaders,
 } from './headers.js';
 import { printable } from './printable.js';
+import { maskCredentials } from '../secrets.js';
 import { DLQ, RETRY_DELAYS_MS, retryQueueName } from './topology.js';
 
 /**
@@ -66,7 +67,7 @@ export async function deadLetter(
     DLQ,
     msg.content,
     carriedProperties(broker, msg, {
-      'x-error-reason': truncateUtf8(printable(reason), MAX_REASON_BYTES),
+      'x-error-reason': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
       'x-error-at': new Date().toISOString(),
       'x-attempts': attemptsOf(msg) + 1,
     }),
@@ -94,7 +95,7 @@ export async function retryLater(
     msg.content,
     carriedProperties(broker, msg, {
       'x-attempts': attempts + 1,
-      'x-last-error': truncateUtf8(printable(reason), MAX_REASON_BYTES),
+      'x-last-error': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
     }),
   );
   return 'retry';

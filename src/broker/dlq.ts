@@ -8,6 +8,7 @@ import {
   propertyString,
   republishableHeaders,
 } from './headers.js';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
 
 /**
@@ -94,8 +95,12 @@ const matches = (d: DeadLetter, f: DeadLetterFilter): boolean =>
  * Reads the DLQ without removing anything: every message fetched is returned to the queue
  * when the channel closes (basic.get without ack).
  */
-export async function listDeadLetters(url: string, limit: number): Promise<DeadLetter[]> {
-  const conn = await amqp.connect(url);
+export async function listDeadLetters(
+  url: string,
+  limit: number,
+  tls?: TlsFiles,
+): Promise<DeadLetter[]> {
+  const conn = await amqp.connect(url, amqpSocketOptions(tls));
   try {
     const ch = await conn.createChannel();
     await ch.checkQueue(DLQ);
@@ -130,8 +135,9 @@ export async function replayDeadLetters(
   url: string,
   filter: DeadLetterFilter,
   options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
+  tls?: TlsFiles,
 ): Promise<ReplayResult> {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, amqpSocketOptions(tls));
   const result: ReplayResult = { matched: 0, replayed: 0, kept: 0, unroutable: 0 };
   try {
     const ch: ConfirmChannel = await conn.createConfirmChannel();
@@ -192,8 +198,8 @@ export async function replayDeadLetters(
 }
 
 /** Empties the DLQ; returns how many messages were removed. */
-export async function purgeDeadLetters(url: string): Promise<number> {
-  const conn = await amqp.connect(url);
+export async function purgeDeadLetters(url: string, tls?: TlsFiles): Promise<number> {
+  const conn = await amqp.connect(url, amqpSocketOptions(tls));
   try {
     const ch = await conn.createChannel();
     const { messageCount } = await ch.purgeQueue(DLQ);

@@ -1,4 +1,5 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { INVENTORY_EXCHANGE } from './topology.js';
 
 export interface LazyPublisher {
@@ -11,11 +12,11 @@ export interface LazyPublisher {
  * A confirmed publisher for one-off tools (the CLI): it connects on the first publish only,
  * so a command that has nothing to announce never needs the broker.
  */
-export function lazyPublisher(url: string): LazyPublisher {
+export function lazyPublisher(url: string, tls?: TlsFiles): LazyPublisher {
   let opening: Promise<{ conn: ChannelModel; ch: ConfirmChannel }> | undefined;
   const open = () =>
     (opening ??= (async () => {
-      const conn = await amqp.connect(url);
+      const conn = await amqp.connect(url, amqpSocketOptions(tls));
       const ch = await conn.createConfirmChannel();
       await ch.assertExchange(INVENTORY_EXCHANGE, 'topic', { durable: true });
       return { conn, ch };

@@ -53,6 +53,12 @@ export type Outcome =
 
 const eventKey = (m: EventMeta): string => `${m.tenant}\x1f${m.source}\x1f${m.id}`;
 
+/**
+ * Payloads kept for re-announcement at most. A broker outage leaves at most a prefetch window
+ * owed per worker; beyond the bound the oldest falls back to what MySQL keeps of its event.
+ */
+export const MAX_OWED_ANNOUNCEMENTS = 100_000;
+
 /** A stale payload (Redis was rebuilt under it) is re-applied; this bounds the loop. */
 const MAX_REAPPLY = 5;
 /**
@@ -88,6 +94,11 @@ export class Processor {
 
   get active(): number {
     return this.inFlight;
+  }
+
+  /** Announcements owed to redeliveries (bounded by MAX_OWED_ANNOUNCEMENTS). */
+  get owedAnnouncements(): number {
+    return this.unannounced.size;
   }
 
   handle(msg: ConsumeMessage, session: Session): void {
@@ -251,8 +262,8 @@ export class Processor {
           'announcement not confirmed; delivery left for redelivery',
         );
         this.unannounced.set(owedKey ?? eventKey(meta), p);
-        // bounded: at most a prefetch window is in flight when the broker goes away
-        if (this.unannounced.size > 100_000)
+        // the oldest is dropped beyond the bound: its redelivery re-announces from MySQL
+        if (this.unannounced.size > MAX_OWED_ANNOUNCEMENTS)
           this.unannounced.delete(this.unannounced.keys().next().value!);
         session.acker.requeue(msg);
         return 'dropped';

@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
 import { printable } from '../broker/printable.js';
+import { confirmed } from './confirm.js';
 import { CliError, EXIT, intArg } from './exit.js';
 import { printJson, printTable, progress } from './output.js';
 
@@ -18,7 +18,7 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--limit <n>', 'read at most this many messages', intArg(1), 1000)
     .option('--json', 'print JSON')
     .action(async (o: { limit: number; json?: boolean }) => {
-      const items = await listDeadLetters(config().AMQP_URL, o.limit);
+      const items = await listDeadLetters(config().AMQP_URL, o.limit, config().tls.amqp);
       const byReason = new Map<string, number>();
       for (const d of items) {
         const key = d.reason.split(':')[0]!;
@@ -50,7 +50,9 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--limit <n>', 'search at most this many messages', intArg(1), 10000)
     .addHelpText('after', '\nExit status 4 when no dead letter has this id.')
     .action(async (id: string, o: { limit: number }) => {
-      const found = (await listDeadLetters(config().AMQP_URL, o.limit)).find((d) => d.id === id);
+      const found = (await listDeadLetters(config().AMQP_URL, o.limit, config().tls.amqp)).find(
+        (d) => d.id === id,
+      );
       if (!found) throw new CliError(`no dead letter with id ${id}`, EXIT.notFound);
       let body: unknown = found.body;
       try {
@@ -71,6 +73,13 @@ export function registerDlq(program: Command, config: () => Config): void {
     .option('--id <id>', 'only this event id')
     .option('--dry-run', 'show what would be replayed, change nothing')
     .option('--limit <n>', 'look at most at this many messages', intArg(1), 100000)
+    .option('--yes', 'do not ask')
+    .addHelpText(
+      'after',
+      '\nWithout --dry-run it first counts what matches and says so; on a terminal it then asks\n' +
+        '(type "replay"); a script passes --yes, without which it refuses when not run from a\n' +
+        'terminal (exit 2).',
+    )
     .action(
       async (o: {
         type?: string;
@@ -78,17 +87,41 @@ export function registerDlq(program: Command, config: () => Config): void {
         id?: string;
         dryRun?: boolean;
         limit: number;
+        yes?: boolean;
       }) => {
+        const filter = {
+          ...(o.type !== undefined ? { type: o.type } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.id !== undefined ? { id: o.id } : {}),
+        };
+        const replay = (dryRun: boolean, onProgress?: (n: number) => void) =>
+          replayDeadLetters(
+            config().AMQP_URL,
+            filter,
+            { dryRun, limit: o.limit, ...(onProgress ? { onProgress } : {}) },
+            config().tls.amqp,
+          );
+        if (!o.dryRun) {
+          // say how many before moving any: the count is of now (more may be dead-lettered since)
+          const { matched } = await replay(true);
+          if (matched === 0) {
+            console.log('nothing to replay: no dead letter matches');
+            return;
+          }
+          console.error(`${matched} dead letter(s) match: replaying them to commerce.events`);
+          const ok = await confirmed({
+            yes: o.yes,
+            action: `replay ${matched} dead letter(s)`,
+            question: `Publish ${matched} dead letter(s) back to commerce.events?`,
+            word: 'replay',
+          });
+          if (!ok) {
+            console.log('nothing replayed');
+            return;
+          }
+        }
         const bar = progress('replayed');
-        const r = await replayDeadLetters(
-          config().AMQP_URL,
-          {
-            ...(o.type !== undefined ? { type: o.type } : {}),
-            ...(o.reason !== undefined ? { reason: o.reason } : {}),
-            ...(o.id !== undefined ? { id: o.id } : {}),
-          },
-          { dryRun: Boolean(o.dryRun), limit: o.limit, onProgress: (n) => bar.update(n) },
-        );
+        const r = await replay(Boolean(o.dryRun), (n) => bar.update(n));
         bar.end();
         console.log(
           o.dryRun
@@ -103,23 +136,18 @@ export function registerDlq(program: Command, config: () => Config): void {
     .description('delete every dead letter (asks for confirmation)')
     .option('--yes', 'do not ask')
     .action(async (o: { yes?: boolean }) => {
-      if (!o.yes) {
-        if (!process.stdin.isTTY) {
-          throw new CliError(
-            'refusing to purge without --yes when not run from a terminal',
-            EXIT.usage,
-          );
-        }
-        const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question(
-          'Delete every message in inventory.dlq? Type "purge" to confirm: ',
-        );
-        rl.close();
-        if (answer.trim() !== 'purge') {
-          console.log('nothing deleted');
-          return;
-        }
+      const ok = await confirmed({
+        yes: o.yes,
+        action: 'purge',
+        question: 'Delete every message in inventory.dlq?',
+        word: 'purge',
+      });
+      if (!ok) {
+        console.log('nothing deleted');
+        return;
       }
-      console.log(`purged ${await purgeDeadLetters(config().AMQP_URL)} dead letter(s)`);
+      console.log(
+        `purged ${await purgeDeadLetters(config().AMQP_URL, config().tls.amqp)} dead letter(s)`,
+      );
     });
 }

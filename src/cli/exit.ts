@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { tenantString } from '../domain/schemas.js';
 
 /** The CLI's exit statuses (listed in `inventory --help` and docs/operations.md). */
 export const EXIT = {
@@ -69,6 +70,16 @@ export const intArg =
       throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
     return Number(v);
   };
+
+/**
+ * Option parser for `--tenant`: the rule an event's tenant follows, so that a command never
+ * reads or writes under a name no event could have (commander reports a bad one as usage).
+ */
+export const tenantArg = (v: string): string => {
+  const r = tenantString.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(`a tenant ${r.error.issues[0]!.message}`);
+  return v;
+};
 
 /** Gives up on a promise that takes longer than `ms`, as a service that does not answer. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -6,13 +6,14 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
-import { CliError, EXIT, within } from './exit.js';
+import { amqpSocketOptions } from '../tls.js';
+import { CliError, EXIT, within, tenantArg } from './exit.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
-  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL');
-  const knex = createKnex(config.MYSQL_URL, { max: 2 });
+  await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL');
+  const knex = createKnex(config.MYSQL_URL, { max: 2, tls: config.tls.mysql });
   try {
     return await f(knex);
   } finally {
@@ -31,7 +32,7 @@ export async function publishEvent(
   data: Record<string, unknown>,
 ): Promise<string> {
   const id = `cli-${randomUUID()}`;
-  const conn = await amqp.connect(config.AMQP_URL);
+  const conn = await amqp.connect(config.AMQP_URL, amqpSocketOptions(config.tls.amqp));
   try {
     const ch = await conn.createConfirmChannel();
     const body = {
@@ -67,7 +68,7 @@ export function registerLocations(program: Command, config: () => Config): void 
   program
     .command('locations')
     .description("the tenant's locations in routing order: priority, ships to, SKUs stocked")
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--json', 'print JSON')
     .action(async (o: { tenant: string; json?: boolean }) => {
       const rows = await withKnex(config(), (knex) => listLocations(knex, o.tenant));
@@ -87,7 +88,7 @@ export function registerLocations(program: Command, config: () => Config): void 
     .option('--name <name>', 'display name (default: the id)')
     .option('--priority <n>', 'routing priority, lower first (default 100)')
     .option('--ships-to <codes>', 'comma-separated US, US-CA, ... (default: anywhere)')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .action(
       async (
         locationId: string,
@@ -112,7 +113,7 @@ export function registerLocations(program: Command, config: () => Config): void 
     location
       .command(`${verb} <locationId> <skus...>`)
       .description(`${verb} SKUs ${verb === 'bind' ? 'to' : 'from'} a location (${type})`)
-      .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+      .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
       .action(async (locationId: string, skus: string[], o: { tenant: string }) => {
         const id = await publishEvent(config(), o.tenant, type, {
           locationId: cliId('locationId', locationId),
@@ -130,7 +131,7 @@ export function registerLocations(program: Command, config: () => Config): void 
     .option('--limit <n>', 'the most units that may wait under the policy')
     .option('--until <time>', 'preorder: no new pre-orders from this RFC 3339 time; none: no end')
     .option('--location <locationId>', 'location (default: default)')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .action(
       async (
         sku: string,
@@ -162,7 +163,7 @@ export function registerLocations(program: Command, config: () => Config): void 
     .command('transfers')
     .description('transfers, newest first: state, from, to, units, in transit, received')
     .option('--state <state>', 'created, shipped, receiving, received or cancelled')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--json', 'print JSON, with lines')
     .action(async (o: { state?: string; tenant: string; json?: boolean }) => {
       const rows = await withKnex(config(), (knex) =>
@@ -183,7 +184,7 @@ export function registerLocations(program: Command, config: () => Config): void 
   program
     .command('cost <sku> <unitCost>')
     .description('set a SKU\'s unit cost (for the stock value in stats); "none" removes it')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .action(async (sku: string, unitCost: string, o: { tenant: string }) => {
       const cost = unitCost === 'none' ? null : Number(unitCost);
       if (cost !== null && !(Number.isFinite(cost) && cost >= 0))

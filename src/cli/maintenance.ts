@@ -5,7 +5,7 @@ import { rebuildTenant } from '../ledger/rebuild.js';
 import { knownTenants } from '../ledger/outboxLag.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
-import { within } from './exit.js';
+import { within, tenantArg } from './exit.js';
 import { progress } from './output.js';
 
 export function registerMaintenance(program: Command, config: () => Config): void {
@@ -13,7 +13,11 @@ export function registerMaintenance(program: Command, config: () => Config): voi
     .command('migrate')
     .description('create the database if missing and run pending migrations')
     .action(async () => {
-      const applied = await within(migrate(config().MYSQL_URL), 60_000, 'MySQL');
+      const applied = await within(
+        migrate(config().MYSQL_URL, config().tls.mysql),
+        60_000,
+        'MySQL',
+      );
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
     });
 
@@ -22,7 +26,7 @@ export function registerMaintenance(program: Command, config: () => Config): voi
     .description(
       "rebuild Redis from MySQL (every tenant, or one): mirrors the outbox, drops the tenant's keys, reloads",
     )
-    .option('--tenant <tenant>', 'only this tenant')
+    .option('--tenant <tenant>', 'only this tenant', tenantArg)
     .action(async (o: { tenant?: string }) => {
       const c = config();
       const logger = createLogger(c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL);

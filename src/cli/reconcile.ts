@@ -1,15 +1,15 @@
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { CART_EXPIRY_QUEUE } from '../../jobs/cart-expiry.js';
 import { bullConnection, bullPrefix } from '../../jobs/connection.js';
 import { lazyPublisher } from '../broker/lazyPublisher.js';
 import type { Config } from '../config.js';
+import { createLogger } from '../logger.js';
 import { reconcile, type ReconcileSummary } from '../reconcile/index.js';
 import { openServices } from '../services.js';
 import { printJson, printTable, progress } from './output.js';
 
-import { EXIT } from './exit.js';
+import { EXIT, tenantArg } from './exit.js';
 
 /** Exit status when drift was found (whether or not it was repaired). */
 export const EXIT_DRIFT = EXIT.drift;
@@ -70,7 +70,7 @@ export function registerReconcile(program: Command, config: () => Config): void 
       '--repair',
       'restore stock_levels and Redis (figures, locations, bindings) to MySQL, release leaked carts, mend wait queues',
     )
-    .option('--tenant <tenant>', 'only this tenant')
+    .option('--tenant <tenant>', 'only this tenant', tenantArg)
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -81,17 +81,16 @@ export function registerReconcile(program: Command, config: () => Config): void 
     .action(async (o: { repair?: boolean; tenant?: string; json?: boolean }) => {
       const c = config();
       // stdout is for the table or the JSON; logs go to stderr
-      const logger = pino(
-        { name: 'inventory', level: c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL },
-        pino.destination(2),
-      );
+      const logger = createLogger(c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL, 'inventory', 2);
       const services = await openServices(c, logger);
-      const bull = bullConnection(c.REDIS_URL);
+      const bull = bullConnection(c.REDIS_URL, c.tls.redis);
       const jobs = new Queue(CART_EXPIRY_QUEUE, {
         connection: bull,
         prefix: bullPrefix(c.REDIS_PREFIX),
       });
-      const publisher = lazyPublisher(c.AMQP_URL);
+      // without a listener BullMQ prints the error whole (a Redis error's command and arguments)
+      jobs.on('error', (err) => logger.warn({ err }, 'cart expiry queue error'));
+      const publisher = lazyPublisher(c.AMQP_URL, c.tls.amqp);
       const bar = progress('checked');
       const started = Date.now();
       try {

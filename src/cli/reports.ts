@@ -3,16 +3,17 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
-import { CliError, EXIT, intArg, within } from './exit.js';
+import { CliError, EXIT, intArg, within, tenantArg } from './exit.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printable } from '../broker/printable.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
 import { stockValue } from '../ledger/networkQueries.js';
+import { redisTlsOptions } from '../tls.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
-  await within(migrate(config.MYSQL_URL), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
-  const knex = createKnex(config.MYSQL_URL, { max: 2 });
+  await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
+  const knex = createKnex(config.MYSQL_URL, { max: 2, tls: config.tls.mysql });
   try {
     return await f(knex);
   } finally {
@@ -25,7 +26,7 @@ export function registerReports(program: Command, config: () => Config): void {
   program
     .command('low-stock')
     .description('SKU-locations at or below their reorder level (from stock_levels)')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--limit <n>', 'at most this many rows', intArg(1), 1000)
     .option('--json', 'print JSON')
     .action(async (o: { tenant: string; limit: number; json?: boolean }) => {
@@ -67,7 +68,7 @@ export function registerReports(program: Command, config: () => Config): void {
   program
     .command('history <sku>')
     .description('ledger movements of a SKU, newest first, a page at a time')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--location <id>', 'one location only')
     .option('--limit <n>', 'rows per page', intArg(1), 50)
     .option('--before <id>', 'next page: movements with a ledger id below this one', intArg(1))
@@ -142,7 +143,7 @@ export function registerReports(program: Command, config: () => Config): void {
   program
     .command('reservations <reference>')
     .description('holds of a cart, order or transfer id (mirrored state, with lines)')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExit status 4 when no cart, order or transfer has this id.')
     .action(async (reference: string, o: { tenant: string; json?: boolean }) => {
@@ -200,7 +201,7 @@ export function registerReports(program: Command, config: () => Config): void {
     .description(
       'units on hand, SKUs, holds by kind and state, units sold, ledger size and lag behind Redis',
     )
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--days <n>', 'units sold over the last N days', intArg(1), 30)
     .option('--json', 'print JSON')
     .action(async (o: { tenant: string; days: number; json?: boolean }) => {
@@ -237,7 +238,11 @@ export function registerReports(program: Command, config: () => Config): void {
 
 /** The tenant's outbox lag, or null when Redis does not answer within a few seconds. */
 async function readOutboxLag(c: Config, tenant: string) {
-  const redis = new Redis(c.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+  const redis = new Redis(c.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    ...redisTlsOptions(c.tls.redis),
+  });
   redis.on('error', () => undefined); // reported as null below
   try {
     return await within(

@@ -5,7 +5,7 @@ import { DEFAULT_TENANT, type SellPolicy } from '../domain/types.js';
 import { pairOf, TenantKeys } from '../engine/keys.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
-import { CliError, EXIT, within } from './exit.js';
+import { CliError, EXIT, within, tenantArg } from './exit.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 
@@ -141,7 +141,7 @@ export function registerStock(program: Command, config: () => Config): void {
     .command('stock <sku>')
     .description('live stock figures of a SKU from Redis: totals and each location')
     .option('--location <id>', 'one location only')
-    .option('--tenant <tenant>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
     .option('--json', 'print JSON: available, reserved, onHand, byLocation, reorderLevel, ...')
     .addHelpText('after', '\nExit status 4 when the SKU has no stock record (JSON still printed).')
     .action(async (sku: string, o: { location?: string; tenant: string; json?: boolean }) => {

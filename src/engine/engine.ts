@@ -75,7 +75,16 @@ export interface EngineOptions {
   ensureTenant: (tenant: string) => Promise<void>;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Most stock keys one event may touch in its script call (lines × candidate locations when
+   * routed): a script runs alone in Redis, so a bigger one would stall every tenant. An event
+   * over it is invalid (`too-much-work`). @default 5000
+   */
+  maxStockKeys?: number;
 }
+
+/** See EngineOptions.maxStockKeys. */
+export const DEFAULT_MAX_STOCK_KEYS = 5000;
 
 interface Plan {
   script: string;
@@ -97,6 +106,11 @@ export class Engine {
   private readonly specs: Map<string, ScriptSpec>;
   private readonly now: () => number;
   private readonly network: NetworkCache;
+
+  /** Tenants whose network is cached (bounded: see NetworkCache). */
+  get cachedNetworks(): number {
+    return this.network.size;
+  }
 
   constructor(
     private readonly redis: Redis,
@@ -149,6 +163,12 @@ export class Engine {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const snap = await this.network.get(meta.tenant);
       const plan = await this.plan(k, command, snap.net);
+      const max = this.options.maxStockKeys ?? DEFAULT_MAX_STOCK_KEYS;
+      if (plan.pairs.length > max)
+        throw new PermanentError(
+          `the event would touch ${plan.pairs.length} stock keys (its lines × the locations that could fill them); the limit is ${max}`,
+          'too-much-work',
+        );
       const now = this.now();
       const reply = await this.call(k, meta, plan, snap.token, now, due);
       const code = reply[0] as ReplyCode;

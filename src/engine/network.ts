@@ -10,6 +10,12 @@ export interface NetworkSnapshot {
 }
 
 /**
+ * Tenants whose network is kept; the least recently used one is dropped beyond this (a dropped
+ * one is read again when next needed: one round trip).
+ */
+export const MAX_CACHED_NETWORKS = 1000;
+
+/**
  * Caches each tenant's network (locations, bindings) for the planner. Optimistic: every
  * script call carries the token it was planned at, and a script that finds another one
  * changes nothing and says so; the engine then drops the entry and plans again. So a cache
@@ -25,9 +31,20 @@ export class NetworkCache {
     private readonly ensureTenant: (tenant: string) => Promise<void>,
   ) {}
 
+  /** Tenants cached now (at most MAX_CACHED_NETWORKS). */
+  get size(): number {
+    return this.entries.size;
+  }
+
   get(tenant: string): Promise<NetworkSnapshot> {
     let e = this.entries.get(tenant);
-    if (!e) {
+    if (e) {
+      // most recently used last: a Map iterates in insertion order
+      this.entries.delete(tenant);
+      this.entries.set(tenant, e);
+    } else {
+      if (this.entries.size >= MAX_CACHED_NETWORKS)
+        this.entries.delete(this.entries.keys().next().value!);
       const read = this.read(tenant);
       e = read;
       this.entries.set(tenant, read);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { toError } from '../errors/toError.js';
 import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
+import { errorText } from '../secrets.js';
 
 /** Rejects when `p` has not settled after `ms` (a service that hangs is as bad as one down). */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -15,6 +15,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
     clearTimeout(timer);
   }
 }
+
+/** A readiness answer is reused this long. */
+const CHECK_REUSE_MS = 1000;
 
 export interface ReadinessOptions {
   /** true while a consumer is registered on a live channel */
@@ -44,17 +47,31 @@ export interface Readiness {
  */
 export class ReadinessProbe {
   private tenants: string[] = [];
+  private last: { at: number; result: Promise<Readiness> } | undefined;
 
   constructor(private readonly o: ReadinessOptions) {}
 
-  async check(): Promise<Readiness> {
+  /**
+   * The readiness now. Calls within a second of the last check (or during it) share its
+   * answer, so a probe hammering /readyz while a service is down adds no queue of commands.
+   */
+  check(): Promise<Readiness> {
+    const now = Date.now();
+    if (this.last && now - this.last.at < CHECK_REUSE_MS) return this.last.result;
+    const result = this.checkNow();
+    this.last = { at: now, result };
+    return result;
+  }
+
+  private async checkNow(): Promise<Readiness> {
     const ms = this.o.timeoutMs ?? 2000;
     const run = async (f: () => Promise<string | undefined>): Promise<CheckResult> => {
       try {
         const detail = await f();
         return detail === undefined ? { ok: true } : { ok: false, detail };
       } catch (e) {
-        return { ok: false, detail: toError(e).message };
+        // anyone who can reach the port reads it: no password, no SQL, a short line
+        return { ok: false, detail: errorText(e) };
       }
     };
     // the tenant list read by the MySQL check feeds the outbox check; the last good one is kept

@@ -7,7 +7,7 @@ import type { Outcome } from '../broker/processor.js';
 import { toError } from '../errors/toError.js';
 import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
 import type { Logger } from '../logger.js';
-import { withTimeout } from './health.js';
+import { withTimeout, type Readiness } from './health.js';
 
 export interface MetricsSources {
   knex: Knex;
@@ -18,6 +18,16 @@ export interface MetricsSources {
   types: readonly string[];
   /** deliveries being processed now */
   inFlight: () => number;
+  /** true while a consumer is registered on a live channel */
+  consuming: () => boolean;
+  /** what /readyz answers (each dependency's check) */
+  readiness: () => Promise<Readiness>;
+  /** the broker connections blocked by a resource alarm now */
+  brokerBlocked: () => ReadonlySet<string>;
+  /** announcements owed to redeliveries, kept in memory (bounded) */
+  owedAnnouncements: () => number;
+  /** tenants whose network is cached in memory (bounded) */
+  cachedNetworks: () => number;
   /** messages waiting in inventory.dlq */
   dlqDepth: () => Promise<number>;
   /** BullMQ job counts by queue, then by state */
@@ -27,6 +37,9 @@ export interface MetricsSources {
   /** reservations are counted at most this often (a GROUP BY over the table). @default 10000 */
   reservationsEveryMs?: number;
 }
+
+/** A scrape's answer is reused this long. */
+const SCRAPE_REUSE_MS = 1000;
 
 /** Processing latency buckets (seconds): a Lua call is ~0.1 ms, a ledger commit a few ms. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -42,6 +55,9 @@ export class WorkerMetrics {
   private readonly latency: Histogram<'type' | 'outcome'>;
   private readonly types: Set<string>;
   private tenants: string[] = [];
+  private scrape: { at: number; text: Promise<string> } | undefined;
+  private reconcileCache:
+    { at: number; run: Promise<{ drifts: number; finishedAt: number } | undefined> } | undefined;
   private holdsCache:
     { at: number; rows: { kind: string; state: string; n: number }[] } | undefined;
 
@@ -68,6 +84,71 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(o.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'inventory_consuming',
+      help: 'A consumer is registered on the worker queue and publishing is possible: 1, else 0',
+      registers,
+      collect() {
+        this.set(o.consuming() ? 1 : 0);
+      },
+    });
+    const checks = new Gauge({
+      name: 'inventory_ready_check',
+      help: 'Each readiness check of /readyz (rabbitmq, redis, mysql, outbox): 1 passing, 0 failing',
+      labelNames: ['check'],
+      registers,
+      collect: async () => {
+        const r = await this.quietly('readiness', o.readiness);
+        if (!r) return;
+        for (const [check, result] of Object.entries(r.checks))
+          checks.set({ check }, result.ok ? 1 : 0);
+      },
+    });
+    const lastRun = new Gauge({
+      name: 'inventory_reconcile_last_run_drifts',
+      help: 'Drifts found by the last finished reconciliation (nightly job or CLI), every worker the same',
+      registers,
+      collect: async () => {
+        const run = await this.lastReconcile();
+        if (run) lastRun.set(run.drifts);
+      },
+    });
+    const lastRunAt = new Gauge({
+      name: 'inventory_reconcile_last_run_timestamp_seconds',
+      help: 'When the last finished reconciliation finished (Unix time)',
+      registers,
+      collect: async () => {
+        const run = await this.lastReconcile();
+        if (run) lastRunAt.set(run.finishedAt / 1000);
+      },
+    });
+    new Gauge({
+      name: 'inventory_broker_blocked',
+      help: 'RabbitMQ blocks this connection (a memory or disk alarm): 1, else 0',
+      labelNames: ['connection'],
+      registers,
+      collect() {
+        const blocked = o.brokerBlocked();
+        for (const connection of ['consumer', 'publisher'])
+          this.set({ connection }, blocked.has(connection) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'inventory_owed_announcements',
+      help: 'Announcements not confirmed by the broker, kept for the redelivery (at most 100,000)',
+      registers,
+      collect() {
+        this.set(o.owedAnnouncements());
+      },
+    });
+    new Gauge({
+      name: 'inventory_cached_networks',
+      help: 'Tenants whose locations and bindings are cached in memory (at most 1,000)',
+      registers,
+      collect() {
+        this.set(o.cachedNetworks());
       },
     });
     const lagEntries = new Gauge({
@@ -132,13 +213,43 @@ export class WorkerMetrics {
     this.latency.observe(labels, seconds);
   };
 
-  /** The Prometheus text exposition of every metric. */
+  /**
+   * The Prometheus text exposition of every metric. Scrapes within a second of the last one
+   * (or during it) share its answer: however often it is scraped, the services are asked at
+   * most once a second.
+   */
   text(): Promise<string> {
-    return this.registry.metrics();
+    const now = Date.now();
+    if (this.scrape && now - this.scrape.at < SCRAPE_REUSE_MS) return this.scrape.text;
+    const text = this.registry.metrics();
+    this.scrape = { at: now, text };
+    text.catch(() => {
+      if (this.scrape?.text === text) this.scrape = undefined;
+    });
+    return text;
   }
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** The last finished reconciliation run, read at most every `reservationsEveryMs`. */
+  private lastReconcile(): Promise<{ drifts: number; finishedAt: number } | undefined> {
+    const every = this.o.reservationsEveryMs ?? 10_000;
+    if (this.reconcileCache && Date.now() - this.reconcileCache.at < every)
+      return this.reconcileCache.run;
+    const run = this.quietly('last reconciliation', async () => {
+      const row = (await this.o
+        .knex('reconcile_runs')
+        .whereNotNull('finished_at')
+        .orderBy('id', 'desc')
+        .first('drifts', 'finished_at')) as { drifts: number; finished_at: Date } | undefined;
+      return row
+        ? { drifts: Number(row.drifts), finishedAt: new Date(row.finished_at).getTime() }
+        : undefined;
+    });
+    this.reconcileCache = { at: Date.now(), run };
+    return run;
   }
 
   private async reservations() {

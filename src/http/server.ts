@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { toError } from '../errors/toError.js';
+import { errorText } from '../secrets.js';
 import type { Logger } from '../logger.js';
 import type { Readiness } from './health.js';
 
@@ -50,7 +51,7 @@ export async function startHttpEndpoint(o: HttpEndpointOptions): Promise<HttpEnd
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
       o.logger.error({ err: toError(e), url: req.url }, 'http endpoint failed');
-      if (!res.headersSent) json(res, 500, { error: toError(e).message });
+      if (!res.headersSent) json(res, 500, { error: errorText(e) });
       else res.end();
     });
   });

@@ -2,6 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { migrationSource } from '../../migrations/index.js';
 import type { Logger } from '../logger.js';
+import { safeText } from '../secrets.js';
+import { mysqlSslOptions, type TlsFiles } from '../tls.js';
 
 export type { Knex };
 
@@ -58,15 +60,23 @@ function prepareSession(conn: SessionConnection, done: (err: Error | null) => vo
   });
 }
 
-/** Splits a mysql:// URL into connection settings and the database name. */
-export function parseMysqlUrl(url: string): {
+/**
+ * Splits a mysql:// URL into connection settings and the database name; with `?ssl=true`,
+ * TLS with the files given (the system's CAs without a CA file).
+ */
+export function parseMysqlUrl(
+  url: string,
+  tls?: TlsFiles,
+): {
   host: string;
   port: number;
   user: string;
   password: string;
   database: string;
+  ssl?: ReturnType<typeof mysqlSslOptions>;
 } {
   const u = new URL(url);
+  const ssl = mysqlSslOptions(url, tls);
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
     throw new Error(`MYSQL_URL must name a database of letters, digits and _ (got "${database}")`);
@@ -77,6 +87,7 @@ export function parseMysqlUrl(url: string): {
     user: decodeURIComponent(u.username || 'root'),
     password: decodeURIComponent(u.password),
     database,
+    ...(ssl ? { ssl } : {}),
   };
 }
 
@@ -84,9 +95,16 @@ export function parseMysqlUrl(url: string): {
  * A connection to the server of `url` without a database (to create one, or manage accounts),
  * its session prepared as the pool's are.
  */
-export async function connectServer(url: string): Promise<Connection> {
-  const { host, port, user, password } = parseMysqlUrl(url);
-  const conn = await createConnection({ host, port, user, password, charset: 'utf8mb4' });
+export async function connectServer(url: string, tls?: TlsFiles): Promise<Connection> {
+  const { host, port, user, password, ssl } = parseMysqlUrl(url, tls);
+  const conn = await createConnection({
+    host,
+    port,
+    user,
+    password,
+    ...(ssl ? { ssl } : {}),
+    charset: 'utf8mb4',
+  });
   try {
     await conn.query(SESSION_SETUP);
     const [rows] = await conn.query(SESSION_CHECK);
@@ -99,9 +117,9 @@ export async function connectServer(url: string): Promise<Connection> {
 }
 
 /** Creates the database named in the URL if it does not exist yet. */
-export async function ensureDatabase(url: string): Promise<void> {
-  const { database } = parseMysqlUrl(url);
-  const conn = await connectServer(url);
+export async function ensureDatabase(url: string, tls?: TlsFiles): Promise<void> {
+  const { database } = parseMysqlUrl(url, tls);
+  const conn = await connectServer(url, tls);
   try {
     // an identifier parseMysqlUrl checked (letters, digits, _): DDL takes no placeholders
     await conn.query(
@@ -114,23 +132,31 @@ export async function ensureDatabase(url: string): Promise<void> {
 
 export function createKnex(
   url: string,
-  pool: { min?: number; max?: number; logger?: Logger } = {},
+  pool: { min?: number; max?: number; logger?: Logger; tls?: TlsFiles } = {},
 ): Knex {
-  const c = parseMysqlUrl(url);
+  const c = parseMysqlUrl(url, pool.tls);
   const log = pool.logger;
+  // knex prints to the console unless told otherwise (e.g. every failed connect): never a
+  // password, never more than a readable length
+  const say = (m: unknown) => safeText(String(m));
   return knexFactory({
     client: 'mysql2',
-    // knex prints to the console unless told otherwise (e.g. every failed connect)
-    ...(log
+    log: log
       ? {
-          log: {
-            warn: (m: unknown) => log.warn({ knex: String(m) }, 'knex warning'),
-            error: (m: unknown) => log.error({ knex: String(m) }, 'knex error'),
-            deprecate: (m: unknown) => log.warn({ knex: String(m) }, 'knex deprecation'),
-            debug: (m: unknown) => log.debug({ knex: m }, 'knex debug'),
-          },
+          warn: (m: unknown) => log.warn({ knex: say(m) }, 'knex warning'),
+          error: (m: unknown) => log.error({ knex: say(m) }, 'knex error'),
+          deprecate: (m: unknown) => log.warn({ knex: say(m) }, 'knex deprecation'),
+          debug: (m: unknown) => log.debug({ knex: m }, 'knex debug'),
         }
-      : {}),
+      : {
+          warn: (m: unknown) => console.error(`knex: ${say(m)}`),
+          error: (m: unknown) => console.error(`knex: ${say(m)}`),
+          deprecate: (m: unknown) => console.error(`knex: ${say(m)}`),
+          debug: () => undefined,
+        },
+    // An error carries the statement with `?` placeholders, not with its values (ids, payloads,
+    // a BI account's password): errors are logged and printed.
+    compileSqlOnError: false,
     connection: {
       ...c,
       charset: 'utf8mb4',
@@ -149,9 +175,9 @@ export function createKnex(
 }
 
 /** Creates the database if missing and runs every pending migration. */
-export async function migrate(url: string): Promise<string[]> {
-  await ensureDatabase(url);
-  const knex = createKnex(url, { max: 1 });
+export async function migrate(url: string, tls?: TlsFiles): Promise<string[]> {
+  await ensureDatabase(url, tls);
+  const knex = createKnex(url, { max: 1, ...(tls ? { tls } : {}) });
   try {
     const [, applied] = (await knex.migrate.latest()) as [number, string[]];
     return applied;

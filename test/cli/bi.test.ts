@@ -82,7 +82,11 @@ beforeAll(async () => {
     ev('stock.adjusted', { sku: 'A', delta: 1, reason: 'found' }, DAY3), // not shrinkage
   ]);
 
-  const granted = await inventory(['bi-grant', '--user', user, '--password', password], env);
+  // TCP from here comes from 127.0.0.1 (the server may not resolve it to 'localhost')
+  const granted = await inventory(['bi-grant', '--user', user, '--host', '127.0.0.1'], {
+    ...env,
+    BI_PASSWORD: password,
+  });
   expect(granted.stderr).toBe('');
   expect(granted.code).toBe(0);
   const { host, port, database } = parseMysqlUrl(w.config.MYSQL_URL);
@@ -91,7 +95,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bi?.end();
-  if (env) await inventory(['bi-revoke', '--user', user], env);
+  if (env) await inventory(['bi-revoke', '--user', user, '--host', '127.0.0.1', '--yes'], env);
   await w?.cleanup();
 });
 

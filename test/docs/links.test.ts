@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { headingAnchors, proseLines, slug } from '../support/markdown.js';
 
 /**
  * The documentation stays true to the repository: its links resolve, nothing points outside
@@ -34,45 +35,7 @@ function repositoryFiles(): string[] {
 const files = repositoryFiles();
 const markdown = files.filter((f) => f.endsWith('.md'));
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
-
-/** The text outside fenced code blocks, line by line (code lines become empty). */
-function proseLines(text: string): string[] {
-  let fence: string | undefined;
-  return text.split('\n').map((line) => {
-    const m = /^\s*(`{3,}|~{3,})/.exec(line);
-    if (m) {
-      if (fence === undefined) fence = m[1]![0]!.repeat(m[1]!.length);
-      else if (m[1]!.startsWith(fence)) fence = undefined;
-      return '';
-    }
-    return fence === undefined ? line : '';
-  });
-}
-
-/** The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces → `-`. */
-function slug(heading: string): string {
-  const text = heading
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/`/g, '')
-    .trim()
-    .toLowerCase();
-  return text.replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '').replace(/ /g, '-');
-}
-
-/** Every heading anchor of a markdown file, numbered as GitHub numbers repeated ones. */
-function anchorsOf(file: string): Set<string> {
-  const seen = new Map<string, number>();
-  const anchors = new Set<string>();
-  for (const line of proseLines(read(file))) {
-    const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!m) continue;
-    const base = slug(m[1]!);
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return anchors;
-}
+const anchorsOf = (file: string): Set<string> => headingAnchors(read(file));
 
 /** The targets of the inline links of a markdown file (outside code), with their line. */
 function linksOf(file: string): { target: string; line: number }[] {

@@ -51,7 +51,9 @@ export async function startTestWorker(
     config,
     amqpUrl: url,
     vhost,
-    stop: () => worker.close(),
+    stop: async () => {
+      await worker.close();
+    },
     async restart() {
       await worker.close();
       worker = await startWorker(config, logger);

@@ -4,7 +4,7 @@
  * process with its data in a temporary directory; `close()` kills it and removes the directory.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,29 +52,59 @@ async function exited(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+export interface PrivateRedisOptions {
+  /** `requirepass`: clients must AUTH with it */
+  password?: string;
+  /** TLS only (`--port 0`): PEM files of the server's certificate and key, and the CA of clients */
+  tls?: { cert: string; key: string; ca: string; clientCert: string; clientKey: string };
+}
+
 /** redis-server without persistence: a restart comes back empty. */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly o: PrivateRedisOptions,
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
+  static async start(o: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort(), o);
     await r.start();
     return r;
   }
 
+  /** The URL, with the password when there is one (`rediss:` with TLS). */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const auth = this.o.password ? `:${encodeURIComponent(this.o.password)}@` : '';
+    return `${this.o.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
+    const { password, tls } = this.o;
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert]
+      : ['--port', String(this.port)];
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        ...listen,
+        ...(tls ? ['--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca] : []),
+        ...(password ? ['--requirepass', password] : []),
+        ...['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ],
       { stdio: 'ignore' },
     );
+    const clientTls = tls
+      ? {
+          tls: {
+            ca: readFileSync(tls.ca),
+            cert: readFileSync(tls.clientCert),
+            key: readFileSync(tls.clientKey),
+          },
+        }
+      : {};
     await until('private Redis', 15_000, async () => {
-      const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, ...clientTls });
       c.on('error', () => undefined);
       try {
         await c.connect();
@@ -110,11 +140,11 @@ export class PrivateMariaDb {
   private constructor(
     readonly port: number,
     private readonly dir: string,
-    private readonly args: string[],
+    private readonly extraArgs: string[],
   ) {}
 
-  /** `args`: more server options, e.g. `--sql-mode=NO_BACKSLASH_ESCAPES`. */
-  static async start(args: string[] = []): Promise<PrivateMariaDb> {
+  /** `extraArgs`: more server options (e.g. `--ssl-cert=…`). */
+  static async start(extraArgs: string[] = []): Promise<PrivateMariaDb> {
     const dir = mkdtempSync(join(tmpdir(), 'faults-mariadb-'));
     await run('mariadb-install-db', [
       '--no-defaults',
@@ -123,7 +153,7 @@ export class PrivateMariaDb {
       '--user=root',
       '--skip-test-db',
     ]);
-    const m = new PrivateMariaDb(await freePort(), dir, args);
+    const m = new PrivateMariaDb(await freePort(), dir, extraArgs);
     await m.start();
     return m;
   }
@@ -145,7 +175,7 @@ export class PrivateMariaDb {
         `--pid-file=${this.dir}/mysqld.pid`,
         '--user=root',
         '--innodb-buffer-pool-size=64M',
-        ...this.args,
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );

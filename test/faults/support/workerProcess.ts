@@ -33,6 +33,8 @@ export class WorkerProcess {
     private readonly env: Record<string, string>,
     /** extra node options before the script (e.g. `--import` of a test hook) */
     private readonly nodeArgs: string[] = [],
+    /** every chunk of stdout and stderr as it comes (the log keeps only the last lines) */
+    private readonly onOutput?: (chunk: string) => void,
   ) {}
 
   get pid(): number | undefined {
@@ -63,6 +65,7 @@ export class WorkerProcess {
     this.child = child;
     let rest = '';
     const onData = (chunk: Buffer) => {
+      this.onOutput?.(chunk.toString());
       const lines = (rest + chunk.toString()).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) this.line(line);
@@ -113,13 +116,18 @@ export class WorkerProcess {
     await this.signal('SIGTERM');
   }
 
-  private async signal(signal: NodeJS.Signals): Promise<void> {
+  /** As `docker stop` does: SIGTERM, then SIGKILL if still running after `graceMs`. */
+  async terminate(graceMs: number): Promise<void> {
+    await this.signal('SIGTERM', graceMs);
+  }
+
+  private async signal(signal: NodeJS.Signals, graceMs = 60_000): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.expectingExit = true;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill(signal);
-    const force = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await gone;
     clearTimeout(force);
   }
