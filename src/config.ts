@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
+import { tenantString } from './domain/schemas.js';
 import { maskUrl, truncate } from './secrets.js';
 import { mysqlUrlWantsTls, readServiceTls, type ServiceTls } from './tls.js';
 
@@ -23,6 +24,11 @@ const url = (protocols: string[]) =>
   );
 
 const int = (min: number) => z.coerce.number().int().min(min);
+
+const flag = () =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** A file read at start-up: TLS certificates and keys. */
 const readableFile = z
@@ -103,6 +109,39 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (1-32 characters)')
     .default('inv'),
+  /**
+   * The tenants whose events the worker applies, comma-separated; an event of any other tenant
+   * is dead-lettered (`unknown-tenant`) and changes nothing. Empty: any tenant.
+   * @default (empty: any tenant)
+   */
+  TENANTS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const out: string[] = [];
+      for (const name of v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)) {
+        if (!tenantString.safeParse(name).success) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${name}" is not a tenant name (1-64 of A-Z a-z 0-9 _ . -, starting alphanumeric)`,
+          });
+          return z.NEVER;
+        }
+        out.push(name);
+      }
+      return out;
+    }),
+  /**
+   * An event's tenant must equal the AMQP user that published it (the message's `user_id`,
+   * which RabbitMQ checks against the connection's user); else it is dead-lettered
+   * (`unauthorised-tenant`). @default false
+   */
+  TENANT_FROM_USER: flag().default(false),
+  /** An event without `tenant` is dead-lettered (`invalid`) instead of going to `default`. @default false */
+  REQUIRE_TENANT: flag().default(false),
   /** Ledger mirror: most events written to MySQL in one transaction. @default 2000 */
   LEDGER_BATCH_SIZE: int(1).default(2000),
   /** Unacknowledged deliveries in flight per worker (the parallelism window). @default 1000 */

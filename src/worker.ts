@@ -3,6 +3,7 @@ import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { CrashGuard } from './broker/crashGuard.js';
 import { Processor } from './broker/processor.js';
+import { tenantRules } from './broker/tenants.js';
 import { cartTtlMs, type Config } from './config.js';
 import { CartExpiry } from '../jobs/cart-expiry.js';
 import { ReconcileJobs } from '../jobs/reconcile.js';
@@ -58,8 +59,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
   sweeper.start();
 
+  const tenants = tenantRules(config);
   const broker = new Broker({
     url: config.AMQP_URL,
+    ...(tenants.fromUser ? { ownUser: tenants.ownUser } : {}),
     tls: config.tls.amqp,
     prefetch: config.PREFETCH,
     queueType: config.QUEUE_TYPE,
@@ -113,6 +116,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     broker,
     logger,
     maxBytes: config.MAX_MESSAGE_BYTES,
+    tenants,
     cartTtlMs: (tenant) => cartTtlMs(config, tenant),
     findPayload: (tenant, source, id, command) => findPayload(knex, tenant, source, id, command),
     // the ack waits for the expiry job, so no acknowledged cart hold is left without one

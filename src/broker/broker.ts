@@ -47,6 +47,11 @@ export interface BrokerOptions {
   queueType: QueueType;
   deliveryLimit: number;
   types: readonly string[];
+  /**
+   * Set (TENANT_FROM_USER) to the user this connection authenticates as: messages published
+   * again then carry their origin (see tenants.ts). Unset, they are published with no user_id.
+   */
+  ownUser?: string;
   logger: Logger;
   onMessage: (msg: ConsumeMessage, session: Session) => void;
   /** a publish not confirmed by then is failed (the delivery is retried). @default 30000 */
@@ -181,6 +186,11 @@ export class Broker {
       }
     }
     this.consumerTag = undefined;
+  }
+
+  /** The user messages published again are sealed with (see `BrokerOptions.ownUser`). */
+  get ownUser(): string | undefined {
+    return this.options.ownUser;
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   republishableHeaders,
 } from './headers.js';
 import { printable } from './printable.js';
+import { carryOrigin } from './tenants.js';
 import { maskCredentials } from '../secrets.js';
 import { DLQ, RETRY_DELAYS_MS, retryQueueName } from './topology.js';
 
@@ -35,6 +36,17 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 function carriedProperties(broker: Broker, msg: ConsumeMessage, headers: Record<string, unknown>) {
   const p = msg.properties;
   const timestamp: unknown = p.timestamp;
+  const carried: Record<string, unknown> = {
+    ...republishableHeaders(p.headers, broker.headerBudget),
+    'x-original-routing-key': originalRoutingKey(msg),
+    'x-original-exchange':
+      msg.fields.exchange === ''
+        ? (headerString(p.headers, 'x-original-exchange') ?? '')
+        : msg.fields.exchange,
+    ...headers,
+  };
+  const own = broker.ownUser;
+  const userId = own === undefined ? undefined : carryOrigin(p, carried, own);
   return {
     contentType: propertyString(p.contentType),
     contentEncoding: propertyString(p.contentEncoding),
@@ -43,15 +55,8 @@ function carriedProperties(broker: Broker, msg: ConsumeMessage, headers: Record<
     timestamp: typeof timestamp === 'number' ? timestamp : undefined,
     type: propertyString(p.type),
     appId: propertyString(p.appId),
-    headers: {
-      ...republishableHeaders(p.headers, broker.headerBudget),
-      'x-original-routing-key': originalRoutingKey(msg),
-      'x-original-exchange':
-        msg.fields.exchange === ''
-          ? (headerString(p.headers, 'x-original-exchange') ?? '')
-          : msg.fields.exchange,
-      ...headers,
-    },
+    ...(userId !== undefined ? { userId } : {}),
+    headers: carried,
     persistent: true,
   };
 }

@@ -6,6 +6,7 @@ import { describeIssues, idString, sourceString, tenantString } from '../domain/
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
 import { PermanentError } from '../errors/PermanentError.js';
 import { propertyString } from './headers.js';
+import { authoriseTenant, type TenantRules } from './tenants.js';
 
 /** The CloudEvents 1.0 envelope (structured JSON mode); extension attributes are allowed. */
 const envelope = z.looseObject({
@@ -32,6 +33,8 @@ export interface DecodedEvent {
 export interface DecodeOptions {
   maxBytes: number;
   cartTtlMs: (tenant: string) => number;
+  /** who may act for which tenant; absent: any event for any tenant, `default` when it names none */
+  tenants?: TenantRules;
 }
 
 const fail = (reason: string, message: string): never => {
@@ -40,7 +43,8 @@ const fail = (reason: string, message: string): never => {
 
 /**
  * Turns a delivery into a validated command, or throws PermanentError with a reason code
- * (malformed, invalid, unknown-type, routing-mismatch, too-large) and a message a person can act on.
+ * (malformed, invalid, unknown-type, routing-mismatch, too-large, unknown-tenant,
+ * unauthorised-tenant) and a message a person can act on.
  */
 export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEvent {
   const { content, properties, fields } = msg;
@@ -76,11 +80,14 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   if (messageId !== undefined && messageId !== e.id) {
     fail('invalid', `AMQP message-id "${messageId}" differs from event id "${e.id}"`);
   }
+  // before anything of the data is looked at: an unauthorised event gets no further
+  const tenant = options.tenants
+    ? authoriseTenant(e.tenant, properties, options.tenants)
+    : (e.tenant ?? DEFAULT_TENANT);
   const consumer = consumers.get(e.type);
   if (!consumer) fail('unknown-type', `unknown event type "${e.type}"`);
   const data = consumer!.data.safeParse(e.data);
   if (!data.success) fail('invalid', `invalid ${e.type} data: ${describeIssues(data.error)}`);
-  const tenant = e.tenant ?? DEFAULT_TENANT;
   const meta: EventMeta = {
     tenant,
     source: e.source,

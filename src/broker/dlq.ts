@@ -8,14 +8,16 @@ import {
   propertyString,
   republishableHeaders,
 } from './headers.js';
+import {
+  COPY_HEADER_BUDGET,
+  DELIVERY_ANNOTATIONS,
+  passDeadLetters,
+  publishConfirmed,
+  type Visit,
+} from './dlqPass.js';
+import { amqpUser, carryOrigin } from './tenants.js';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
-
-/**
- * Headers a replay may carry, in bytes: the frame size amqplib asks for (128 KiB) less room for
- * the other properties. A dead letter's headers were published within a frame of that size.
- */
-const REPLAY_HEADER_BUDGET = 131_072 - 8192;
 
 /** A dead letter as ops see it. */
 export interface DeadLetter {
@@ -91,30 +93,22 @@ const matches = (d: DeadLetter, f: DeadLetterFilter): boolean =>
   (f.reason === undefined || d.reason.includes(f.reason)) &&
   (f.id === undefined || d.id === f.id);
 
-/**
- * Reads the DLQ without removing anything: every message fetched is returned to the queue
- * when the channel closes (basic.get without ack).
- */
+/** The first `limit` dead letters, in order; the DLQ is left as it was. */
 export async function listDeadLetters(
   url: string,
   limit: number,
   tls?: TlsFiles,
 ): Promise<DeadLetter[]> {
-  const conn = await amqp.connect(url, amqpSocketOptions(tls));
-  try {
-    const ch = await conn.createChannel();
-    await ch.checkQueue(DLQ);
-    const out: DeadLetter[] = [];
-    while (out.length < limit) {
-      const m = await ch.get(DLQ, { noAck: false });
-      if (!m) break;
-      out.push(describe(m, out.length + 1));
-    }
-    await ch.close();
-    return out;
-  } finally {
-    await conn.close();
-  }
+  const out: DeadLetter[] = [];
+  await passDeadLetters(
+    url,
+    async (m, position) => {
+      if (position <= limit) out.push(describe(m, position));
+      return 'keep';
+    },
+    { tls },
+  );
+  return out;
 }
 
 export interface ReplayResult {
@@ -129,7 +123,8 @@ export interface ReplayResult {
 /**
  * Publishes matching dead letters back onto commerce.events with their original routing key,
  * message id and body (publisher-confirmed), then removes them from the DLQ. The engine's
- * idempotency makes replaying an event twice harmless.
+ * idempotency makes replaying an event twice harmless. A message's origin (see tenants.ts)
+ * travels with it, published by this connection's user.
  */
 export async function replayDeadLetters(
   url: string,
@@ -137,64 +132,57 @@ export async function replayDeadLetters(
   options: { dryRun: boolean; limit: number; onProgress?: (done: number) => void },
   tls?: TlsFiles,
 ): Promise<ReplayResult> {
-  const conn = await amqp.connect(url, amqpSocketOptions(tls));
   const result: ReplayResult = { matched: 0, replayed: 0, kept: 0, unroutable: 0 };
-  try {
-    const ch: ConfirmChannel = await conn.createConfirmChannel();
-    // published `mandatory`: the broker returns (before confirming) what no queue would take
-    let returned = false;
-    ch.on('return', () => {
-      returned = true;
-    });
-    // Only the dead letters there now: one that fails again while we run is dead-lettered
-    // behind them, and reading on would replay it again and again with the worker.
-    const { messageCount } = await ch.checkQueue(DLQ);
-    let seen = 0;
-    while (seen < Math.min(options.limit, messageCount)) {
-      const m = await ch.get(DLQ, { noAck: false });
-      if (!m) break;
-      seen++;
-      const d = describe(m, seen);
-      if (!matches(d, filter)) {
-        result.kept++;
-        continue; // stays unacked: back in the DLQ when the channel closes
-      }
-      result.matched++;
-      if (options.dryRun) continue;
-      const headers = republishableHeaders(m.properties.headers, REPLAY_HEADER_BUDGET);
-      for (const k of ['x-error-reason', 'x-error-at', 'x-attempts', 'x-last-error', 'x-death'])
-        delete headers[k];
-      headers['x-replayed-at'] = new Date().toISOString();
-      returned = false;
-      await new Promise<void>((resolve, reject) =>
-        ch.publish(
-          COMMERCE_EXCHANGE,
-          d.routingKey,
-          m.content,
-          {
-            persistent: true,
-            mandatory: true,
-            contentType: propertyString(m.properties.contentType),
-            messageId: propertyString(m.properties.messageId),
-            headers,
-          },
-          (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-        ),
-      );
-      if (returned) {
-        result.unroutable++;
-        result.kept++;
-        continue; // stays unacked: back in the DLQ when the channel closes
-      }
-      ch.ack(m);
-      result.replayed++;
-      options.onProgress?.(result.replayed);
+  const ownUser = amqpUser(url);
+  // published `mandatory`: the broker returns (before confirming) what no queue would take
+  let returned = false;
+  const visit = async (m: GetMessage, position: number, ch: ConfirmChannel): Promise<Visit> => {
+    if (position > options.limit) return 'keep';
+    const d = describe(m, position);
+    if (!matches(d, filter)) {
+      result.kept++;
+      return 'keep';
     }
-    await ch.close();
-    return result;
-  } finally {
-    await conn.close();
-  }
+    result.matched++;
+    if (options.dryRun) return 'keep';
+    const headers = republishableHeaders(m.properties.headers, COPY_HEADER_BUDGET);
+    for (const k of [
+      'x-error-reason',
+      'x-error-at',
+      'x-attempts',
+      'x-last-error',
+      'x-death',
+      ...DELIVERY_ANNOTATIONS,
+    ])
+      delete headers[k];
+    headers['x-replayed-at'] = new Date().toISOString();
+    const userId = carryOrigin(m.properties, headers, ownUser);
+    returned = false;
+    await publishConfirmed(ch, COMMERCE_EXCHANGE, d.routingKey, m.content, {
+      persistent: true,
+      mandatory: true,
+      contentType: propertyString(m.properties.contentType),
+      messageId: propertyString(m.properties.messageId),
+      ...(userId !== undefined ? { userId } : {}),
+      headers,
+    });
+    if (returned) {
+      result.unroutable++;
+      result.kept++;
+      return 'keep';
+    }
+    result.replayed++;
+    options.onProgress?.(result.replayed);
+    return 'taken';
+  };
+  await passDeadLetters(url, visit, {
+    tls,
+    prepare: (ch) =>
+      ch.on('return', () => {
+        returned = true;
+      }),
+  });
+  return result;
 }
 
 /** Empties the DLQ; returns how many messages were removed. */

@@ -155,13 +155,20 @@ function encodableTable(table: object, depth: number): Encodable & { value: obje
  * within `budgetBytes` of encoded header table: a publish whose header frame is larger than
  * the connection's frame size makes the broker close the whole connection, and the delivery
  * would come back to fail the same way. Over budget, the publisher's headers are left out and
- * `x-headers-dropped` says so; the body is never touched.
+ * `x-headers-dropped` says so; `CC` and `BCC` never go; the body is never touched.
  */
 export function republishableHeaders(
   headers: unknown,
   budgetBytes: number,
 ): Record<string, unknown> {
-  const table = encodableTable(ownHeaders(headers), 0);
+  const own = ownHeaders(headers);
+  // Routing instructions, not content: RabbitMQ sends a copy to every queue a `CC` or `BCC`
+  // header names, even through the default exchange, so a publisher's `CC` naming the worker's
+  // queue would make every dead letter of it come back, for ever. RabbitMQ itself drops `CC`
+  // when it dead-letters with a fixed routing key.
+  delete own.CC;
+  delete own.BCC;
+  const table = encodableTable(own, 0);
   if (table.bytes <= budgetBytes) return table.value as Record<string, unknown>;
   return { 'x-headers-dropped': `${table.bytes} bytes of headers; over the ${budgetBytes} limit` };
 }

@@ -1,5 +1,6 @@
 import amqp from 'amqplib';
 import type { Command } from 'commander';
+import { amqpUser, tenantListed } from '../broker/tenants.js';
 import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
@@ -34,6 +35,8 @@ class Demo {
     private readonly channel: amqp.ConfirmChannel,
     private readonly knex: Knex,
     private readonly o: DemoOptions,
+    /** the operator's own AMQP user: with TENANT_FROM_USER it may act for every tenant */
+    private readonly userId: string,
   ) {}
 
   /** Ids unique to this run, so the demo can run again (the worker de-duplicates by id). */
@@ -53,6 +56,7 @@ class Demo {
         persistent: true,
         contentType: 'application/cloudevents+json',
         messageId: e.id,
+        userId: this.userId,
       });
     }
     await this.channel.waitForConfirms();
@@ -280,6 +284,11 @@ export function registerDemo(program: Command, config: () => Config): void {
     )
     .action(async (o: DemoOptions) => {
       const c = config();
+      if (!tenantListed(c, o.tenant))
+        throw new CliError(
+          `tenant "${o.tenant}" is not in TENANTS: the worker would dead-letter the demo`,
+          EXIT.usage,
+        );
       await within(migrate(c.MYSQL_URL, c.tls.mysql), 30_000, 'MySQL');
       const knex = createKnex(c.MYSQL_URL, { max: 2, tls: c.tls.mysql });
       const conn = await within(
@@ -290,7 +299,7 @@ export function registerDemo(program: Command, config: () => Config): void {
       try {
         const channel = await conn.createConfirmChannel();
         await channel.assertExchange(COMMERCE_EXCHANGE, 'topic', { durable: true });
-        await scenario(new Demo(channel, knex, o), o);
+        await scenario(new Demo(channel, knex, o, amqpUser(c.AMQP_URL)), o);
       } finally {
         await conn.close().catch(() => undefined);
         await knex.destroy();

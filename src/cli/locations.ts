@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Command } from 'commander';
+import { amqpUser, tenantListed } from '../broker/tenants.js';
 import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
@@ -31,6 +32,11 @@ export async function publishEvent(
   type: string,
   data: Record<string, unknown>,
 ): Promise<string> {
+  if (!tenantListed(config, tenant))
+    throw new CliError(
+      `tenant "${tenant}" is not in TENANTS: the worker would dead-letter the event`,
+      EXIT.usage,
+    );
   const id = `cli-${randomUUID()}`;
   const conn = await amqp.connect(config.AMQP_URL, amqpSocketOptions(config.tls.amqp));
   try {
@@ -48,6 +54,8 @@ export async function publishEvent(
     ch.publish(COMMERCE_EXCHANGE, type, Buffer.from(JSON.stringify(body)), {
       contentType: 'application/cloudevents+json',
       messageId: id,
+      // the operator's own user: with TENANT_FROM_USER it may act for every tenant
+      userId: amqpUser(config.AMQP_URL),
       persistent: true,
     });
     await ch.waitForConfirms();

@@ -96,3 +96,52 @@ export async function takeDeadLetters(amqpUrl: string): Promise<GetMessage[]> {
     await conn.close();
   }
 }
+
+/**
+ * A RabbitMQ user of its own (users are global to the broker: the name is unique per run), with
+ * permissions on one vhost only; `deleteTestUser` removes it.
+ */
+export async function createTestUser(
+  vhost: string,
+  label: string,
+  permissions: { configure: string; write: string; read: string },
+): Promise<{ user: string; password: string }> {
+  const user = uniqueName(label);
+  const password = uniqueName('pw');
+  await run('rabbitmqctl', ['-q', 'add_user', user, password]);
+  await run('rabbitmqctl', [
+    '-q',
+    'set_permissions',
+    '-p',
+    vhost,
+    user,
+    permissions.configure,
+    permissions.write,
+    permissions.read,
+  ]);
+  return { user, password };
+}
+
+export async function deleteTestUser(user: string): Promise<void> {
+  await run('rabbitmqctl', ['-q', 'delete_user', user]).catch(() => undefined);
+}
+
+/** Sets a policy on a test vhost (`apply-to` queues: RabbitMQ 3.x has no `quorum_queues`). */
+export async function setTestPolicy(
+  vhost: string,
+  name: string,
+  pattern: string,
+  definition: Record<string, unknown>,
+): Promise<void> {
+  await run('rabbitmqctl', [
+    '-q',
+    'set_policy',
+    '-p',
+    vhost,
+    name,
+    pattern,
+    JSON.stringify(definition),
+    '--apply-to',
+    'queues',
+  ]);
+}
