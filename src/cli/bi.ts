@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { createConnection, type Connection } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 import type { Config } from '../config.js';
-import { migrate, parseMysqlUrl } from '../ledger/db.js';
+import { connectServer, migrate, parseMysqlUrl } from '../ledger/db.js';
 import { confirmed } from './confirm.js';
 import { CliError, EXIT, exitCodeOf } from './exit.js';
 
@@ -108,8 +108,9 @@ async function isMarked(conn: Connection, database: string, who: [string, string
 async function open(config: Config) {
   const url = config.MYSQL_URL;
   await migrate(url, config.tls.mysql); // the views must exist to be granted, and bi_accounts
-  const { database, ...server } = parseMysqlUrl(url, config.tls.mysql);
-  return { database, server, conn: await createConnection(server) };
+  const { database } = parseMysqlUrl(url, config.tls.mysql);
+  // mysql2's query() fills in the password on the client: the session must read backslashes
+  return { database, conn: await connectServer(url, config.tls.mysql) };
 }
 
 export function registerBi(program: Command, config: () => Config): void {

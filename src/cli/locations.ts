@@ -9,6 +9,7 @@ import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
 import { amqpSocketOptions } from '../tls.js';
 import { CliError, EXIT, within, tenantArg } from './exit.js';
+import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
@@ -105,7 +106,7 @@ export function registerLocations(program: Command, config: () => Config): void 
         if (priority !== undefined && !Number.isInteger(priority))
           throw new CliError(`--priority must be a whole number: ${o.priority}`, EXIT.usage);
         const id = await publishEvent(config(), o.tenant, 'location.upserted', {
-          locationId,
+          locationId: cliId('locationId', locationId),
           ...(o.name !== undefined ? { name: o.name } : {}),
           ...(priority !== undefined ? { priority } : {}),
           ...(o.shipsTo !== undefined ? { shipsTo: list(o.shipsTo) } : {}),
@@ -122,7 +123,10 @@ export function registerLocations(program: Command, config: () => Config): void 
       .description(`${verb} SKUs ${verb === 'bind' ? 'to' : 'from'} a location (${type})`)
       .option('--tenant <tenant>', 'tenant', tenantArg, DEFAULT_TENANT)
       .action(async (locationId: string, skus: string[], o: { tenant: string }) => {
-        const id = await publishEvent(config(), o.tenant, type, { locationId, skus });
+        const id = await publishEvent(config(), o.tenant, type, {
+          locationId: cliId('locationId', locationId),
+          skus: skus.map((s) => cliId('sku', s)),
+        });
         console.error(`published ${type} ${id}`);
       });
   }
@@ -151,9 +155,10 @@ export function registerLocations(program: Command, config: () => Config): void 
           o.until === undefined ? undefined : o.until === 'none' ? null : new Date(o.until);
         if (until && Number.isNaN(until.getTime()))
           throw new CliError(`--until must be a time (RFC 3339) or none: ${o.until}`, EXIT.usage);
+        const locationId = cliIdOption('--location', o.location);
         const id = await publishEvent(config(), o.tenant, 'stock.configured', {
-          sku,
-          ...(o.location !== undefined ? { locationId: o.location } : {}),
+          sku: cliId('sku', sku),
+          ...(locationId !== undefined ? { locationId } : {}),
           policy,
           ...(limit !== undefined ? { policyLimit: limit } : {}),
           ...(until !== undefined ? { preorderUntil: until && until.toISOString() } : {}),
@@ -192,6 +197,7 @@ export function registerLocations(program: Command, config: () => Config): void 
       const cost = unitCost === 'none' ? null : Number(unitCost);
       if (cost !== null && !(Number.isFinite(cost) && cost >= 0))
         throw new CliError(`unit cost must be a number ≥ 0 or "none": ${unitCost}`, EXIT.usage);
-      await withKnex(config(), (knex) => setUnitCost(knex, o.tenant, sku, cost));
+      const id = cliId('sku', sku);
+      await withKnex(config(), (knex) => setUnitCost(knex, o.tenant, id, cost));
     });
 }

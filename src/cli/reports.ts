@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { CliError, EXIT, intArg, within, tenantArg } from './exit.js';
+import { cliId, cliIdOption } from './ids.js';
 import { printable } from '../broker/printable.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
@@ -77,6 +78,8 @@ export function registerReports(program: Command, config: () => Config): void {
         sku: string,
         o: { tenant: string; location?: string; limit: number; before?: number; json?: boolean },
       ) => {
+        const location = cliIdOption('--location', o.location);
+        cliId('sku', sku);
         const rows = (await withKnex(config(), (knex) => {
           const q = knex('inventory_ledger')
             .select(
@@ -103,7 +106,7 @@ export function registerReports(program: Command, config: () => Config): void {
             .orderBy('id', 'desc')
             // one more than a page says whether there is a next one
             .limit(o.limit + 1);
-          if (o.location !== undefined) void q.andWhere({ location_id: o.location });
+          if (location !== undefined) void q.andWhere({ location_id: location });
           if (o.before !== undefined) void q.andWhere('id', '<', o.before);
           return q;
         })) as (Record<string, unknown> & { id: number })[];
@@ -144,6 +147,7 @@ export function registerReports(program: Command, config: () => Config): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExit status 4 when no cart, order or transfer has this id.')
     .action(async (reference: string, o: { tenant: string; json?: boolean }) => {
+      cliId('reference', reference);
       const rows = (await withKnex(config(), (knex) =>
         knex('reservations').where({ tenant: o.tenant, ref_id: reference }).orderBy('ref_type'),
       )) as Record<string, unknown>[];

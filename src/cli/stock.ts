@@ -6,6 +6,7 @@ import { pairOf, TenantKeys } from '../engine/keys.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
 import { CliError, EXIT, within, tenantArg } from './exit.js';
+import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 
 export interface LocationFigures {
@@ -145,7 +146,7 @@ export function registerStock(program: Command, config: () => Config): void {
     .addHelpText('after', '\nExit status 4 when the SKU has no stock record (JSON still printed).')
     .action(async (sku: string, o: { location?: string; tenant: string; json?: boolean }) => {
       const s = await within(
-        readStock(config(), o.tenant, sku, o.location),
+        readStock(config(), o.tenant, cliId('sku', sku), cliIdOption('--location', o.location)),
         30_000,
         'Redis or MySQL',
       );

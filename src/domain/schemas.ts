@@ -1,12 +1,35 @@
 import { z } from 'zod';
 import type { Command, EventMeta } from './types.js';
 
-/** 1–128 printable characters (no control characters): SKUs, ids, location ids. */
-export const idString = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only');
+/**
+ * Characters that would let two different ids be one key somewhere, or look like one to a
+ * person: MySQL's utf8mb4_bin compares with trailing spaces ignored (`'e1' = 'e1 '`, where
+ * Redis keeps two keys), an unpaired surrogate becomes U+FFFD in UTF-8 (in Redis and MySQL
+ * alike), and zero-width and bidirectional controls do not show.
+ */
+const EDGE_WHITESPACE = /^\p{White_Space}|\p{White_Space}$/u;
+const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
+
+/** An identifier of 1–`max` characters that means the same in Redis, MySQL and to a reader. */
+const identifier = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only')
+    .refine((s) => !EDGE_WHITESPACE.test(s), 'must not begin or end with whitespace')
+    .refine(
+      (s) => !INVISIBLE.test(s),
+      'must not contain zero-width or bidirectional control characters',
+    )
+    .refine((s) => !UNPAIRED_SURROGATE.test(s), 'must not contain unpaired UTF-16 surrogates');
+
+/**
+ * SKUs, ids, location ids: 1–128 printable characters, no whitespace at either end, no
+ * zero-width or bidirectional controls, no unpaired surrogates (see docs/events.md).
+ */
+export const idString = identifier(128);
 
 /** Tenants also name Redis hash tags and must stay simple. */
 export const tenantString = z
@@ -16,11 +39,8 @@ export const tenantString = z
     'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)',
   );
 
-export const sourceString = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters')
-  .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only');
+/** An event's `source`: the same rules as ids, up to 255 characters. */
+export const sourceString = identifier(255);
 
 /** Quantities are positive integers; a safe upper bound keeps sums exact everywhere. */
 export const quantity = z

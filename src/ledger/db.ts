@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2/promise';
 import { migrationSource } from '../../migrations/index.js';
 import type { Logger } from '../logger.js';
 import { safeText } from '../secrets.js';
@@ -9,7 +9,55 @@ export type { Knex };
 
 /** The callback API of the raw mysql2 connection knex hands to `afterCreate`. */
 interface SessionConnection {
-  query(sql: string, cb: (err: Error | null) => void): void;
+  query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void;
+}
+
+/**
+ * What every session runs before its first statement. Every value reaches MySQL escaped on
+ * the client: the mirror renders its own literals (sqlBatch.ts), and knex and mysql2's
+ * `query` fill in `?` themselves (only `execute` binds on the server). All of them escape with
+ * backslashes, which a server in NO_BACKSLASH_ESCAPES reads as plain characters, so that a
+ * quote in an id ends the literal and the rest of the id is SQL. The session keeps the
+ * server's sql_mode without that one mode. Every DATETIME is UTC: mysql2 writes and reads
+ * Dates as UTC ('Z'), and the session's time_zone makes CURRENT_TIMESTAMP defaults agree.
+ */
+export const SESSION_SETUP =
+  "SET @@SESSION.time_zone = '+00:00', @@SESSION.sql_mode = TRIM(BOTH ',' FROM " +
+  "REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
+export const SESSION_CHECK =
+  'SELECT @@SESSION.sql_mode AS sqlMode, @@SESSION.time_zone AS timeZone';
+
+/**
+ * Throws unless the session is as SESSION_SETUP left it (the rows of SESSION_CHECK): a server
+ * or proxy that did not take the setting must not get a single value from us.
+ */
+export function checkSession(rows: unknown): void {
+  const row = (Array.isArray(rows) ? rows[0] : undefined) as
+    { sqlMode?: unknown; timeZone?: unknown } | undefined;
+  const modes = String(row?.sqlMode ?? '').split(',');
+  if (!row || modes.includes('NO_BACKSLASH_ESCAPES') || row.timeZone !== '+00:00') {
+    throw new Error(
+      `MySQL session not usable: sql_mode ${String(row?.sqlMode)}, time_zone ${String(row?.timeZone)} ` +
+        "(need no NO_BACKSLASH_ESCAPES and '+00:00')",
+    );
+  }
+}
+
+/** Runs SESSION_SETUP and SESSION_CHECK on a connection knex's pool has just opened. */
+function prepareSession(conn: SessionConnection, done: (err: Error | null) => void): void {
+  conn.query(SESSION_SETUP, (err) => {
+    if (err) return done(err);
+    conn.query(SESSION_CHECK, (err2, rows) => {
+      if (err2) return done(err2);
+      try {
+        checkSession(rows);
+        done(null);
+      } catch (e) {
+        done(e as Error);
+      }
+    });
+  });
 }
 
 /**
@@ -43,11 +91,37 @@ export function parseMysqlUrl(
   };
 }
 
+/**
+ * A connection to the server of `url` without a database (to create one, or manage accounts),
+ * its session prepared as the pool's are.
+ */
+export async function connectServer(url: string, tls?: TlsFiles): Promise<Connection> {
+  const { host, port, user, password, ssl } = parseMysqlUrl(url, tls);
+  const conn = await createConnection({
+    host,
+    port,
+    user,
+    password,
+    ...(ssl ? { ssl } : {}),
+    charset: 'utf8mb4',
+  });
+  try {
+    await conn.query(SESSION_SETUP);
+    const [rows] = await conn.query(SESSION_CHECK);
+    checkSession(rows);
+    return conn;
+  } catch (err) {
+    await conn.end().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Creates the database named in the URL if it does not exist yet. */
 export async function ensureDatabase(url: string, tls?: TlsFiles): Promise<void> {
-  const { database, ...server } = parseMysqlUrl(url, tls);
-  const conn = await createConnection(server);
+  const { database } = parseMysqlUrl(url, tls);
+  const conn = await connectServer(url, tls);
   try {
+    // an identifier parseMysqlUrl checked (letters, digits, _): DDL takes no placeholders
     await conn.query(
       `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
     );
@@ -83,8 +157,6 @@ export function createKnex(
     // An error carries the statement with `?` placeholders, not with its values (ids, payloads,
     // a BI account's password): errors are logged and printed.
     compileSqlOnError: false,
-    // Every DATETIME is UTC: mysql2 writes and reads Dates as UTC ('Z'), and the session's
-    // time_zone makes CURRENT_TIMESTAMP defaults agree with what we write ourselves.
     connection: {
       ...c,
       charset: 'utf8mb4',
@@ -95,9 +167,8 @@ export function createKnex(
     pool: {
       min: pool.min ?? 0,
       max: pool.max ?? 8,
-      afterCreate: (conn: SessionConnection, done: (err: Error | null, conn: unknown) => void) => {
-        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
-      },
+      afterCreate: (conn: SessionConnection, done: (err: Error | null, conn: unknown) => void) =>
+        prepareSession(conn, (err) => done(err, conn)),
     },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });

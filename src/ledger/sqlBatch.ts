@@ -20,10 +20,11 @@ const ESCAPES: Record<string, string> = {
 };
 
 /**
- * A value as an SQL literal, for a connection in utf8mb4 with backslash escapes (the server
- * default; the driver's own escaping assumes the same). JSON payloads are most of the bytes
- * we send and are full of `"`, which needs no escape inside '…': escaping only what must be
- * escaped, in one pass, is what keeps the mirror's own CPU small.
+ * A value as an SQL literal, for a session in utf8mb4 that reads backslash escapes: every
+ * session createKnex opens turns NO_BACKSLASH_ESCAPES off and checks it (db.ts), as knex's and
+ * the driver's own escaping need too. JSON payloads are most of the bytes we send and are full
+ * of `"`, which needs no escape inside '…': escaping only what must be escaped, in one pass, is
+ * what keeps the mirror's own CPU small.
  */
 export function sqlLiteral(v: SqlValue): string {
   if (v === null) return 'NULL';

@@ -36,8 +36,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(label: string, batchSize = 2000): Promise<Harness> {
-  const url = await createTestDatabase(label);
+/** `server`: a MySQL server URL without a database; the shared one unless given. */
+export async function createHarness(
+  label: string,
+  batchSize = 2000,
+  server?: string,
+): Promise<Harness> {
+  const url = await createTestDatabase(label, server);
   const prefix = uniqueName(label);
   const knex = createKnex(url, { logger });
   const redis = new Redis(TEST_REDIS_URL);

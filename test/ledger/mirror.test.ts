@@ -430,6 +430,25 @@ describe('ledger mirror', () => {
     expect(await count(h, 'processed_events', t)).toBe(9);
   });
 
+  it('rejects, rather than retrying for ever, an event MySQL takes for another (padded ids)', async () => {
+    // Ids with a trailing space are refused at the door; a payload that comes in anyway (one
+    // applied before that rule) collides in processed_events with a row that is not its own.
+    const t = 'padded';
+    const receive = { op: 'receive', sku: 'P', locationId: 'default', quantity: 1 } as const;
+    const first = await applyAndWrite(meta(t, 'e1'), receive);
+    expect(first.result).toBe('committed');
+    const padded = toWrite(await h.engine.applyValid(meta(t, 'e1 '), receive))!;
+    const later = toWrite(await h.engine.apply(meta(t, 'e2'), receive))!;
+    const results = await Promise.allSettled([
+      h.writer.write(padded.payload, padded.entryId),
+      h.writer.write(later.payload, later.entryId),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/Duplicate entry/);
+    expect((await mysqlStock(h, t)).get('P|default')?.f).toEqual([2, 0, 0, 0, 0]);
+    expect(await count(h, 'processed_events', t)).toBe(2);
+  });
+
   it('stores awkward text byte for byte (quotes, backslashes, placeholders, emoji)', async () => {
     const t = 'text';
     const sku = `O'Brien \\ "?" ?? %s \u00e9\u{1F600} \\0`;

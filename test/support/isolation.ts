@@ -15,9 +15,12 @@ export function uniqueName(label: string): string {
   return `t_${label}_${randomBytes(4).toString('hex')}`.slice(0, 48);
 }
 
-/** Creates a fresh migrated database; returns its URL. */
-export async function createTestDatabase(label: string): Promise<string> {
-  const url = `${TEST_MYSQL_SERVER}/${uniqueName(label)}`;
+/** Creates a fresh migrated database (on the shared server unless told); returns its URL. */
+export async function createTestDatabase(
+  label: string,
+  server = TEST_MYSQL_SERVER,
+): Promise<string> {
+  const url = `${server}/${uniqueName(label)}`;
   await migrate(url);
   return url;
 }
