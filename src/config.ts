@@ -154,6 +154,11 @@ const schema = z.object({
   /** Quorum queues: deliveries of one message before the broker dead-letters it. @default 50 */
   DELIVERY_LIMIT: int(2).default(50),
   /**
+   * A MySQL statement that gets no byte back for this long drops its connection (a dead server
+   * or network is noticed in seconds, not at TCP keepalive); 0 turns it off. @default 60000
+   */
+  MYSQL_STATEMENT_TIMEOUT_MS: int(0).default(60_000),
+  /**
    * A redelivered message that was being processed at this many crashes of the worker is
    * dead-lettered (reason `crashed-worker`) instead of being applied again. @default 3
    */

@@ -28,7 +28,11 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     ...redisTlsOptions(config.tls.redis),
   });
   redis.on('error', (err: Error) => logger.warn({ err: errorText(err) }, 'redis error'));
-  const knex = createKnex(config.MYSQL_URL, { max: 8, tls: config.tls.mysql });
+  const knex = createKnex(config.MYSQL_URL, {
+    max: 8,
+    tls: config.tls.mysql,
+    statementTimeoutMs: config.MYSQL_STATEMENT_TIMEOUT_MS,
+  });
   const prefix = config.REDIS_PREFIX;
   const loader = new TenantLoader({
     knex,

@@ -12,6 +12,51 @@ interface SessionConnection {
   query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void;
 }
 
+/** The parts of a raw mysql2 connection the statement guard uses. */
+interface GuardedConnection {
+  query(...args: unknown[]): { once(event: 'end', f: () => void): unknown };
+  stream: {
+    destroy(err?: Error): void;
+    on(event: 'data', f: () => void): unknown;
+    removeListener(event: 'data', f: () => void): unknown;
+  };
+}
+
+/**
+ * How long a statement may wait with no byte from the server before its connection is given
+ * up. @default 60000
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+
+/**
+ * A server that died or a network that dropped without a reset leaves a statement waiting for
+ * TCP keepalive, minutes. While a statement runs, this drops the connection once the server
+ * has sent nothing for `timeoutMs`: the statement fails as a connection error (the ledger
+ * writer waits and retries, the pool opens a new connection). Not for migrations, whose
+ * statements may rightly run silent for longer.
+ */
+function guardStatements(conn: GuardedConnection, timeoutMs: number): void {
+  const query = conn.query.bind(conn);
+  conn.query = (...args: unknown[]) => {
+    const command = query(...args);
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const err = new Error(`MySQL sent nothing for ${timeoutMs} ms; connection dropped`);
+        conn.stream.destroy(Object.assign(err, { code: 'ETIMEDOUT' }));
+      }, timeoutMs);
+    };
+    arm();
+    conn.stream.on('data', arm);
+    command.once('end', () => {
+      clearTimeout(timer);
+      conn.stream.removeListener('data', arm);
+    });
+    return command;
+  };
+}
+
 /**
  * What every session runs before its first statement. Every value reaches MySQL escaped on
  * the client: the mirror renders its own literals (sqlBatch.ts), and knex and mysql2's
@@ -132,8 +177,16 @@ export async function ensureDatabase(url: string, tls?: TlsFiles): Promise<void>
 
 export function createKnex(
   url: string,
-  pool: { min?: number; max?: number; logger?: Logger; tls?: TlsFiles } = {},
+  pool: {
+    min?: number;
+    max?: number;
+    logger?: Logger;
+    tls?: TlsFiles;
+    /** see guardStatements; 0: none. @default DEFAULT_STATEMENT_TIMEOUT_MS */
+    statementTimeoutMs?: number;
+  } = {},
 ): Knex {
+  const statementTimeoutMs = pool.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const c = parseMysqlUrl(url, pool.tls);
   const log = pool.logger;
   // knex prints to the console unless told otherwise (e.g. every failed connect): never a
@@ -168,7 +221,11 @@ export function createKnex(
       min: pool.min ?? 0,
       max: pool.max ?? 8,
       afterCreate: (conn: SessionConnection, done: (err: Error | null, conn: unknown) => void) =>
-        prepareSession(conn, (err) => done(err, conn)),
+        prepareSession(conn, (err) => {
+          if (!err && statementTimeoutMs > 0)
+            guardStatements(conn as unknown as GuardedConnection, statementTimeoutMs);
+          done(err, conn);
+        }),
     },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
@@ -177,7 +234,7 @@ export function createKnex(
 /** Creates the database if missing and runs every pending migration. */
 export async function migrate(url: string, tls?: TlsFiles): Promise<string[]> {
   await ensureDatabase(url, tls);
-  const knex = createKnex(url, { max: 1, ...(tls ? { tls } : {}) });
+  const knex = createKnex(url, { max: 1, statementTimeoutMs: 0, ...(tls ? { tls } : {}) });
   try {
     const [, applied] = (await knex.migrate.latest()) as [number, string[]];
     return applied;

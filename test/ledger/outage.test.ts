@@ -13,6 +13,7 @@ import {
   toWrite,
 } from './harness.js';
 
+const STATEMENT_TIMEOUT_MS = 1500;
 let h: Harness;
 let proxy: TcpProxy;
 let proxied: Knex;
@@ -23,7 +24,12 @@ beforeAll(async () => {
   const { host, port, database } = parseMysqlUrl(h.url);
   proxy = new TcpProxy(host, port);
   await proxy.listen();
-  proxied = createKnex(`mysql://root@127.0.0.1:${proxy.port}/${database}`, { max: 2, logger });
+  proxied = createKnex(`mysql://root@127.0.0.1:${proxy.port}/${database}`, {
+    max: 2,
+    logger,
+    // a statement the proxy swallows is given up after this (the default is 60 s)
+    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+  });
   writer = new LedgerWriter({
     knex: proxied,
     redis: h.redis,
@@ -123,6 +129,31 @@ describe('ledger writer while MySQL is unreachable', () => {
       before.rows + writes.reduce((s, w) => s + w.payload.movements.length, 0),
     );
     expect(await h.redis.xlen(h.keys('outage').outbox)).toBe(0);
+    expect(await mirrorDifferences(h, 'outage')).toEqual([]);
+  });
+
+  it('notices a server that stops answering without a reset, and commits once it answers again', async () => {
+    const before = {
+      events: await count(h, 'processed_events', 'outage'),
+      rows: await count(h, 'inventory_ledger', 'outage'),
+    };
+    const writes = await applyMany(3, 60, 5000);
+    // the writer's pooled connections stay open, and get no answer: no reset ever comes
+    proxy.blackhole();
+    const t = track(writes.map((w) => writer.write(w.payload, w.entryId)));
+    await sleep(STATEMENT_TIMEOUT_MS * 3);
+    // the statement on the dead connection was given up (else it would wait for keepalive)
+    expect(writer.healthy).toBe(false);
+    expect(t.settled.filter((s) => s !== undefined)).toEqual([]);
+
+    proxy.restore();
+    const results = await t.all();
+    expect(results.filter((r) => r !== 'committed' && r !== 'duplicate')).toEqual([]);
+    expect(writer.healthy).toBe(true);
+    expect(await count(h, 'processed_events', 'outage')).toBe(before.events + writes.length);
+    expect(await count(h, 'inventory_ledger', 'outage')).toBe(
+      before.rows + writes.reduce((s, w) => s + w.payload.movements.length, 0),
+    );
     expect(await mirrorDifferences(h, 'outage')).toEqual([]);
   });
 });

@@ -3,12 +3,15 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 /**
  * A TCP proxy in front of a real service, to simulate it going away without touching it
  * (other test files share the service): `cut()` drops every open connection, `refuse()` also
- * drops new ones as they arrive, `restore()` lets them through again.
+ * drops new ones as they arrive, `blackhole()` keeps every connection open but passes nothing
+ * either way (a dead host or a dropped network: no reset ever comes), `restore()` lets them
+ * through again.
  */
 export class TcpProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private refusing = false;
+  private silent = false;
   port = 0;
 
   constructor(
@@ -45,8 +48,19 @@ export class TcpProxy {
     this.cut();
   }
 
+  /** Connections stay open, new ones are accepted, and nothing passes in either direction. */
+  blackhole(): void {
+    this.silent = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  /** Lets connections through again; the ones that were held silent are dropped. */
   restore(): void {
     this.refusing = false;
+    if (this.silent) {
+      this.silent = false;
+      this.cut();
+    }
   }
 
   async close(): Promise<void> {
@@ -72,5 +86,9 @@ export class TcpProxy {
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    if (this.silent) {
+      client.pause();
+      upstream.pause();
+    }
   }
 }
