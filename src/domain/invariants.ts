@@ -4,7 +4,7 @@
  */
 import { availableOf, ZERO_FIGURES, type HoldKind, type StockRecord } from './types.js';
 import type { InventoryModel } from './model.js';
-import { sortedKeys } from './modelState.js';
+import { sortedKeys } from './pairs.js';
 
 export interface InventoryView {
   tenant: string;

@@ -20,17 +20,15 @@ import {
   cloneHold,
   liveHold,
   newTenantState,
-  pairOf,
-  PAIR_SEP,
-  sortedKeys,
   waitQueue,
   type HoldState,
   type TenantState,
 } from './modelState.js';
+import { pairOf, PAIR_SEP, sortedKeys } from './pairs.js';
 
 export type { ModelPayload } from './modelContext.js';
 export type { HoldLineState, HoldState } from './modelState.js';
-export { compareBytes, pairOf, splitPair } from './modelState.js';
+export { compareBytes, pairOf, splitPair } from './pairs.js';
 
 /** The engine's ApplyResult without the Redis stream ids. */
 export type ModelResult =

@@ -27,15 +27,13 @@ import {
   cloneHold,
   emptyHold,
   liveHold,
-  PAIR_SEP,
-  sortedKeys,
-  splitPair,
   waitingOf,
   waitQueue,
   type HoldLineState,
   type HoldState,
   type TenantState,
 } from './modelState.js';
+import { PAIR_SEP, sortedKeys, splitPair } from './pairs.js';
 import type { NetworkState } from './network.js';
 
 /** What an applied event hands to the outbox, minus the envelope fields. */

@@ -10,7 +10,8 @@ import {
   type ShortLine,
 } from './types.js';
 import { EventContext, holdLine, sumLines } from './modelContext.js';
-import { compareBytes, pairOf, sortedKeys, splitPair, waitingOf } from './modelState.js';
+import { waitingOf } from './modelState.js';
+import { compareBytes, pairOf, sortedKeys, splitPair } from './pairs.js';
 import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
 
 /** A precondition has not arrived: nothing is written, not even the event marker. */

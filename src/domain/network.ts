@@ -9,7 +9,7 @@
  * name a SKU-location not bound are rejected (`location-not-stocked`), and lines without a
  * location are routed.
  */
-import { compareBytes, pairOf, splitPair } from './modelState.js';
+import { compareBytes, pairOf, splitPair } from './pairs.js';
 import type { Command, Destination, ShortLine } from './types.js';
 
 export interface LocationDef {

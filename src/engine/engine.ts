@@ -10,7 +10,7 @@ import {
   unstocked,
   type NetworkState,
 } from '../domain/network.js';
-import { compareBytes } from '../domain/modelState.js';
+import { compareBytes } from '../domain/pairs.js';
 import {
   DEFAULT_LOCATION,
   type Command,

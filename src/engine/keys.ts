@@ -20,14 +20,9 @@
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */
-export const SEP = '\x1f';
+import { PAIR_SEP } from '../domain/pairs.js';
 
-export const pairOf = (sku: string, locationId: string): string => `${sku}${SEP}${locationId}`;
-
-export function splitPair(pair: string): { sku: string; locationId: string } {
-  const i = pair.indexOf(SEP);
-  return { sku: pair.slice(0, i), locationId: pair.slice(i + 1) };
-}
+export { pairOf, splitPair } from '../domain/pairs.js';
 
 export class TenantKeys {
   readonly base: string;
@@ -46,7 +41,7 @@ export class TenantKeys {
     return `${this.base}outbox`;
   }
   marker(source: string, id: string): string {
-    return `${this.base}evt:${source}${SEP}${id}`;
+    return `${this.base}evt:${source}${PAIR_SEP}${id}`;
   }
   stock(pair: string): string {
     return `${this.base}stock:${pair}`;
