@@ -1,27 +1,31 @@
-import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { cartExpiryEvent, type CartExpiryData } from '../src/domain/cartExpiry.js';
+import {
+  bucketJobId,
+  cartExpiryEvent,
+  expiryBucketOf,
+  expiryJobId,
+  type CartExpiryData,
+  type ExpiryBucketData,
+} from '../src/domain/cartExpiry.js';
 import { TenantKeys } from '../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
 import type { TlsFiles } from '../src/tls.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
-export { CART_EXPIRY_SOURCE, type CartExpiryData } from '../src/domain/cartExpiry.js';
+export {
+  CART_EXPIRY_SOURCE,
+  EXPIRY_BUCKET_MS,
+  expiryBucketOf,
+  type CartExpiryData,
+  type ExpiryBucketData,
+} from '../src/domain/cartExpiry.js';
 
 export const CART_EXPIRY_QUEUE = 'cart-expiry';
 
-/** Carts whose expiries fall in one such window of a tenant share one delayed job. */
-export const EXPIRY_BUCKET_MS = 1000;
 /** Due carts read from the tenant's expiry set at a time. */
 const PAGE = 500;
-
-/** A bucket job: expire every cart of the tenant whose expiry is at or before `until`. */
-export interface ExpiryBucketData {
-  tenant: string;
-  until: number;
-}
 
 /** Jobs of the queue: `expire-due` (a bucket), or `expire` (one cart, as older workers added). */
 type ExpiryJobData = ExpiryBucketData | CartExpiryData;
@@ -81,20 +85,9 @@ export class CartExpiry {
     this.queue.on('error', (err) => o.logger.warn({ err }, 'cart expiry queue error'));
   }
 
-  /** The bucket a cart's expiry falls in: the end of its second. */
-  static bucketOf(expiresAt: number): number {
-    return Math.ceil(expiresAt / EXPIRY_BUCKET_MS) * EXPIRY_BUCKET_MS;
-  }
-
   /** The id of the job that expires this cart at this expiry (its bucket's job). */
   static jobId(d: CartExpiryData): string {
-    return CartExpiry.bucketJobId({ tenant: d.tenant, until: CartExpiry.bucketOf(d.expiresAt) });
-  }
-
-  static bucketJobId(b: ExpiryBucketData): string {
-    // BullMQ job ids must not contain ':'; tenants may contain '.', '-', '_'.
-    const h = createHash('sha1').update(b.tenant).digest('hex').slice(0, 20);
-    return `due-${h}-${b.until}`;
+    return expiryJobId(d);
   }
 
   /** Schedules the expiry of every open cart hold in the payload; batched into addBulk calls. */
@@ -106,7 +99,7 @@ export class CartExpiry {
         (h) =>
           new Promise<void>((resolve, reject) => {
             this.pending.push({
-              data: { tenant: p.tenant, until: CartExpiry.bucketOf(h.expiresAt!) },
+              data: { tenant: p.tenant, until: expiryBucketOf(h.expiresAt!) },
               resolve,
               reject,
             });
@@ -119,7 +112,7 @@ export class CartExpiry {
   private async flush(): Promise<void> {
     this.flushing = undefined;
     const batch = this.pending.splice(0);
-    const buckets = new Map(batch.map(({ data }) => [CartExpiry.bucketJobId(data), data]));
+    const buckets = new Map(batch.map(({ data }) => [bucketJobId(data), data]));
     const now = Date.now();
     try {
       await this.queue.addBulk(

@@ -39,3 +39,29 @@ export function cartExpiryEvent(
     command: { op: 'cartExpire', cartId: d.cartId, expiresAt: d.expiresAt },
   };
 }
+
+/** Carts whose expiries fall in one such window of a tenant share one delayed job. */
+export const EXPIRY_BUCKET_MS = 1000;
+
+/** A bucket job: expire every cart of the tenant whose expiry is at or before `until`. */
+export interface ExpiryBucketData {
+  tenant: string;
+  until: number;
+}
+
+/** The bucket a cart's expiry falls in: the end of its second. */
+export function expiryBucketOf(expiresAt: number): number {
+  return Math.ceil(expiresAt / EXPIRY_BUCKET_MS) * EXPIRY_BUCKET_MS;
+}
+
+/** The id of a bucket's BullMQ job: carts of one tenant and second share it. */
+export function bucketJobId(b: ExpiryBucketData): string {
+  // BullMQ job ids must not contain ':'; tenants may contain '.', '-', '_'.
+  const h = createHash('sha1').update(b.tenant).digest('hex').slice(0, 20);
+  return `due-${h}-${b.until}`;
+}
+
+/** The id of the job that expires this cart at this expiry (its bucket's job). */
+export function expiryJobId(d: CartExpiryData): string {
+  return bucketJobId({ tenant: d.tenant, until: expiryBucketOf(d.expiresAt) });
+}

@@ -1,4 +1,4 @@
-import { CartExpiry } from '../../jobs/cart-expiry.js';
+import { expiryJobId } from '../domain/cartExpiry.js';
 import { holdDrifts, type HoldCheck } from './checkHold.js';
 import { HOLD_KINDS, knownRefs } from './holdSql.js';
 import { readHoldPage, readHolds, type HoldKey } from './holdState.js';
@@ -92,7 +92,7 @@ async function confirm(ctx: HoldPassContext, batch: Suspect<HoldKey>[]): Promise
     confirmed.push(...check.drifts);
     const leak = check.leak;
     if (!leak) continue;
-    const jobId = CartExpiry.jobId({
+    const jobId = expiryJobId({
       tenant: scope.tenant,
       cartId: s.id,
       expiresAt: leak.expiresAt,

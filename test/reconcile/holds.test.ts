@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CartExpiry } from '../../jobs/cart-expiry.js';
+import { CartExpiry, expiryBucketOf } from '../../jobs/cart-expiry.js';
 import { pairOf } from '../../src/engine/keys.js';
 import type { Command, Line } from '../../src/domain/types.js';
 import { prng } from '../ledger/harness.js';
@@ -57,7 +57,7 @@ describe('reconciliation of carts and orders', () => {
     });
     // expiry jobs are per second of expiry: 'due' expires in a later second than 'lost'
     const lostExp = Number(await h.s.redis.hget(h.keys('leak').cart('lost'), 'exp'));
-    await sleep(CartExpiry.bucketOf(lostExp) - Date.now() + 10);
+    await sleep(expiryBucketOf(lostExp) - Date.now() + 10);
     await h.apply(e(), {
       op: 'cartAdd',
       cartId: 'due',
