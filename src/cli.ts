@@ -9,7 +9,8 @@ import { registerMaintenance } from './cli/maintenance.js';
 import { registerReconcile } from './cli/reconcile.js';
 import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors/ConfigError.js';
 import { toError } from './errors/toError.js';
 import { errorText } from './secrets.js';
 

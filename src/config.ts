@@ -1,3 +1,4 @@
+import { ConfigError } from './errors/ConfigError.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { tenantString } from './domain/schemas.js';
@@ -246,11 +247,6 @@ export type Config = z.infer<typeof schema> & {
   /** each service's TLS material, read from the *_TLS_*_FILE files at start-up */
   tls: ServiceTls;
 };
-
-/** Thrown when the environment is invalid; the message names every bad variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** The cart hold lifetime of a tenant, in ms. */
 export const cartTtlMs = (config: Config, tenant: string): number =>

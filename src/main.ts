@@ -8,7 +8,8 @@
  * The thread gets a stack deep enough for any header table a frame can hold (see STACK_MB).
  */
 import { Worker } from 'node:worker_threads';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors/ConfigError.js';
 import { toError } from './errors/toError.js';
 import { errorText } from './secrets.js';
 import { createLogger } from './logger.js';

@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { reasonText } from '../errors/reasons.js';
 import { toError } from '../errors/toError.js';
 import type { Broker } from './broker.js';
 import {
@@ -125,7 +126,11 @@ export async function retryLater(
   const attempts = attemptsOf(msg);
   const delay = RETRY_DELAYS_MS[attempts];
   if (delay === undefined) {
-    await deadLetter(broker, msg, `${reason} (gave up after ${attempts + 1} attempts)`);
+    await deadLetter(
+      broker,
+      msg,
+      reasonText('gave-up', `${reason} (after ${attempts + 1} attempts)`),
+    );
     return 'dead-letter';
   }
   await publishCarried(broker, retryQueueName(delay), msg, {

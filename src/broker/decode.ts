@@ -5,6 +5,7 @@ import { consumers } from '../../consumers/index.js';
 import { describeIssues, idString, sourceString, tenantString } from '../domain/schemas.js';
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
 import { PermanentError } from '../errors/PermanentError.js';
+import type { DeadLetterReason } from '../errors/reasons.js';
 import { propertyString } from './headers.js';
 import { authoriseTenant, type TenantRules } from './tenants.js';
 
@@ -37,7 +38,7 @@ export interface DecodeOptions {
   tenants?: TenantRules;
 }
 
-const fail = (reason: string, message: string): never => {
+const fail = (reason: DeadLetterReason, message: string): never => {
   throw new PermanentError(message, reason);
 };
 

@@ -4,6 +4,7 @@ import { cartExpiryEvent } from '../domain/cartExpiry.js';
 import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
 import type { DueCart, Engine } from '../engine/engine.js';
 import { PermanentError } from '../errors/PermanentError.js';
+import { reasonText } from '../errors/reasons.js';
 import { toError } from '../errors/toError.js';
 import type { Logger } from '../logger.js';
 import type { Broker, Session } from './broker.js';
@@ -139,7 +140,10 @@ export class Processor {
     const crashes = await guard.crashesOf(msg);
     if (crashes === 0) return this.tracked(msg, session);
     if (crashes >= guard.limit) {
-      const reason = `crashed-worker: it was being processed at ${crashes} crashes of the worker; not applied again`;
+      const reason = reasonText(
+        'crashed-worker',
+        `it was being processed at ${crashes} crashes of the worker; not applied again`,
+      );
       const outcome = await this.settle(
         msg,
         session,
@@ -203,7 +207,10 @@ export class Processor {
       event = decode(msg, this.o);
     } catch (e) {
       const err = toError(e);
-      const reason = err instanceof PermanentError ? `${err.reason}: ${err.message}` : err.message;
+      const reason =
+        err instanceof PermanentError
+          ? reasonText(err.reason, err.message)
+          : reasonText('malformed', err.message);
       return this.settle(
         msg,
         session,
@@ -225,7 +232,7 @@ export class Processor {
     } catch (e) {
       const err = toError(e);
       if (err instanceof PermanentError) {
-        const reason = `${err.reason}: ${err.message}`;
+        const reason = reasonText(err.reason, err.message);
         return this.settle(
           msg,
           session,

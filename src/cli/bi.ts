@@ -3,7 +3,8 @@ import type { Connection } from 'mysql2/promise';
 import type { Config } from '../config.js';
 import { connectServer, migrate, parseMysqlUrl } from '../ledger/db.js';
 import { confirmed } from './confirm.js';
-import { CliError, EXIT, exitCodeOf } from './exit.js';
+import { EXIT, exitCodeOf } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 
 /**
  * What BI may read: the ledger, the current figures, the holds, the locations and what each

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
-import { CliError, EXIT } from './exit.js';
+import { EXIT } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 
 /**
  * Asks before a command that cannot be undone: on a terminal the operator types `word`; a

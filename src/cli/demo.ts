@@ -4,7 +4,8 @@ import { amqpUser, tenantListed } from '../broker/tenants.js';
 import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
-import { CliError, EXIT, intArg, within, tenantArg } from './exit.js';
+import { EXIT, intArg, within, tenantArg } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 import { amqpSocketOptions } from '../tls.js';
 import { printTable, progress } from './output.js';
 

@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/dlq.js';
 import { printable } from '../broker/printable.js';
 import { confirmed } from './confirm.js';
-import { CliError, EXIT, intArg } from './exit.js';
+import { EXIT, intArg } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 import { printJson, printTable, progress } from './output.js';
 
 /** `inventory dlq …`: what failed, why, and putting it back once the cause is fixed. */

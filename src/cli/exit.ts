@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { tenantString } from '../domain/schemas.js';
+import { CliError } from '../errors/CliError.js';
 
 /** The CLI's exit statuses (listed in `inventory --help` and docs/operations.md). */
 export const EXIT = {
@@ -27,18 +28,6 @@ Exit status:
   4   not found (SKU, reservation, dead letter)
   69  Redis, MySQL or RabbitMQ unreachable
   78  invalid environment (e.g. a malformed MYSQL_URL)`;
-
-/** A failure the CLI reports as one line on stderr with its own exit status. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /** Socket-level failures: the service is not there, as opposed to refusing what we asked. */
 const UNREACHABLE = new Set([

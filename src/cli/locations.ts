@@ -8,7 +8,8 @@ import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
 import { amqpSocketOptions } from '../tls.js';
-import { CliError, EXIT, within, tenantArg } from './exit.js';
+import { EXIT, within, tenantArg } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 

@@ -5,7 +5,8 @@ import { DEFAULT_TENANT, type SellPolicy } from '../domain/types.js';
 import { pairOf, TenantKeys } from '../engine/keys.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
-import { CliError, EXIT, within, tenantArg } from './exit.js';
+import { EXIT, within, tenantArg } from './exit.js';
+import { CliError } from '../errors/CliError.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 

@@ -1,3 +1,4 @@
+import { AbortedError } from '../errors/AbortedError.js';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.js';
@@ -35,10 +36,6 @@ export interface ReconcileDeps {
   cartJobState: (jobId: string) => Promise<string>;
   /** Publishes on inventory.events (drift-detected, and what repairs announce). Omitted: none. */
   publish?: Publish | undefined;
-}
-
-class Aborted extends Error {
-  override name = 'Aborted';
 }
 
 /**
@@ -93,7 +90,7 @@ export async function reconcile(
       options.onProgress?.(done, total);
     };
     const checkAborted = () => {
-      if (options.signal?.aborted) throw new Aborted('reconciliation aborted');
+      if (options.signal?.aborted) throw new AbortedError('reconciliation aborted');
     };
     for (const tenant of tenants) {
       checkAborted();

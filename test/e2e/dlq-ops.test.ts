@@ -210,7 +210,7 @@ describe('a transfer.received that exhausted its retry tiers', () => {
     const recv = x.ev(t, 'transfer.received', { transferId: 'tr-1' });
     // as the worker leaves it after 1 s + 10 s + 60 s of "not yet"
     const gaveUp = {
-      'x-error-reason': 'not-yet: transfer-not-shipped (gave up after 4 attempts)',
+      'x-error-reason': 'gave-up: not-yet: transfer-not-shipped (after 4 attempts)',
       'x-attempts': 4,
       'x-last-error': 'not-yet: transfer-not-shipped',
     };
@@ -317,7 +317,7 @@ describe('the CLI, as an operator runs it', () => {
     const e2 = x.ev(t, 'transfer.received', { transferId: 'never' });
     await x.publish(e1);
     await deadLetterDirectly(e2, {
-      'x-error-reason': 'not-yet: transfer-not-shipped (gave up after 4 attempts)',
+      'x-error-reason': 'gave-up: not-yet: transfer-not-shipped (after 4 attempts)',
       'x-attempts': 4,
     });
     await waitFor(async () => (await dlqCount()) === 2, 10_000, '2 dead letters');
@@ -349,7 +349,7 @@ describe('the CLI, as an operator runs it', () => {
         id: e2.id,
         type: 'transfer.received',
         attempts: 4,
-        reason: 'not-yet: transfer-not-shipped (gave up after 4 attempts)',
+        reason: 'gave-up: not-yet: transfer-not-shipped (after 4 attempts)',
       },
     ]);
     // listing from the CLI leaves them in place
