@@ -360,5 +360,5 @@ describe('the ledger under sql_mode NO_BACKSLASH_ESCAPES', () => {
     expect(JSON.parse(held.stdout)).toMatchObject([
       { kind: 'order', id: w.order, paymentId: w.payment, lines: [{ sku: w.skus[0] }] },
     ]);
-  });
+  }, 180_000);
 });
