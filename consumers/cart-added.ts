@@ -10,22 +10,13 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'cart.added',
   data: z.object({ cartId: idString, sku: idString, quantity, locationId: idString.optional() }),
-  command: (d, ctx) =>
-    d.locationId !== undefined
-      ? {
-          op: 'cartAdd',
-          cartId: d.cartId,
-          sku: d.sku,
-          locationId: d.locationId,
-          quantity: d.quantity,
-          ttlMs: ctx.cartTtlMs,
-        }
-      : {
-          op: 'cartRoute',
-          cartId: d.cartId,
-          sku: d.sku,
-          quantity: d.quantity,
-          ttlMs: ctx.cartTtlMs,
-        },
+  command: (d, ctx) => ({
+    op: 'reserveCart',
+    cartId: d.cartId,
+    sku: d.sku,
+    ...(d.locationId !== undefined ? { locationId: d.locationId } : {}),
+    quantity: d.quantity,
+    ttlMs: ctx.cartTtlMs,
+  }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

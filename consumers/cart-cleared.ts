@@ -6,6 +6,6 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'cart.cleared',
   data: z.object({ cartId: idString }),
-  command: (d) => ({ op: 'cartClear', cartId: d.cartId }),
+  command: (d) => ({ op: 'releaseCart', mode: 'clear', cartId: d.cartId }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

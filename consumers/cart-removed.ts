@@ -6,6 +6,6 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'cart.removed',
   data: z.object({ cartId: idString, sku: idString, quantity: quantity.optional() }),
-  command: (d) => ({ op: 'cartRemove', ...d }),
+  command: (d) => ({ op: 'releaseCart', mode: 'remove', ...d }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

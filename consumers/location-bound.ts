@@ -9,6 +9,6 @@ export default defineConsumer({
     locationId: idString,
     skus: z.array(idString).min(1, 'must name at least one SKU').max(500, 'at most 500 SKUs'),
   }),
-  command: (d) => ({ op: 'locationBind', locationId: d.locationId, skus: d.skus, bound: true }),
+  command: (d) => ({ op: 'bindLocation', locationId: d.locationId, skus: d.skus, bound: true }),
   orderingKeys: () => ['network'],
 });

@@ -24,7 +24,7 @@ export default defineConsumer({
       .optional(),
   }),
   command: (d) => ({
-    op: 'locationUpsert',
+    op: 'upsertLocation',
     locationId: d.locationId,
     name: d.name ?? d.locationId,
     priority: d.priority ?? 100,

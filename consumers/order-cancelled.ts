@@ -7,7 +7,8 @@ export default defineConsumer({
   type: 'order.cancelled',
   data: z.object({ orderId: idString, reason: idString.optional() }),
   command: (d) => ({
-    op: 'orderCancel',
+    op: 'releaseOrder',
+    mode: 'cancel',
     orderId: d.orderId,
     ...(d.reason !== undefined ? { reason: d.reason.slice(0, 64) } : {}),
   }),

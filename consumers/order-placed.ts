@@ -38,7 +38,7 @@ export default defineConsumer({
     }
     const a = d.shippingAddress;
     return {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: d.orderId,
       ...(d.cartId !== undefined ? { cartId: d.cartId } : {}),
       lines,

@@ -6,6 +6,11 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'payment.failed',
   data: z.object({ orderId: idString, paymentId: idString }),
-  command: (d) => ({ op: 'paymentFail', orderId: d.orderId, paymentId: d.paymentId }),
+  command: (d) => ({
+    op: 'releaseOrder',
+    mode: 'payfail',
+    orderId: d.orderId,
+    paymentId: d.paymentId,
+  }),
   orderingKeys: (d) => [`order:${d.orderId}`],
 });

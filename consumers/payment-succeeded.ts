@@ -11,7 +11,7 @@ export default defineConsumer({
   type: 'payment.succeeded',
   data: z.object({ orderId: idString, paymentId: idString, lines: lines.optional() }),
   command: (d) => ({
-    op: 'paymentSucceed',
+    op: 'commitOrder',
     orderId: d.orderId,
     paymentId: d.paymentId,
     ...(d.lines ? { lines: d.lines } : {}),

@@ -15,7 +15,7 @@ export default defineConsumer({
       .max(500, 'at most 500 lines'),
   }),
   command: (d) => ({
-    op: 'return',
+    op: 'returnStock',
     rmaId: d.rmaId,
     ...(d.orderId !== undefined ? { orderId: d.orderId } : {}),
     lines: d.lines,

@@ -26,7 +26,7 @@ export default defineConsumer({
       else unlocated.push({ sku: l.sku, quantity: l.quantity });
     }
     return {
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: d.shipmentId,
       orderId: d.orderId,
       lines,

@@ -20,6 +20,6 @@ export default defineConsumer({
       .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only'),
     locationId: location,
   }),
-  command: (d) => ({ op: 'adjust', ...d }),
+  command: (d) => ({ op: 'adjustStock', ...d }),
   orderingKeys: (d) => [`stock:${d.sku}:${d.locationId}`],
 });

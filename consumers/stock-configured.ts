@@ -22,7 +22,7 @@ export default defineConsumer({
       .optional(),
   }),
   command: (d) => ({
-    op: 'configure',
+    op: 'configureStock',
     sku: d.sku,
     locationId: d.locationId,
     ...(d.reorderLevel !== undefined ? { reorderLevel: d.reorderLevel } : {}),

@@ -7,6 +7,6 @@ import { location } from './fields.js';
 export default defineConsumer({
   type: 'stock.counted',
   data: z.object({ sku: idString, onHand: count, locationId: location }),
-  command: (d) => ({ op: 'count', ...d }),
+  command: (d) => ({ op: 'countStock', ...d }),
   orderingKeys: (d) => [`stock:${d.sku}:${d.locationId}`],
 });

@@ -7,6 +7,6 @@ import { location } from './fields.js';
 export default defineConsumer({
   type: 'stock.received',
   data: z.object({ sku: idString, quantity, locationId: location, reference: idString.optional() }),
-  command: (d) => ({ op: 'receive', ...d }),
+  command: (d) => ({ op: 'receiveStock', ...d }),
   orderingKeys: (d) => [`stock:${d.sku}:${d.locationId}`],
 });

@@ -7,7 +7,7 @@ export default defineConsumer({
   type: 'transfer.cancelled',
   data: z.object({ transferId: idString, reason: idString.optional() }),
   command: (d) => ({
-    op: 'transferCancel',
+    op: 'cancelTransfer',
     transferId: d.transferId,
     ...(d.reason !== undefined ? { reason: d.reason } : {}),
   }),

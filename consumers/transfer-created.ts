@@ -5,6 +5,6 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'transfer.created',
   data: transferData,
-  command: (d) => ({ op: 'transferCreate', ...d }),
+  command: (d) => ({ op: 'createTransfer', ...d }),
   orderingKeys: (d) => [`transfer:${d.transferId}`],
 });

@@ -18,7 +18,7 @@ export default defineConsumer({
       .optional(),
   }),
   command: (d) => ({
-    op: 'transferReceive',
+    op: 'receiveTransfer',
     transferId: d.transferId,
     ...(d.lines ? { lines: d.lines } : {}),
   }),

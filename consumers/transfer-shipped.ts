@@ -5,6 +5,6 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'transfer.shipped',
   data: transferData,
-  command: (d) => ({ op: 'transferShip', ...d }),
+  command: (d) => ({ op: 'shipTransfer', ...d }),
   orderingKeys: (d) => [`transfer:${d.transferId}`],
 });

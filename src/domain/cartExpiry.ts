@@ -36,7 +36,7 @@ export function cartExpiryEvent(
       type: 'cart.expired',
       occurredAt: occurredAt.toISOString(),
     },
-    command: { op: 'cartExpire', cartId: d.cartId, expiresAt: d.expiresAt },
+    command: { op: 'releaseCart', mode: 'expire', cartId: d.cartId, expiresAt: d.expiresAt },
   };
 }
 

@@ -53,62 +53,61 @@ export function runCommand(ctx: EventContext, c: Command): Result {
     };
   }
   switch (c.op) {
-    case 'receive':
+    case 'receiveStock':
       return receiveStock(ctx, c);
-    case 'adjust':
+    case 'adjustStock':
       return adjustStock(ctx, c);
-    case 'count':
+    case 'countStock':
       return countStock(ctx, c);
-    case 'configure':
+    case 'configureStock':
       return configureStock(ctx, c);
-    case 'cartAdd':
-      return reserveCart(ctx, c);
-    case 'cartRoute':
+    case 'reserveCart':
+      if (c.locationId !== undefined) return reserveCart(ctx, { ...c, locationId: c.locationId });
       return isNetwork(ctx.net)
         ? routeCart(ctx, c)
-        : reserveCart(ctx, { ...c, op: 'cartAdd', locationId: DEFAULT_LOCATION });
-    case 'cartRemove':
-      return releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity });
-    case 'cartClear':
-      return releaseCart(ctx, c.cartId, 'clear', {});
-    case 'cartExpire':
-      return releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
-    case 'waitRequeue':
+        : reserveCart(ctx, { ...c, locationId: DEFAULT_LOCATION });
+    case 'releaseCart':
+      return c.mode === 'remove'
+        ? releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity })
+        : c.mode === 'clear'
+          ? releaseCart(ctx, c.cartId, 'clear', {})
+          : releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
+    case 'requeueWaiting':
       return requeueWaiting(ctx, c);
-    case 'orderPlace':
+    case 'placeOrder':
       return placeOrder(ctx, c);
-    case 'paymentSucceed':
+    case 'commitOrder':
       return commitOrder(ctx, c);
-    case 'paymentFail':
-      return releaseOrder(ctx, c.orderId, 'payfail');
-    case 'orderCancel':
-      return releaseOrder(ctx, c.orderId, 'cancel', c.reason);
-    case 'ship':
+    case 'releaseOrder':
+      return c.mode === 'payfail'
+        ? releaseOrder(ctx, c.orderId, 'payfail')
+        : releaseOrder(ctx, c.orderId, 'cancel', c.reason);
+    case 'fulfilShipment':
       return fulfilShipment(ctx, c);
-    case 'return':
+    case 'returnStock':
       return returnStock(ctx, c);
-    case 'transferShip':
+    case 'shipTransfer':
       return shipTransfer(ctx, c);
-    case 'transferReceive':
+    case 'receiveTransfer':
       return receiveTransfer(ctx, c);
-    case 'transferCreate':
+    case 'createTransfer':
       return createTransfer(ctx, c);
-    case 'transferCancel':
+    case 'cancelTransfer':
       return cancelTransfer(ctx, c);
-    case 'locationUpsert':
+    case 'upsertLocation':
       return upsertLocation(ctx, c);
-    case 'locationBind':
+    case 'bindLocation':
       return bindLocation(ctx, c);
   }
 }
 
-function receiveStock(ctx: EventContext, c: Cmd<'receive'>): Result {
+function receiveStock(ctx: EventContext, c: Cmd<'receiveStock'>): Result {
   const p = pairOf(c.sku, c.locationId);
   ctx.move(p, 'received', [c.quantity], 'receipt', c.reference ?? ctx.meta.id);
   return applied();
 }
 
-function adjustStock(ctx: EventContext, c: Cmd<'adjust'>): Result {
+function adjustStock(ctx: EventContext, c: Cmd<'adjustStock'>): Result {
   const p = pairOf(c.sku, c.locationId);
   if (ctx.stock(p).onHand + c.delta < 0) return { result: 'rejected', reason: 'negative-on-hand' };
   ctx.move(p, 'adjusted', [c.delta], 'adjustment', ctx.meta.id, c.reason);
@@ -116,7 +115,7 @@ function adjustStock(ctx: EventContext, c: Cmd<'adjust'>): Result {
 }
 
 /** requeueWaiting-3+.lua: the named holds waiting at the pair unqueued join its queue. */
-function requeueWaiting(ctx: EventContext, c: Cmd<'waitRequeue'>): Result {
+function requeueWaiting(ctx: EventContext, c: Cmd<'requeueWaiting'>): Result {
   const p = pairOf(c.sku, c.locationId);
   ctx.stock(p);
   for (const m of c.members) {
@@ -131,13 +130,13 @@ function requeueWaiting(ctx: EventContext, c: Cmd<'waitRequeue'>): Result {
   return applied();
 }
 
-function countStock(ctx: EventContext, c: Cmd<'count'>): Result {
+function countStock(ctx: EventContext, c: Cmd<'countStock'>): Result {
   const p = pairOf(c.sku, c.locationId);
   ctx.move(p, 'counted', [c.onHand - ctx.stock(p).onHand], 'count', ctx.meta.id, 'count');
   return applied();
 }
 
-function configureStock(ctx: EventContext, c: Cmd<'configure'>): Result {
+function configureStock(ctx: EventContext, c: Cmd<'configureStock'>): Result {
   const s = ctx.stock(pairOf(c.sku, c.locationId));
   if (c.reorderLevel !== undefined) s.reorderLevel = c.reorderLevel;
   if (c.reorderQuantity !== undefined) s.reorderQuantity = c.reorderQuantity;
@@ -159,7 +158,7 @@ function configureStock(ctx: EventContext, c: Cmd<'configure'>): Result {
   return applied();
 }
 
-function reserveCart(ctx: EventContext, c: Cmd<'cartAdd'>): Result {
+function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: string }): Result {
   const cart = ctx.loadHold('cart', c.cartId);
   if (cart.state === 'converted') return ignored('cart-converted');
   const p = pairOf(c.sku, c.locationId);
@@ -185,7 +184,7 @@ function reserveCart(ctx: EventContext, c: Cmd<'cartAdd'>): Result {
 }
 
 /** reserveCart-5+.lua with a route: the SKU is allocated across the network's locations. */
-function routeCart(ctx: EventContext, c: Cmd<'cartRoute'>): Result {
+function routeCart(ctx: EventContext, c: Cmd<'reserveCart'>): Result {
   const cart = ctx.loadHold('cart', c.cartId);
   if (cart.state === 'converted') return ignored('cart-converted');
   const route = routeFor(ctx.net, [c.sku]);
@@ -245,7 +244,7 @@ function releaseCart(
   return applied();
 }
 
-function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
+function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
   const order = ctx.loadHold('order', c.orderId);
   const cart = ctx.loadHold('cart', c.cartId);
   const prior = order.state;
@@ -366,7 +365,7 @@ function placeOrder(ctx: EventContext, c: Cmd<'orderPlace'>): Result {
   return applied();
 }
 
-function commitOrder(ctx: EventContext, c: Cmd<'paymentSucceed'>): Result {
+function commitOrder(ctx: EventContext, c: Cmd<'commitOrder'>): Result {
   const order = ctx.loadHold('order', c.orderId);
   if (order.paid) return ignored('already-committed');
   if (order.state === 'cancelled') return ignored('order-cancelled');
@@ -471,7 +470,7 @@ function releaseOrder(
   return applied();
 }
 
-function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
+function fulfilShipment(ctx: EventContext, c: Cmd<'fulfilShipment'>): Result {
   const order = ctx.loadHold('order', c.orderId);
   const paid = order.paid === true;
   const ship = sumLines(c.lines);
@@ -528,7 +527,7 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'ship'>): Result {
   return applied();
 }
 
-function returnStock(ctx: EventContext, c: Cmd<'return'>): Result {
+function returnStock(ctx: EventContext, c: Cmd<'returnStock'>): Result {
   // lines in the order given, not sorted: the script walks them so
   for (const l of c.lines) {
     const p = pairOf(l.sku, l.locationId);
@@ -540,7 +539,7 @@ function returnStock(ctx: EventContext, c: Cmd<'return'>): Result {
   return applied();
 }
 
-function shipTransfer(ctx: EventContext, c: Cmd<'transferShip'>): Result {
+function shipTransfer(ctx: EventContext, c: Cmd<'shipTransfer'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
   if (tr.version > 0 && tr.state !== 'created')
     return ignored(tr.state === 'cancelled' ? 'transfer-cancelled' : 'transfer-exists');
@@ -574,7 +573,7 @@ function shipTransfer(ctx: EventContext, c: Cmd<'transferShip'>): Result {
   return applied();
 }
 
-function receiveTransfer(ctx: EventContext, c: Cmd<'transferReceive'>): Result {
+function receiveTransfer(ctx: EventContext, c: Cmd<'receiveTransfer'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
   if (tr.version === 0 || tr.state === 'created') return { notYet: 'transfer-not-shipped' };
   if (tr.state === 'received') return ignored('transfer-received');
@@ -613,7 +612,7 @@ function receiveTransfer(ctx: EventContext, c: Cmd<'transferReceive'>): Result {
   return applied();
 }
 
-function createTransfer(ctx: EventContext, c: Cmd<'transferCreate'>): Result {
+function createTransfer(ctx: EventContext, c: Cmd<'createTransfer'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
   if (tr.version > 0) return ignored('transfer-exists');
   const qty = new Map<string, number>();
@@ -627,7 +626,7 @@ function createTransfer(ctx: EventContext, c: Cmd<'transferCreate'>): Result {
   return applied();
 }
 
-function cancelTransfer(ctx: EventContext, c: Cmd<'transferCancel'>): Result {
+function cancelTransfer(ctx: EventContext, c: Cmd<'cancelTransfer'>): Result {
   const tr = ctx.loadHold('transfer', c.transferId);
   if (tr.state === 'cancelled') return ignored('transfer-cancelled');
   const existed = tr.version > 0;
@@ -644,14 +643,14 @@ function cancelTransfer(ctx: EventContext, c: Cmd<'transferCancel'>): Result {
   return applied(existed ? undefined : 'cancelled-before-created');
 }
 
-function upsertLocation(ctx: EventContext, c: Cmd<'locationUpsert'>): Result {
+function upsertLocation(ctx: EventContext, c: Cmd<'upsertLocation'>): Result {
   const def = { locationId: c.locationId, name: c.name, priority: c.priority, shipsTo: c.shipsTo };
   ctx.net.locations.set(c.locationId, def);
   ctx.network.push({ kind: 'location', ...def });
   return applied();
 }
 
-function bindLocation(ctx: EventContext, c: Cmd<'locationBind'>): Result {
+function bindLocation(ctx: EventContext, c: Cmd<'bindLocation'>): Result {
   if (!ctx.net.locations.has(c.locationId))
     return { result: 'rejected', reason: 'unknown-location' };
   const skus = [...new Set(c.skus)].sort(compareBytes);

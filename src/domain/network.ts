@@ -133,23 +133,23 @@ export function allocate(
 export function namedPairs(c: Command): string[] {
   const ps: string[] = [];
   switch (c.op) {
-    case 'receive':
-    case 'adjust':
-    case 'count':
-    case 'configure':
+    case 'receiveStock':
+    case 'adjustStock':
+    case 'countStock':
+    case 'configureStock':
       ps.push(pairOf(c.sku, c.locationId));
       break;
-    case 'cartAdd':
-      ps.push(pairOf(c.sku, c.locationId));
+    case 'reserveCart':
+      if (c.locationId !== undefined) ps.push(pairOf(c.sku, c.locationId));
       break;
-    case 'orderPlace':
+    case 'placeOrder':
       for (const l of c.lines) ps.push(pairOf(l.sku, l.locationId));
       break;
-    case 'return':
+    case 'returnStock':
       for (const l of c.lines) ps.push(pairOf(l.sku, l.locationId));
       break;
-    case 'transferShip':
-    case 'transferCreate':
+    case 'shipTransfer':
+    case 'createTransfer':
       for (const l of c.lines) {
         ps.push(pairOf(l.sku, c.fromLocationId), pairOf(l.sku, c.toLocationId));
       }
@@ -173,12 +173,12 @@ export function referenceOf(
   c: Command,
 ): { referenceType: 'cart' | 'order' | 'transfer'; referenceId: string } | undefined {
   switch (c.op) {
-    case 'cartAdd':
+    case 'reserveCart':
       return { referenceType: 'cart', referenceId: c.cartId };
-    case 'orderPlace':
+    case 'placeOrder':
       return { referenceType: 'order', referenceId: c.orderId };
-    case 'transferShip':
-    case 'transferCreate':
+    case 'shipTransfer':
+    case 'createTransfer':
       return { referenceType: 'transfer', referenceId: c.transferId };
     default:
       return undefined;

@@ -94,14 +94,14 @@ export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
 
 export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
   z.strictObject({
-    op: z.literal('receive'),
+    op: z.literal('receiveStock'),
     sku: idString,
     locationId: idString,
     quantity,
     reference: idString.optional(),
   }),
   z.strictObject({
-    op: z.literal('adjust'),
+    op: z.literal('adjustStock'),
     sku: idString,
     locationId: idString,
     delta: z
@@ -111,9 +111,14 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       .refine((d) => Math.abs(d) <= 1e9, 'is too large'),
     reason: idString,
   }),
-  z.strictObject({ op: z.literal('count'), sku: idString, locationId: idString, onHand: count }),
   z.strictObject({
-    op: z.literal('configure'),
+    op: z.literal('countStock'),
+    sku: idString,
+    locationId: idString,
+    onHand: count,
+  }),
+  z.strictObject({
+    op: z.literal('configureStock'),
     sku: idString,
     locationId: idString,
     reorderLevel: count.optional(),
@@ -123,37 +128,38 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     preorderUntil: z.number().int().nullable().optional(),
   }),
   z.strictObject({
-    op: z.literal('cartAdd'),
+    op: z.literal('reserveCart'),
     cartId: idString,
     sku: idString,
-    locationId: idString,
+    locationId: idString.optional(),
     quantity,
     ttlMs: z.number().int().positive(),
   }),
+  z.discriminatedUnion('mode', [
+    z.strictObject({
+      op: z.literal('releaseCart'),
+      mode: z.literal('remove'),
+      cartId: idString,
+      sku: idString,
+      quantity: quantity.optional(),
+    }),
+    z.strictObject({ op: z.literal('releaseCart'), mode: z.literal('clear'), cartId: idString }),
+    z.strictObject({
+      op: z.literal('releaseCart'),
+      mode: z.literal('expire'),
+      cartId: idString,
+      expiresAt: z.number().int(),
+    }),
+  ]),
   z.strictObject({
-    op: z.literal('cartRoute'),
-    cartId: idString,
-    sku: idString,
-    quantity,
-    ttlMs: z.number().int().positive(),
-  }),
-  z.strictObject({
-    op: z.literal('cartRemove'),
-    cartId: idString,
-    sku: idString,
-    quantity: quantity.optional(),
-  }),
-  z.strictObject({ op: z.literal('cartClear'), cartId: idString }),
-  z.strictObject({ op: z.literal('cartExpire'), cartId: idString, expiresAt: z.number().int() }),
-  z.strictObject({
-    op: z.literal('waitRequeue'),
+    op: z.literal('requeueWaiting'),
     sku: idString,
     locationId: idString,
     members: z.array(z.string().regex(/^(cart|order):\P{Cc}+$/u)).max(10_000),
   }),
   z
     .strictObject({
-      op: z.literal('orderPlace'),
+      op: z.literal('placeOrder'),
       orderId: idString,
       cartId: idString.optional(),
       lines: z.array(line).max(500),
@@ -170,16 +176,28 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       path: ['lines'],
     }),
   z.strictObject({
-    op: z.literal('paymentSucceed'),
+    op: z.literal('commitOrder'),
     orderId: idString,
     paymentId: idString,
     lines: z.array(line).max(500).optional(),
   }),
-  z.strictObject({ op: z.literal('paymentFail'), orderId: idString, paymentId: idString }),
-  z.strictObject({ op: z.literal('orderCancel'), orderId: idString, reason: idString.optional() }),
+  z.discriminatedUnion('mode', [
+    z.strictObject({
+      op: z.literal('releaseOrder'),
+      mode: z.literal('payfail'),
+      orderId: idString,
+      paymentId: idString,
+    }),
+    z.strictObject({
+      op: z.literal('releaseOrder'),
+      mode: z.literal('cancel'),
+      orderId: idString,
+      reason: idString.optional(),
+    }),
+  ]),
   z
     .strictObject({
-      op: z.literal('ship'),
+      op: z.literal('fulfilShipment'),
       shipmentId: idString,
       orderId: idString,
       lines: z.array(line).max(500),
@@ -190,7 +208,7 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       path: ['lines'],
     }),
   z.strictObject({
-    op: z.literal('return'),
+    op: z.literal('returnStock'),
     rmaId: idString,
     orderId: idString.optional(),
     lines: z
@@ -200,7 +218,7 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
   }),
   z
     .strictObject({
-      op: z.literal('transferShip'),
+      op: z.literal('shipTransfer'),
       transferId: idString,
       fromLocationId: idString,
       toLocationId: idString,
@@ -214,13 +232,13 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       'fromLocationId must differ from toLocationId',
     ),
   z.strictObject({
-    op: z.literal('transferReceive'),
+    op: z.literal('receiveTransfer'),
     transferId: idString,
     lines: skuLines.optional(),
   }),
   z
     .strictObject({
-      op: z.literal('transferCreate'),
+      op: z.literal('createTransfer'),
       transferId: idString,
       fromLocationId: idString,
       toLocationId: idString,
@@ -231,19 +249,19 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       'fromLocationId must differ from toLocationId',
     ),
   z.strictObject({
-    op: z.literal('transferCancel'),
+    op: z.literal('cancelTransfer'),
     transferId: idString,
     reason: idString.optional(),
   }),
   z.strictObject({
-    op: z.literal('locationUpsert'),
+    op: z.literal('upsertLocation'),
     locationId: idString,
     name: z.string().min(1).max(255),
     priority: z.number().int().min(0).max(1e6),
     shipsTo: z.array(placeCode).max(500),
   }),
   z.strictObject({
-    op: z.literal('locationBind'),
+    op: z.literal('bindLocation'),
     locationId: idString,
     skus: z.array(idString).min(1, 'must name at least one SKU').max(500),
     bound: z.boolean(),

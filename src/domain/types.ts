@@ -82,11 +82,11 @@ export type Disposition = 'restock' | 'quarantine';
 
 /** One operation of the engine; every consumed event maps to exactly one command. */
 export type Command =
-  | { op: 'receive'; sku: string; locationId: string; quantity: number; reference?: string }
-  | { op: 'adjust'; sku: string; locationId: string; delta: number; reason: string }
-  | { op: 'count'; sku: string; locationId: string; onHand: number }
+  | { op: 'receiveStock'; sku: string; locationId: string; quantity: number; reference?: string }
+  | { op: 'adjustStock'; sku: string; locationId: string; delta: number; reason: string }
+  | { op: 'countStock'; sku: string; locationId: string; onHand: number }
   | {
-      op: 'configure';
+      op: 'configureStock';
       sku: string;
       locationId: string;
       reorderLevel?: number;
@@ -96,80 +96,83 @@ export type Command =
       /** epoch ms; null removes the end date */
       preorderUntil?: number | null;
     }
+  /**
+   * `locationId` omitted (cart.added naming no location): routed (domain/network.ts);
+   * `default` outside a network.
+   */
   | {
-      op: 'cartAdd';
+      op: 'reserveCart';
       cartId: string;
       sku: string;
-      locationId: string;
+      locationId?: string;
       quantity: number;
       ttlMs: number;
     }
-  /** cart.added naming no location: routed (domain/network.ts); `default` outside a network */
-  | { op: 'cartRoute'; cartId: string; sku: string; quantity: number; ttlMs: number }
   /** `quantity` omitted releases the cart's whole hold on the SKU (every location). */
-  | { op: 'cartRemove'; cartId: string; sku: string; quantity?: number }
-  | { op: 'cartClear'; cartId: string }
+  | { op: 'releaseCart'; mode: 'remove'; cartId: string; sku: string; quantity?: number }
+  | { op: 'releaseCart'; mode: 'clear'; cartId: string }
   /** Released only if the cart is still open and its expiry is still `expiresAt`. */
-  | { op: 'cartExpire'; cartId: string; expiresAt: number }
+  | { op: 'releaseCart'; mode: 'expire'; cartId: string; expiresAt: number }
   /**
    * The reconciliation's repair of a wait queue: of `members` ('cart:<id>' / 'order:<id>'),
    * those waiting at the pair without being queued are queued again, behind the others; then
    * what is available there fills the waiting holds, as at the close of any event.
    */
-  | { op: 'waitRequeue'; sku: string; locationId: string; members: string[] }
+  | { op: 'requeueWaiting'; sku: string; locationId: string; members: string[] }
   /**
    * `routed`: lines that named no location, allocated by the routing strategy (towards
    * `destination` when given); outside a network they go to `default`.
    */
   | {
-      op: 'orderPlace';
+      op: 'placeOrder';
       orderId: string;
       cartId?: string;
       lines: Line[];
       routed?: { sku: string; quantity: number }[];
       destination?: Destination;
     }
-  | { op: 'paymentSucceed'; orderId: string; paymentId: string; lines?: Line[] }
-  | { op: 'paymentFail'; orderId: string; paymentId: string }
-  | { op: 'orderCancel'; orderId: string; reason?: string }
+  | { op: 'commitOrder'; orderId: string; paymentId: string; lines?: Line[] }
+  /** payment.failed (nothing released once paid) or order.cancelled (what has not shipped) */
+  | { op: 'releaseOrder'; mode: 'payfail'; orderId: string; paymentId: string }
+  | { op: 'releaseOrder'; mode: 'cancel'; orderId: string; reason?: string }
   /**
    * `unlocated`: shipped lines that named no location; they ship from the order's own hold of
    * the SKU (in pair order), the rest from the first location the order has the SKU at, else
    * `default`.
    */
   | {
-      op: 'ship';
+      op: 'fulfilShipment';
       shipmentId: string;
       orderId: string;
       lines: Line[];
       unlocated?: { sku: string; quantity: number }[];
     }
   | {
-      op: 'return';
+      op: 'returnStock';
       rmaId: string;
       orderId?: string;
       lines: (Line & { disposition: Disposition })[];
     }
   | {
-      op: 'transferShip';
+      op: 'shipTransfer';
       transferId: string;
       fromLocationId: string;
       toLocationId: string;
       lines: { sku: string; quantity: number }[];
     }
   /** `lines` omitted: every unit still in transit arrives. */
-  | { op: 'transferReceive'; transferId: string; lines?: { sku: string; quantity: number }[] }
+  | { op: 'receiveTransfer'; transferId: string; lines?: { sku: string; quantity: number }[] }
   /** A planned transfer: a record only; no location changes until it ships. */
   | {
-      op: 'transferCreate';
+      op: 'createTransfer';
       transferId: string;
       fromLocationId: string;
       toLocationId: string;
       lines: { sku: string; quantity: number }[];
     }
-  | { op: 'transferCancel'; transferId: string; reason?: string }
+  | { op: 'cancelTransfer'; transferId: string; reason?: string }
   | {
-      op: 'locationUpsert';
+      op: 'upsertLocation';
       locationId: string;
       name: string;
       priority: number;
@@ -177,7 +180,7 @@ export type Command =
       shipsTo: string[];
     }
   /** Binds (or unbinds) SKUs to a location: which SKUs it stocks. */
-  | { op: 'locationBind'; locationId: string; skus: string[]; bound: boolean };
+  | { op: 'bindLocation'; locationId: string; skus: string[]; bound: boolean };
 
 export type Op = Command['op'];
 

@@ -295,28 +295,28 @@ export class Engine {
       };
     }
     switch (c.op) {
-      case 'receive':
+      case 'receiveStock':
         return {
           script: 'receiveStock',
           keys: [],
           pairs: one(c.sku, c.locationId),
           args: { quantity: c.quantity, reference: c.reference },
         };
-      case 'adjust':
+      case 'adjustStock':
         return {
           script: 'adjustStock',
           keys: [],
           pairs: one(c.sku, c.locationId),
           args: { delta: c.delta, reason: c.reason },
         };
-      case 'count':
+      case 'countStock':
         return {
           script: 'countStock',
           keys: [],
           pairs: one(c.sku, c.locationId),
           args: { onHand: c.onHand },
         };
-      case 'configure':
+      case 'configureStock':
         return {
           script: 'configureStock',
           keys: [],
@@ -329,10 +329,9 @@ export class Engine {
             preorderUntil: c.preorderUntil,
           },
         };
-      case 'cartAdd':
-      case 'cartRoute': {
+      case 'reserveCart': {
         const args = { cartId: c.cartId, sku: c.sku, quantity: c.quantity, ttlMs: c.ttlMs };
-        if (c.op === 'cartRoute' && isNetwork(net)) {
+        if (c.locationId === undefined && isNetwork(net)) {
           const route = routeFor(net, [c.sku]);
           return {
             script: 'reserveCart',
@@ -344,35 +343,32 @@ export class Engine {
         return {
           script: 'reserveCart',
           keys: [k.cart(c.cartId), k.cartExpiries],
-          pairs: one(c.sku, c.op === 'cartAdd' ? c.locationId : DEFAULT_LOCATION),
+          pairs: one(c.sku, c.locationId ?? DEFAULT_LOCATION),
           args,
         };
       }
-      case 'waitRequeue':
+      case 'requeueWaiting':
         return {
           script: 'requeueWaiting',
           keys: [],
           pairs: one(c.sku, c.locationId),
           args: { members: c.members },
         };
-      case 'cartRemove':
-      case 'cartClear':
-      case 'cartExpire': {
+      case 'releaseCart': {
         const key = k.cart(c.cartId);
-        const mode = c.op === 'cartRemove' ? 'remove' : c.op === 'cartClear' ? 'clear' : 'expire';
         return {
           script: 'releaseCart',
           keys: [key, k.cartExpiries],
           pairs: await this.holdPairs(key),
           args: {
             cartId: c.cartId,
-            mode,
-            ...(c.op === 'cartRemove' ? { sku: c.sku, quantity: c.quantity } : {}),
-            ...(c.op === 'cartExpire' ? { expiresAt: c.expiresAt } : {}),
+            mode: c.mode,
+            ...(c.mode === 'remove' ? { sku: c.sku, quantity: c.quantity } : {}),
+            ...(c.mode === 'expire' ? { expiresAt: c.expiresAt } : {}),
           },
         };
       }
-      case 'orderPlace': {
+      case 'placeOrder': {
         const cartKey = c.cartId !== undefined ? k.cart(c.cartId) : `${k.base}cart-none`;
         const cartPairs = c.cartId !== undefined ? await this.holdPairs(cartKey) : [];
         // outside a network, lines naming no location are at `default`, as they always were
@@ -401,7 +397,7 @@ export class Engine {
           },
         };
       }
-      case 'paymentSucceed': {
+      case 'commitOrder': {
         const key = k.order(c.orderId);
         return {
           script: 'commitOrder',
@@ -410,20 +406,19 @@ export class Engine {
           args: { orderId: c.orderId, paymentId: c.paymentId, lines: c.lines },
         };
       }
-      case 'paymentFail':
-      case 'orderCancel': {
+      case 'releaseOrder': {
         const key = k.order(c.orderId);
         return {
           script: 'releaseOrder',
           keys: [key],
           pairs: await this.holdPairs(key),
           args:
-            c.op === 'paymentFail'
+            c.mode === 'payfail'
               ? { orderId: c.orderId, mode: 'payfail' }
               : { orderId: c.orderId, mode: 'cancel', reason: c.reason },
         };
       }
-      case 'ship': {
+      case 'fulfilShipment': {
         const key = k.order(c.orderId);
         const unlocated = c.unlocated ?? [];
         const fallback = unlocated.map((l) => pairOf(l.sku, DEFAULT_LOCATION));
@@ -441,14 +436,14 @@ export class Engine {
           },
         };
       }
-      case 'return':
+      case 'returnStock':
         return {
           script: 'returnStock',
           keys: [],
           pairs: linePairs(c.lines),
           args: { rmaId: c.rmaId, lines: c.lines },
         };
-      case 'transferShip': {
+      case 'shipTransfer': {
         const skus = [...new Set(c.lines.map((l) => l.sku))];
         return {
           script: 'shipTransfer',
@@ -465,7 +460,7 @@ export class Engine {
           },
         };
       }
-      case 'transferReceive': {
+      case 'receiveTransfer': {
         const key = k.transfer(c.transferId);
         return {
           script: 'receiveTransfer',
@@ -474,7 +469,7 @@ export class Engine {
           args: { transferId: c.transferId, ...(c.lines ? { lines: c.lines } : {}) },
         };
       }
-      case 'transferCreate':
+      case 'createTransfer':
         return {
           script: 'createTransfer',
           keys: [k.transfer(c.transferId)],
@@ -486,14 +481,14 @@ export class Engine {
             lines: c.lines,
           },
         };
-      case 'transferCancel':
+      case 'cancelTransfer':
         return {
           script: 'cancelTransfer',
           keys: [k.transfer(c.transferId)],
           pairs: [],
           args: { transferId: c.transferId, reason: c.reason },
         };
-      case 'locationUpsert':
+      case 'upsertLocation':
         return {
           script: 'upsertLocation',
           keys: [k.locations],
@@ -505,7 +500,7 @@ export class Engine {
             shipsTo: c.shipsTo,
           },
         };
-      case 'locationBind': {
+      case 'bindLocation': {
         const skus = [...new Set(c.skus)].sort(compareBytes);
         return {
           script: 'bindLocation',

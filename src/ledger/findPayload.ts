@@ -91,7 +91,7 @@ export async function findPayload(
     outcome,
     movements: lines.map(movementOf),
     holds:
-      command?.op === 'orderPlace' && row.result === 'applied'
+      command?.op === 'placeOrder' && row.result === 'applied'
         ? await orderHold(knex, tenant, command.orderId)
         : [],
     config: [],

@@ -75,7 +75,8 @@ export async function releaseLeakedCart(
 ): Promise<{ released: boolean; reason?: string }> {
   const id = cartExpiryId({ tenant, cartId, expiresAt });
   const r = await applyRepair(deps, repairMeta(runId, tenant, id, 'cart.expired', now), {
-    op: 'cartExpire',
+    op: 'releaseCart',
+    mode: 'expire',
     cartId,
     expiresAt,
   });
@@ -87,7 +88,7 @@ export async function releaseLeakedCart(
 
 /**
  * Queues again the holds of `members` that wait at the pair without being in its queue, then
- * fills what is available there ('filled' movements, `inventory.filled`): op waitRequeue.
+ * fills what is available there ('filled' movements, `inventory.filled`): op requeueWaiting.
  */
 export async function requeueWaiting(
   deps: RepairDeps,
@@ -101,6 +102,6 @@ export async function requeueWaiting(
   // ids are printable: the pair (with its separator) goes in as a digest
   const digest = createHash('sha1').update(`${sku}\x1f${locationId}`).digest('hex');
   const meta = repairMeta(runId, tenant, `wait-${digest}`, 'reconcile.wait-repair', now);
-  const r = await applyRepair(deps, meta, { op: 'waitRequeue', sku, locationId, members });
+  const r = await applyRepair(deps, meta, { op: 'requeueWaiting', sku, locationId, members });
   return r.reason ? { reason: r.reason } : {};
 }

@@ -6,7 +6,7 @@ import type { TenantScope } from './scope.js';
 import type { Drift } from './types.js';
 
 export interface WaitPassContext extends PassContext {
-  /** the repair: op waitRequeue through the engine, the ledger and the broker */
+  /** the repair: op requeueWaiting through the engine, the ledger and the broker */
   requeue: (sku: string, locationId: string, members: string[]) => Promise<{ reason?: string }>;
 }
 
@@ -33,7 +33,7 @@ const NAMED = 5;
  * `reservations` row has a waiting line; the holds of those rows are the ones checked for
  * their place in the queue (a hold waiting in Redis that MySQL does not know yet is not).
  * Redis alone keeps the queues, so each pair is read in one atomic step (readWaits-3.lua) and
- * needs no second look. With `repair`, a pair in drift gets a `waitRequeue` event: the holds
+ * needs no second look. With `repair`, a pair in drift gets a `requeueWaiting` event: the holds
  * missing from the queue join it, behind the others, and what is available fills the queue, as
  * ledger movements. The drift counts as repaired when a read after it finds the pair clean.
  */

@@ -153,7 +153,7 @@ export function trivialScenario(clients: Redis[], prefix: string): Scenario {
 }
 
 export interface ReserveBench {
-  /** Adds stock to every SKU the cartAdd commands use. */
+  /** Adds stock to every SKU the reserveCart commands use. */
   stockUp(): Promise<void>;
   /** (b) cart.added through Engine.apply (validates) or Engine.applyValid (does not). */
   scenario(validate: boolean): Scenario;
@@ -189,7 +189,7 @@ export function reserveBench(clients: Redis[], prefix: string, label: string): R
         next: 0,
         call: async (s) => {
           const command: Command = {
-            op: 'receive',
+            op: 'receiveStock',
             sku: `sku-${s}`,
             locationId: LOCATION,
             quantity: STOCK_PER_SKU,
@@ -210,7 +210,7 @@ export function reserveBench(clients: Redis[], prefix: string, label: string): R
           const engine = engines[conn]!;
           const m = meta(`${tag}-${i}`, 'cart.added');
           const command: Command = {
-            op: 'cartAdd',
+            op: 'reserveCart',
             cartId: `${tag}-cart-${Math.floor(i / LINES_PER_CART)}`,
             sku: `sku-${i % SKUS}`,
             locationId: LOCATION,

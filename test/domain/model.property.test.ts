@@ -79,7 +79,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
         priority: fc.integer({ min: 0, max: 3 }),
         shipsTo: fc.subarray(['US', 'US-CA', 'CA']),
       })
-      .map((c) => clean({ op: 'locationUpsert', ...c, name: c.locationId })),
+      .map((c) => clean({ op: 'upsertLocation', ...c, name: c.locationId })),
   },
   {
     weight: 3,
@@ -89,13 +89,13 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
         skus: fc.subarray([...SKUS], { minLength: 1 }),
         bound: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
       })
-      .map((c) => clean({ op: 'locationBind', ...c })),
+      .map((c) => clean({ op: 'bindLocation', ...c })),
   },
   {
     weight: 4,
     arbitrary: fc
       .record({ cartId, sku, quantity: qty })
-      .map((c) => clean({ op: 'cartRoute', ...c, ttlMs: TTL })),
+      .map((c) => clean({ op: 'reserveCart', ...c, ttlMs: TTL })),
   },
   {
     weight: 4,
@@ -108,7 +108,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
         destination,
       })
       .map((c) =>
-        clean({ op: 'orderPlace', ...c, destination: c.destination && clean(c.destination) }),
+        clean({ op: 'placeOrder', ...c, destination: c.destination && clean(c.destination) }),
       ),
   },
   {
@@ -121,7 +121,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
       })
       .map(({ transferId: id, forward, lines: l }) =>
         clean({
-          op: 'transferCreate',
+          op: 'createTransfer',
           transferId: id,
           fromLocationId: forward ? LOCS[0] : LOCS[1],
           toLocationId: forward ? LOCS[1] : LOCS[0],
@@ -131,7 +131,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: transferId.map((id) => clean({ op: 'transferCancel', transferId: id })),
+    arbitrary: transferId.map((id) => clean({ op: 'cancelTransfer', transferId: id })),
   },
   {
     weight: 2,
@@ -142,13 +142,13 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
         lines: fc.array(line, { maxLength: 1 }),
         unlocated: fc.array(skuQty, { minLength: 1, maxLength: 2 }),
       })
-      .map((c) => clean({ op: 'ship', ...c })),
+      .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
   {
     weight: 1,
     arbitrary: fc
       .record({ transferId, lines: fc.array(skuQty, { minLength: 1, maxLength: 2 }) })
-      .map((c) => clean({ op: 'transferReceive', ...c })),
+      .map((c) => clean({ op: 'receiveTransfer', ...c })),
   },
 );
 
@@ -168,14 +168,14 @@ const policyCommand: fc.Arbitrary<Command> = fc
       { weight: 3, arbitrary: fc.constantFrom(NOW - 1, NOW, NOW + 1, NOW + TTL) },
     ),
   })
-  .map((c) => clean({ op: 'configure', ...c }));
+  .map((c) => clean({ op: 'configureStock', ...c }));
 
 const cartAdd: fc.Arbitrary<Command> = fc
   .record({ cartId, sku, locationId: loc, quantity: qty })
-  .map((c) => clean({ op: 'cartAdd', ...c, ttlMs: TTL }));
+  .map((c) => clean({ op: 'reserveCart', ...c, ttlMs: TTL }));
 const receive: fc.Arbitrary<Command> = fc
   .record({ sku, locationId: loc, quantity: qty })
-  .map((c) => clean({ op: 'receive', ...c }));
+  .map((c) => clean({ op: 'receiveStock', ...c }));
 
 const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   { weight: 6, arbitrary: cartAdd },
@@ -183,22 +183,30 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .record({ cartId, sku, quantity: maybe(qty) })
-      .map((c) => clean({ op: 'cartRemove', ...c })),
+      .map((c) => clean({ op: 'releaseCart', mode: 'remove', ...c })),
   },
-  { weight: 1, arbitrary: cartId.map((id) => clean({ op: 'cartClear', cartId: id })) },
+  {
+    weight: 1,
+    arbitrary: cartId.map((id) => clean({ op: 'releaseCart', mode: 'clear', cartId: id })),
+  },
   {
     weight: 1,
     arbitrary: fc
       .record({ cartId, due: fc.boolean() })
       .map(({ cartId: id, due }) =>
-        clean({ op: 'cartExpire', cartId: id, expiresAt: due ? NOW + TTL : NOW + TTL - 1 }),
+        clean({
+          op: 'releaseCart',
+          mode: 'expire',
+          cartId: id,
+          expiresAt: due ? NOW + TTL : NOW + TTL - 1,
+        }),
       ),
   },
   {
     weight: 4,
     arbitrary: fc
       .record({ orderId, cartId: maybe(cartId), lines: lines(3) })
-      .map((c) => clean({ op: 'orderPlace', ...c })),
+      .map((c) => clean({ op: 'placeOrder', ...c })),
   },
   {
     weight: 3,
@@ -208,23 +216,25 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
         paymentId: fc.constantFrom('p1', 'p2'),
         lines: fc.oneof(fc.constant(undefined), lines(2)),
       })
-      .map((c) => clean({ op: 'paymentSucceed', ...c })),
+      .map((c) => clean({ op: 'commitOrder', ...c })),
   },
   {
     weight: 2,
-    arbitrary: orderId.map((id) => clean({ op: 'paymentFail', orderId: id, paymentId: 'p1' })),
+    arbitrary: orderId.map((id) =>
+      clean({ op: 'releaseOrder', mode: 'payfail', orderId: id, paymentId: 'p1' }),
+    ),
   },
   {
     weight: 1,
     arbitrary: fc
       .record({ orderId, reason: maybe(fc.constant('customer')) })
-      .map((c) => clean({ op: 'orderCancel', ...c })),
+      .map((c) => clean({ op: 'releaseOrder', mode: 'cancel', ...c })),
   },
   {
     weight: 2,
     arbitrary: fc
       .record({ shipmentId: fc.constantFrom('s1', 's2'), orderId, lines: lines(2) })
-      .map((c) => clean({ op: 'ship', ...c })),
+      .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
   {
     weight: 1,
@@ -241,7 +251,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
           { minLength: 1, maxLength: 2 },
         ),
       })
-      .map((c) => clean({ op: 'return', ...c })),
+      .map((c) => clean({ op: 'returnStock', ...c })),
   },
   {
     weight: 2,
@@ -253,7 +263,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
       })
       .map(({ transferId: id, forward, lines: l }) =>
         clean({
-          op: 'transferShip',
+          op: 'shipTransfer',
           transferId: id,
           fromLocationId: forward ? LOCS[0] : LOCS[1],
           toLocationId: forward ? LOCS[1] : LOCS[0],
@@ -263,7 +273,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: transferId.map((id) => clean({ op: 'transferReceive', transferId: id })),
+    arbitrary: transferId.map((id) => clean({ op: 'receiveTransfer', transferId: id })),
   },
   { weight: 1, arbitrary: receive },
   { weight: 1, arbitrary: policyCommand },
@@ -275,13 +285,13 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
         locationId: loc,
         delta: fc.integer({ min: -6, max: 5 }).map((d) => (d >= 0 ? d + 1 : d)),
       })
-      .map((c) => clean({ op: 'adjust', ...c, reason: 'damage' })),
+      .map((c) => clean({ op: 'adjustStock', ...c, reason: 'damage' })),
   },
   {
     weight: 1,
     arbitrary: fc
       .record({ sku, locationId: loc, onHand: fc.integer({ min: 0, max: 12 }) })
-      .map((c) => clean({ op: 'count', ...c })),
+      .map((c) => clean({ op: 'countStock', ...c })),
   },
   {
     weight: 1,
@@ -292,7 +302,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
         reorderLevel: maybe(fc.integer({ min: 0, max: 6 })),
         reorderQuantity: maybe(fc.integer({ min: 0, max: 20 })),
       })
-      .map((c) => clean({ op: 'configure', ...c })),
+      .map((c) => clean({ op: 'configureStock', ...c })),
   },
 );
 
@@ -323,39 +333,43 @@ const sellingStep = fc.record({
       weight: 2,
       arbitrary: fc
         .record({ cartId, line: hotLine })
-        .map(({ cartId: id, line: l }) => clean({ op: 'cartAdd', cartId: id, ...l, ttlMs: TTL })),
+        .map(({ cartId: id, line: l }) =>
+          clean({ op: 'reserveCart', cartId: id, ...l, ttlMs: TTL }),
+        ),
     },
     {
       weight: 2,
-      arbitrary: hotLine.map((l) => clean({ op: 'receive', ...l })),
+      arbitrary: hotLine.map((l) => clean({ op: 'receiveStock', ...l })),
     },
     {
       weight: 1,
       arbitrary: fc
         .record({ orderId, cartId, lines: hotLines })
-        .map((c) => clean({ op: 'orderPlace', ...c })),
+        .map((c) => clean({ op: 'placeOrder', ...c })),
     },
     {
       weight: 1,
       arbitrary: fc
         .record({ orderId, paymentId: fc.constant('p1') })
-        .map((c) => clean({ op: 'paymentSucceed', ...c })),
+        .map((c) => clean({ op: 'commitOrder', ...c })),
     },
     {
       weight: 1,
       arbitrary: fc
         .record({ shipmentId: fc.constantFrom('s1', 's2'), orderId, lines: hotLines })
-        .map((c) => clean({ op: 'ship', ...c })),
+        .map((c) => clean({ op: 'fulfilShipment', ...c })),
     },
     {
       weight: 1,
       arbitrary: fc
         .record({ cartId, sku: hotSku, quantity: maybe(qty) })
-        .map((c) => clean({ op: 'cartRemove', ...c })),
+        .map((c) => clean({ op: 'releaseCart', mode: 'remove', ...c })),
     },
     {
       weight: 1,
-      arbitrary: cartId.map((id) => clean({ op: 'cartExpire', cartId: id, expiresAt: NOW + TTL })),
+      arbitrary: cartId.map((id) =>
+        clean({ op: 'releaseCart', mode: 'expire', cartId: id, expiresAt: NOW + TTL }),
+      ),
     },
     {
       // the reconciliation's repair of a queue, on queues that never drift: it changes nothing
@@ -371,7 +385,7 @@ const sellingStep = fc.record({
             { maxLength: 3 },
           ),
         })
-        .map((c) => clean({ op: 'waitRequeue', ...c, locationId: 'main' })),
+        .map((c) => clean({ op: 'requeueWaiting', ...c, locationId: 'main' })),
     },
   ),
   dupOf,
@@ -382,21 +396,21 @@ const preludeOf = (low: boolean): Command[] =>
   PAIRS.flatMap((p, i) => {
     const [s, l] = p.split('\x1f') as [string, string];
     const quantity = low ? i % 3 : 6 + (i % 3);
-    return quantity > 0 ? [{ op: 'receive' as const, sku: s, locationId: l, quantity }] : [];
+    return quantity > 0 ? [{ op: 'receiveStock' as const, sku: s, locationId: l, quantity }] : [];
   });
 
 /** Half the runs start as a network: both locations, every SKU bound at each. */
 const networkPrelude: Command[] = [
-  { op: 'locationUpsert', locationId: 'main', name: 'Main', priority: 1, shipsTo: ['US'] },
+  { op: 'upsertLocation', locationId: 'main', name: 'Main', priority: 1, shipsTo: ['US'] },
   {
-    op: 'locationUpsert',
+    op: 'upsertLocation',
     locationId: 'north',
     name: 'North',
     priority: 0,
     shipsTo: ['US-CA', 'CA'],
   },
   ...LOCS.map((l): Command => ({
-    op: 'locationBind',
+    op: 'bindLocation',
     locationId: l,
     skus: [...SKUS],
     bound: true,
@@ -418,7 +432,7 @@ const somePolicies = fc
               policyLimit: fc.integer({ min: 1, max: 4 }),
               preorderUntil: fc.constantFrom(undefined, NOW + TTL),
             })
-            .map((c) => [clean({ op: 'configure', sku: s, locationId: l, ...c })]),
+            .map((c) => [clean({ op: 'configureStock', sku: s, locationId: l, ...c })]),
         },
       );
     }),
@@ -584,7 +598,11 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
     const where = `at step ${i} (${id}: ${JSON.stringify(s.command)})`;
     expect(comparable(got), where).toEqual(comparable(want));
     before = await compareState(model, k, where, before);
-    const routedOrder = s.command.op === 'orderPlace' && s.command.routed ? '(routed)' : '';
+    const routedOrder =
+      (s.command.op === 'placeOrder' && s.command.routed) ||
+      (s.command.op === 'reserveCart' && s.command.locationId === undefined)
+        ? '(routed)'
+        : '';
     count(
       got.status === 'applied'
         ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
@@ -606,7 +624,7 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
         if (m.kind === 'filled' && m.committed > 0) count('waiting filled paid');
       }
       if (
-        s.command.op === 'orderPlace' &&
+        s.command.op === 'placeOrder' &&
         got.payload.holds.some(
           (h) => h.kind === 'cart' && h.state === 'converted' && h.version > 1,
         ) &&
@@ -635,17 +653,17 @@ describe('model ≡ engine', () => {
       );
       // the sequences reach the interesting paths, not only refusals
       for (const k of [
-        'cartAdd:applied',
-        'orderPlace:applied',
-        'paymentSucceed:applied',
-        'ship:applied',
+        'reserveCart:applied',
+        'placeOrder:applied',
+        'commitOrder:applied',
+        'fulfilShipment:applied',
         'duplicate',
-        'cartRoute:applied',
-        'orderPlace(routed):applied',
-        'orderPlace(routed):rejected',
-        'locationBind:applied',
-        'transferReceive:applied',
-        'cartAdd:backordered',
+        'reserveCart(routed):applied',
+        'placeOrder(routed):applied',
+        'placeOrder(routed):rejected',
+        'bindLocation:applied',
+        'receiveTransfer:applied',
+        'reserveCart:backordered',
         'backordered',
         'preordered',
         'filled',
@@ -667,15 +685,16 @@ describe('model ≡ engine', () => {
     policy: 'deny' | 'backorder' | 'preorder',
     policyLimit: number,
     preorderUntil?: number | null,
-  ): Command => clean({ op: 'configure', sku, locationId, policy, policyLimit, preorderUntil });
+  ): Command =>
+    clean({ op: 'configureStock', sku, locationId, policy, policyLimit, preorderUntil });
   const put = (sku: string, locationId: string, quantity: number): Command => ({
-    op: 'receive',
+    op: 'receiveStock',
     sku,
     locationId,
     quantity,
   });
   const add = (cartId: string, sku: string, locationId: string, quantity: number): Command => ({
-    op: 'cartAdd',
+    op: 'reserveCart',
     cartId,
     sku,
     locationId,
@@ -688,7 +707,7 @@ describe('model ≡ engine', () => {
       put(A, 'main', 2),
       cfg(A, 'north', 'backorder', 5),
       {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: 'o1',
         lines: [
           { sku: A, locationId: 'main', quantity: 2 },
@@ -696,7 +715,7 @@ describe('model ≡ engine', () => {
         ],
       },
       {
-        op: 'ship',
+        op: 'fulfilShipment',
         shipmentId: 's1',
         orderId: 'o1',
         lines: [],
@@ -707,7 +726,7 @@ describe('model ≡ engine', () => {
       ...networkPrelude,
       cfg(A, 'north', 'backorder', 2),
       add('c1', A, 'north', 2),
-      { op: 'locationBind', locationId: 'north', skus: [A], bound: false },
+      { op: 'bindLocation', locationId: 'north', skus: [A], bound: false },
     ],
     'an order takes its cart’s place in the queue; fills go in queue order': [
       cfg(A, 'main', 'backorder', 10),
@@ -715,7 +734,7 @@ describe('model ≡ engine', () => {
       add('c2', A, 'main', 2),
       add('c3', A, 'main', 2),
       {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: 'o2',
         cartId: 'c2',
         lines: [{ sku: A, locationId: 'main', quantity: 3 }],
@@ -728,7 +747,7 @@ describe('model ≡ engine', () => {
       add('c1', A, 'main', 2),
       add('c1', B, 'main', 3),
       {
-        op: 'return',
+        op: 'returnStock',
         rmaId: 'r1',
         lines: [
           { sku: B, locationId: 'main', quantity: 2, disposition: 'restock' },
@@ -748,13 +767,13 @@ describe('model ≡ engine', () => {
       cfg(A, 'main', 'preorder', 5),
       add('c1', A, 'main', 2),
       {
-        op: 'paymentSucceed',
+        op: 'commitOrder',
         orderId: 'o1',
         paymentId: 'p1',
         lines: [{ sku: A, locationId: 'main', quantity: 2 }],
       },
       {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: 'o1',
         cartId: 'c1',
         lines: [{ sku: A, locationId: 'main', quantity: 2 }],
@@ -763,18 +782,18 @@ describe('model ≡ engine', () => {
     ],
     'a prepaid order commits what is backed, and its fills': [
       put(A, 'main', 1),
-      { op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' },
+      { op: 'commitOrder', orderId: 'o1', paymentId: 'p1' },
       cfg(A, 'main', 'backorder', 3),
       add('c1', A, 'main', 3),
       {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: 'o1',
         cartId: 'c1',
         lines: [{ sku: A, locationId: 'main', quantity: 4 }],
       },
-      { op: 'count', sku: A, locationId: 'main', onHand: 0 },
-      { op: 'count', sku: A, locationId: 'main', onHand: 3 },
-      { op: 'adjust', sku: A, locationId: 'main', delta: 2, reason: 'found' },
+      { op: 'countStock', sku: A, locationId: 'main', onHand: 0 },
+      { op: 'countStock', sku: A, locationId: 'main', onHand: 3 },
+      { op: 'adjustStock', sku: A, locationId: 'main', delta: 2, reason: 'found' },
     ],
     'stock arriving by transfer fills; releases fill others': [
       put(A, 'north', 4),
@@ -784,22 +803,22 @@ describe('model ≡ engine', () => {
       add('c2', A, 'north', 4),
       add('c3', A, 'north', 1),
       {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: 'o1',
         lines: [{ sku: A, locationId: 'main', quantity: 1 }],
       },
-      { op: 'cartRemove', cartId: 'c2', sku: A, quantity: 1 },
+      { op: 'releaseCart', mode: 'remove', cartId: 'c2', sku: A, quantity: 1 },
       put(A, 'north', 1),
       {
-        op: 'transferShip',
+        op: 'shipTransfer',
         transferId: 't1',
         fromLocationId: 'north',
         toLocationId: 'main',
         lines: [{ sku: A, quantity: 1 }],
       },
-      { op: 'transferReceive', transferId: 't1' },
-      { op: 'paymentFail', orderId: 'o1', paymentId: 'p1' },
-      { op: 'cartExpire', cartId: 'c1', expiresAt: NOW + TTL },
+      { op: 'receiveTransfer', transferId: 't1' },
+      { op: 'releaseOrder', mode: 'payfail', orderId: 'o1', paymentId: 'p1' },
+      { op: 'releaseCart', mode: 'expire', cartId: 'c1', expiresAt: NOW + TTL },
     ],
   };
   for (const [name, commands] of Object.entries(scenarios)) {

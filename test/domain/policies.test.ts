@@ -33,13 +33,13 @@ function world() {
 }
 
 const receive = (quantity: number): Command => ({
-  op: 'receive',
+  op: 'receiveStock',
   sku: 'A',
   locationId: 'main',
   quantity,
 });
 const add = (cartId: string, quantity: number): Command => ({
-  op: 'cartAdd',
+  op: 'reserveCart',
   cartId,
   sku: 'A',
   locationId: 'main',
@@ -51,7 +51,7 @@ const policy = (
   policyLimit: number,
   preorderUntil?: number | null,
 ): Command => ({
-  op: 'configure',
+  op: 'configureStock',
   sku: 'A',
   locationId: 'main',
   policy: p,
@@ -59,7 +59,7 @@ const policy = (
   ...(preorderUntil !== undefined ? { preorderUntil } : {}),
 });
 const order = (orderId: string, quantity: number, cartId?: string): Command => ({
-  op: 'orderPlace',
+  op: 'placeOrder',
   orderId,
   ...(cartId ? { cartId } : {}),
   lines: [{ sku: 'A', locationId: 'main', quantity }],
@@ -230,12 +230,12 @@ describe('policies in the model', () => {
     w.apply(receive(2));
     w.apply(policy('backorder', 5));
     w.apply(add('c1', 4));
-    const p = w.apply({ op: 'cartRemove', cartId: 'c1', sku: 'A', quantity: 3 });
+    const p = w.apply({ op: 'releaseCart', mode: 'remove', cartId: 'c1', sku: 'A', quantity: 3 });
     expect(p.movements).toEqual([mv('released', 'c1', { reserved: -1, backordered: -2 })]);
     expect(w.queue()).toEqual([]);
     w.apply(add('c2', 3));
     expect(w.line('cart', 'c2')).toMatchObject({ held: 1, backordered: 2 });
-    const c = w.apply({ op: 'cartClear', cartId: 'c1' });
+    const c = w.apply({ op: 'releaseCart', mode: 'clear', cartId: 'c1' });
     expect(c.movements).toEqual([
       mv('released', 'c1', { reserved: -1 }),
       mv('filled', 'c2', { reserved: 1, backordered: -1 }),
@@ -245,7 +245,7 @@ describe('policies in the model', () => {
       ['c2', 'open'],
     ]);
     // expiry releases waiting units too
-    const e = w.apply({ op: 'cartExpire', cartId: 'c2', expiresAt: NOW + TTL });
+    const e = w.apply({ op: 'releaseCart', mode: 'expire', cartId: 'c2', expiresAt: NOW + TTL });
     expect(e.movements).toEqual([mv('expired', 'c2', { reserved: -2, backordered: -1 })]);
     expect(w.fig()).toMatchObject({ reserved: 0, backordered: 0 });
   });
@@ -257,7 +257,7 @@ describe('policies in the model', () => {
     w.apply(order('o1', 3));
     expect(w.line('order', 'o1')).toMatchObject({ held: 1, backordered: 2, ordered: 3 });
     const p = w.apply({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's1',
       orderId: 'o1',
       lines: [{ sku: 'A', locationId: 'main', quantity: 3 }],
@@ -290,7 +290,7 @@ describe('policies in the model', () => {
     const a = announce(envelope(q), 'T').find((x) => x.type === 'inventory.reserved');
     expect(a?.data.lines).toEqual([{ sku: 'A', locationId: 'main', quantity: 3, backordered: 3 }]);
     // paid: the fill commits
-    w.apply({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
+    w.apply({ op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
     const r = w.apply(receive(4));
     expect(r.movements.slice(1)).toEqual([
       mv('filled', 'o1', { reserved: 3, committed: 3, backordered: -3 }, 'order'),
@@ -316,7 +316,7 @@ describe('policies in the model', () => {
     w.apply(receive(1));
     w.apply(policy('backorder', 5));
     const p = w.apply({
-      op: 'paymentSucceed',
+      op: 'commitOrder',
       orderId: 'o1',
       paymentId: 'p1',
       lines: [{ sku: 'A', locationId: 'main', quantity: 3 }],
@@ -328,7 +328,7 @@ describe('policies in the model', () => {
     ]);
     const a = announce(envelope(p), 'T').find((x) => x.type === 'inventory.reserved');
     expect(a?.data.lines).toEqual([{ sku: 'A', locationId: 'main', quantity: 3, backordered: 2 }]);
-    const c = w.apply({ op: 'orderCancel', orderId: 'o1' });
+    const c = w.apply({ op: 'releaseOrder', mode: 'cancel', orderId: 'o1' });
     expect(c.movements).toEqual([
       {
         ...mv('released', 'o1', { reserved: -1, committed: -1, backordered: -2 }, 'order'),
@@ -340,7 +340,7 @@ describe('policies in the model', () => {
   it('an order placed after a failed payment releases waiting units too', () => {
     const w = world();
     w.apply(policy('backorder', 5));
-    w.apply({ op: 'paymentFail', orderId: 'o1', paymentId: 'p1' });
+    w.apply({ op: 'releaseOrder', mode: 'payfail', orderId: 'o1', paymentId: 'p1' });
     const p = w.apply(order('o1', 2));
     expect(p.movements).toEqual([
       mv('backordered', 'o1', { backordered: 2 }, 'order'),
@@ -354,11 +354,17 @@ describe('policies in the model', () => {
     const w = world();
     w.apply(receive(1));
     w.apply(policy('backorder', 10));
-    w.apply({ op: 'configure', sku: 'B', locationId: 'main', policy: 'backorder', policyLimit: 1 });
+    w.apply({
+      op: 'configureStock',
+      sku: 'B',
+      locationId: 'main',
+      policy: 'backorder',
+      policyLimit: 1,
+    });
     w.apply(add('c1', 1));
     w.apply(order('o9', 2));
     const p = w.apply({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       cartId: 'c1',
       lines: [{ sku: 'B', locationId: 'main', quantity: 1 }],

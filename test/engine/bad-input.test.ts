@@ -22,7 +22,7 @@ const meta = (over: Partial<EventMeta> = {}): EventMeta => ({
 
 const add = (over: Record<string, unknown> = {}): Command =>
   ({
-    op: 'cartAdd',
+    op: 'reserveCart',
     cartId: 'c1',
     sku: 'A',
     locationId: 'default',
@@ -30,7 +30,7 @@ const add = (over: Record<string, unknown> = {}): Command =>
     ttlMs: 60_000,
     ...over,
   }) as Command;
-const order = (lines: unknown): Command => ({ op: 'orderPlace', orderId: 'o1', lines }) as Command;
+const order = (lines: unknown): Command => ({ op: 'placeOrder', orderId: 'o1', lines }) as Command;
 const okLine = { sku: 'A', locationId: 'default', quantity: 1 };
 
 beforeAll(async () => {
@@ -38,7 +38,7 @@ beforeAll(async () => {
   engine = testEngine(redis, prefix);
   // a tenant with stock and a cart, so "nothing changed" compares real content
   await mustApply(engine, meta({ id: 'seed-1' }), {
-    op: 'receive',
+    op: 'receiveStock',
     sku: 'A',
     locationId: 'default',
     quantity: 5,
@@ -62,25 +62,25 @@ const cases: [string, EventMeta, Command, string][] = [
   [
     'zero receive',
     meta(),
-    { op: 'receive', sku: 'A', locationId: 'default', quantity: 0 },
+    { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 0 },
     'quantity:',
   ],
   [
     'zero delta',
     meta(),
-    { op: 'adjust', sku: 'A', locationId: 'default', delta: 0, reason: 'x' },
+    { op: 'adjustStock', sku: 'A', locationId: 'default', delta: 0, reason: 'x' },
     'delta: must not be zero',
   ],
   [
     'fractional delta',
     meta(),
-    { op: 'adjust', sku: 'A', locationId: 'default', delta: -0.5, reason: 'x' },
+    { op: 'adjustStock', sku: 'A', locationId: 'default', delta: -0.5, reason: 'x' },
     'delta:',
   ],
   [
     'negative count',
     meta(),
-    { op: 'count', sku: 'A', locationId: 'default', onHand: -1 },
+    { op: 'countStock', sku: 'A', locationId: 'default', onHand: -1 },
     'onHand: must not be negative',
   ],
   ['fractional line', meta(), order([{ ...okLine, quantity: 2.5 }]), 'lines.0.quantity'],
@@ -111,7 +111,7 @@ const cases: [string, EventMeta, Command, string][] = [
   [
     'DEL in order id',
     meta(),
-    { op: 'orderCancel', orderId: 'o\u007f1' },
+    { op: 'releaseOrder', mode: 'cancel', orderId: 'o\u007f1' },
     'orderId: must be printable characters only',
   ],
   ['unknown field', meta(), add({ color: 'red' }), 'Unrecognized key: "color"'],
@@ -126,7 +126,7 @@ const cases: [string, EventMeta, Command, string][] = [
     'transfer to itself',
     meta(),
     {
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't',
       fromLocationId: 'x',
       toLocationId: 'x',

@@ -64,7 +64,7 @@ describe('concurrent reservations never oversell', () => {
     const tenant = 'flash';
     const k = new TenantKeys(prefix, tenant);
     await engines[0]!.apply(meta(tenant, 'stock'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'HOT',
       locationId: 'default',
       quantity: 100,
@@ -72,7 +72,7 @@ describe('concurrent reservations never oversell', () => {
     const results = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
         engineFor(i).apply(meta(tenant, `add-${i}`, 'cart.added'), {
-          op: 'cartAdd',
+          op: 'reserveCart',
           cartId: `cart-${i}`,
           sku: 'HOT',
           locationId: 'default',
@@ -119,7 +119,7 @@ describe('concurrent reservations never oversell', () => {
     const skus = ['A', 'B', 'C', 'D'];
     for (const sku of skus) {
       await engines[0]!.apply(meta(tenant, `stock-${sku}`), {
-        op: 'receive',
+        op: 'receiveStock',
         sku,
         locationId: 'default',
         quantity: 40,
@@ -137,7 +137,7 @@ describe('concurrent reservations never oversell', () => {
     });
     const results = await Promise.all(
       orders.map((o, i) =>
-        engineFor(i).apply(meta(tenant, `place-${i}`, 'order.placed'), { op: 'orderPlace', ...o }),
+        engineFor(i).apply(meta(tenant, `place-${i}`, 'order.placed'), { op: 'placeOrder', ...o }),
       ),
     );
     const t = tally(results);
@@ -179,7 +179,7 @@ describe('concurrent reservations never oversell', () => {
     const skus = ['A', 'B', 'C', 'D', 'E'];
     for (const sku of skus) {
       await engines[0]!.apply(meta(tenant, `stock-${sku}`), {
-        op: 'receive',
+        op: 'receiveStock',
         sku,
         locationId: 'default',
         quantity: 1000,
@@ -189,8 +189,15 @@ describe('concurrent reservations never oversell', () => {
     const commands: Command[] = Array.from({ length: 400 }, () => {
       const sku = skus[Math.floor(rand() * skus.length)]!;
       return rand() < 0.6
-        ? { op: 'cartAdd', cartId: 'shared', sku, locationId: 'default', quantity: 2, ttlMs: TTL }
-        : { op: 'cartRemove', cartId: 'shared', sku, quantity: 1 };
+        ? {
+            op: 'reserveCart',
+            cartId: 'shared',
+            sku,
+            locationId: 'default',
+            quantity: 2,
+            ttlMs: TTL,
+          }
+        : { op: 'releaseCart', mode: 'remove', cartId: 'shared', sku, quantity: 1 };
     });
     const results = await Promise.all(
       commands.map((c, i) => engineFor(i).apply(meta(tenant, `churn-${i}`), c)),
@@ -218,7 +225,7 @@ describe('concurrent duplicates', () => {
     const tenant = 'dups';
     const k = new TenantKeys(prefix, tenant);
     await engines[0]!.apply(meta(tenant, 'stock'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'A',
       locationId: 'default',
       quantity: 50,
@@ -226,7 +233,7 @@ describe('concurrent duplicates', () => {
     const results = await Promise.all(
       Array.from({ length: CONNECTIONS * 10 }, (_, i) =>
         engineFor(i).apply(meta(tenant, 'same-event', 'cart.added'), {
-          op: 'cartAdd',
+          op: 'reserveCart',
           cartId: 'c1',
           sku: 'A',
           locationId: 'default',
@@ -251,7 +258,8 @@ describe('concurrent duplicates', () => {
     const releases = await Promise.all(
       Array.from({ length: CONNECTIONS * 5 }, (_, i) =>
         engineFor(i).apply(meta(tenant, 'same-clear', 'cart.cleared'), {
-          op: 'cartClear',
+          op: 'releaseCart',
+          mode: 'clear',
           cartId: 'c1',
         }),
       ),

@@ -46,7 +46,7 @@ function tenant() {
 }
 
 const add = (cartId: string, quantity: number, sku = 'A'): Command => ({
-  op: 'cartAdd',
+  op: 'reserveCart',
   cartId,
   sku,
   locationId: D,
@@ -58,7 +58,7 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
   it('the set follows cart holds: added, refreshed, released, converted, expired', async () => {
     clock = NOW;
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: D, quantity: 20 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: D, quantity: 20 });
     await t.ok(add('c1', 1));
     await t.ok(add('c2', 1));
     await t.ok(add('c3', 1));
@@ -66,24 +66,24 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
     expect(await t.set()).toEqual({ c1: NOW + TTL, c2: NOW + TTL, c3: NOW + TTL, c4: NOW + TTL });
     clock = NOW + 500;
     await t.ok(add('c1', 1)); // refreshed (fast path)
-    await t.ok({ op: 'cartRemove', cartId: 'c2', sku: 'A', quantity: 1 }); // emptied
-    await t.ok({ op: 'cartClear', cartId: 'c3' });
+    await t.ok({ op: 'releaseCart', mode: 'remove', cartId: 'c2', sku: 'A', quantity: 1 }); // emptied
+    await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c3' });
     await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o4',
       cartId: 'c4',
       lines: [{ sku: 'A', locationId: D, quantity: 1 }],
     });
     expect(await t.set()).toEqual({ c1: NOW + 500 + TTL });
     clock = NOW + 5000;
-    await t.ok({ op: 'cartExpire', cartId: 'c1', expiresAt: NOW + 500 + TTL });
+    await t.ok({ op: 'releaseCart', mode: 'expire', cartId: 'c1', expiresAt: NOW + 500 + TTL });
     expect(await t.set()).toEqual({});
   });
 
   it('a refusal while a cart is past its expiry is EXPIRE_FIRST, and writes nothing', async () => {
     clock = NOW;
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: D, quantity: 2 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: D, quantity: 2 });
     await t.ok(add('old', 2));
     clock = NOW + TTL; // an expiry at `now` is due
     const outbox = await redis.xlen(t.k.outbox);
@@ -101,20 +101,20 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
     });
     // the order and payment scripts ask too
     const order: Command = {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       lines: [{ sku: 'A', locationId: D, quantity: 1 }],
     };
     expect((await t.due(order)).status).toBe('expire-first');
     const pay: Command = {
-      op: 'paymentSucceed',
+      op: 'commitOrder',
       orderId: 'o2',
       paymentId: 'p2',
       lines: [{ sku: 'A', locationId: D, quantity: 1 }],
     };
     expect((await t.due(pay)).status).toBe('expire-first');
     // once the cart is expired (as the caller does) the event goes through
-    await t.ok({ op: 'cartExpire', cartId: 'old', expiresAt: NOW + TTL });
+    await t.ok({ op: 'releaseCart', mode: 'expire', cartId: 'old', expiresAt: NOW + TTL });
     const again = await t.due(add('new', 1));
     expect(again.status === 'applied' && again.payload.outcome.result).toBe('applied');
   });
@@ -122,11 +122,11 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
   it('a cart refreshed before its expiry still blocks; a converted cart is never due', async () => {
     clock = NOW;
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: D, quantity: 3 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: D, quantity: 3 });
     await t.ok(add('kept', 1));
     await t.ok(add('conv', 1));
     await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o-conv',
       cartId: 'conv',
       lines: [{ sku: 'A', locationId: D, quantity: 1 }],
@@ -150,25 +150,31 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
       ['wh-1', 1],
       ['wh-2', 2],
     ] as const) {
-      await t.ok({ op: 'locationUpsert', locationId: loc, name: loc, priority, shipsTo: [] });
-      await t.ok({ op: 'locationBind', locationId: loc, skus: ['A'], bound: true });
-      await t.ok({ op: 'receive', sku: 'A', locationId: loc, quantity: 1 });
+      await t.ok({ op: 'upsertLocation', locationId: loc, name: loc, priority, shipsTo: [] });
+      await t.ok({ op: 'bindLocation', locationId: loc, skus: ['A'], bound: true });
+      await t.ok({ op: 'receiveStock', sku: 'A', locationId: loc, quantity: 1 });
     }
-    await t.ok({ op: 'cartRoute', cartId: 'old', sku: 'A', quantity: 2, ttlMs: TTL });
+    await t.ok({ op: 'reserveCart', cartId: 'old', sku: 'A', quantity: 2, ttlMs: TTL });
     expect(await t.set()).toEqual({ old: NOW + TTL });
     clock = NOW + 2 * TTL;
-    const cart = await t.due({ op: 'cartRoute', cartId: 'new', sku: 'A', quantity: 1, ttlMs: TTL });
+    const cart = await t.due({
+      op: 'reserveCart',
+      cartId: 'new',
+      sku: 'A',
+      quantity: 1,
+      ttlMs: TTL,
+    });
     expect(cart.status).toBe('expire-first');
     const order = await t.due({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o',
       lines: [],
       routed: [{ sku: 'A', quantity: 2 }],
     });
     expect(order.status).toBe('expire-first');
-    await t.ok({ op: 'cartExpire', cartId: 'old', expiresAt: NOW + TTL });
+    await t.ok({ op: 'releaseCart', mode: 'expire', cartId: 'old', expiresAt: NOW + TTL });
     const again = await t.due({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o',
       lines: [],
       routed: [{ sku: 'A', quantity: 2 }],
@@ -179,14 +185,14 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
   it('an expiry job for a cart the set no longer matches repairs the set', async () => {
     clock = NOW;
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: D, quantity: 1 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: D, quantity: 1 });
     await t.ok(add('c', 1));
     // a stale entry (written behind the scripts' back) for a cart with no hold
     await redis.zadd(t.k.cartExpiries, NOW - 10, 'ghost');
     clock = NOW + 100;
     const r = await t.due(add('other', 1));
     expect(r).toEqual({ status: 'expire-first', due: [{ cartId: 'ghost', expiresAt: NOW - 10 }] });
-    await t.ok({ op: 'cartExpire', cartId: 'ghost', expiresAt: NOW - 10 });
+    await t.ok({ op: 'releaseCart', mode: 'expire', cartId: 'ghost', expiresAt: NOW - 10 });
     expect(await t.set()).toEqual({ c: NOW + TTL });
     const after = await t.due(add('other', 1));
     expect(after.status === 'applied' && after.payload.outcome.result).toBe('rejected');

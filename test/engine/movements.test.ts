@@ -83,13 +83,13 @@ const fig = (onHand: number, reserved = 0, committed = 0, unavailable = 0, incom
 });
 
 const receive = (sku: string, quantity: number, locationId = D): Command => ({
-  op: 'receive',
+  op: 'receiveStock',
   sku,
   locationId,
   quantity,
 });
 const cartAdd = (cartId: string, sku: string, quantity: number, locationId = D): Command => ({
-  op: 'cartAdd',
+  op: 'reserveCart',
   cartId,
   sku,
   locationId,
@@ -123,7 +123,7 @@ describe('stock facts', () => {
     await t.ok(receive('A', 10));
     await t.ok(cartAdd('c1', 'A', 8));
     const down = await t.ok(
-      { op: 'adjust', sku: 'A', locationId: D, delta: -4, reason: 'damage' },
+      { op: 'adjustStock', sku: 'A', locationId: D, delta: -4, reason: 'damage' },
       'adj-1',
     );
     expect(down.payload.movements).toEqual([
@@ -136,7 +136,7 @@ describe('stock facts', () => {
     expect(await t.fig('A')).toEqual(fig(6, 8));
 
     const up = await t.ok(
-      { op: 'adjust', sku: 'A', locationId: D, delta: 3, reason: 'found' },
+      { op: 'adjustStock', sku: 'A', locationId: D, delta: 3, reason: 'found' },
       'adj-2',
     );
     expect(up.payload.movements).toEqual([
@@ -146,7 +146,7 @@ describe('stock facts', () => {
     expect(await t.fig('A')).toEqual(fig(9, 8));
 
     const refused = await t.ok({
-      op: 'adjust',
+      op: 'adjustStock',
       sku: 'A',
       locationId: D,
       delta: -10,
@@ -156,22 +156,22 @@ describe('stock facts', () => {
     expect(refused.payload.movements).toEqual([]);
     expect(await t.fig('A')).toEqual(fig(9, 8));
 
-    await t.ok({ op: 'adjust', sku: 'A', locationId: D, delta: -9, reason: 'loss' });
+    await t.ok({ op: 'adjustStock', sku: 'A', locationId: D, delta: -9, reason: 'loss' });
     expect(await t.fig('A')).toEqual(fig(0, 8));
   });
 
   it('stock.counted sets on-hand; the difference is the movement', async () => {
     const t = tenant();
     await t.ok(receive('A', 10));
-    const c1 = await t.ok({ op: 'count', sku: 'A', locationId: D, onHand: 7 }, 'cnt-1');
+    const c1 = await t.ok({ op: 'countStock', sku: 'A', locationId: D, onHand: 7 }, 'cnt-1');
     expect(c1.payload.movements).toEqual([mv('A', D, 'counted', [-3], 'count', 'cnt-1', 'count')]);
-    const same = await t.ok({ op: 'count', sku: 'A', locationId: D, onHand: 7 });
+    const same = await t.ok({ op: 'countStock', sku: 'A', locationId: D, onHand: 7 });
     expect(same.payload.outcome).toEqual({ result: 'applied' });
     expect(same.payload.movements).toEqual([]);
-    const c2 = await t.ok({ op: 'count', sku: 'A', locationId: D, onHand: 12 }, 'cnt-3');
+    const c2 = await t.ok({ op: 'countStock', sku: 'A', locationId: D, onHand: 12 }, 'cnt-3');
     expect(c2.payload.movements).toEqual([mv('A', D, 'counted', [5], 'count', 'cnt-3', 'count')]);
     await t.ok(cartAdd('c1', 'A', 10));
-    const c3 = await t.ok({ op: 'count', sku: 'A', locationId: D, onHand: 4 });
+    const c3 = await t.ok({ op: 'countStock', sku: 'A', locationId: D, onHand: 4 });
     expect(c3.payload.outcome.shortage).toEqual([{ sku: 'A', locationId: D, available: -6 }]);
     expect(await t.fig('A')).toEqual(fig(4, 10));
   });
@@ -180,7 +180,7 @@ describe('stock facts', () => {
     const t = tenant();
     await t.ok(receive('A', 10));
     const cfg = await t.ok({
-      op: 'configure',
+      op: 'configureStock',
       sku: 'A',
       locationId: D,
       reorderLevel: 3,
@@ -210,11 +210,11 @@ describe('stock facts', () => {
     expect((await t.ok(cartAdd('c2', 'A', 1))).payload.outcome.lowStock).toEqual(low(3)); // crosses to 3
     expect((await t.ok(cartAdd('c3', 'A', 1))).payload.outcome.lowStock).toBeUndefined(); // already low
     expect(
-      (await t.ok({ op: 'cartClear', cartId: 'c1' })).payload.outcome.lowStock,
+      (await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c1' })).payload.outcome.lowStock,
     ).toBeUndefined(); // 8
     expect((await t.ok(cartAdd('c1', 'A', 5))).payload.outcome.lowStock).toEqual(low(3)); // crosses again
 
-    const raise = await t.ok({ op: 'configure', sku: 'A', locationId: D, reorderLevel: 5 });
+    const raise = await t.ok({ op: 'configureStock', sku: 'A', locationId: D, reorderLevel: 5 });
     expect(raise.payload.config).toEqual([
       { sku: 'A', locationId: D, reorderLevel: 5, reorderQuantity: 20, ...DENY },
     ]);
@@ -223,7 +223,7 @@ describe('stock facts', () => {
     // a threshold raised above what is available is a crossing too
     const u = tenant();
     await u.ok(receive('A', 4));
-    const first = await u.ok({ op: 'configure', sku: 'A', locationId: D, reorderLevel: 4 });
+    const first = await u.ok({ op: 'configureStock', sku: 'A', locationId: D, reorderLevel: 4 });
     expect(first.payload.config).toEqual([
       { sku: 'A', locationId: D, reorderLevel: 4, reorderQuantity: null, ...DENY },
     ]);
@@ -295,26 +295,44 @@ describe('carts', () => {
     await t.ok(receive('A', 10, 'north'));
     await t.ok(cartAdd('c1', 'A', 3));
     await t.ok(cartAdd('c1', 'B', 2));
-    const part = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'A', quantity: 1 });
+    const part = await t.ok({
+      op: 'releaseCart',
+      mode: 'remove',
+      cartId: 'c1',
+      sku: 'A',
+      quantity: 1,
+    });
     expect(part.payload.movements).toEqual([mv('A', D, 'released', [0, -1], 'cart', 'c1')]);
-    const all = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'A' });
+    const all = await t.ok({ op: 'releaseCart', mode: 'remove', cartId: 'c1', sku: 'A' });
     expect(all.payload.movements).toEqual([mv('A', D, 'released', [0, -2], 'cart', 'c1')]);
     expect(await t.fig('A')).toEqual(fig(10, 0));
     expect(await t.fig('B')).toEqual(fig(10, 2));
-    const none = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'A' });
+    const none = await t.ok({ op: 'releaseCart', mode: 'remove', cartId: 'c1', sku: 'A' });
     expect(none.payload.outcome).toEqual({ result: 'ignored', reason: 'nothing-held' });
-    const last = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'B', quantity: 5 });
+    const last = await t.ok({
+      op: 'releaseCart',
+      mode: 'remove',
+      cartId: 'c1',
+      sku: 'B',
+      quantity: 5,
+    });
     expect(last.payload.movements).toEqual([mv('B', D, 'released', [0, -2], 'cart', 'c1')]);
     expect(last.payload.holds).toMatchObject([
       { kind: 'cart', id: 'c1', state: 'released', lines: [] },
     ]);
     expect(await redis.exists(t.k.cart('c1'))).toBe(0);
-    const gone = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'B' });
+    const gone = await t.ok({ op: 'releaseCart', mode: 'remove', cartId: 'c1', sku: 'B' });
     expect(gone.payload.outcome).toEqual({ result: 'ignored', reason: 'no-cart-hold' });
 
     await t.ok(cartAdd('c2', 'A', 3, 'south'));
     await t.ok(cartAdd('c2', 'A', 2, 'north'));
-    const spread = await t.ok({ op: 'cartRemove', cartId: 'c2', sku: 'A', quantity: 4 });
+    const spread = await t.ok({
+      op: 'releaseCart',
+      mode: 'remove',
+      cartId: 'c2',
+      sku: 'A',
+      quantity: 4,
+    });
     expect(spread.payload.movements).toEqual([
       mv('A', 'north', 'released', [0, -2], 'cart', 'c2'),
       mv('A', 'south', 'released', [0, -2], 'cart', 'c2'),
@@ -328,7 +346,7 @@ describe('carts', () => {
     await t.ok(receive('A', 10));
     await t.ok(cartAdd('c1', 'B', 2));
     await t.ok(cartAdd('c1', 'A', 3));
-    const r = await t.ok({ op: 'cartClear', cartId: 'c1' });
+    const r = await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c1' });
     expect(r.payload.movements).toEqual([
       mv('A', D, 'released', [0, -3], 'cart', 'c1'),
       mv('B', D, 'released', [0, -2], 'cart', 'c1'),
@@ -339,7 +357,7 @@ describe('carts', () => {
     expect(await t.fig('A')).toEqual(fig(10));
     expect(await t.fig('B')).toEqual(fig(10));
     expect(await redis.exists(t.k.cart('c1'))).toBe(0);
-    const again = await t.ok({ op: 'cartClear', cartId: 'c1' });
+    const again = await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c1' });
     expect(again.payload.outcome).toEqual({ result: 'ignored', reason: 'no-cart-hold' });
   });
 
@@ -352,11 +370,21 @@ describe('carts', () => {
     await t.ok(cartAdd('c1', 'A', 1));
     clock = NOW;
     const before = await t.fig('A');
-    const stale = await t.ok({ op: 'cartExpire', cartId: 'c1', expiresAt: NOW + TTL });
+    const stale = await t.ok({
+      op: 'releaseCart',
+      mode: 'expire',
+      cartId: 'c1',
+      expiresAt: NOW + TTL,
+    });
     expect(stale.payload.outcome).toEqual({ result: 'ignored', reason: 'cart-refreshed' });
     expect(stale.payload.movements).toEqual([]);
     expect(await t.fig('A')).toEqual(before);
-    const due = await t.ok({ op: 'cartExpire', cartId: 'c1', expiresAt: NOW + 5000 + TTL });
+    const due = await t.ok({
+      op: 'releaseCart',
+      mode: 'expire',
+      cartId: 'c1',
+      expiresAt: NOW + 5000 + TTL,
+    });
     expect(due.payload.movements).toEqual([mv('A', D, 'expired', [0, -3], 'cart', 'c1')]);
     expect(due.payload.holds).toMatchObject([
       { kind: 'cart', id: 'c1', state: 'expired', lines: [] },
@@ -373,7 +401,7 @@ describe('orders', () => {
     await t.ok(cartAdd('c1', 'A', 3));
     await t.ok(cartAdd('c1', 'B', 2));
     const r = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       cartId: 'c1',
       lines: [line('C', 1), line('A', 2)],
@@ -405,7 +433,7 @@ describe('orders', () => {
     // the cart had less than the order: the difference is reserved now
     await t.ok(cartAdd('c2', 'A', 2));
     const more = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c2',
       lines: [line('A', 5)],
@@ -417,7 +445,7 @@ describe('orders', () => {
     const late = await t.ok(cartAdd('c1', 'A', 1));
     expect(late.payload.outcome).toEqual({ result: 'ignored', reason: 'cart-converted' });
     expect(late.payload.movements).toEqual([]);
-    const twice = await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 1)] });
+    const twice = await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 1)] });
     expect(twice.payload.outcome).toEqual({ result: 'ignored', reason: 'order-exists' });
     expect(await t.fig('A')).toEqual(fig(10, 7));
   });
@@ -429,7 +457,7 @@ describe('orders', () => {
     await t.ok(cartAdd('x', 'C', 1)); // C available 9
     const before = await dumpPrefix(redis, prefix);
     const r = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       lines: [line('C', 20), line('B', 1), line('A', 4)],
     });
@@ -449,7 +477,7 @@ describe('orders', () => {
     // with a cart: what the cart holds counts towards the line
     await t.ok(cartAdd('c3', 'A', 2)); // A available 1
     const r2 = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c3',
       lines: [line('A', 4), line('B', 2)],
@@ -470,8 +498,8 @@ describe('orders', () => {
     const t = tenant();
     await t.ok(receive('A', 10));
     await t.ok(receive('B', 10));
-    await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('B', 1), line('A', 2)] });
-    const p1 = await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
+    await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('B', 1), line('A', 2)] });
+    const p1 = await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
     expect(p1.payload.movements).toEqual([
       mv('A', D, 'committed', [0, 0, 2], 'order', 'o1'),
       mv('B', D, 'committed', [0, 0, 1], 'order', 'o1'),
@@ -480,7 +508,7 @@ describe('orders', () => {
       { kind: 'order', id: 'o1', state: 'paid', paid: true, paymentId: 'p1' },
     ]);
     expect(await t.fig('A')).toEqual(fig(10, 2, 2));
-    const p2 = await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p2' });
+    const p2 = await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p2' });
     expect(p2.payload.outcome).toEqual({ result: 'ignored', reason: 'already-committed' });
     expect(p2.payload.movements).toEqual([]);
     expect(p2.payload.holds).toEqual([]);
@@ -493,7 +521,7 @@ describe('orders', () => {
     await t.ok(receive('A', 10));
     await t.ok(receive('B', 10));
     const withLines = await t.ok({
-      op: 'paymentSucceed',
+      op: 'commitOrder',
       orderId: 'o1',
       paymentId: 'p1',
       lines: [line('A', 1)],
@@ -502,17 +530,17 @@ describe('orders', () => {
       mv('A', D, 'reserved', [0, 1], 'order', 'o1'),
       mv('A', D, 'committed', [0, 0, 1], 'order', 'o1'),
     ]);
-    const placed = await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 1)] });
+    const placed = await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 1)] });
     expect(placed.payload.outcome).toEqual({ result: 'ignored', reason: 'order-exists' });
     expect(await t.fig('A')).toEqual(fig(10, 1, 1));
 
-    const noLines = await t.ok({ op: 'paymentSucceed', orderId: 'o2', paymentId: 'p2' });
+    const noLines = await t.ok({ op: 'commitOrder', orderId: 'o2', paymentId: 'p2' });
     expect(noLines.payload.outcome).toEqual({ result: 'applied', reason: 'awaiting-order' });
     expect(noLines.payload.movements).toEqual([]);
     expect(noLines.payload.holds).toMatchObject([
       { kind: 'order', id: 'o2', state: 'prepaid', paid: true, lines: [] },
     ]);
-    const later = await t.ok({ op: 'orderPlace', orderId: 'o2', lines: [line('B', 2)] });
+    const later = await t.ok({ op: 'placeOrder', orderId: 'o2', lines: [line('B', 2)] });
     expect(later.payload.movements).toEqual([
       mv('B', D, 'reserved', [0, 2], 'order', 'o2'),
       mv('B', D, 'committed', [0, 0, 2], 'order', 'o2'),
@@ -526,19 +554,29 @@ describe('orders', () => {
   it('payment.failed releases an unpaid order, is ignored once paid', async () => {
     const t = tenant();
     await t.ok(receive('A', 10));
-    await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 3)] });
-    const f = await t.ok({ op: 'paymentFail', orderId: 'o1', paymentId: 'p1' });
+    await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 3)] });
+    const f = await t.ok({ op: 'releaseOrder', mode: 'payfail', orderId: 'o1', paymentId: 'p1' });
     expect(f.payload.movements).toEqual([
       mv('A', D, 'released', [0, -3], 'order', 'o1', 'payment-failed'),
     ]);
     expect(f.payload.holds).toMatchObject([{ kind: 'order', id: 'o1', state: 'released' }]);
     expect(await t.fig('A')).toEqual(fig(10));
-    const again = await t.ok({ op: 'paymentFail', orderId: 'o1', paymentId: 'p2' });
+    const again = await t.ok({
+      op: 'releaseOrder',
+      mode: 'payfail',
+      orderId: 'o1',
+      paymentId: 'p2',
+    });
     expect(again.payload.outcome).toEqual({ result: 'ignored', reason: 'nothing-held' });
 
-    await t.ok({ op: 'orderPlace', orderId: 'o2', lines: [line('A', 2)] });
-    await t.ok({ op: 'paymentSucceed', orderId: 'o2', paymentId: 'p3' });
-    const late = await t.ok({ op: 'paymentFail', orderId: 'o2', paymentId: 'p4' });
+    await t.ok({ op: 'placeOrder', orderId: 'o2', lines: [line('A', 2)] });
+    await t.ok({ op: 'commitOrder', orderId: 'o2', paymentId: 'p3' });
+    const late = await t.ok({
+      op: 'releaseOrder',
+      mode: 'payfail',
+      orderId: 'o2',
+      paymentId: 'p4',
+    });
     expect(late.payload.outcome).toEqual({ result: 'ignored', reason: 'already-committed' });
     expect(late.payload.movements).toEqual([]);
     expect(await t.fig('A')).toEqual(fig(10, 2, 2));
@@ -547,10 +585,10 @@ describe('orders', () => {
   it('payment.failed before order.placed: the late order (and its cart) is released', async () => {
     const t = tenant();
     await t.ok(receive('A', 10));
-    const f = await t.ok({ op: 'paymentFail', orderId: 'o1', paymentId: 'p1' });
+    const f = await t.ok({ op: 'releaseOrder', mode: 'payfail', orderId: 'o1', paymentId: 'p1' });
     expect(f.payload.outcome).toEqual({ result: 'applied', reason: 'awaiting-order' });
     expect(f.payload.holds).toMatchObject([{ kind: 'order', id: 'o1', state: 'payfailed' }]);
-    const o = await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 2)] });
+    const o = await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 2)] });
     expect(o.payload.movements).toEqual([
       mv('A', D, 'reserved', [0, 2], 'order', 'o1'),
       mv('A', D, 'released', [0, -2], 'order', 'o1', 'payment-failed'),
@@ -559,9 +597,9 @@ describe('orders', () => {
     expect(await t.fig('A')).toEqual(fig(10));
 
     await t.ok(cartAdd('c2', 'A', 3));
-    await t.ok({ op: 'paymentFail', orderId: 'o2', paymentId: 'p2' });
+    await t.ok({ op: 'releaseOrder', mode: 'payfail', orderId: 'o2', paymentId: 'p2' });
     const withCart = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c2',
       lines: [line('A', 2)],
@@ -577,10 +615,10 @@ describe('orders', () => {
     const t = tenant();
     await t.ok(receive('A', 10));
     await t.ok(cartAdd('c1', 'A', 3));
-    await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1', lines: [line('A', 2)] });
+    await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p1', lines: [line('A', 2)] });
     expect(await t.fig('A')).toEqual(fig(10, 5, 2));
     const paidFirst = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       cartId: 'c1',
       lines: [line('A', 2)],
@@ -598,9 +636,9 @@ describe('orders', () => {
     expect(late.payload.outcome).toEqual({ result: 'ignored', reason: 'cart-converted' });
 
     await t.ok(cartAdd('c2', 'A', 1));
-    await t.ok({ op: 'orderCancel', orderId: 'o2' });
+    await t.ok({ op: 'releaseOrder', mode: 'cancel', orderId: 'o2' });
     const cancelledFirst = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c2',
       lines: [line('A', 1)],
@@ -615,9 +653,9 @@ describe('orders', () => {
     expect(await t.fig('A')).toEqual(fig(10, 2, 2));
 
     await t.ok(cartAdd('c3', 'A', 2));
-    await t.ok({ op: 'ship', shipmentId: 's3', orderId: 'o3', lines: [line('A', 2)] });
+    await t.ok({ op: 'fulfilShipment', shipmentId: 's3', orderId: 'o3', lines: [line('A', 2)] });
     const shippedFirst = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o3',
       cartId: 'c3',
       lines: [line('A', 2)],
@@ -631,11 +669,11 @@ describe('orders', () => {
   it('payment.succeeded after payment.failed and a partial shipment holds only what is left to ship', async () => {
     const t = tenant();
     await t.ok(receive('A', 10));
-    await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 3)] });
-    await t.ok({ op: 'ship', shipmentId: 's1', orderId: 'o1', lines: [line('A', 1)] });
-    await t.ok({ op: 'paymentFail', orderId: 'o1', paymentId: 'p1' });
+    await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 3)] });
+    await t.ok({ op: 'fulfilShipment', shipmentId: 's1', orderId: 'o1', lines: [line('A', 1)] });
+    await t.ok({ op: 'releaseOrder', mode: 'payfail', orderId: 'o1', paymentId: 'p1' });
     expect(await t.fig('A')).toEqual(fig(9));
-    const paid = await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p2' });
+    const paid = await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p2' });
     expect(paid.payload.movements).toEqual([
       mv('A', D, 'reserved', [0, 2], 'order', 'o1'),
       mv('A', D, 'committed', [0, 0, 2], 'order', 'o1'),
@@ -648,15 +686,20 @@ describe('orders', () => {
         lines: [{ sku: 'A', locationId: D, held: 2, ordered: 3, shipped: 1 }],
       },
     ]);
-    const rest = await t.ok({ op: 'ship', shipmentId: 's2', orderId: 'o1', lines: [line('A', 2)] });
+    const rest = await t.ok({
+      op: 'fulfilShipment',
+      shipmentId: 's2',
+      orderId: 'o1',
+      lines: [line('A', 2)],
+    });
     expect(rest.payload.holds).toMatchObject([{ kind: 'order', id: 'o1', state: 'fulfilled' }]);
     expect(await t.fig('A')).toEqual(fig(7));
 
     // everything shipped while released: the payment is only recorded
-    await t.ok({ op: 'orderPlace', orderId: 'o2', lines: [line('A', 2)] });
-    await t.ok({ op: 'paymentFail', orderId: 'o2', paymentId: 'p3' });
-    await t.ok({ op: 'ship', shipmentId: 's3', orderId: 'o2', lines: [line('A', 2)] });
-    const recorded = await t.ok({ op: 'paymentSucceed', orderId: 'o2', paymentId: 'p4' });
+    await t.ok({ op: 'placeOrder', orderId: 'o2', lines: [line('A', 2)] });
+    await t.ok({ op: 'releaseOrder', mode: 'payfail', orderId: 'o2', paymentId: 'p3' });
+    await t.ok({ op: 'fulfilShipment', shipmentId: 's3', orderId: 'o2', lines: [line('A', 2)] });
+    const recorded = await t.ok({ op: 'commitOrder', orderId: 'o2', paymentId: 'p4' });
     expect(recorded.payload.outcome).toEqual({ result: 'applied' });
     expect(recorded.payload.movements).toEqual([]);
     expect(recorded.payload.holds).toMatchObject([
@@ -668,12 +711,17 @@ describe('orders', () => {
   it('order.cancelled after a partial shipment releases only the rest', async () => {
     const t = tenant();
     await t.ok(receive('A', 10));
-    await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 5)] });
-    await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
-    const s = await t.ok({ op: 'ship', shipmentId: 's1', orderId: 'o1', lines: [line('A', 2)] });
+    await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 5)] });
+    await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
+    const s = await t.ok({
+      op: 'fulfilShipment',
+      shipmentId: 's1',
+      orderId: 'o1',
+      lines: [line('A', 2)],
+    });
     expect(s.payload.movements).toEqual([mv('A', D, 'shipped', [-2, -2, -2], 'order', 'o1')]);
     expect(await t.fig('A')).toEqual(fig(8, 3, 3));
-    const c = await t.ok({ op: 'orderCancel', orderId: 'o1', reason: 'customer' });
+    const c = await t.ok({ op: 'releaseOrder', mode: 'cancel', orderId: 'o1', reason: 'customer' });
     expect(c.payload.movements).toEqual([
       mv('A', D, 'released', [0, -3, -3], 'order', 'o1', 'customer'),
     ]);
@@ -686,13 +734,13 @@ describe('orders', () => {
       },
     ]);
     expect(await t.fig('A')).toEqual(fig(8));
-    const again = await t.ok({ op: 'orderCancel', orderId: 'o1' });
+    const again = await t.ok({ op: 'releaseOrder', mode: 'cancel', orderId: 'o1' });
     expect(again.payload.outcome).toEqual({ result: 'ignored', reason: 'order-cancelled' });
 
     // cancelled before it was placed: the late order.placed holds nothing
-    const early = await t.ok({ op: 'orderCancel', orderId: 'o2' });
+    const early = await t.ok({ op: 'releaseOrder', mode: 'cancel', orderId: 'o2' });
     expect(early.payload.holds).toMatchObject([{ kind: 'order', id: 'o2', state: 'cancelled' }]);
-    const late = await t.ok({ op: 'orderPlace', orderId: 'o2', lines: [line('A', 1)] });
+    const late = await t.ok({ op: 'placeOrder', orderId: 'o2', lines: [line('A', 1)] });
     expect(late.payload.outcome).toEqual({ result: 'ignored', reason: 'order-cancelled' });
     expect(await t.fig('A')).toEqual(fig(8));
   });
@@ -703,12 +751,17 @@ describe('shipments, returns, transfers', () => {
     const t = tenant();
     await t.ok(receive('A', 10));
     await t.ok(receive('B', 10));
-    await t.ok({ op: 'orderPlace', orderId: 'o1', lines: [line('A', 3), line('B', 2)] });
-    const s1 = await t.ok({ op: 'ship', shipmentId: 's1', orderId: 'o1', lines: [line('A', 1)] });
+    await t.ok({ op: 'placeOrder', orderId: 'o1', lines: [line('A', 3), line('B', 2)] });
+    const s1 = await t.ok({
+      op: 'fulfilShipment',
+      shipmentId: 's1',
+      orderId: 'o1',
+      lines: [line('A', 1)],
+    });
     expect(s1.payload.movements).toEqual([mv('A', D, 'shipped', [-1, -1], 'order', 'o1')]);
     expect(s1.payload.holds).toMatchObject([{ kind: 'order', id: 'o1', state: 'placed' }]);
     const s2 = await t.ok({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's2',
       orderId: 'o1',
       lines: [line('B', 2), line('A', 2)],
@@ -722,8 +775,13 @@ describe('shipments, returns, transfers', () => {
     expect(await t.fig('B')).toEqual(fig(8));
 
     // beyond the hold: the extra unit leaves on-hand only
-    await t.ok({ op: 'orderPlace', orderId: 'o2', lines: [line('A', 2)] });
-    const over = await t.ok({ op: 'ship', shipmentId: 's3', orderId: 'o2', lines: [line('A', 3)] });
+    await t.ok({ op: 'placeOrder', orderId: 'o2', lines: [line('A', 2)] });
+    const over = await t.ok({
+      op: 'fulfilShipment',
+      shipmentId: 's3',
+      orderId: 'o2',
+      lines: [line('A', 3)],
+    });
     expect(over.payload.movements).toEqual([mv('A', D, 'shipped', [-3, -2], 'order', 'o2')]);
     expect(await t.fig('A')).toEqual(fig(4));
   });
@@ -733,7 +791,7 @@ describe('shipments, returns, transfers', () => {
     await t.ok(receive('A', 5));
     await t.ok(cartAdd('c1', 'A', 4)); // available 1
     const s = await t.ok({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's1',
       orderId: 'nobody',
       lines: [line('A', 3)],
@@ -753,7 +811,7 @@ describe('shipments, returns, transfers', () => {
     ]);
     expect(await t.fig('A')).toEqual(fig(2, 4));
     // order.placed arriving after its shipment holds nothing
-    const late = await t.ok({ op: 'orderPlace', orderId: 'nobody', lines: [line('A', 1)] });
+    const late = await t.ok({ op: 'placeOrder', orderId: 'nobody', lines: [line('A', 1)] });
     expect(late.payload.outcome).toEqual({ result: 'ignored', reason: 'order-exists' });
     expect(await t.fig('A')).toEqual(fig(2, 4));
   });
@@ -761,7 +819,7 @@ describe('shipments, returns, transfers', () => {
   it('rma.passed restocks or quarantines, line by line as given', async () => {
     const t = tenant();
     const r = await t.ok({
-      op: 'return',
+      op: 'returnStock',
       rmaId: 'r1',
       lines: [
         { ...line('B', 2), disposition: 'restock' },
@@ -782,7 +840,7 @@ describe('shipments, returns, transfers', () => {
     await t.ok(receive('B', 5, 'north'));
     await t.ok(cartAdd('c1', 'A', 8, 'north'));
     const tooMuch = await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't1',
       fromLocationId: 'north',
       toLocationId: 'south',
@@ -796,7 +854,7 @@ describe('shipments, returns, transfers', () => {
       referenceId: 't1',
     });
     const ship = await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't1',
       fromLocationId: 'north',
       toLocationId: 'south',
@@ -824,7 +882,7 @@ describe('shipments, returns, transfers', () => {
     expect(await t.fig('A', 'north')).toEqual(fig(8, 8));
     expect(await t.fig('A', 'south')).toEqual(fig(0, 0, 0, 0, 2));
     const again = await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't1',
       fromLocationId: 'north',
       toLocationId: 'south',
@@ -832,7 +890,7 @@ describe('shipments, returns, transfers', () => {
     });
     expect(again.payload.outcome).toEqual({ result: 'ignored', reason: 'transfer-exists' });
 
-    const rcv = await t.ok({ op: 'transferReceive', transferId: 't1' });
+    const rcv = await t.ok({ op: 'receiveTransfer', transferId: 't1' });
     expect(rcv.payload.movements).toEqual([
       mv('A', 'south', 'transfer_received', [2, 0, 0, 0, -2], 'transfer', 't1'),
       mv('B', 'south', 'transfer_received', [3, 0, 0, 0, -3], 'transfer', 't1'),
@@ -840,7 +898,7 @@ describe('shipments, returns, transfers', () => {
     expect(await t.fig('A', 'south')).toEqual(fig(2));
     expect(await t.fig('B', 'south')).toEqual(fig(3));
     expect(await t.fig('B', 'north')).toEqual(fig(2));
-    const twice = await t.ok({ op: 'transferReceive', transferId: 't1' });
+    const twice = await t.ok({ op: 'receiveTransfer', transferId: 't1' });
     expect(twice.payload.outcome).toEqual({ result: 'ignored', reason: 'transfer-received' });
   });
 
@@ -848,18 +906,18 @@ describe('shipments, returns, transfers', () => {
     const t = tenant();
     await t.ok(receive('A', 5, 'north'));
     const before = await dumpPrefix(redis, prefix);
-    const early = await t.apply({ op: 'transferReceive', transferId: 't9' }, 'rcv-t9');
+    const early = await t.apply({ op: 'receiveTransfer', transferId: 't9' }, 'rcv-t9');
     expect(early).toEqual({ status: 'not-yet', reason: 'transfer-not-shipped' });
     expect(await dumpPrefix(redis, prefix)).toEqual(before);
     await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't9',
       fromLocationId: 'north',
       toLocationId: 'south',
       lines: [{ sku: 'A', quantity: 5 }],
     });
     // the same event, retried, now applies (no marker was written the first time)
-    const retried = await t.ok({ op: 'transferReceive', transferId: 't9' }, 'rcv-t9');
+    const retried = await t.ok({ op: 'receiveTransfer', transferId: 't9' }, 'rcv-t9');
     expect(retried.payload.movements).toEqual([
       mv('A', 'south', 'transfer_received', [5, 0, 0, 0, -5], 'transfer', 't9'),
     ]);
@@ -874,7 +932,10 @@ describe('idempotency', () => {
     const before = await dumpPrefix(redis, prefix);
     const dup = await t.apply(cartAdd('c2', 'A', 5), 'dup-1');
     expect(dup).toEqual({ status: 'duplicate', entryId: first.entryId, pending: first.payload });
-    const dup2 = await t.apply({ op: 'receive', sku: 'Z', locationId: D, quantity: 1 }, 'dup-1');
+    const dup2 = await t.apply(
+      { op: 'receiveStock', sku: 'Z', locationId: D, quantity: 1 },
+      'dup-1',
+    );
     expect(dup2.status).toBe('duplicate');
     expect(await dumpPrefix(redis, prefix)).toEqual(before);
     expect(await t.fig('A')).toEqual(fig(10, 2));

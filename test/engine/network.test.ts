@@ -44,10 +44,10 @@ function tenant() {
       shipsTo: string[],
       stock: Record<string, number>,
     ) {
-      await t.ok({ op: 'locationUpsert', locationId, name: locationId, priority, shipsTo });
-      await t.ok({ op: 'locationBind', locationId, skus: Object.keys(stock), bound: true });
+      await t.ok({ op: 'upsertLocation', locationId, name: locationId, priority, shipsTo });
+      await t.ok({ op: 'bindLocation', locationId, skus: Object.keys(stock), bound: true });
       for (const [sku, quantity] of Object.entries(stock)) {
-        if (quantity > 0) await t.ok({ op: 'receive', sku, locationId, quantity });
+        if (quantity > 0) await t.ok({ op: 'receiveStock', sku, locationId, quantity });
       }
     },
     /** lines of an order's hold as sku@location → held */
@@ -68,9 +68,9 @@ function tenant() {
 const order = (
   orderId: string,
   routed: [string, number][],
-  extra: Partial<Extract<Command, { op: 'orderPlace' }>> = {},
+  extra: Partial<Extract<Command, { op: 'placeOrder' }>> = {},
 ): Command => ({
-  op: 'orderPlace',
+  op: 'placeOrder',
   orderId,
   lines: [],
   routed: routed.map(([sku, quantity]) => ({ sku, quantity })),
@@ -83,24 +83,24 @@ describe('locations and binding', () => {
     await t.location('wh-1', 1, [], { A: 5 });
     const stockKeysBefore = await redis.keys(`${t.k.base}stock:*`);
     for (const [c, ref] of [
-      [{ op: 'receive', sku: 'A', locationId: 'wh-2', quantity: 3 }, undefined],
-      [{ op: 'receive', sku: 'B', locationId: 'wh-1', quantity: 3 }, undefined],
+      [{ op: 'receiveStock', sku: 'A', locationId: 'wh-2', quantity: 3 }, undefined],
+      [{ op: 'receiveStock', sku: 'B', locationId: 'wh-1', quantity: 3 }, undefined],
       [
-        { op: 'cartAdd', cartId: 'c1', sku: 'A', locationId: 'ghost', quantity: 1, ttlMs: TTL },
+        { op: 'reserveCart', cartId: 'c1', sku: 'A', locationId: 'ghost', quantity: 1, ttlMs: TTL },
         { referenceType: 'cart', referenceId: 'c1' },
       ],
       [
-        { op: 'orderPlace', orderId: 'o1', lines: [{ sku: 'B', locationId: 'wh-1', quantity: 1 }] },
+        { op: 'placeOrder', orderId: 'o1', lines: [{ sku: 'B', locationId: 'wh-1', quantity: 1 }] },
         { referenceType: 'order', referenceId: 'o1' },
       ],
     ] as [Command, object | undefined][]) {
       const r = await t.ok(c);
-      const named = c.op === 'receive' || c.op === 'cartAdd' ? c : null;
+      const named = c.op === 'receiveStock' || c.op === 'reserveCart' ? c : null;
       expect(r.payload.outcome).toEqual({
         result: 'rejected',
         reason: 'location-not-stocked',
         unstocked:
-          c.op === 'orderPlace'
+          c.op === 'placeOrder'
             ? [{ sku: 'B', locationId: 'wh-1' }]
             : [{ sku: named!.sku, locationId: named!.locationId }],
         ...ref,
@@ -115,23 +115,23 @@ describe('locations and binding', () => {
 
   it('binds only at known locations, and unbinds only what a location does not hold', async () => {
     const t = tenant();
-    const unknown = await t.ok({ op: 'locationBind', locationId: 'x', skus: ['A'], bound: true });
+    const unknown = await t.ok({ op: 'bindLocation', locationId: 'x', skus: ['A'], bound: true });
     expect(unknown.payload.outcome).toEqual({ result: 'rejected', reason: 'unknown-location' });
     await t.location('wh-1', 1, ['US'], { A: 2, B: 0 });
     const busy = await t.ok({
-      op: 'locationBind',
+      op: 'bindLocation',
       locationId: 'wh-1',
       skus: ['A', 'B'],
       bound: false,
     });
     expect(busy.payload.outcome).toEqual({ result: 'rejected', reason: 'location-has-stock' });
-    const free = await t.ok({ op: 'locationBind', locationId: 'wh-1', skus: ['B'], bound: false });
+    const free = await t.ok({ op: 'bindLocation', locationId: 'wh-1', skus: ['B'], bound: false });
     expect(free.payload.network).toEqual([
       { kind: 'binding', sku: 'B', locationId: 'wh-1', bound: false },
     ]);
     expect(await redis.hkeys(t.k.bindings)).toEqual(['A\x1fwh-1']);
     const upsert = await t.ok({
-      op: 'locationUpsert',
+      op: 'upsertLocation',
       locationId: 'wh-1',
       name: 'Main',
       priority: 3,
@@ -144,8 +144,8 @@ describe('locations and binding', () => {
 
   it('a tenant without locations works as before: lines naming none are at default', async () => {
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: 'default', quantity: 4 });
-    await t.ok({ op: 'cartRoute', cartId: 'c1', sku: 'A', quantity: 1, ttlMs: TTL });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 4 });
+    await t.ok({ op: 'reserveCart', cartId: 'c1', sku: 'A', quantity: 1, ttlMs: TTL });
     await t.ok(order('o1', [['A', 2]]));
     expect(await t.fig('A', 'default')).toMatchObject({ onHand: 4, reserved: 3 });
   });
@@ -217,7 +217,7 @@ describe('order routing', () => {
     await t.ok(order('o5', [['A', 1]]));
     // fulfillFromLocationId: the consumer names the location on every line
     await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o6',
       lines: [{ sku: 'A', locationId: 'us', quantity: 2 }],
     });
@@ -235,12 +235,12 @@ describe('order routing', () => {
   it('never holds at a location that does not stock the SKU, whatever it has on hand', async () => {
     const t = tenant();
     // stock received before the tenant had locations, at a location never bound to A
-    await t.ok({ op: 'receive', sku: 'A', locationId: 'shop', quantity: 50 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: 'shop', quantity: 50 });
     await t.location('shop', 0, [], { B: 1 });
     await t.location('wh', 1, [], { A: 2 });
     await t.ok(order('o1', [['A', 2]]));
     expect(await t.held('order', 'o1')).toEqual({ 'A@wh': 2 });
-    const r = await t.ok({ op: 'cartRoute', cartId: 'c1', sku: 'A', quantity: 1, ttlMs: TTL });
+    const r = await t.ok({ op: 'reserveCart', cartId: 'c1', sku: 'A', quantity: 1, ttlMs: TTL });
     expect(r.payload.outcome).toMatchObject({ result: 'rejected', reason: 'insufficient-stock' });
     expect(await t.fig('A', 'shop')).toMatchObject({ onHand: 50, reserved: 0 });
   });
@@ -249,7 +249,7 @@ describe('order routing', () => {
     const t = tenant();
     await t.location('ca', 1, ['CA'], { A: 5 });
     await t.location('us', 2, ['US'], { A: 5 });
-    await t.ok({ op: 'cartRoute', cartId: 'c1', sku: 'A', quantity: 2, ttlMs: TTL });
+    await t.ok({ op: 'reserveCart', cartId: 'c1', sku: 'A', quantity: 2, ttlMs: TTL });
     expect(await t.held('cart', 'c1')).toEqual({ 'A@ca': 2 });
     const r = await t.ok(order('o1', [['A', 2]], { cartId: 'c1', destination: { country: 'US' } }));
     expect(await t.held('order', 'o1')).toEqual({ 'A@us': 2 });
@@ -261,7 +261,7 @@ describe('order routing', () => {
       ),
     ).toEqual(['us']);
     // an order shipping where the cart's units are takes them over
-    await t.ok({ op: 'cartRoute', cartId: 'c2', sku: 'A', quantity: 3, ttlMs: TTL });
+    await t.ok({ op: 'reserveCart', cartId: 'c2', sku: 'A', quantity: 3, ttlMs: TTL });
     await t.ok(order('o2', [['A', 3]], { cartId: 'c2', destination: { country: 'CA' } }));
     expect(await t.held('order', 'o2')).toEqual({ 'A@ca': 3 });
     expect(await t.fig('A', 'ca')).toMatchObject({ reserved: 3, available: 2 });
@@ -277,7 +277,7 @@ describe('order routing', () => {
       calls.push(
         i % 3 === 0
           ? t.ok({
-              op: 'cartRoute',
+              op: 'reserveCart',
               cartId: `c${i}`,
               sku: 'HOT',
               quantity: 1 + (i % 2),
@@ -288,7 +288,7 @@ describe('order routing', () => {
       // network changes while the sale runs: plans made before them are re-made
       if (i === 100)
         calls.push(
-          t.ok({ op: 'locationUpsert', locationId: 'c', name: 'c', priority: 0, shipsTo: [] }),
+          t.ok({ op: 'upsertLocation', locationId: 'c', name: 'c', priority: 0, shipsTo: [] }),
         );
     }
     const results = (await Promise.all(calls)) as Awaited<ReturnType<typeof t.ok>>[];
@@ -313,7 +313,7 @@ describe('shipping a routed order', () => {
     await t.ok(order('o1', [['A', 5]]));
     expect(await t.held('order', 'o1')).toEqual({ 'A@l1': 3, 'A@l2': 2 });
     const s1 = await t.ok({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's1',
       orderId: 'o1',
       lines: [],
@@ -325,7 +325,7 @@ describe('shipping a routed order', () => {
     ]);
     // beyond the hold: from the first location the order has the SKU at
     const s2 = await t.ok({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's2',
       orderId: 'o1',
       lines: [],
@@ -341,9 +341,9 @@ describe('shipping a routed order', () => {
 describe('transfers', () => {
   it('create, cancel before shipping: neither location changes; shipped: no cancel', async () => {
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: 'n', quantity: 5 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: 'n', quantity: 5 });
     const c = await t.ok({
-      op: 'transferCreate',
+      op: 'createTransfer',
       transferId: 't1',
       fromLocationId: 'n',
       toLocationId: 's',
@@ -354,10 +354,10 @@ describe('transfers', () => {
       state: 'created',
       lines: [{ sku: 'A', locationId: 's', held: 0, ordered: 3 }],
     });
-    const x = await t.ok({ op: 'transferCancel', transferId: 't1' });
+    const x = await t.ok({ op: 'cancelTransfer', transferId: 't1' });
     expect(x.payload.holds[0]).toMatchObject({ state: 'cancelled' });
     const late = await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't1',
       fromLocationId: 'n',
       toLocationId: 's',
@@ -368,13 +368,13 @@ describe('transfers', () => {
     expect(await t.fig('A', 's')).toMatchObject({ onHand: 0, incoming: 0 });
 
     await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't2',
       fromLocationId: 'n',
       toLocationId: 's',
       lines: [{ sku: 'A', quantity: 1 }],
     });
-    const refused = await t.ok({ op: 'transferCancel', transferId: 't2' });
+    const refused = await t.ok({ op: 'cancelTransfer', transferId: 't2' });
     expect(refused.payload.outcome).toMatchObject({
       result: 'rejected',
       reason: 'transfer-shipped',
@@ -383,10 +383,10 @@ describe('transfers', () => {
 
   it('create, ship, partial receipts: in transit on the record, incoming at the destination', async () => {
     const t = tenant();
-    await t.ok({ op: 'receive', sku: 'A', locationId: 'n', quantity: 10 });
-    await t.ok({ op: 'receive', sku: 'B', locationId: 'n', quantity: 10 });
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: 'n', quantity: 10 });
+    await t.ok({ op: 'receiveStock', sku: 'B', locationId: 'n', quantity: 10 });
     await t.ok({
-      op: 'transferCreate',
+      op: 'createTransfer',
       transferId: 't1',
       fromLocationId: 'n',
       toLocationId: 's',
@@ -396,7 +396,7 @@ describe('transfers', () => {
       ],
     });
     await t.ok({
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId: 't1',
       fromLocationId: 'n',
       toLocationId: 's',
@@ -406,10 +406,10 @@ describe('transfers', () => {
       ],
     });
     expect(await t.fig('A', 's')).toMatchObject({ onHand: 0, incoming: 4 });
-    const early = await t.apply({ op: 'transferReceive', transferId: 't9' });
+    const early = await t.apply({ op: 'receiveTransfer', transferId: 't9' });
     expect(early).toEqual({ status: 'not-yet', reason: 'transfer-not-shipped' });
     const tooMuch = await t.ok({
-      op: 'transferReceive',
+      op: 'receiveTransfer',
       transferId: 't1',
       lines: [{ sku: 'A', quantity: 5 }],
     });
@@ -418,7 +418,7 @@ describe('transfers', () => {
       reason: 'exceeds-in-transit',
     });
     const part = await t.ok({
-      op: 'transferReceive',
+      op: 'receiveTransfer',
       transferId: 't1',
       lines: [{ sku: 'A', quantity: 3 }],
     });
@@ -430,7 +430,7 @@ describe('transfers', () => {
       ],
     });
     expect(await t.fig('A', 's')).toMatchObject({ onHand: 3, incoming: 1 });
-    const rest = await t.ok({ op: 'transferReceive', transferId: 't1' });
+    const rest = await t.ok({ op: 'receiveTransfer', transferId: 't1' });
     expect(rest.payload.movements.map((m) => [m.sku, m.onHand, m.incoming])).toEqual([
       ['A', 1, -1],
       ['B', 2, -2],

@@ -71,13 +71,13 @@ function tenant() {
 }
 
 const receive = (sku: string, quantity: number): Command => ({
-  op: 'receive',
+  op: 'receiveStock',
   sku,
   locationId: D,
   quantity,
 });
 const add = (cartId: string, sku: string, quantity: number): Command => ({
-  op: 'cartAdd',
+  op: 'reserveCart',
   cartId,
   sku,
   locationId: D,
@@ -90,7 +90,7 @@ const policy = (
   limit: number,
   until?: number | null,
 ): Command => ({
-  op: 'configure',
+  op: 'configureStock',
   sku,
   locationId: D,
   policy: p,
@@ -208,7 +208,7 @@ describe('backorders', () => {
     await t.ok(add('c1', 'A', 2)); // waits second
     expect(await t.queue('A')).toEqual(['cart:c0', 'cart:c1']);
     const placed = await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       cartId: 'c1',
       lines: [{ sku: 'A', locationId: D, quantity: 3 }],
@@ -217,8 +217,8 @@ describe('backorders', () => {
     expect(await t.line('order', 'o1', 'A')).toEqual({ held: 0, backordered: 3, preordered: 0 });
     expect(sum(placed.payload.movements, 'backordered')).toBe(1);
     expect(await t.queue('A')).toEqual(['cart:c0', 'order:o1']);
-    await t.ok({ op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
-    await t.ok({ op: 'cartClear', cartId: 'c0' }); // its backed unit goes to o1 at once
+    await t.ok({ op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
+    await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c0' }); // its backed unit goes to o1 at once
     expect(await t.line('order', 'o1', 'A')).toEqual({ held: 1, backordered: 2, preordered: 0 });
     expect(await t.fig('A')).toMatchObject({ reserved: 1, committed: 1, backordered: 2 });
     await t.ok(receive('A', 5));
@@ -234,20 +234,26 @@ describe('backorders', () => {
     const t = tenant();
     await t.ok(policy('A', 'backorder', 10));
     await t.ok(add('c1', 'A', 3));
-    const removed = await t.ok({ op: 'cartRemove', cartId: 'c1', sku: 'A', quantity: 2 });
+    const removed = await t.ok({
+      op: 'releaseCart',
+      mode: 'remove',
+      cartId: 'c1',
+      sku: 'A',
+      quantity: 2,
+    });
     expect(removed.payload.movements).toMatchObject([
       { kind: 'released', reserved: 0, backordered: -2 },
     ]);
-    await t.ok({ op: 'cartClear', cartId: 'c1' });
+    await t.ok({ op: 'releaseCart', mode: 'clear', cartId: 'c1' });
     expect(await t.queue('A')).toEqual([]);
     await t.ok({
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       lines: [{ sku: 'A', locationId: D, quantity: 2 }],
     });
     await t.ok(receive('A', 0 + 1)); // fills 1 of o2's 2
     const shipped = await t.ok({
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 's1',
       orderId: 'o2',
       lines: [{ sku: 'A', locationId: D, quantity: 2 }],

@@ -29,12 +29,12 @@ beforeAll(async () => {
   engine = testEngine(redis, prefix);
   for (let l = 0; l < LOCATIONS; l++) {
     const locationId = `L${l}`;
-    await ok({ op: 'locationUpsert', locationId, name: locationId, priority: l, shipsTo: [] });
-    await ok({ op: 'locationBind', locationId, skus, bound: true });
+    await ok({ op: 'upsertLocation', locationId, name: locationId, priority: l, shipsTo: [] });
+    await ok({ op: 'bindLocation', locationId, skus, bound: true });
   }
   // stock only at the last location: routing looks at every candidate before it
   for (const sku of skus)
-    await ok({ op: 'receive', sku, locationId: `L${LOCATIONS - 1}`, quantity: 1 });
+    await ok({ op: 'receiveStock', sku, locationId: `L${LOCATIONS - 1}`, quantity: 1 });
 }, 120_000);
 
 afterAll(async () => {
@@ -43,7 +43,7 @@ afterAll(async () => {
 });
 
 const order = (orderId: string, n: number): Command => ({
-  op: 'orderPlace',
+  op: 'placeOrder',
   orderId,
   lines: [],
   routed: skus.slice(0, n).map((sku) => ({ sku, quantity: 1 })),
@@ -52,7 +52,7 @@ const order = (orderId: string, n: number): Command => ({
 it('an event over the cap is refused before its script runs, and changes nothing', async () => {
   const k = new TenantKeys(prefix, tenant);
   const before = await redis.xlen(k.outbox);
-  const refused = engine.apply(ev('orderPlace', 'too-big'), order('too-big', SKUS_AT_CAP + 1));
+  const refused = engine.apply(ev('placeOrder', 'too-big'), order('too-big', SKUS_AT_CAP + 1));
   await expect(refused).rejects.toBeInstanceOf(PermanentError);
   await expect(refused).rejects.toMatchObject({ reason: 'too-much-work' });
   await expect(refused).rejects.toThrow(`would touch ${(SKUS_AT_CAP + 1) * LOCATIONS} stock keys`);

@@ -71,15 +71,15 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
     const t = 'details';
     const sku = `O'Brien \\ "?" %s \u00e9\u{1F600}`;
     await mirrored(meta(t, 'd0'), {
-      op: 'configure',
+      op: 'configureStock',
       sku,
       locationId: 'bin ?',
       reorderLevel: 5,
       reorderQuantity: 10,
     });
-    await mirrored(meta(t, 'd1'), { op: 'receive', sku, locationId: 'bin ?', quantity: 6 });
+    await mirrored(meta(t, 'd1'), { op: 'receiveStock', sku, locationId: 'bin ?', quantity: 6 });
     const low = await mirrored(meta(t, 'd2'), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: `c'1`,
       sku,
       locationId: 'bin ?',
@@ -88,7 +88,7 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
     });
     expect(low.outcome.lowStock?.length).toBe(1);
     const refused = await mirrored(meta(t, 'd3'), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'c2',
       sku,
       locationId: 'bin ?',
@@ -97,7 +97,7 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
     });
     expect(refused.outcome).toMatchObject({ result: 'rejected', referenceType: 'cart' });
     const short = await mirrored(meta(t, 'd4'), {
-      op: 'adjust',
+      op: 'adjustStock',
       sku,
       locationId: 'bin ?',
       delta: -5,
@@ -128,7 +128,7 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
     for (let i = 0; i < 5; i++) {
       const w = toWrite(
         await h.engine.apply(meta(t, `u${i}`), {
-          op: 'receive',
+          op: 'receiveStock',
           sku: `U${i % 2}`,
           locationId: 'default',
           quantity: i + 1,

@@ -114,19 +114,19 @@ export function randomEvent(
   const transferId = `tr-${r.int(1, 4)}`;
   const roll = r.int(1, 100);
   let command: Command;
-  if (roll <= 16) command = { op: 'receive', sku, locationId: loc, quantity: r.int(1, 20) };
+  if (roll <= 16) command = { op: 'receiveStock', sku, locationId: loc, quantity: r.int(1, 20) };
   else if (roll <= 19)
     command = {
-      op: 'adjust',
+      op: 'adjustStock',
       sku,
       locationId: loc,
       delta: r.pick([-3, -1, 2, 5]),
       reason: 'damage',
     };
-  else if (roll <= 21) command = { op: 'count', sku, locationId: loc, onHand: r.int(0, 30) };
+  else if (roll <= 21) command = { op: 'countStock', sku, locationId: loc, onHand: r.int(0, 30) };
   else if (roll <= 24)
     command = {
-      op: 'configure',
+      op: 'configureStock',
       sku,
       locationId: loc,
       reorderLevel: r.int(0, 5),
@@ -134,7 +134,7 @@ export function randomEvent(
     };
   else if (roll <= 44)
     command = {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId,
       sku,
       locationId: loc,
@@ -142,28 +142,37 @@ export function randomEvent(
       ttlMs: 3_600_000,
     };
   else if (roll <= 49)
-    command = { op: 'cartRemove', cartId, sku, ...(r.int(0, 1) ? { quantity: r.int(1, 3) } : {}) };
-  else if (roll <= 52) command = { op: 'cartClear', cartId };
+    command = {
+      op: 'releaseCart',
+      mode: 'remove',
+      cartId,
+      sku,
+      ...(r.int(0, 1) ? { quantity: r.int(1, 3) } : {}),
+    };
+  else if (roll <= 52) command = { op: 'releaseCart', mode: 'clear', cartId };
   else if (roll <= 62)
-    command = { op: 'orderPlace', orderId, ...(r.int(0, 3) ? { cartId } : {}), lines: lines() };
+    command = { op: 'placeOrder', orderId, ...(r.int(0, 3) ? { cartId } : {}), lines: lines() };
   else if (roll <= 70)
     command = {
-      op: 'paymentSucceed',
+      op: 'commitOrder',
       orderId,
       paymentId: `pay-${n}`,
       ...(r.int(0, 2) === 0 ? { lines: lines() } : {}),
     };
-  else if (roll <= 74) command = { op: 'paymentFail', orderId, paymentId: `pay-${n}` };
+  else if (roll <= 74)
+    command = { op: 'releaseOrder', mode: 'payfail', orderId, paymentId: `pay-${n}` };
   else if (roll <= 78)
     command = {
-      op: 'orderCancel',
+      op: 'releaseOrder',
+      mode: 'cancel',
       orderId,
       ...(r.int(0, 1) ? { reason: 'customer-request' } : {}),
     };
-  else if (roll <= 86) command = { op: 'ship', shipmentId: `ship-${n}`, orderId, lines: lines() };
+  else if (roll <= 86)
+    command = { op: 'fulfilShipment', shipmentId: `ship-${n}`, orderId, lines: lines() };
   else if (roll <= 90)
     command = {
-      op: 'return',
+      op: 'returnStock',
       rmaId: `rma-${n}`,
       orderId,
       lines: lines().map((l) => ({
@@ -174,13 +183,13 @@ export function randomEvent(
   else if (roll <= 95) {
     const from = r.pick(LOCATIONS);
     command = {
-      op: 'transferShip',
+      op: 'shipTransfer',
       transferId,
       fromLocationId: from,
       toLocationId: LOCATIONS.find((l) => l !== from)!,
       lines: [{ sku, quantity: r.int(1, 3) }],
     };
-  } else command = { op: 'transferReceive', transferId };
+  } else command = { op: 'receiveTransfer', transferId };
   const meta: EventMeta = {
     tenant,
     source: r.pick(['/shop', '/erp']),

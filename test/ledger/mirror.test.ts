@@ -43,13 +43,13 @@ describe('ledger mirror', () => {
   it('mirrors a known sequence to exact figures, rows and holds', async () => {
     const t = 'exact';
     await applyAndWrite(meta(t, 'e1'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'S1',
       locationId: 'default',
       quantity: 10,
     });
     await applyAndWrite(meta(t, 'e2'), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'c1',
       sku: 'S1',
       locationId: 'default',
@@ -57,14 +57,14 @@ describe('ledger mirror', () => {
       ttlMs: 60_000,
     });
     await applyAndWrite(meta(t, 'e3'), {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o1',
       cartId: 'c1',
       lines: [{ sku: 'S1', locationId: 'default', quantity: 2 }],
     });
-    await applyAndWrite(meta(t, 'e4'), { op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
+    await applyAndWrite(meta(t, 'e4'), { op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
     const shipped = await applyAndWrite(meta(t, 'e5'), {
-      op: 'ship',
+      op: 'fulfilShipment',
       shipmentId: 'sh1',
       orderId: 'o1',
       lines: [{ sku: 'S1', locationId: 'default', quantity: 1 }],
@@ -232,7 +232,7 @@ describe('ledger mirror', () => {
     const applied = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         h.engine.apply(meta(t, `r${i}`), {
-          op: 'receive',
+          op: 'receiveStock',
           sku: 'R',
           locationId: 'default',
           quantity: i + 1,
@@ -262,7 +262,7 @@ describe('ledger mirror', () => {
   it('never lets an older snapshot overwrite a newer one, even when a cart id is reused', async () => {
     const t = 'guard';
     const w1 = await applyAndWrite(meta(t, 'g0'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'G',
       locationId: 'default',
       quantity: 10,
@@ -270,7 +270,7 @@ describe('ledger mirror', () => {
     expect(w1.result).toBe('committed');
     const add = toWrite(
       await h.engine.apply(meta(t, 'g1'), {
-        op: 'cartAdd',
+        op: 'reserveCart',
         cartId: 'c',
         sku: 'G',
         locationId: 'default',
@@ -278,10 +278,12 @@ describe('ledger mirror', () => {
         ttlMs: 60_000,
       }),
     )!;
-    const clear = toWrite(await h.engine.apply(meta(t, 'g2'), { op: 'cartClear', cartId: 'c' }))!;
+    const clear = toWrite(
+      await h.engine.apply(meta(t, 'g2'), { op: 'releaseCart', mode: 'clear', cartId: 'c' }),
+    )!;
     const again = toWrite(
       await h.engine.apply(meta(t, 'g3'), {
-        op: 'cartAdd',
+        op: 'reserveCart',
         cartId: 'c',
         sku: 'G',
         locationId: 'default',
@@ -313,7 +315,7 @@ describe('ledger mirror', () => {
     const t = 'config';
     const a = toWrite(
       await h.engine.apply(meta(t, 'k1'), {
-        op: 'configure',
+        op: 'configureStock',
         sku: 'K',
         locationId: 'default',
         reorderLevel: 5,
@@ -322,7 +324,7 @@ describe('ledger mirror', () => {
     )!;
     const b = toWrite(
       await h.engine.apply(meta(t, 'k2'), {
-        op: 'configure',
+        op: 'configureStock',
         sku: 'K',
         locationId: 'default',
         reorderLevel: 7,
@@ -406,7 +408,7 @@ describe('ledger mirror', () => {
       good.push(
         toWrite(
           await h.engine.apply(meta(t, `b${i}`), {
-            op: 'receive',
+            op: 'receiveStock',
             sku: 'B',
             locationId: 'default',
             quantity: 1,
@@ -434,7 +436,7 @@ describe('ledger mirror', () => {
     // Ids with a trailing space are refused at the door; a payload that comes in anyway (one
     // applied before that rule) collides in processed_events with a row that is not its own.
     const t = 'padded';
-    const receive = { op: 'receive', sku: 'P', locationId: 'default', quantity: 1 } as const;
+    const receive = { op: 'receiveStock', sku: 'P', locationId: 'default', quantity: 1 } as const;
     const first = await applyAndWrite(meta(t, 'e1'), receive);
     expect(first.result).toBe('committed');
     const padded = toWrite(await h.engine.applyValid(meta(t, 'e1 '), receive))!;
@@ -453,7 +455,7 @@ describe('ledger mirror', () => {
     const t = 'text';
     const sku = `O'Brien \\ "?" ?? %s \u00e9\u{1F600} \\0`;
     const w = await applyAndWrite(meta(t, `id-'?\\`), {
-      op: 'adjust',
+      op: 'adjustStock',
       sku,
       locationId: 'bin ?',
       delta: 4,
@@ -483,7 +485,7 @@ describe('ledger mirror', () => {
     const t = 'epoch';
     const w = toWrite(
       await h.engine.apply(meta(t, 'x1'), {
-        op: 'receive',
+        op: 'receiveStock',
         sku: 'X',
         locationId: 'default',
         quantity: 3,

@@ -104,7 +104,7 @@ describe('loading tenants into Redis from MySQL', () => {
       occurredAt: '2026-11-23T11:00:00Z',
     };
     const r = await h.engine.apply(fresh, {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'NEW',
       locationId: 'default',
       quantity: 1,
@@ -165,7 +165,7 @@ describe('loading tenants into Redis from MySQL', () => {
             type: 'stock.received',
             occurredAt: '2026-11-23T11:00:00Z',
           },
-          { op: 'receive', sku: 'C', locationId: 'default', quantity: 1 },
+          { op: 'receiveStock', sku: 'C', locationId: 'default', quantity: 1 },
         ),
       ),
     ]);
@@ -183,7 +183,12 @@ describe('loading tenants into Redis from MySQL', () => {
       occurredAt: '2026-11-23T11:00:00Z',
     };
     const w = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'S', locationId: 'default', quantity: 5 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'S',
+        locationId: 'default',
+        quantity: 5,
+      }),
     )!;
     await unlinkTenantKeys(h.redis, h.keys(t)); // its effect and its outbox entry are gone
     await h.loader.ensureTenant(t);
@@ -195,7 +200,12 @@ describe('loading tenants into Redis from MySQL', () => {
     ).toEqual([]);
     // the consumer applies it again, under the new epoch
     const again = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'S', locationId: 'default', quantity: 5 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'S',
+        locationId: 'default',
+        quantity: 5,
+      }),
     )!;
     expect(again.payload.epoch).toBe(w.payload.epoch + 1);
     expect(await h.writer.write(again.payload, again.entryId)).toBe('committed');
@@ -213,7 +223,12 @@ describe('loading tenants into Redis from MySQL', () => {
       occurredAt: '2026-11-23T11:00:00Z',
     };
     const w = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'P', locationId: 'default', quantity: 5 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'P',
+        locationId: 'default',
+        quantity: 5,
+      }),
     )!;
     await rebuildTenant(deps, t);
     expect(await h.writer.write(w.payload, w.entryId)).toBe('stale');
@@ -235,7 +250,12 @@ describe('loading tenants into Redis from MySQL', () => {
       type: 'stock.received',
       occurredAt: '2026-11-23T11:00:00Z',
     };
-    await h.engine.apply(meta, { op: 'receive', sku: 'L', locationId: 'default', quantity: 2 });
+    await h.engine.apply(meta, {
+      op: 'receiveStock',
+      sku: 'L',
+      locationId: 'default',
+      quantity: 2,
+    });
     await h.redis.del(h.keys(t).meta); // the rebuilding process died right after this
     await h.redis.hset(h.keys(t).stock('junk\x1fdefault'), 'onHand', 99); // and left this behind
     await h.loader.ensureTenant(t);
@@ -280,14 +300,24 @@ describe('loading tenants into Redis from MySQL', () => {
       occurredAt: '2026-11-23T11:00:00Z',
     };
     const w = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'A', locationId: 'default', quantity: 1 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'A',
+        locationId: 'default',
+        quantity: 1,
+      }),
     )!;
     expect(w.payload.epoch).toBe(7);
     expect(await h.writer.write(w.payload, w.entryId)).toBe('stale');
     expect(await h.redis.exists(h.keys(t).meta)).toBe(0);
     // the consumer re-applies: the tenant is reloaded on a real epoch and the event lands
     const again = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'A', locationId: 'default', quantity: 1 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'A',
+        locationId: 'default',
+        quantity: 1,
+      }),
     )!;
     expect(again.payload.epoch).toBe(2);
     expect(await h.writer.write(again.payload, again.entryId)).toBe('committed');

@@ -121,25 +121,25 @@ function events(w: World): { meta: EventMeta; command: Command }[] {
   const L = w.location;
   const [first] = w.skus as [string, ...string[]];
   const commands: Command[] = [
-    { op: 'locationUpsert', locationId: L, name: w.name, priority: 1, shipsTo: [] },
-    { op: 'locationBind', locationId: L, skus: w.skus, bound: true },
+    { op: 'upsertLocation', locationId: L, name: w.name, priority: 1, shipsTo: [] },
+    { op: 'bindLocation', locationId: L, skus: w.skus, bound: true },
     ...w.skus.map((sku): Command => ({
-      op: 'receive',
+      op: 'receiveStock',
       sku,
       locationId: L,
       quantity: 5,
       reference: w.reference,
     })),
-    { op: 'configure', sku: first, locationId: L, reorderLevel: 1 },
-    { op: 'adjust', sku: first, locationId: L, delta: -1, reason: w.reason },
-    { op: 'cartAdd', cartId: w.cart, sku: first, locationId: L, quantity: 2, ttlMs: 3_600_000 },
+    { op: 'configureStock', sku: first, locationId: L, reorderLevel: 1 },
+    { op: 'adjustStock', sku: first, locationId: L, delta: -1, reason: w.reason },
+    { op: 'reserveCart', cartId: w.cart, sku: first, locationId: L, quantity: 2, ttlMs: 3_600_000 },
     {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: w.order,
       cartId: w.cart,
       lines: [{ sku: first, locationId: L, quantity: 1 }],
     },
-    { op: 'paymentSucceed', orderId: w.order, paymentId: w.payment },
+    { op: 'commitOrder', orderId: w.order, paymentId: w.payment },
   ];
   const tenant = `sqlmode${++tenants}`;
   return commands.map((command, n) => ({

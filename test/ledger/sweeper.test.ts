@@ -89,7 +89,12 @@ describe('outbox sweeper (crash recovery)', () => {
       occurredAt: '2026-11-23T10:00:00Z',
     };
     const w = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'T', locationId: 'default', quantity: 4 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'T',
+        locationId: 'default',
+        quantity: 4,
+      }),
     )!;
     const sweeper = new OutboxSweeper({
       knex: h.knex,
@@ -119,7 +124,12 @@ describe('outbox sweeper (crash recovery)', () => {
       occurredAt: '2026-11-23T10:00:00Z',
     };
     const w = toWrite(
-      await h.engine.apply(meta, { op: 'receive', sku: 'Z', locationId: 'default', quantity: 1 }),
+      await h.engine.apply(meta, {
+        op: 'receiveStock',
+        sku: 'Z',
+        locationId: 'default',
+        quantity: 1,
+      }),
     )!;
     // another process reloaded the tenant after this entry was appended
     await h.knex('tenant_epochs').where({ tenant: 'south' }).increment('epoch', 1);

@@ -351,16 +351,23 @@ describe('waiting units the engine applies', () => {
   it('mirror and rebuild keep figures, holds and the order of the wait queue', async () => {
     const t = 'engine';
     const cartAdd = (cartId: string, quantity: number) =>
-      ({ op: 'cartAdd', cartId, sku: SKU, locationId: BACK, quantity, ttlMs: 3_600_000 }) as const;
+      ({
+        op: 'reserveCart',
+        cartId,
+        sku: SKU,
+        locationId: BACK,
+        quantity,
+        ttlMs: 3_600_000,
+      }) as const;
     await applied(t, 'e1', {
-      op: 'configure',
+      op: 'configureStock',
       sku: SKU,
       locationId: BACK,
       policy: 'backorder',
       policyLimit: 20,
     });
     await applied(t, 'e2', {
-      op: 'configure',
+      op: 'configureStock',
       sku: SKU,
       locationId: PRE,
       policy: 'preorder',
@@ -371,7 +378,7 @@ describe('waiting units the engine applies', () => {
     await applied(t, 'e4', cartAdd('c2', 2));
     await applied(t, 'e5', cartAdd('c3', 1));
     const fill = await applied(t, 'e6', {
-      op: 'receive',
+      op: 'receiveStock',
       sku: SKU,
       locationId: BACK,
       quantity: 3,
@@ -381,13 +388,13 @@ describe('waiting units the engine applies', () => {
     ]);
     await applied(t, 'e7', cartAdd('c1', 1));
     await applied(t, 'e8', {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c2',
       lines: [{ sku: SKU, locationId: BACK, quantity: 2 }],
     });
     await applied(t, 'e9', {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'c4',
       sku: SKU,
       locationId: PRE,
@@ -419,7 +426,7 @@ describe('waiting units the engine applies', () => {
     expect(await queue(back)).toEqual([...before.back, 'cart:c5']);
     // and stock that arrives fills them in that order
     const more = await applied(t, 'e11', {
-      op: 'receive',
+      op: 'receiveStock',
       sku: SKU,
       locationId: BACK,
       quantity: 10,
@@ -439,7 +446,7 @@ describe('waiting units the engine applies', () => {
     for (const [i, sku] of skus.entries()) {
       for (const [j, locationId] of locations.entries()) {
         await applied(t, `cfg-${++n}`, {
-          op: 'configure',
+          op: 'configureStock',
           sku,
           locationId,
           ...((i + j) % 2 === 0

@@ -46,7 +46,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
 describe('inventory reconcile (CLI)', () => {
   test('exit 0 and a summary when clean; exit 3, JSON and an announcement when drift was found', async () => {
     const e = events('cli');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     const clean = await cli(['--tenant', 'cli']);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(
@@ -131,7 +131,7 @@ describe('the nightly job (jobs/reconcile.ts)', () => {
       expect(await jobs.queue.getJobSchedulersCount()).toBe(1);
 
       await h.apply(events('job')(), {
-        op: 'receive',
+        op: 'receiveStock',
         sku: 'J',
         locationId: 'default',
         quantity: 3,

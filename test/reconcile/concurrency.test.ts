@@ -26,12 +26,12 @@ function traffic(tenant: string, stop: { done: boolean }, skus = SKUS): Promise<
     const r = await h.s.engine.apply(
       e(),
       roll === 0
-        ? { op: 'receive', sku, locationId: 'default', quantity: 2 }
+        ? { op: 'receiveStock', sku, locationId: 'default', quantity: 2 }
         : roll === 1
-          ? { op: 'cartAdd', cartId, sku, locationId: 'default', quantity: 1, ttlMs: 3_600_000 }
+          ? { op: 'reserveCart', cartId, sku, locationId: 'default', quantity: 1, ttlMs: 3_600_000 }
           : roll === 2
-            ? { op: 'cartRemove', cartId, sku, quantity: 1 }
-            : { op: 'adjust', sku, locationId: 'default', delta: 1, reason: 'found' },
+            ? { op: 'releaseCart', mode: 'remove', cartId, sku, quantity: 1 }
+            : { op: 'adjustStock', sku, locationId: 'default', delta: 1, reason: 'found' },
     );
     if (r.status === 'applied') writes.push(h.s.writer.write(r.payload, r.entryId));
   };
@@ -45,7 +45,7 @@ function traffic(tenant: string, stop: { done: boolean }, skus = SKUS): Promise<
 async function seed(tenant: string): Promise<void> {
   const e = events(tenant);
   for (const sku of SKUS)
-    await h.apply(e(), { op: 'receive', sku, locationId: 'default', quantity: 50 });
+    await h.apply(e(), { op: 'receiveStock', sku, locationId: 'default', quantity: 50 });
 }
 
 describe('reconciliation while events are applied and mirrored', () => {

@@ -18,9 +18,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('reconciliation of carts and orders', () => {
   test('a hold changed behind the engine disagrees with the ledger and with its row', async () => {
     const e = events('tamper');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     await h.apply(e(), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'c1',
       sku: 'A',
       locationId: 'default',
@@ -45,10 +45,10 @@ describe('reconciliation of carts and orders', () => {
 
   test('an open cart past its expiry with no expiry job is a leak; one whose job is due is not', async () => {
     const e = events('leak');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     // applied through the engine, no job scheduled (as if the worker died before scheduling)
     await h.apply(e(), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'lost',
       sku: 'A',
       locationId: 'default',
@@ -59,7 +59,7 @@ describe('reconciliation of carts and orders', () => {
     const lostExp = Number(await h.s.redis.hget(h.keys('leak').cart('lost'), 'exp'));
     await sleep(expiryBucketOf(lostExp) - Date.now() + 10);
     await h.apply(e(), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'due',
       sku: 'A',
       locationId: 'default',
@@ -96,9 +96,9 @@ describe('reconciliation of carts and orders', () => {
 
   test('a leak in a tenant Redis does not have is found in reservations and released through the engine', async () => {
     const e = events('cold');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     await h.apply(e(), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'gone',
       sku: 'A',
       locationId: 'default',
@@ -170,7 +170,7 @@ function checkouts(r: ReturnType<typeof prng>): () => Command {
     const roll = r.int(1, 100);
     if (roll <= 14) {
       const l = line();
-      return { op: 'receive', sku: l.sku, locationId: l.locationId, quantity: r.int(5, 30) };
+      return { op: 'receiveStock', sku: l.sku, locationId: l.locationId, quantity: r.int(5, 30) };
     }
     if (roll <= 40 || carts.length === 0) {
       const cart =
@@ -178,11 +178,17 @@ function checkouts(r: ReturnType<typeof prng>): () => Command {
           ? r.pick(carts)
           : { id: `cart-${++ids}`, line: line() };
       if (!carts.includes(cart)) carts.push(cart);
-      return { op: 'cartAdd', cartId: cart.id, ...cart.line, ttlMs: 3_600_000 };
+      return { op: 'reserveCart', cartId: cart.id, ...cart.line, ttlMs: 3_600_000 };
     }
     if (roll <= 46)
-      return { op: 'cartRemove', cartId: r.pick(carts).id, sku: r.pick(skus), quantity: 1 };
-    if (roll <= 48) return { op: 'cartClear', cartId: r.pick(carts).id };
+      return {
+        op: 'releaseCart',
+        mode: 'remove',
+        cartId: r.pick(carts).id,
+        sku: r.pick(skus),
+        quantity: 1,
+      };
+    if (roll <= 48) return { op: 'releaseCart', mode: 'clear', cartId: r.pick(carts).id };
     if (roll <= 66) {
       const cart = r.pick(carts);
       const order = {
@@ -192,7 +198,7 @@ function checkouts(r: ReturnType<typeof prng>): () => Command {
       orders.push(order);
       const extra = r.int(0, 2) === 0 ? [line()] : [];
       return {
-        op: 'orderPlace',
+        op: 'placeOrder',
         orderId: order.id,
         ...(r.int(0, 5) ? { cartId: cart.id } : {}),
         lines: [order.line, ...extra],
@@ -200,25 +206,26 @@ function checkouts(r: ReturnType<typeof prng>): () => Command {
     }
     if (orders.length === 0)
       return {
-        op: 'adjust',
+        op: 'adjustStock',
         sku: r.pick(skus),
         locationId: r.pick(locs),
         delta: 2,
         reason: 'found',
       };
     const order = r.pick(orders);
-    if (roll <= 78) return { op: 'paymentSucceed', orderId: order.id, paymentId: `pay-${++ids}` };
-    if (roll <= 82) return { op: 'paymentFail', orderId: order.id, paymentId: `pay-${++ids}` };
-    if (roll <= 85) return { op: 'orderCancel', orderId: order.id };
+    if (roll <= 78) return { op: 'commitOrder', orderId: order.id, paymentId: `pay-${++ids}` };
+    if (roll <= 82)
+      return { op: 'releaseOrder', mode: 'payfail', orderId: order.id, paymentId: `pay-${++ids}` };
+    if (roll <= 85) return { op: 'releaseOrder', mode: 'cancel', orderId: order.id };
     if (roll <= 96)
       return {
-        op: 'ship',
+        op: 'fulfilShipment',
         shipmentId: `ship-${++ids}`,
         orderId: order.id,
         lines: [{ ...order.line, quantity: 1 }],
       };
     return {
-      op: 'adjust',
+      op: 'adjustStock',
       sku: r.pick(skus),
       locationId: r.pick(locs),
       delta: -1,

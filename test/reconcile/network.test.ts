@@ -23,7 +23,7 @@ function upsert(
   shipsTo: string[] = [],
 ) {
   return h.apply(events(t)('location.upserted'), {
-    op: 'locationUpsert',
+    op: 'upsertLocation',
     locationId,
     name,
     priority,
@@ -37,13 +37,13 @@ async function seed(t: string): Promise<void> {
   await upsert(t, 'east', 'East', 1);
   await upsert(t, 'west', 'West', 2, ['US-CA', 'US-OR']);
   await h.apply(ev('location.bound'), {
-    op: 'locationBind',
+    op: 'bindLocation',
     locationId: 'east',
     skus: ['S1', 'S2'],
     bound: true,
   });
   await h.apply(ev('location.bound'), {
-    op: 'locationBind',
+    op: 'bindLocation',
     locationId: 'west',
     skus: ['S1'],
     bound: true,
@@ -76,7 +76,7 @@ describe('reconciliation of locations and bindings', () => {
     expect(found.firstDrifts.map(shape)).toEqual([{ ...drift, repaired: false }]);
     // meanwhile the SKU cannot be stocked there
     const refused = await h.s.engine.apply(events(t)('stock.received'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'S2',
       locationId: 'east',
       quantity: 5,
@@ -93,7 +93,7 @@ describe('reconciliation of locations and bindings', () => {
     // the network version moved: planners read the network again
     expect(await nv(t)).toBe(before + 1);
     await h.apply(events(t)('stock.received'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'S2',
       locationId: 'east',
       quantity: 5,
@@ -150,14 +150,14 @@ describe('reconciliation of locations and bindings', () => {
     const ev = events(t);
     const pending = [
       await h.applyOnly(ev('location.upserted'), {
-        op: 'locationUpsert',
+        op: 'upsertLocation',
         locationId: 'north',
         name: 'North',
         priority: 3,
         shipsTo: [],
       }),
       await h.applyOnly(ev('location.bound'), {
-        op: 'locationBind',
+        op: 'bindLocation',
         locationId: 'west',
         skus: ['S2'],
         bound: true,
@@ -178,7 +178,7 @@ describe('reconciliation of locations and bindings', () => {
     await new Promise((r) => setTimeout(r, 300));
     // before the second look, S2 is unbound there for real; MySQL does not have it yet
     const unbind = await h.applyOnly(events(t)('location.unbound'), {
-      op: 'locationBind',
+      op: 'bindLocation',
       locationId: 'east',
       skus: ['S2'],
       bound: false,
@@ -204,7 +204,7 @@ describe('reconciliation of locations and bindings', () => {
       const sku = skus[i % skus.length]!;
       const bound = Math.floor(i / skus.length) % 2 === 0;
       const r = await h.s.engine.apply(ev('location.bound'), {
-        op: 'locationBind',
+        op: 'bindLocation',
         locationId: 'x',
         skus: [sku],
         bound,

@@ -28,10 +28,10 @@ describe('reconcile --repair', () => {
   test('repairs every kind it can, records it, announces it, and a second run finds nothing', async () => {
     const e = events(T);
     for (const sku of ['A', 'B', 'C', 'D']) {
-      await h.apply(e(), { op: 'receive', sku, locationId: 'default', quantity: 10 });
+      await h.apply(e(), { op: 'receiveStock', sku, locationId: 'default', quantity: 10 });
     }
     await h.apply(e(), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'leaky',
       sku: 'D',
       locationId: 'default',
@@ -40,7 +40,7 @@ describe('reconcile --repair', () => {
     });
     // one pending entry on A: the Redis repair must keep it (ledger + pending)
     const pending = await h.applyOnly(e(), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'A',
       locationId: 'default',
       quantity: 1,
@@ -224,7 +224,7 @@ describe('reconcile --repair', () => {
 
   test('a run without --repair changes nothing', async () => {
     const e = events('readonly');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     await h.s.redis.hincrby(h.stockKey('readonly', 'A'), 'onHand', 2);
     for (let i = 0; i < 2; i++) {
       const r = await h.run({ tenant: 'readonly' });
@@ -235,7 +235,7 @@ describe('reconcile --repair', () => {
 
   test('the Redis repair is a compare-and-set: a hash changed since it was read is left alone', async () => {
     const e = events('cas');
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 10 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 10 });
     const k = h.keys('cas');
     const key = h.stockKey('cas', 'A');
     const epoch = Number(await h.s.redis.hget(k.meta, 'epoch'));
@@ -254,7 +254,7 @@ describe('reconcile --repair', () => {
       );
     await h.s.redis.hincrby(key, 'onHand', 5);
     // read at 15, then an event lands: 16
-    await h.apply(e(), { op: 'receive', sku: 'A', locationId: 'default', quantity: 1 });
+    await h.apply(e(), { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 1 });
     expect(await restore(15)).toBe(0);
     expect(await h.s.redis.hget(key, 'onHand')).toBe('16');
     expect(await restore(16)).toBe(1);

@@ -15,11 +15,16 @@ async function seed(tenant: string): Promise<void> {
   const e = events(tenant);
   for (const sku of ['A', 'B', 'C']) {
     for (const loc of ['default', 'wh-2']) {
-      await h.apply(e('stock.received'), { op: 'receive', sku, locationId: loc, quantity: 20 });
+      await h.apply(e('stock.received'), {
+        op: 'receiveStock',
+        sku,
+        locationId: loc,
+        quantity: 20,
+      });
     }
   }
   await h.apply(e('cart.added'), {
-    op: 'cartAdd',
+    op: 'reserveCart',
     cartId: 'c1',
     sku: 'A',
     locationId: 'default',
@@ -27,7 +32,7 @@ async function seed(tenant: string): Promise<void> {
     ttlMs: 3_600_000,
   });
   await h.apply(e('cart.added'), {
-    op: 'cartAdd',
+    op: 'reserveCart',
     cartId: 'c2',
     sku: 'B',
     locationId: 'wh-2',
@@ -35,7 +40,7 @@ async function seed(tenant: string): Promise<void> {
     ttlMs: 3_600_000,
   });
   await h.apply(e('order.placed'), {
-    op: 'orderPlace',
+    op: 'placeOrder',
     orderId: 'o1',
     cartId: 'c1',
     lines: [
@@ -43,22 +48,22 @@ async function seed(tenant: string): Promise<void> {
       { sku: 'C', locationId: 'default', quantity: 1 },
     ],
   });
-  await h.apply(e('payment.succeeded'), { op: 'paymentSucceed', orderId: 'o1', paymentId: 'p1' });
+  await h.apply(e('payment.succeeded'), { op: 'commitOrder', orderId: 'o1', paymentId: 'p1' });
   await h.apply(e('shipment.created'), {
-    op: 'ship',
+    op: 'fulfilShipment',
     shipmentId: 's1',
     orderId: 'o1',
     lines: [{ sku: 'A', locationId: 'default', quantity: 1 }],
   });
   await h.apply(e('stock.adjusted'), {
-    op: 'adjust',
+    op: 'adjustStock',
     sku: 'C',
     locationId: 'wh-2',
     delta: -4,
     reason: 'damage',
   });
   await h.apply(e('stock.configured'), {
-    op: 'configure',
+    op: 'configureStock',
     sku: 'D',
     locationId: 'default',
     reorderLevel: 5,
@@ -180,7 +185,7 @@ describe('reconciliation of stock', () => {
     const e = events('pages');
     for (let i = 0; i < 9; i++) {
       await h.apply(e('stock.received'), {
-        op: 'receive',
+        op: 'receiveStock',
         sku: `P${i}`,
         locationId: 'default',
         quantity: i + 1,
@@ -209,19 +214,19 @@ describe('reconciliation of stock', () => {
     await seed('pending');
     const e = events('pending');
     await h.applyOnly(e('stock.received'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'A',
       locationId: 'default',
       quantity: 5,
     });
     await h.applyOnly(e('stock.received'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'NEW',
       locationId: 'default',
       quantity: 7,
     });
     await h.applyOnly(e('cart.added'), {
-      op: 'cartAdd',
+      op: 'reserveCart',
       cartId: 'c2',
       sku: 'B',
       locationId: 'wh-2',
@@ -229,13 +234,13 @@ describe('reconciliation of stock', () => {
       ttlMs: 3_600_000,
     });
     await h.applyOnly(e('order.placed'), {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o2',
       cartId: 'c2',
       lines: [{ sku: 'B', locationId: 'wh-2', quantity: 4 }],
     });
     await h.applyOnly(e('stock.configured'), {
-      op: 'configure',
+      op: 'configureStock',
       sku: 'NEW2',
       locationId: 'default',
       reorderLevel: 1,
@@ -253,7 +258,7 @@ describe('reconciliation of stock', () => {
     const e = events('mirrored');
     const meta = e('stock.received');
     const r1 = await h.s.engine.apply(meta, {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'A',
       locationId: 'default',
       quantity: 5,

@@ -166,7 +166,7 @@ describe('reconciliation of units waiting for stock', () => {
     await h.s.redis.zrem(h.keys(t).wait(pair), 'cart:A');
     // 3 units arrive: O and C are filled, A (1 waiting) is not: 1 unit stays available
     await h.apply(events(t)('stock.received'), {
-      op: 'receive',
+      op: 'receiveStock',
       sku: SKU,
       locationId: BACK,
       quantity: 3,

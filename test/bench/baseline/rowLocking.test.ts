@@ -58,7 +58,7 @@ async function ledgerSums(tenant: string, sku: string) {
 }
 
 const cartAdd = (cartId: string, sku: string, quantity: number): Command => ({
-  op: 'cartAdd',
+  op: 'reserveCart',
   cartId,
   sku,
   locationId: 'default',
@@ -69,7 +69,7 @@ const cartAdd = (cartId: string, sku: string, quantity: number): Command => ({
 describe('row-locking baseline', () => {
   it('never oversells a hot SKU under parallel reservations', async () => {
     await apply('t1', 'stock.received', {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'HOT',
       locationId: 'default',
       quantity: 50,
@@ -85,7 +85,7 @@ describe('row-locking baseline', () => {
 
   it('applies an event once', async () => {
     const m = meta('stock.received', 't2');
-    const cmd: Command = { op: 'receive', sku: 'A', locationId: 'default', quantity: 5 };
+    const cmd: Command = { op: 'receiveStock', sku: 'A', locationId: 'default', quantity: 5 };
     expect(await applyRowLocking(pool, m, cmd)).toBe('applied');
     expect(await applyRowLocking(pool, m, cmd)).toBe('duplicate');
     expect(await stock('t2', 'A')).toEqual({ onHand: 5, reserved: 0, committed: 0 });
@@ -94,7 +94,12 @@ describe('row-locking baseline', () => {
   it('runs a shopper through cart, order, payment, shipment and return', async () => {
     const t = 't3';
     for (const sku of ['A', 'B', 'C']) {
-      await apply(t, 'stock.received', { op: 'receive', sku, locationId: 'default', quantity: 10 });
+      await apply(t, 'stock.received', {
+        op: 'receiveStock',
+        sku,
+        locationId: 'default',
+        quantity: 10,
+      });
     }
     await apply(t, 'cart.added', cartAdd('cart', 'A', 2));
     await apply(t, 'cart.added', cartAdd('cart', 'B', 1));
@@ -104,16 +109,21 @@ describe('row-locking baseline', () => {
       { sku: 'C', locationId: 'default', quantity: 3 },
     ];
     expect(
-      await apply(t, 'order.placed', { op: 'orderPlace', orderId: 'o', cartId: 'cart', lines }),
+      await apply(t, 'order.placed', { op: 'placeOrder', orderId: 'o', cartId: 'cart', lines }),
     ).toBe('applied');
     expect(await stock(t, 'B')).toEqual({ onHand: 10, reserved: 0, committed: 0 });
     expect(await stock(t, 'C')).toEqual({ onHand: 10, reserved: 3, committed: 0 });
-    await apply(t, 'payment.succeeded', { op: 'paymentSucceed', orderId: 'o', paymentId: 'p' });
+    await apply(t, 'payment.succeeded', { op: 'commitOrder', orderId: 'o', paymentId: 'p' });
     expect(await stock(t, 'A')).toEqual({ onHand: 10, reserved: 2, committed: 2 });
-    await apply(t, 'shipment.created', { op: 'ship', shipmentId: 's', orderId: 'o', lines });
+    await apply(t, 'shipment.created', {
+      op: 'fulfilShipment',
+      shipmentId: 's',
+      orderId: 'o',
+      lines,
+    });
     expect(await stock(t, 'C')).toEqual({ onHand: 7, reserved: 0, committed: 0 });
     await apply(t, 'rma.passed', {
-      op: 'return',
+      op: 'returnStock',
       rmaId: 'r',
       orderId: 'o',
       lines: [{ sku: 'C', locationId: 'default', quantity: 1, disposition: 'restock' }],
@@ -128,19 +138,19 @@ describe('row-locking baseline', () => {
   it('refuses an order whose extra units are not there, all lines or none', async () => {
     const t = 't4';
     await apply(t, 'stock.received', {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'A',
       locationId: 'default',
       quantity: 1,
     });
     await apply(t, 'stock.received', {
-      op: 'receive',
+      op: 'receiveStock',
       sku: 'B',
       locationId: 'default',
       quantity: 9,
     });
     const r = await apply(t, 'order.placed', {
-      op: 'orderPlace',
+      op: 'placeOrder',
       orderId: 'o',
       lines: [
         { sku: 'B', locationId: 'default', quantity: 4 },

@@ -189,7 +189,7 @@ async function applyCommand(
 ): Promise<'applied' | 'rejected'> {
   const t = meta.tenant;
   switch (cmd.op) {
-    case 'receive': {
+    case 'receiveStock': {
       await lockStock(c, t, [cmd]);
       await write(c, meta, [
         {
@@ -204,15 +204,17 @@ async function applyCommand(
       ]);
       return 'applied';
     }
-    case 'cartAdd': {
-      const stock = await lockStock(c, t, [cmd]);
-      const k = slKey(cmd.sku, cmd.locationId);
+    case 'reserveCart': {
+      // the baseline does not route: a cart names its location, else `default`
+      const line = { ...cmd, locationId: cmd.locationId ?? 'default' };
+      const stock = await lockStock(c, t, [line]);
+      const k = slKey(line.sku, line.locationId);
       if (!enough(stock, new Map([[k, cmd.quantity]]))) return 'rejected';
-      await upsertHold(c, t, 'cart', cmd.cartId, cmd);
+      await upsertHold(c, t, 'cart', cmd.cartId, line);
       await write(c, meta, [
         {
           sku: cmd.sku,
-          locationId: cmd.locationId,
+          locationId: line.locationId,
           movement: 'reserved',
           onHand: 0,
           reserved: cmd.quantity,
@@ -222,7 +224,7 @@ async function applyCommand(
       ]);
       return 'applied';
     }
-    case 'orderPlace': {
+    case 'placeOrder': {
       // the cart's hold converts; what it lacks is reserved, what the order does not take released
       const cart = cmd.cartId ? await lockHold(c, t, 'cart', cmd.cartId) : [];
       const want = new Map<string, number>();
@@ -269,7 +271,7 @@ async function applyCommand(
       await write(c, meta, moves);
       return 'applied';
     }
-    case 'paymentSucceed': {
+    case 'commitOrder': {
       const hold = await lockHold(c, t, 'order', cmd.orderId);
       if (hold.length === 0 || hold.some((h) => h.paid)) return 'applied';
       await c.query('UPDATE bl_holds SET paid = 1 WHERE tenant = ? AND kind = ? AND ref = ?', [
@@ -298,7 +300,7 @@ async function applyCommand(
       );
       return 'applied';
     }
-    case 'ship': {
+    case 'fulfilShipment': {
       const hold = await lockHold(c, t, 'order', cmd.orderId);
       await lockStock(c, t, cmd.lines);
       const held = new Map(hold.map((h) => [slKey(h.sku, h.location_id), Number(h.qty)]));
@@ -328,7 +330,7 @@ async function applyCommand(
       await write(c, meta, moves);
       return 'applied';
     }
-    case 'return': {
+    case 'returnStock': {
       await lockStock(c, t, cmd.lines);
       await write(
         c,
