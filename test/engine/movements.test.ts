@@ -106,7 +106,7 @@ describe('stock facts', () => {
       tenant: t.name,
       source: '/test',
       id: 'rcv-1',
-      type: 'receive',
+      type: 'receiveStock',
       epoch: 1,
       outcome: { result: 'applied' },
       holds: [],
