@@ -39,8 +39,12 @@ function guardStatements(conn: GuardedConnection, timeoutMs: number): void {
   const query = conn.query.bind(conn);
   conn.query = (...args: unknown[]) => {
     const command = query(...args);
-    let timer: NodeJS.Timeout;
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
     const arm = () => {
+      // the reply that ends the statement arrives in a 'data' event whose listeners are
+      // already chosen: this one still runs after the end, and must not arm again
+      if (done) return;
       clearTimeout(timer);
       timer = setTimeout(() => {
         const err = new Error(`MySQL sent nothing for ${timeoutMs} ms; connection dropped`);
@@ -50,6 +54,7 @@ function guardStatements(conn: GuardedConnection, timeoutMs: number): void {
     arm();
     conn.stream.on('data', arm);
     command.once('end', () => {
+      done = true;
       clearTimeout(timer);
       conn.stream.removeListener('data', arm);
     });

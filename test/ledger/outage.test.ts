@@ -156,4 +156,18 @@ describe('ledger writer while MySQL is unreachable', () => {
     );
     expect(await mirrorDifferences(h, 'outage')).toEqual([]);
   });
+
+  it('leaves alone a connection that answered, however long it then sits idle', async () => {
+    const guarded = createKnex(h.url, { max: 1, statementTimeoutMs: 300 });
+    try {
+      const id = async () =>
+        ((await guarded.raw('SELECT CONNECTION_ID() AS id')) as [{ id: number }[]])[0][0]!.id;
+      const first = await id();
+      await sleep(1000);
+      // the same connection: it was not dropped for the quiet after its statement ended
+      expect(await id()).toBe(first);
+    } finally {
+      await guarded.destroy();
+    }
+  });
 });
