@@ -3,7 +3,7 @@
  * stock figures are read once and written back at `finish`, holds are copied on load and
  * written on save, and the low-stock / shortage checks walk pairs in the order they were
  * first read. Keeping the same shape keeps the movement order and alert order identical.
- * Selling ahead of stock (plan, wait, unwait, the fills in `finish`) mirrors the policy
+ * Selling ahead of stock (supply, wait, unwait, the fills in `finish`) mirrors the policy
  * helpers of src/lua/includes/holds.lua.
  */
 import {
@@ -55,11 +55,11 @@ export type Deltas = readonly [number, number?, number?, number?, number?, numbe
 export type Backing = 'backorder' | 'preorder';
 
 /**
- * How `extra` more units can be had at a pair (`plan` in includes/holds.lua): `backed` from
+ * How `extra` more units can be had at a pair (`supply` in includes/holds.lua): `backed` from
  * what is available, `rest` waiting with `backing`; `short` when the policy cannot take the
  * rest, `can` then being what could be had.
  */
-export interface Plan {
+export interface Supply {
   backed: number;
   rest: number;
   backing?: Backing;
@@ -211,20 +211,20 @@ export class EventContext {
    * Plans every pair of `need` (sorted), beyond `credit`, and the lines the pair's policy
    * cannot take (the short line's `available` is the credit plus what could be had).
    */
-  planLines(
+  supplyLines(
     need: ReadonlyMap<string, number>,
     credit?: ReadonlyMap<string, number>,
-  ): { plans: Map<string, Plan>; short: ShortLine[] } {
-    const plans = new Map<string, Plan>();
+  ): { supplies: Map<string, Supply>; short: ShortLine[] } {
+    const supplies = new Map<string, Supply>();
     const short: ShortLine[] = [];
     for (const p of sortedKeys(need)) {
       const c = credit?.get(p) ?? 0;
       const n = need.get(p)!;
-      const pl = this.plan(p, n - c);
-      plans.set(p, pl);
-      if (pl.short) short.push({ ...splitPair(p), requested: n, available: c + pl.can! });
+      const sup = this.supply(p, n - c);
+      supplies.set(p, sup);
+      if (sup.short) short.push({ ...splitPair(p), requested: n, available: c + sup.can! });
     }
-    return { plans, short };
+    return { supplies, short };
   }
   /** Units the pair's policy still lets wait now, and the backing they would have. */
   capacity(s: StockRecord): { cap: number; backing?: Backing } {
@@ -236,8 +236,8 @@ export class EventContext {
     return { cap: 0 };
   }
 
-  /** How `extra` more units can be had at pair `p` (see Plan). */
-  plan(p: string, extra: number): Plan {
+  /** How `extra` more units can be had at pair `p` (see Supply). */
+  supply(p: string, extra: number): Supply {
     const s = this.stock(p);
     const avail = availableOf(s);
     if (avail >= extra) return { backed: extra, rest: 0 };

@@ -163,20 +163,20 @@ function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: st
   if (cart.state === 'converted') return ignored('cart-converted');
   const p = pairOf(c.sku, c.locationId);
   // what is available is held; beyond it the pair's policy may let the rest wait
-  const pl = ctx.plan(p, c.quantity);
-  if (pl.short) {
+  const sup = ctx.supply(p, c.quantity);
+  if (sup.short) {
     const s = ctx.stock(p);
     const short = {
       sku: s.sku,
       locationId: s.locationId,
       requested: c.quantity,
-      available: pl.can!,
+      available: sup.can!,
     };
     return insufficient([short], 'cart', c.cartId);
   }
-  ctx.move(p, 'reserved', [0, pl.backed], 'cart', c.cartId);
-  holdLine(cart, p).held += pl.backed;
-  if (pl.rest > 0) ctx.wait(cart, 'cart', c.cartId, p, pl.rest, pl.backing!);
+  ctx.move(p, 'reserved', [0, sup.backed], 'cart', c.cartId);
+  holdLine(cart, p).held += sup.backed;
+  if (sup.rest > 0) ctx.wait(cart, 'cart', c.cartId, p, sup.rest, sup.backing!);
   cart.state = 'open';
   cart.expiresAt = ctx.now + c.ttlMs;
   ctx.saveHold('cart', c.cartId, cart);
@@ -299,15 +299,15 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
     }
   }
   // beyond what the cart gives, what is available; beyond that what the policy lets wait
-  const { plans, short } = ctx.planLines(need, take);
+  const { supplies, short } = ctx.supplyLines(need, take);
   if (short.length) return insufficient(short, 'order', c.orderId);
   const needPairs = sortedKeys(need);
   for (const p of needPairs) {
-    const pl = plans.get(p)!;
-    ctx.move(p, 'reserved', [0, pl.backed], 'order', c.orderId);
+    const sup = supplies.get(p)!;
+    ctx.move(p, 'reserved', [0, sup.backed], 'order', c.orderId);
     const l = holdLine(order, p);
     l.ordered = need.get(p)!;
-    l.held += pl.backed;
+    l.held += sup.backed;
     const t = take.get(p)!;
     if (t > 0) {
       // the cart's units become the order's: held first, then waiting (the order takes the
@@ -324,7 +324,7 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
         ctx.enqueue(p, 'order', c.orderId, place);
       }
     }
-    if (pl.rest > 0) ctx.wait(order, 'order', c.orderId, p, pl.rest, pl.backing!);
+    if (sup.rest > 0) ctx.wait(order, 'order', c.orderId, p, sup.rest, sup.backing!);
   }
   if (cartOpen) {
     for (const p of sortedKeys(cart.lines)) {
@@ -405,18 +405,18 @@ function commitOrder(ctx: EventContext, c: Cmd<'commitOrder'>): Result {
       return applied('awaiting-order');
     }
     // what is available, and beyond it what the pair's policy lets wait
-    const { plans, short } = ctx.planLines(need);
+    const { supplies, short } = ctx.supplyLines(need);
     if (short.length) return insufficient(short, 'order', c.orderId);
     for (const p of needPairs) {
       const q = need.get(p)!;
-      const pl = plans.get(p)!;
-      ctx.move(p, 'reserved', [0, pl.backed], 'order', c.orderId);
-      ctx.move(p, 'committed', [0, 0, pl.backed], 'order', c.orderId);
+      const sup = supplies.get(p)!;
+      ctx.move(p, 'reserved', [0, sup.backed], 'order', c.orderId);
+      ctx.move(p, 'committed', [0, 0, sup.backed], 'order', c.orderId);
       const l = holdLine(order, p);
-      l.held = pl.backed;
+      l.held = sup.backed;
       if (l.ordered === 0) l.ordered = q;
       // beyond what is available, waiting: committed as it is filled
-      if (pl.rest > 0) ctx.wait(order, 'order', c.orderId, p, pl.rest, pl.backing!);
+      if (sup.rest > 0) ctx.wait(order, 'order', c.orderId, p, sup.rest, sup.backing!);
     }
     order.state = 'paid';
   }

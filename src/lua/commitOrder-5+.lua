@@ -66,14 +66,14 @@ else
     return finish({ result = 'applied', reason = 'awaiting-order' })
   end
   -- what is available, and beyond it what the pair's policy lets wait
-  local plans, short = {}, {}
+  local supplies, short = {}, {}
   for _, p in ipairs(needPairs) do
-    local pl = plan(p, need[p])
-    if pl.short then
+    local sup = supply(p, need[p])
+    if sup.short then
       local sku, loc = splitPair(p)
-      short[#short + 1] = { sku = sku, locationId = loc, requested = need[p], available = pl.can }
+      short[#short + 1] = { sku = sku, locationId = loc, requested = need[p], available = sup.can }
     end
-    plans[p] = pl
+    supplies[p] = sup
   end
   if #short > 0 then
     if expireFirst() then return { -5 } end -- EXPIRE_FIRST
@@ -81,13 +81,13 @@ else
       referenceType = 'order', referenceId = a.orderId })
   end
   for _, p in ipairs(needPairs) do
-    local pl = plans[p]
-    move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'order', a.orderId, '')
-    move(p, 'committed', 0, 0, pl.backed, 0, 0, 'order', a.orderId, '')
+    local sup = supplies[p]
+    move(p, 'reserved', 0, sup.backed, 0, 0, 0, 'order', a.orderId, '')
+    move(p, 'committed', 0, 0, sup.backed, 0, 0, 'order', a.orderId, '')
     local l = line(order, p)
-    l.held = pl.backed
+    l.held = sup.backed
     if l.ordered == 0 then l.ordered = need[p] end
-    if pl.rest > 0 then wait(order, 'order', a.orderId, p, pl.rest, pl.backing) end
+    if sup.rest > 0 then wait(order, 'order', a.orderId, p, sup.rest, sup.backing) end
   end
   order.st = 'paid'
 end

@@ -84,16 +84,16 @@ if routed and #routed > 0 then
 end
 -- beyond what the cart gives, what is available; beyond that what the policy lets wait
 local needPairs = sortedKeys(need)
-local plans, short = {}, {}
+local supplies, short = {}, {}
 for _, p in ipairs(needPairs) do
   local credit = take[p] + takeW[p]
-  local pl = plan(p, need[p] - credit)
-  if pl.short then
+  local sup = supply(p, need[p] - credit)
+  if sup.short then
     local sku, loc = splitPair(p)
     short[#short + 1] = { sku = sku, locationId = loc, requested = need[p],
-      available = credit + pl.can }
+      available = credit + sup.can }
   end
-  plans[p] = pl
+  supplies[p] = sup
 end
 if #short > 0 then
   if expireFirst() then return { -5 } end -- EXPIRE_FIRST
@@ -101,10 +101,10 @@ if #short > 0 then
     referenceType = 'order', referenceId = a.orderId })
 end
 for _, p in ipairs(needPairs) do
-  local pl = plans[p]
-  move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'order', a.orderId, '')
+  local sup = supplies[p]
+  move(p, 'reserved', 0, sup.backed, 0, 0, 0, 'order', a.orderId, '')
   local l = line(order, p)
-  l.held, l.ordered = take[p] + pl.backed, need[p]
+  l.held, l.ordered = take[p] + sup.backed, need[p]
   if takeW[p] > 0 then
     -- the cart's waiting units become the order's, in the cart's place in the queue
     local cl = cart.lines[p]
@@ -113,7 +113,7 @@ for _, p in ipairs(needPairs) do
     l.bo, l.po = l.bo + wb, l.po + wp
     enqueue(p, 'order', a.orderId, score)
   end
-  if pl.rest > 0 then wait(order, 'order', a.orderId, p, pl.rest, pl.backing) end
+  if sup.rest > 0 then wait(order, 'order', a.orderId, p, sup.rest, sup.backing) end
 end
 if cartOpen then
   for _, p in ipairs(holdPairs(cart)) do

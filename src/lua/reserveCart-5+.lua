@@ -107,18 +107,18 @@ if not fast then
     return finish()
   end
   -- what is available is held; beyond it the pair's policy may let the rest wait
-  local pl = plan(p, q)
-  if pl.short then
+  local sup = supply(p, q)
+  if sup.short then
     local s = stock(p)
     if expireFirst() then return { -5 } end -- EXPIRE_FIRST
     return finish({ result = 'rejected', reason = 'insufficient-stock',
-      short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + pl.can } },
+      short = { { sku = s.sku, locationId = s.loc, requested = q, available = 0 + sup.can } },
       referenceType = 'cart', referenceId = a.cartId })
   end
-  move(p, 'reserved', 0, pl.backed, 0, 0, 0, 'cart', a.cartId, '')
+  move(p, 'reserved', 0, sup.backed, 0, 0, 0, 'cart', a.cartId, '')
   local l = line(cart, p)
-  l.held = l.held + pl.backed
-  if pl.rest > 0 then wait(cart, 'cart', a.cartId, p, pl.rest, pl.backing) end
+  l.held = l.held + sup.backed
+  if sup.rest > 0 then wait(cart, 'cart', a.cartId, p, sup.rest, sup.backing) end
   cart.st = 'open'
   cart.exp = a.now + a.ttlMs
   saveHold(cartKey, 'cart', a.cartId, cart)

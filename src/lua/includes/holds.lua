@@ -325,7 +325,7 @@ end
 --[[ How `extra` more units can be had at pair `p`: backed (from available), and the rest that
   would wait with its backing. short is true when the policy cannot take the rest; `can` is
   what could be had (for the short line). ]]
-local function plan(p, extra)
+local function supply(p, extra)
   local s = stock(p)
   local avail = s.onHand - s.reserved - s.unavailable
   if avail >= extra then
