@@ -18,6 +18,7 @@ import {
   type OutboxPayload,
 } from '../domain/types.js';
 import { pairOf, TenantKeys } from './keys.js';
+import { holdPairs } from './holdHash.js';
 import { NetworkCache } from './network.js';
 import { parsePayload } from './payload.js';
 import { defineScripts, type ScriptSpec } from './scripts.js';
@@ -273,7 +274,7 @@ export class Engine {
   /** Pairs a hold currently has lines for (fields h:, o:, s:, b:, p: of its hash). */
   private async holdPairs(key: string): Promise<string[]> {
     const fields = await this.redis.hkeys(key);
-    return [...new Set(fields.filter((f) => /^[hosbp]:/.test(f)).map((f) => f.slice(2)))];
+    return holdPairs(fields);
   }
 
   private async plan(k: TenantKeys, c: Command, net: NetworkState): Promise<Plan> {

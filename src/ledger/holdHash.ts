@@ -1,3 +1,4 @@
+import { encodeHoldHash, type LineFigure } from '../engine/holdHash.js';
 import { pairOf } from '../engine/keys.js';
 import type { HoldLine } from '../domain/types.js';
 
@@ -17,29 +18,28 @@ export interface ReservationRow {
   updated_at: Date;
 }
 
-/**
- * The hold's Redis hash, field for field as saveHold (src/lua/includes/base.lua) writes it:
- * h:/o:/s:/b:/p:<pair> for non-zero held/ordered/shipped/backordered/preordered, st, exp, lk, c,
- * pay, from, to, v.
- */
+/** The hold's Redis hash as the row says it should be (see engine/holdHash.ts). */
 export function holdFields(r: ReservationRow): string[] {
-  const fields: string[] = [];
-  const lines = JSON.parse(r.lines) as HoldLine[] | Record<string, never>;
-  for (const l of Array.isArray(lines) ? lines : []) {
-    const p = pairOf(l.sku, l.locationId);
-    if (l.held) fields.push(`h:${p}`, String(l.held));
-    if (l.ordered) fields.push(`o:${p}`, String(l.ordered));
-    if (l.shipped) fields.push(`s:${p}`, String(l.shipped));
-    if (l.backordered) fields.push(`b:${p}`, String(l.backordered));
-    if (l.preordered) fields.push(`p:${p}`, String(l.preordered));
+  const lines = new Map<string, Partial<Record<LineFigure, number>>>();
+  const parsed = JSON.parse(r.lines) as HoldLine[] | Record<string, never>;
+  for (const l of Array.isArray(parsed) ? parsed : []) {
+    lines.set(pairOf(l.sku, l.locationId), {
+      held: l.held,
+      ordered: l.ordered,
+      shipped: l.shipped,
+      backordered: l.backordered,
+      preordered: l.preordered,
+    });
   }
-  fields.push('st', r.state);
-  if (r.expires_at) fields.push('exp', String(r.expires_at.getTime()));
-  if (r.link !== null) fields.push('lk', r.link);
-  if (r.paid) fields.push('c', '1');
-  if (r.payment_id !== null) fields.push('pay', r.payment_id);
-  if (r.from_location_id !== null) fields.push('from', r.from_location_id);
-  if (r.to_location_id !== null) fields.push('to', r.to_location_id);
-  fields.push('v', String(r.version));
-  return fields;
+  return encodeHoldHash({
+    state: r.state,
+    ...(r.expires_at ? { expiresAt: r.expires_at.getTime() } : {}),
+    ...(r.link !== null ? { link: r.link } : {}),
+    paid: Boolean(r.paid),
+    ...(r.payment_id !== null ? { paymentId: r.payment_id } : {}),
+    ...(r.from_location_id !== null ? { fromLocationId: r.from_location_id } : {}),
+    ...(r.to_location_id !== null ? { toLocationId: r.to_location_id } : {}),
+    version: r.version,
+    lines,
+  });
 }

@@ -1,3 +1,4 @@
+import { lineField } from '../engine/holdHash.js';
 import { splitPair } from '../engine/keys.js';
 import { holdFields } from '../ledger/holdHash.js';
 import { HOLD_UNITS, type LedgerHeld } from './holdSql.js';
@@ -101,14 +102,6 @@ function compareUnits(
   return out;
 }
 
-const LINE_FIELDS: Record<string, string> = {
-  h: 'held',
-  o: 'ordered',
-  s: 'shipped',
-  b: 'backordered',
-  p: 'preordered',
-};
-
 function fieldMap(flat: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
@@ -128,15 +121,15 @@ function rowDifferences(
     const r = redis[name];
     const m = row.get(name);
     if (r === m) continue;
-    const line = /^([hosbp]):(.*)$/s.exec(name);
-    const numeric = line !== null || name === 'exp' || name === 'v';
+    const line = lineField(name);
+    const numeric = line !== undefined || name === 'exp' || name === 'v';
     out.push({
       ...base,
       kind: 'hold-vs-reservation',
       ...(line
         ? {
-            ...splitPair(line[2]!),
-            field: LINE_FIELDS[line[1]!],
+            ...splitPair(line.pair),
+            field: line.figure,
           }
         : { field: name }),
       ...(numeric

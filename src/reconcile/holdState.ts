@@ -1,3 +1,4 @@
+import { decodeHoldHash } from '../engine/holdHash.js';
 import type { Knex } from 'knex';
 import { pairOf } from '../engine/keys.js';
 import type { ReservationRow } from '../ledger/holdHash.js';
@@ -55,19 +56,20 @@ export interface HoldView {
 }
 
 export function viewOfHash(h: Record<string, string>): HoldView {
+  const d = decodeHoldHash(h);
   const held = new Map<string, number>();
   const backordered = new Map<string, number>();
   const preordered = new Map<string, number>();
-  const by: Record<string, Map<string, number>> = { h: held, b: backordered, p: preordered };
-  for (const [f, v] of Object.entries(h)) {
-    const into = f.charAt(1) === ':' ? by[f.charAt(0)] : undefined;
-    if (into) into.set(f.slice(2), Number(v));
+  for (const [pair, l] of d.lines) {
+    if (l.held) held.set(pair, l.held);
+    if (l.backordered) backordered.set(pair, l.backordered);
+    if (l.preordered) preordered.set(pair, l.preordered);
   }
   return {
-    state: h.st,
-    link: h.lk,
-    paid: h.c === '1',
-    exp: h.exp === undefined ? undefined : Number(h.exp),
+    state: d.state,
+    link: d.link,
+    paid: d.paid,
+    exp: d.expiresAt,
     held,
     backordered,
     preordered,

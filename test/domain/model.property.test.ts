@@ -191,16 +191,14 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc
-      .record({ cartId, due: fc.boolean() })
-      .map(({ cartId: id, due }) =>
-        clean({
-          op: 'releaseCart',
-          mode: 'expire',
-          cartId: id,
-          expiresAt: due ? NOW + TTL : NOW + TTL - 1,
-        }),
-      ),
+    arbitrary: fc.record({ cartId, due: fc.boolean() }).map(({ cartId: id, due }) =>
+      clean({
+        op: 'releaseCart',
+        mode: 'expire',
+        cartId: id,
+        expiresAt: due ? NOW + TTL : NOW + TTL - 1,
+      }),
+    ),
   },
   {
     weight: 4,

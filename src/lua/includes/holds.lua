@@ -2,8 +2,11 @@
   Holds: a hash per cart, order or transfer (include after includes/base).
     st  state          v  version (increments on every change)
     exp cart expiry ms lk link (cart -> order, order -> cart)   c  1 once an order is paid
-    pay payment id     h:<pair> held   o:<pair> ordered   s:<pair> shipped
+    pay payment id     from, to  a transfer's locations
+    h:<pair> held   o:<pair> ordered   s:<pair> shipped (each only when not 0)
     b:<pair> waiting under a backorder policy   p:<pair> waiting under a pre-order policy
+  TypeScript reads and writes the same layout in one place, src/engine/holdHash.ts;
+  test/engine/hold-hash.test.ts checks that the two agree.
 
   A loaded hold is { lines = pair -> { held, ordered, shipped, bo, po }, st, exp, lk, c, pay,
   from, to, v, exists } plus what saveHold needs to write only what changed: the values as read
