@@ -7,7 +7,7 @@ import {
   expiryJobId,
   type CartExpiryData,
   type ExpiryBucketData,
-} from '../src/domain/cartExpiry.js';
+} from '../src/domain/cart-expiry.js';
 import { TenantKeys } from '../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
@@ -20,7 +20,7 @@ export {
   expiryBucketOf,
   type CartExpiryData,
   type ExpiryBucketData,
-} from '../src/domain/cartExpiry.js';
+} from '../src/domain/cart-expiry.js';
 
 export const CART_EXPIRY_QUEUE = 'cart-expiry';
 

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { toError } from '../src/errors/toError.js';
+import { toError } from '../src/errors/to-error.js';
 import type { Logger } from '../src/logger.js';
 import type { ReconcileSummary } from '../src/reconcile/index.js';
 import type { TlsFiles } from '../src/tls.js';

@@ -10,8 +10,8 @@ import { registerReconcile } from './cli/reconcile.js';
 import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
 import { loadConfig, type Config } from './config.js';
-import { ConfigError } from './errors/ConfigError.js';
-import { toError } from './errors/toError.js';
+import { ConfigError } from './errors/config-error.js';
+import { toError } from './errors/to-error.js';
 import { errorText } from './secrets.js';
 
 /**

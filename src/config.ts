@@ -1,4 +1,4 @@
-import { ConfigError } from './errors/ConfigError.js';
+import { ConfigError } from './errors/config-error.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { tenantString } from './domain/schemas.js';

@@ -9,11 +9,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import { loadConfig } from './config.js';
-import { ConfigError } from './errors/ConfigError.js';
-import { toError } from './errors/toError.js';
+import { ConfigError } from './errors/config-error.js';
+import { toError } from './errors/to-error.js';
 import { errorText } from './secrets.js';
 import { createLogger } from './logger.js';
-import { EXIT_CODES, type ToWorkerThread } from './exitCodes.js';
+import { EXIT_CODES, type ToWorkerThread } from './exit-codes.js';
 
 /**
  * The worker thread's stack, in MiB. A nesting level of an AMQP header costs at most ~300 bytes
@@ -58,7 +58,7 @@ process.on('SIGINT', onSignal);
  */
 function threadEntry(): URL {
   const entry = new URL(
-    import.meta.url.endsWith('.ts') ? './workerThread.ts' : './workerThread.js',
+    import.meta.url.endsWith('.ts') ? './worker-thread.ts' : './worker-thread.js',
     import.meta.url,
   );
   if (entry.pathname.endsWith('.js')) return entry;

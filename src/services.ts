@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { Engine } from './engine/engine.js';
 import { createKnex, migrate, type Knex } from './ledger/db.js';
-import { TenantLoader } from './ledger/loadTenant.js';
+import { TenantLoader } from './ledger/load-tenant.js';
 import { LedgerWriter } from './ledger/writer.js';
 import type { Logger } from './logger.js';
 import { errorText } from './secrets.js';

@@ -8,7 +8,7 @@ import amqp, {
 } from 'amqplib';
 import type { Logger } from '../logger.js';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import { Acker } from './acker.js';
 import { declareTopology, MAIN_QUEUE, type QueueType } from './topology.js';
 

@@ -4,7 +4,7 @@ import type { Consumer } from '../../consumers/consumer.js';
 import { consumers } from '../../consumers/index.js';
 import { describeIssues, idString, sourceString, tenantString } from '../domain/schemas.js';
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
-import { PermanentError } from '../errors/PermanentError.js';
+import { PermanentError } from '../errors/permanent-error.js';
 import type { DeadLetterReason } from '../errors/reasons.js';
 import { propertyString } from './headers.js';
 import { authoriseTenant, type TenantRules } from './tenants.js';

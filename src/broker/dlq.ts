@@ -14,7 +14,7 @@ import {
   passDeadLetters,
   publishConfirmed,
   type Visit,
-} from './dlqPass.js';
+} from './dlq-pass.js';
 import { amqpUser, carryOrigin } from './tenants.js';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';

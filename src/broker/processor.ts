@@ -1,24 +1,19 @@
 import type { ConsumeMessage } from 'amqplib';
 import { announce } from '../domain/announcements.js';
-import { cartExpiryEvent } from '../domain/cartExpiry.js';
-import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
+import { cartExpiryEvent } from '../domain/cart-expiry.js';
+import type { Command, EventMeta, LedgerSink, OutboxPayload } from '../domain/types.js';
 import type { DueCart, Engine } from '../engine/engine.js';
-import { PermanentError } from '../errors/PermanentError.js';
+import { PermanentError } from '../errors/permanent-error.js';
 import { reasonText } from '../errors/reasons.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import type { Logger } from '../logger.js';
 import type { Broker, Session } from './broker.js';
-import { deadLetter, retryLater } from './deadLetter.js';
-import type { CrashGuard } from './crashGuard.js';
+import { deadLetter, retryLater } from './dead-letter.js';
+import type { CrashGuard } from './crash-guard.js';
 import { decode, type DecodedEvent, type DecodeOptions } from './decode.js';
 import { propertyString } from './headers.js';
-import { KeyedSerializer } from './keyedSerializer.js';
+import { KeyedSerializer } from './keyed-serializer.js';
 import { INVENTORY_EXCHANGE } from './topology.js';
-
-/** Where applied payloads become durable (the ledger mirror). */
-export interface LedgerSink {
-  write(payload: OutboxPayload, entryId: string): Promise<'committed' | 'duplicate' | 'stale'>;
-}
 
 export interface ProcessorOptions extends DecodeOptions {
   engine: Engine;

@@ -14,7 +14,7 @@
  */
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
-import { PermanentError } from '../errors/PermanentError.js';
+import { PermanentError } from '../errors/permanent-error.js';
 import { headerString, propertyString } from './headers.js';
 
 /** The header carrying the user that first published a message (see above). */

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { connectServer, migrate, parseMysqlUrl } from '../ledger/db.js';
 import { confirmed } from './confirm.js';
 import { EXIT, exitCodeOf } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 
 /**
  * What BI may read: the ledger, the current figures, the holds, the locations and what each

@@ -5,7 +5,7 @@ import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { EXIT, intArg, within, tenantArg } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 import { amqpSocketOptions } from '../tls.js';
 import { printTable, progress } from './output.js';
 

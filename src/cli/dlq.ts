@@ -4,7 +4,7 @@ import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../broker/
 import { printable } from '../broker/printable.js';
 import { confirmed } from './confirm.js';
 import { EXIT, intArg } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 import { printJson, printTable, progress } from './output.js';
 
 /** `inventory dlq …`: what failed, why, and putting it back once the cause is fixed. */

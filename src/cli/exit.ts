@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { tenantString } from '../domain/schemas.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 
 /** The CLI's exit statuses (listed in `inventory --help` and docs/operations.md). */
 export const EXIT = {

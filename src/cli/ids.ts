@@ -1,7 +1,7 @@
 import { printableJson } from '../broker/printable.js';
 import { idString } from '../domain/schemas.js';
 import { EXIT } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 
 /**
  * A SKU, location or reference id from the command line, held to the rule the worker holds

@@ -6,10 +6,10 @@ import { COMMERCE_EXCHANGE } from '../broker/topology.js';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
-import { listLocations, listTransfers, setUnitCost } from '../ledger/networkQueries.js';
+import { listLocations, listTransfers, setUnitCost } from '../ledger/network-queries.js';
 import { amqpSocketOptions } from '../tls.js';
 import { EXIT, within, tenantArg } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { migrate } from '../ledger/db.js';
 import { rebuildTenant } from '../ledger/rebuild.js';
-import { knownTenants } from '../ledger/outboxLag.js';
+import { knownTenants } from '../ledger/outbox-lag.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
 import { within, tenantArg } from './exit.js';

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import { CART_EXPIRY_QUEUE } from '../../jobs/cart-expiry.js';
 import { bullConnection, bullPrefix } from '../../jobs/connection.js';
-import { lazyPublisher } from '../broker/lazyPublisher.js';
+import { lazyPublisher } from '../broker/lazy-publisher.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { reconcile, type ReconcileSummary } from '../reconcile/index.js';

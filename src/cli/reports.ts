@@ -4,12 +4,12 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
 import { EXIT, intArg, within, tenantArg } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printable } from '../broker/printable.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
-import { stockValue } from '../ledger/networkQueries.js';
+import { stockValue } from '../ledger/network-queries.js';
 import { redisTlsOptions } from '../tls.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { outboxLag, type OutboxLag } from '../ledger/outboxLag.js';
+import { outboxLag, type OutboxLag } from '../ledger/outbox-lag.js';
 
 /**
  * The figures of `inventory stats`, one small query each, so that more (per location, value

@@ -6,7 +6,7 @@ import { pairOf, TenantKeys } from '../engine/keys.js';
 import { createLogger } from '../logger.js';
 import { openServices } from '../services.js';
 import { EXIT, within, tenantArg } from './exit.js';
-import { CliError } from '../errors/CliError.js';
+import { CliError } from '../errors/cli-error.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 

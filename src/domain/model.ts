@@ -3,7 +3,7 @@
  * scripts are the executable spec, docs/events.md the contract). No I/O: property tests
  * run random event sequences through it and through the engine and compare every step.
  */
-import { PermanentError } from '../errors/PermanentError.js';
+import { PermanentError } from '../errors/permanent-error.js';
 import { commandSchema, describeIssues, eventMetaSchema } from './schemas.js';
 import {
   availableOf,
@@ -14,8 +14,8 @@ import {
   type HoldKind,
   type StockRecord,
 } from './types.js';
-import { EventContext, type ModelPayload } from './modelContext.js';
-import { runCommand } from './modelOps.js';
+import { EventContext, type ModelPayload } from './model-context.js';
+import { runCommand } from './model-ops.js';
 import {
   cloneHold,
   liveHold,
@@ -23,11 +23,11 @@ import {
   waitQueue,
   type HoldState,
   type TenantState,
-} from './modelState.js';
+} from './model-state.js';
 import { pairOf, PAIR_SEP, sortedKeys } from './pairs.js';
 
-export type { ModelPayload } from './modelContext.js';
-export type { HoldLineState, HoldState } from './modelState.js';
+export type { ModelPayload } from './model-context.js';
+export type { HoldLineState, HoldState } from './model-state.js';
 export { compareBytes, pairOf, splitPair } from './pairs.js';
 
 /** The engine's ApplyResult without the Redis stream ids. */

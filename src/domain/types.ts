@@ -380,3 +380,11 @@ export interface OutboxPayload {
   /** location and binding changes (absent in payloads that have none) */
   network?: NetworkChange[];
 }
+
+/**
+ * Where applied payloads become durable: the ledger mirror (LedgerWriter). `stale`: Redis was
+ * reloaded under the payload; the event must be applied again.
+ */
+export interface LedgerSink {
+  write(payload: OutboxPayload, entryId: string): Promise<'committed' | 'duplicate' | 'stale'>;
+}

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { PermanentError } from '../errors/PermanentError.js';
-import { TransientError } from '../errors/TransientError.js';
+import { PermanentError } from '../errors/permanent-error.js';
+import { TransientError } from '../errors/transient-error.js';
 import { commandSchema, describeIssues, eventMetaSchema } from '../domain/schemas.js';
 import {
   isNetwork,
@@ -18,10 +18,10 @@ import {
   type OutboxPayload,
 } from '../domain/types.js';
 import { pairOf, TenantKeys } from './keys.js';
-import { holdPairs } from './holdHash.js';
+import { holdPairs } from './hold-hash.js';
 import { NetworkCache } from './network.js';
 import { parsePayload } from './payload.js';
-import { defineScripts, type ScriptSpec } from './scripts.js';
+import { defineScripts, type ScriptSpec } from './lua-scripts.js';
 
 /** Script reply codes (see src/lua/includes/base.lua). */
 export enum ReplyCode {

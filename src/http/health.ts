@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
+import { knownTenants, outboxLag } from '../ledger/outbox-lag.js';
 import { errorText } from '../secrets.js';
 
 /** Rejects when `p` has not settled after `ms` (a service that hangs is as bad as one down). */

@@ -4,8 +4,8 @@ import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { originalRoutingKey } from '../broker/headers.js';
 import type { Outcome } from '../broker/processor.js';
-import { toError } from '../errors/toError.js';
-import { knownTenants, outboxLag } from '../ledger/outboxLag.js';
+import { toError } from '../errors/to-error.js';
+import { knownTenants, outboxLag } from '../ledger/outbox-lag.js';
 import type { Logger } from '../logger.js';
 import { withTimeout, type Readiness } from './health.js';
 

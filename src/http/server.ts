@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import { errorText } from '../secrets.js';
 import type { Logger } from '../logger.js';
 import type { Readiness } from './health.js';

@@ -64,7 +64,7 @@ function guardStatements(conn: GuardedConnection, timeoutMs: number): void {
 
 /**
  * What every session runs before its first statement. Every value reaches MySQL escaped on
- * the client: the mirror renders its own literals (sqlBatch.ts), and knex and mysql2's
+ * the client: the mirror renders its own literals (sql-batch.ts), and knex and mysql2's
  * `query` fill in `?` themselves (only `execute` binds on the server). All of them escape with
  * backslashes, which a server in NO_BACKSLASH_ESCAPES reads as plain characters, so that a
  * quote in an id ends the literal and the rest of the id is SQL. The session keeps the

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { OutboxPayload } from '../domain/types.js';
 import { parsePayload } from '../engine/payload.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 
 export type OutboxEntry =
   { entryId: string; payload: OutboxPayload } | { entryId: string; error: Error };

@@ -2,9 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import type { Logger } from '../logger.js';
-import type { TenantLoader } from './loadTenant.js';
+import type { TenantLoader } from './load-tenant.js';
 import { forEachOutboxPage } from './outbox.js';
-import { unlinkTenantKeys } from './tenantKeys.js';
+import { unlinkTenantKeys } from './tenant-keys.js';
 import type { LedgerWriter } from './writer.js';
 
 export interface RebuildDeps {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import type { Logger } from '../logger.js';
 import { forEachOutboxPage } from './outbox.js';
 import type { LedgerWriter } from './writer.js';

@@ -2,12 +2,12 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { OutboxPayload } from '../domain/types.js';
 import { TenantKeys } from '../engine/keys.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import type { Logger } from '../logger.js';
-import { isEntryId } from './changeSeq.js';
-import { commitBatch, type MirrorResult } from './commitBatch.js';
-import type { MirrorItem } from './mirrorRows.js';
-import { isConnectionError, isLockConflict } from './mysqlErrors.js';
+import { isEntryId } from './change-seq.js';
+import { commitBatch, type MirrorResult } from './commit-batch.js';
+import type { MirrorItem } from './mirror-rows.js';
+import { isConnectionError, isLockConflict } from './mysql-errors.js';
 
 export type WriteResult = MirrorResult;
 

@@ -1,5 +1,5 @@
 --[[
-  The reconciliation's repair of a wait queue (src/reconcile/waitPass.ts): the holds named
+  The reconciliation's repair of a wait queue (src/reconcile/wait-pass.ts): the holds named
   that wait at the pair but are missing from its queue are queued again, behind the others;
   then what is available at the pair goes to the waiting holds, oldest first, as at the close
   of any event (FILL in includes/holds.lua). A hold named that waits there no more, or is

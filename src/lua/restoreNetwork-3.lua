@@ -1,5 +1,5 @@
 --[[
-  Reconciliation repair of a tenant's locations and bindings (src/reconcile/networkPass.ts):
+  Reconciliation repair of a tenant's locations and bindings (src/reconcile/network-pass.ts):
   sets fields of the two hashes to MySQL's values, but only if every one of them still has
   the value the reconciliation read (else nothing is written), then bumps the network version
   so that every planner reads the network again (see engine/network.ts).

@@ -1,26 +1,27 @@
-import { AbortedError } from '../errors/AbortedError.js';
+import { AbortedError } from '../errors/aborted-error.js';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.js';
-import { toError } from '../errors/toError.js';
+import { toError } from '../errors/to-error.js';
 import type { Logger } from '../logger.js';
 import {
   driftAnnouncement,
   publishAnnouncement,
   RECONCILE_SOURCE,
   type Publish,
-} from './announce.js';
-import { countReservations } from './holdSql.js';
-import { reconcileHolds } from './holdPass.js';
-import { reconcileNetwork } from './networkPass.js';
-import type { PassContext } from './pass.js';
-import { RunRecorder, type RunTotals } from './recorder.js';
-import { releaseLeakedCart, requeueWaiting, type PayloadSink } from './repairEvents.js';
-import { TenantScope } from './scope.js';
-import { reconcileStock } from './stockPass.js';
-import { countStockLevels } from './stockSql.js';
-import { reconcileWaits } from './waitPass.js';
-import { RunTally } from './tally.js';
+} from './announcements.js';
+import { countReservations } from './hold-sql.js';
+import { reconcileHolds } from './hold-pass.js';
+import { reconcileNetwork } from './network-pass.js';
+import type { PassContext } from './pass-context.js';
+import { RunRecorder, type RunTotals } from './run-recorder.js';
+import { releaseLeakedCart, requeueWaiting } from './repair-events.js';
+import type { LedgerSink } from '../domain/types.js';
+import { TenantScope } from './tenant-scope.js';
+import { reconcileStock } from './stock-pass.js';
+import { countStockLevels } from './stock-sql.js';
+import { reconcileWaits } from './wait-pass.js';
+import { RunTally } from './tenant-tally.js';
 import type { ReconcileOptions, ReconcileSummary, RunStatus } from './types.js';
 
 export interface ReconcileDeps {
@@ -30,7 +31,7 @@ export interface ReconcileDeps {
   prefix: string;
   engine: Engine;
   /** the ledger mirror (LedgerWriter): releases of leaked carts are written through it */
-  writer: PayloadSink;
+  writer: LedgerSink;
   logger: Logger;
   /** State of a cart-expiry job by id, 'unknown' when there is none (Queue.getJobState). */
   cartJobState: (jobId: string) => Promise<string>;

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import { Engine } from '../../src/engine/engine.js';
 import { createKnex, type Knex } from '../../src/ledger/db.js';
-import { insertMany, type SqlValue } from '../../src/ledger/sqlBatch.js';
+import { insertMany, type SqlValue } from '../../src/ledger/sql-batch.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import {

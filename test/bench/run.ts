@@ -33,7 +33,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
-import { toError } from '../../src/errors/toError.js';
+import { toError } from '../../src/errors/to-error.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import { benchE2e, e2eLegend, e2eTable, type E2eOptions } from './e2e/bench.js';
 import { buildWorker, type TargetKind } from './e2e/targets.js';

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode } from '../../src/broker/decode.js';
 import { idString, sourceString } from '../../src/domain/schemas.js';
-import { PermanentError } from '../../src/errors/PermanentError.js';
+import { PermanentError } from '../../src/errors/permanent-error.js';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 2000);
 

@@ -25,7 +25,7 @@ import {
   readWaits,
   testEngine,
   type HoldRead,
-} from '../support/engineHarness.js';
+} from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;

@@ -28,7 +28,7 @@ import { consumers } from '../../consumers/index.js';
 import { InventoryModel } from '../../src/domain/model.js';
 import { checkFiguresAgree } from '../faults/support/invariants.js';
 import { World } from '../faults/support/harness.js';
-import type { WorkerProcess } from '../faults/support/workerProcess.js';
+import type { WorkerProcess } from '../faults/support/worker-process.js';
 
 const run = promisify(execFile);
 const MESSAGES = Number(process.env.FUZZ_MESSAGES ?? 3000);
@@ -545,7 +545,7 @@ describe('a message that crashes the worker stops crashing workers', () => {
 
   it(`after ${LIMIT} crashes it is dead-lettered as crashed-worker; the others are applied once`, async () => {
     const tenant = 'crash';
-    const hook = ['--import', './test/support/crashOnEnvelope.mjs'];
+    const hook = ['--import', './test/support/crash-on-envelope.mjs'];
     const env = { TEST_CRASH_ON: 'KILLER-7', CRASH_REDELIVERY_LIMIT: String(LIMIT) };
     const receipt = envelope({
       id: 'rcv',

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, replayDeadLetters } from '../../src/broker/dlq.js';
 import { DLQ, MAIN_QUEUE, retryQueueName } from '../../src/broker/topology.js';
 import { publishEvent } from '../../src/cli/locations.js';
-import { CliError } from '../../src/errors/CliError.js';
+import { CliError } from '../../src/errors/cli-error.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createTestUser, deleteTestUser } from '../support/rabbit.js';
 import { bodyOf, D, E2E, fig, mv, waitFor, type Ev } from './harness.js';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { Engine } from '../../src/engine/engine.js';
-import { PermanentError } from '../../src/errors/PermanentError.js';
+import { PermanentError } from '../../src/errors/permanent-error.js';
 import { InventoryModel } from '../../src/domain/model.js';
 import type { Command, EventMeta } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { dumpPrefix, mustApply, testEngine } from '../support/engineHarness.js';
+import { dumpPrefix, mustApply, testEngine } from '../support/engine-harness.js';
 
 const prefix = uniqueName('badinput');
 let redis: Redis;

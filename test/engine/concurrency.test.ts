@@ -5,7 +5,7 @@ import type { ApplyResult, Engine } from '../../src/engine/engine.js';
 import { checkView } from '../../src/domain/invariants.js';
 import type { Command, EventMeta, Line } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { readFigures, readView, testEngine } from '../support/engineHarness.js';
+import { readFigures, readView, testEngine } from '../support/engine-harness.js';
 
 const CONNECTIONS = 8;
 const TTL = 60 * 60 * 1000;

@@ -4,7 +4,7 @@ import { TenantKeys } from '../../src/engine/keys.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { Command } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, readFigures, testEngine } from '../support/engineHarness.js';
+import { eventMaker, mustApply, readFigures, testEngine } from '../support/engine-harness.js';
 
 /** The scripts' side of the cart expiry safety net: the expiry set and EXPIRE_FIRST. */
 const NOW = 1_800_000_000_000;

@@ -1,6 +1,6 @@
 /**
  * The hold hash has two writers and readers, Lua (saveHold / loadHold in includes/holds.lua)
- * and TypeScript (src/engine/holdHash.ts): they must agree. Events that set every field (cart
+ * and TypeScript (src/engine/hold-hash.ts): they must agree. Events that set every field (cart
  * expiry, waiting lines of both kinds, an order taking over its cart, a payment, a partial
  * shipment, a transfer) run through the scripts; then, for each hold, the hash the scripts
  * wrote decodes to the snapshot the same script reported, and encodes back to itself field for
@@ -10,10 +10,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Command, HoldSnapshot } from '../../src/domain/types.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { decodeHoldHash, encodeHoldHash } from '../../src/engine/holdHash.js';
+import { decodeHoldHash, encodeHoldHash } from '../../src/engine/hold-hash.js';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, testEngine } from '../support/engineHarness.js';
+import { eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;

@@ -10,7 +10,7 @@ import {
   mustApply,
   readFigures,
   testEngine,
-} from '../support/engineHarness.js';
+} from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;

@@ -7,7 +7,7 @@ import { TenantKeys } from '../../src/engine/keys.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { Command, HoldLine } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, readFigures, testEngine } from '../support/engineHarness.js';
+import { eventMaker, mustApply, readFigures, testEngine } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;

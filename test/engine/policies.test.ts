@@ -9,7 +9,7 @@ import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { ApplyResult, Engine } from '../../src/engine/engine.js';
 import type { Command, Movement } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, testEngine } from '../support/engineHarness.js';
+import { eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Command } from '../../src/domain/types.js';
 import { DEFAULT_MAX_STOCK_KEYS, type Engine } from '../../src/engine/engine.js';
 import { TenantKeys } from '../../src/engine/keys.js';
-import { PermanentError } from '../../src/errors/PermanentError.js';
+import { PermanentError } from '../../src/errors/permanent-error.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, readFigures, testEngine } from '../support/engineHarness.js';
+import { eventMaker, mustApply, readFigures, testEngine } from '../support/engine-harness.js';
 
 const LOCATIONS = 20;
 const SKUS_AT_CAP = DEFAULT_MAX_STOCK_KEYS / LOCATIONS;

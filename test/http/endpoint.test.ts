@@ -13,7 +13,7 @@ import {
   uniqueName,
 } from '../support/isolation.js';
 import { createTestVhost, deleteTestVhost, publishEvents } from '../support/rabbit.js';
-import { TcpProxy } from '../support/tcpProxy.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/worker.js';
 
 /** A port nobody listens on right now (the OS's pick, released at once). */

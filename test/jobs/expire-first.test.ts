@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CartExpiry, CART_EXPIRY_SOURCE } from '../../jobs/cart-expiry.js';
-import { cartExpiryId } from '../../src/domain/cartExpiry.js';
+import { cartExpiryId } from '../../src/domain/cart-expiry.js';
 import { TenantKeys } from '../../src/engine/keys.js';
 import { rebuildTenant } from '../../src/ledger/rebuild.js';
 import { reconcile } from '../../src/reconcile/index.js';

@@ -9,9 +9,9 @@ import { Engine, type ApplyResult } from '../../src/engine/engine.js';
 import { splitPair, TenantKeys } from '../../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../../src/domain/types.js';
 import { createKnex, type Knex } from '../../src/ledger/db.js';
-import { findPayload } from '../../src/ledger/findPayload.js';
-import { holdFields, type ReservationRow } from '../../src/ledger/holdHash.js';
-import { TenantLoader } from '../../src/ledger/loadTenant.js';
+import { findPayload } from '../../src/ledger/find-payload.js';
+import { holdFields, type ReservationRow } from '../../src/ledger/hold-hash.js';
+import { TenantLoader } from '../../src/ledger/load-tenant.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import {
   createTestDatabase,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKnex, parseMysqlUrl, type Knex } from '../../src/ledger/db.js';
 import { LedgerWriter, type WriteResult } from '../../src/ledger/writer.js';
-import { TcpProxy } from '../support/tcpProxy.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import {
   count,
   createHarness,

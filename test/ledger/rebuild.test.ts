@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command, EventMeta } from '../../src/domain/types.js';
-import { TenantLoader } from '../../src/ledger/loadTenant.js';
+import { TenantLoader } from '../../src/ledger/load-tenant.js';
 import { rebuildTenant, type RebuildDeps } from '../../src/ledger/rebuild.js';
-import { unlinkTenantKeys } from '../../src/ledger/tenantKeys.js';
+import { unlinkTenantKeys } from '../../src/ledger/tenant-keys.js';
 import {
   count,
   createHarness,

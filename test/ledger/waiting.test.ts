@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairOf } from '../../src/engine/keys.js';
-import { findPayload } from '../../src/ledger/findPayload.js';
-import { headlineQty } from '../../src/ledger/mirrorRows.js';
-import { unlinkTenantKeys } from '../../src/ledger/tenantKeys.js';
+import { findPayload } from '../../src/ledger/find-payload.js';
+import { headlineQty } from '../../src/ledger/mirror-rows.js';
+import { unlinkTenantKeys } from '../../src/ledger/tenant-keys.js';
 import {
   announced,
   createHarness,
@@ -25,7 +25,7 @@ import {
   SKU,
   type Step,
   waitingScenario,
-} from './waitingPayloads.js';
+} from './waiting-payloads.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { commitBatch } from '../../src/ledger/commitBatch.js';
+import { commitBatch } from '../../src/ledger/commit-batch.js';
 import { createReconcileHarness, events, shape, type ReconcileHarness } from './harness.js';
 
 let h: ReconcileHarness;

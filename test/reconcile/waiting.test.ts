@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pairOf } from '../../src/engine/keys.js';
-import { unlinkTenantKeys } from '../../src/ledger/tenantKeys.js';
-import { BACK, PRE, SKU, waitingScenario } from '../ledger/waitingPayloads.js';
+import { unlinkTenantKeys } from '../../src/ledger/tenant-keys.js';
+import { BACK, PRE, SKU, waitingScenario } from '../ledger/waiting-payloads.js';
 import { createReconcileHarness, events, shape, type ReconcileHarness } from './harness.js';
 
 let h: ReconcileHarness;
@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 /**
- * A tenant with units waiting for stock (test/ledger/waitingPayloads.ts), mirrored to MySQL
+ * A tenant with units waiting for stock (test/ledger/waiting-payloads.ts), mirrored to MySQL
  * from hand-built payloads and loaded into Redis from there, as after a rebuild.
  */
 async function seed(tenant: string): Promise<void> {

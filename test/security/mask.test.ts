@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors/ConfigError.js';
+import { ConfigError } from '../../src/errors/config-error.js';
 import { createLogger } from '../../src/logger.js';
 import {
   maskCredentials,

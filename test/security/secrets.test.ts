@@ -16,7 +16,7 @@ import { DLQ, RETRY_DELAYS_MS, retryQueueName } from '../../src/broker/topology.
 import { inventory, type CliResult } from '../cli/run.js';
 import { World } from '../faults/support/harness.js';
 import { freePort, PrivateRedis } from '../faults/support/private.js';
-import { WorkerProcess } from '../faults/support/workerProcess.js';
+import { WorkerProcess } from '../faults/support/worker-process.js';
 import { TEST_AMQP_URL, TEST_MYSQL_SERVER, uniqueName } from '../support/isolation.js';
 import { createTestVhost, deleteTestVhost, publishEvents } from '../support/rabbit.js';
 

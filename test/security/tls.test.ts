@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inventory } from '../cli/run.js';
 import { World } from '../faults/support/harness.js';
 import { freePort, PrivateMariaDb, PrivateRedis } from '../faults/support/private.js';
-import { WorkerProcess } from '../faults/support/workerProcess.js';
+import { WorkerProcess } from '../faults/support/worker-process.js';
 import { publishEvents } from '../support/rabbit.js';
 
 const run = promisify(execFile);

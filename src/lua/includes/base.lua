@@ -1,5 +1,5 @@
 --[[
-  Shared by every stock script (included at load time, see src/engine/scripts.ts). The helpers
+  Shared by every stock script (included at load time, see src/engine/lua-scripts.ts). The helpers
   are split so that a script defines only those it uses: this file opens the event (begin);
   includes/stock reads and writes stock and closes the event (stock, move, finish);
   includes/lines has the line helpers; includes/holds reads and writes holds.

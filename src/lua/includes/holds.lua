@@ -5,7 +5,7 @@
     pay payment id     from, to  a transfer's locations
     h:<pair> held   o:<pair> ordered   s:<pair> shipped (each only when not 0)
     b:<pair> waiting under a backorder policy   p:<pair> waiting under a pre-order policy
-  TypeScript reads and writes the same layout in one place, src/engine/holdHash.ts;
+  TypeScript reads and writes the same layout in one place, src/engine/hold-hash.ts;
   test/engine/hold-hash.test.ts checks that the two agree.
 
   A loaded hold is { lines = pair -> { held, ordered, shipped, bo, po }, st, exp, lk, c, pay,

@@ -4,7 +4,7 @@
  * same decoding (zod), the same per-cart / per-order ordering and batched acks, each
  * delivery acknowledged only after its transaction committed. What differs is the one
  * thing under test: stock moves in one MySQL transaction per event, with row locks
- * (rowLocking.ts), instead of Redis Lua + group-committed ledger.
+ * (row-locking.ts), instead of Redis Lua + group-committed ledger.
  *
  * Env: AMQP_URL, MYSQL_URL (database created here), PREFETCH, BASELINE_POOL (connections).
  */
@@ -13,12 +13,12 @@ import { createConnection, createPool } from 'mysql2/promise';
 import { consumers } from '../../../consumers/index.js';
 import { Acker } from '../../../src/broker/acker.js';
 import { decode } from '../../../src/broker/decode.js';
-import { KeyedSerializer } from '../../../src/broker/keyedSerializer.js';
+import { KeyedSerializer } from '../../../src/broker/keyed-serializer.js';
 import { declareTopology, MAIN_QUEUE } from '../../../src/broker/topology.js';
 import { parseMysqlUrl } from '../../../src/ledger/db.js';
-import { toError } from '../../../src/errors/toError.js';
+import { toError } from '../../../src/errors/to-error.js';
 import { ProgressReporter } from '../e2e/report.js';
-import { applyRowLocking, BASELINE_DDL } from './rowLocking.js';
+import { applyRowLocking, BASELINE_DDL } from './row-locking.js';
 
 const report = new ProgressReporter();
 const { database, ...server } = parseMysqlUrl(process.env.MYSQL_URL!);

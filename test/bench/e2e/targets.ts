@@ -96,7 +96,7 @@ export const latencyTo: Record<TargetKind, string> = {
 };
 
 const CHILD_FILES: Record<TargetKind, string> = {
-  pipe: 'test/bench/e2e/pipeConsumer.ts',
+  pipe: 'test/bench/e2e/pipe-consumer.ts',
   worker: 'src/main.ts',
   baseline: 'test/bench/baseline/main.ts',
 };

@@ -18,7 +18,7 @@ import {
 } from '../../support/isolation.js';
 import { createTestVhost, deleteTestVhost, takeDeadLetters } from '../../support/rabbit.js';
 import type { Message } from './stream.js';
-import { WorkerProcess } from './workerProcess.js';
+import { WorkerProcess } from './worker-process.js';
 
 /** `FAULTS_SCALE=full` runs the full sizes; the default is the bounded CI subset. */
 export const FULL = process.env.FAULTS_SCALE === 'full';

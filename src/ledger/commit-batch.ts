@@ -1,0 +1,292 @@
+import type { Knex } from 'knex';
+import {
+  latestConfig,
+  latestHolds,
+  LEDGER_COLUMNS,
+  ledgerTuples,
+  type MirrorItem,
+  PROCESSED_COLUMNS,
+  processedTuple,
+  RESERVATION_COLUMNS,
+  reservationTuple,
+  sumDeltas,
+} from './mirror-rows.js';
+import { isDuplicateKey } from './mysql-errors.js';
+import { sqlDateTime } from './sql-time.js';
+import { mirrorNetwork } from './mirror-network.js';
+import {
+  fitsOneStatement,
+  insertMany,
+  insertTuples,
+  insertTuplesReturningIds,
+} from './sql-batch.js';
+
+export type MirrorResult = 'committed' | 'duplicate' | 'stale';
+
+/**
+ * How processed_events keys are numbered in this session: `auto_increment_increment` when one
+ * multi-row INSERT gets consecutive keys (innodb_autoinc_lock_mode 0 or 1, MySQL's and
+ * MariaDB's documented guarantee), null when it may not (mode 2: the keys are read back).
+ */
+export type IdStep = number | null;
+
+const AUTOINC =
+  '@@innodb_autoinc_lock_mode AS autoinc_mode, @@auto_increment_increment AS autoinc_step';
+
+interface AutoincRow {
+  autoinc_mode: number | string;
+  autoinc_step: number | string;
+}
+
+const idStepOf = (r: AutoincRow): IdStep =>
+  Number(r.autoinc_mode) <= 1 && Number(r.autoinc_step) >= 1 ? Number(r.autoinc_step) : null;
+
+async function readIdStep(trx: Knex.Transaction): Promise<IdStep> {
+  const [rows] = (await trx.raw(`SELECT ${AUTOINC}`)) as [AutoincRow[]];
+  return idStepOf(rows[0]!);
+}
+
+/**
+ * Reads the tenants' epochs under a shared lock: mirrors of the same tenants run side by
+ * side, while a tenant load (which takes the row exclusively to bump the epoch) waits for
+ * them, and they for it. So a payload is mirrored only if its epoch is the current one.
+ * The same round trip reads how the session numbers new keys (`idStep`; undefined if no
+ * tenant is known, when nothing will be inserted anyway).
+ */
+export async function lockEpochs(
+  trx: Knex.Transaction,
+  tenants: string[],
+): Promise<{ epochs: Map<string, number>; idStep?: IdStep }> {
+  const epochs = new Map<string, number>();
+  if (tenants.length === 0) return { epochs };
+  const [rows] = (await trx.raw(
+    `SELECT tenant, epoch, ${AUTOINC} FROM tenant_epochs WHERE tenant IN (${tenants.map(() => '?').join(',')}) LOCK IN SHARE MODE`,
+    [...tenants].sort(),
+  )) as [({ tenant: string; epoch: number | string } & AutoincRow)[]];
+  for (const r of rows) epochs.set(r.tenant, Number(r.epoch));
+  return rows[0] ? { epochs, idStep: idStepOf(rows[0]) } : { epochs };
+}
+
+const SEP = '\x1f';
+const eventKey = (i: MirrorItem) => i.payload.tenant + SEP + i.payload.source + SEP + i.payload.id;
+
+/**
+ * The processed_events keys of those of the events that are recorded, by event. Locking, it
+ * sees rows committed after this transaction's snapshot was taken (the ones our INSERT just
+ * collided with); plain, it reads the rows this transaction inserted.
+ */
+async function recordedIds(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  locking: boolean,
+): Promise<Map<string, number>> {
+  const groups = new Map<string, { tenant: string; source: string; ids: string[] }>();
+  for (const { payload: p } of items) {
+    const key = p.tenant + SEP + p.source;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { tenant: p.tenant, source: p.source, ids: [] }));
+    g.ids.push(p.id);
+  }
+  const found = new Map<string, number>();
+  for (const g of groups.values()) {
+    for (let i = 0; i < g.ids.length; i += 1000) {
+      const ids = g.ids.slice(i, i + 1000);
+      const [rows] = (await trx.raw(
+        `SELECT id, event_id FROM processed_events WHERE tenant = ? AND event_source = ? AND event_id IN (${ids.map(() => '?').join(',')})${locking ? ' LOCK IN SHARE MODE' : ''}`,
+        [g.tenant, g.source, ...ids],
+      )) as [{ id: number | string; event_id: string }[]];
+      for (const r of rows) found.set(g.tenant + SEP + g.source + SEP + r.event_id, Number(r.id));
+    }
+  }
+  return found;
+}
+
+/**
+ * Records the events not recorded yet (processed_events is the idempotency key of the whole
+ * mirror) and returns the ones it recorded, each with its processed_events key. On a collision
+ * the insert is undone (the statement, or to a savepoint if it took several), the colliding
+ * events are left out, and the rest is inserted again.
+ */
+async function recordEvents(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  idStep: IdStep,
+): Promise<Map<MirrorItem, number>> {
+  let todo = items;
+  const tuples = new Map<MirrorItem, string>(items.map((i) => [i, processedTuple(i)]));
+  for (;;) {
+    if (todo.length === 0) return new Map();
+    let ids: number[] | undefined;
+    const rows = todo.map((i) => tuples.get(i)!);
+    const insert = (db: Knex.Transaction) =>
+      insertTuplesReturningIds(db, `processed_events (${PROCESSED_COLUMNS})`, rows, idStep);
+    try {
+      // A statement that fails is undone by itself (InnoDB rolls back a statement that hits a
+      // duplicate key), so one statement needs no savepoint: two round trips fewer per batch.
+      if (fitsOneStatement(rows)) ids = await insert(trx);
+      else await trx.transaction(async (sp) => void (ids = await insert(sp)));
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const seen = await recordedIds(trx, todo, true);
+      const rest = todo.filter((i) => !seen.has(eventKey(i)));
+      // A collision that leaves out none of ours would loop for ever: nothing found, or only
+      // rows MySQL's padding equates with ours ('e1' for 'e1 ', an id the schemas now refuse).
+      if (rest.length === todo.length) throw err;
+      todo = rest;
+      continue;
+    }
+    if (ids) return new Map(todo.map((item, k) => [item, ids![k]!]));
+    const read = await recordedIds(trx, todo, false);
+    return new Map(
+      todo.map((item) => {
+        const id = read.get(eventKey(item));
+        if (id === undefined) throw new Error(`event ${item.payload.id}: recorded, not found`);
+        return [item, id];
+      }),
+    );
+  }
+}
+
+/**
+ * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
+ * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
+ * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
+ */
+export async function mirrorInTransaction(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  epochs: Map<string, number>,
+  idStep?: IdStep,
+): Promise<MirrorResult[]> {
+  const results: MirrorResult[] = new Array(items.length);
+  const firstOf = new Map<string, number>();
+  const candidates: MirrorItem[] = [];
+  items.forEach((item, i) => {
+    if (epochs.get(item.payload.tenant) !== item.payload.epoch) {
+      results[i] = 'stale';
+      return;
+    }
+    const key = eventKey(item);
+    if (firstOf.has(key)) {
+      results[i] = 'duplicate';
+      return;
+    }
+    firstOf.set(key, i);
+    candidates.push(item);
+  });
+  if (candidates.length === 0) return results;
+
+  const recorded = await recordEvents(
+    trx,
+    candidates,
+    idStep === undefined ? await readIdStep(trx) : idStep,
+  );
+  for (const item of candidates) {
+    results[firstOf.get(eventKey(item))!] = recorded.has(item) ? 'committed' : 'duplicate';
+  }
+  const fresh = candidates.filter((i) => recorded.has(i));
+  if (fresh.length === 0) return results;
+
+  const lines: string[] = [];
+  for (const i of fresh) ledgerTuples(i.payload, recorded.get(i)!, lines);
+  await insertTuples(trx, `inventory_ledger (${LEDGER_COLUMNS})`, lines);
+  await insertMany(
+    trx,
+    'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
+    sumDeltas(fresh).map((d) => [
+      d.tenant,
+      d.sku,
+      d.locationId,
+      d.onHand,
+      d.reserved,
+      d.committed,
+      d.unavailable,
+      d.incoming,
+      d.backordered,
+      d.preordered,
+    ]),
+    `ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), reserved = reserved + VALUES(reserved),
+     committed = committed + VALUES(committed), unavailable = unavailable + VALUES(unavailable),
+     incoming = incoming + VALUES(incoming), backordered = backordered + VALUES(backordered),
+     preordered = preordered + VALUES(preordered)`,
+  );
+  // Each assignment sees the columns assigned before it, so the guard column goes last.
+  const newerConfig = 'config_seq IS NULL OR VALUES(config_seq) > config_seq';
+  const configured = [
+    'reorder_level',
+    'reorder_quantity',
+    'policy',
+    'policy_limit',
+    'preorder_until',
+    'config_seq',
+  ];
+  await insertMany(
+    trx,
+    `stock_levels (tenant, sku, location_id, ${configured.join(', ')})`,
+    latestConfig(fresh).map((c) => [
+      c.tenant,
+      c.sku,
+      c.locationId,
+      c.reorderLevel,
+      c.reorderQuantity,
+      // a payload of a script older than the policy fields configured a pair that denies
+      c.policy ?? 'deny',
+      c.policyLimit ?? 0,
+      c.preorderUntil == null ? null : sqlDateTime(c.preorderUntil),
+      c.seq,
+    ]),
+    `ON DUPLICATE KEY UPDATE
+     ${configured.map((col) => `${col} = IF(${newerConfig}, VALUES(${col}), ${col})`).join(',\n     ')}`,
+  );
+  const newer = 'VALUES(change_seq) > change_seq';
+  const guarded = [
+    'state',
+    '`lines`',
+    'link',
+    'paid',
+    'payment_id',
+    'from_location_id',
+    'to_location_id',
+    'expires_at',
+    'version',
+    'updated_at',
+    'change_seq',
+  ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
+  await insertTuples(
+    trx,
+    `reservations (${RESERVATION_COLUMNS})`,
+    latestHolds(fresh).map(reservationTuple),
+    `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
+  );
+  await mirrorNetwork(trx, fresh);
+  return results;
+}
+
+/**
+ * Called, inside the transaction that holds the tenant's epoch row shared, for a payload whose
+ * epoch is ahead of MySQL's: a load wrote meta, then died before its commit.
+ */
+export type EpochAheadHandler = (tenant: string, epoch: number) => Promise<void>;
+
+/** Mirrors a batch in one transaction of its own. */
+export async function commitBatch(
+  knex: Knex,
+  items: MirrorItem[],
+  onEpochAhead?: EpochAheadHandler,
+): Promise<MirrorResult[]> {
+  const tenants = [...new Set(items.map((i) => i.payload.tenant))];
+  return knex.transaction(async (trx) => {
+    const { epochs, idStep } = await lockEpochs(trx, tenants);
+    if (onEpochAhead) {
+      const ahead = new Map<string, number>();
+      for (const { payload: p } of items) {
+        // a tenant MySQL has never heard of is not a dead load but a wrong database: leave
+        // Redis alone and let the payloads be stale until someone looks
+        const known = epochs.get(p.tenant);
+        if (known !== undefined && p.epoch > known) ahead.set(p.tenant, p.epoch);
+      }
+      for (const [tenant, epoch] of ahead) await onEpochAhead(tenant, epoch);
+    }
+    return mirrorInTransaction(trx, items, epochs, idStep);
+  });
+}

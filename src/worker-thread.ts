@@ -1,0 +1,54 @@
+/**
+ * The worker, as run by `main.ts` in a thread with a deep stack. It starts the worker, stops it
+ * when the process is asked to, and, after an error nothing handled, stops it without acking
+ * anything still in flight and exits non-zero.
+ */
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { loadConfig } from './config.js';
+import { toError } from './errors/to-error.js';
+import { EXIT_CODES, type ToWorkerThread } from './exit-codes.js';
+import { createLogger } from './logger.js';
+import { startWorker, type Worker } from './worker.js';
+
+/** How long a crash may take to charge the deliveries in flight and hand them back. */
+const CRASH_STOP_MS = 5_000;
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  let worker: Worker | undefined;
+  let crashed = false;
+
+  const crash = (err: Error, kind: string) => {
+    if (crashed) {
+      logger.fatal({ err, kind }, 'another unhandled error while stopping after a crash');
+      return;
+    }
+    crashed = true;
+    const inFlight = worker ? [...worker.processor.processingNow.values()] : [];
+    logger.fatal(
+      { err, kind, inFlight: inFlight.slice(0, 50), inFlightCount: inFlight.length },
+      'unhandled error: stopping without acking the deliveries in flight',
+    );
+    void (worker ? worker.crash(CRASH_STOP_MS) : Promise.resolve()).finally(() =>
+      process.exit(EXIT_CODES.crashed),
+    );
+  };
+  process.on('uncaughtException', (err) => crash(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => crash(toError(reason), 'unhandledRejection'));
+
+  port.on('message', (m: ToWorkerThread) => {
+    if (m.type !== 'shutdown' || crashed) return;
+    void (worker ? worker.close() : Promise.resolve({ drained: true })).then(({ drained }) =>
+      process.exit(drained ? EXIT_CODES.ok : EXIT_CODES.notDrained),
+    );
+  });
+
+  try {
+    worker = await startWorker(config, logger);
+  } catch (e) {
+    logger.fatal({ err: toError(e) }, 'worker failed to start');
+    process.exit(EXIT_CODES.startFailed);
+  }
+}
