@@ -2,25 +2,12 @@ import type { Redis } from 'ioredis';
 import { PermanentError } from '../errors/permanent-error.js';
 import { TransientError } from '../errors/transient-error.js';
 import { commandSchema, describeIssues, eventMetaSchema } from '../domain/schemas.js';
-import {
-  isNetwork,
-  referenceOf,
-  routeFor,
-  routePairs,
-  unstocked,
-  type NetworkState,
-} from '../domain/network.js';
-import { compareBytes } from '../domain/pairs.js';
-import {
-  DEFAULT_LOCATION,
-  type Command,
-  type EventMeta,
-  type OutboxPayload,
-} from '../domain/types.js';
-import { pairOf, TenantKeys } from './keys.js';
+import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
+import { TenantKeys } from './keys.js';
 import { holdPairs } from './hold-hash.js';
 import { NetworkCache } from './network.js';
 import { parsePayload } from './payload.js';
+import { plan as planOf, type Plan } from './plans.js';
 import { defineScripts, type ScriptSpec } from './lua-scripts.js';
 
 /** Script reply codes (see src/lua/includes/base.lua). */
@@ -86,15 +73,6 @@ export interface EngineOptions {
 
 /** See EngineOptions.maxStockKeys. */
 export const DEFAULT_MAX_STOCK_KEYS = 5000;
-
-interface Plan {
-  script: string;
-  /** the script's own fixed keys (after meta, marker, outbox) */
-  keys: string[];
-  /** stock pairs, in the order of the stock keys */
-  pairs: string[];
-  args: Record<string, unknown>;
-}
 
 const MAX_ATTEMPTS = 20;
 
@@ -163,7 +141,11 @@ export class Engine {
     const due = options?.expireDue === true;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const snap = await this.network.get(meta.tenant);
-      const plan = await this.plan(k, command, snap.net);
+      const plan = await planOf(command, {
+        keys: k,
+        net: snap.net,
+        holdPairs: (key) => this.holdPairs(key),
+      });
       const max = this.options.maxStockKeys ?? DEFAULT_MAX_STOCK_KEYS;
       if (plan.pairs.length > max)
         throw new PermanentError(
@@ -276,248 +258,4 @@ export class Engine {
     const fields = await this.redis.hkeys(key);
     return holdPairs(fields);
   }
-
-  private async plan(k: TenantKeys, c: Command, net: NetworkState): Promise<Plan> {
-    const one = (sku: string, loc: string) => [pairOf(sku, loc)];
-    const refused = unstocked(net, c);
-    if (refused.length > 0) {
-      return {
-        script: 'rejectEvent',
-        keys: [],
-        pairs: [],
-        args: {
-          outcome: {
-            result: 'rejected',
-            reason: 'location-not-stocked',
-            unstocked: refused,
-            ...referenceOf(c),
-          },
-        },
-      };
-    }
-    switch (c.op) {
-      case 'receiveStock':
-        return {
-          script: 'receiveStock',
-          keys: [],
-          pairs: one(c.sku, c.locationId),
-          args: { quantity: c.quantity, reference: c.reference },
-        };
-      case 'adjustStock':
-        return {
-          script: 'adjustStock',
-          keys: [],
-          pairs: one(c.sku, c.locationId),
-          args: { delta: c.delta, reason: c.reason },
-        };
-      case 'countStock':
-        return {
-          script: 'countStock',
-          keys: [],
-          pairs: one(c.sku, c.locationId),
-          args: { onHand: c.onHand },
-        };
-      case 'configureStock':
-        return {
-          script: 'configureStock',
-          keys: [],
-          pairs: one(c.sku, c.locationId),
-          args: {
-            reorderLevel: c.reorderLevel,
-            reorderQuantity: c.reorderQuantity,
-            policy: c.policy,
-            policyLimit: c.policyLimit,
-            preorderUntil: c.preorderUntil,
-          },
-        };
-      case 'reserveCart': {
-        const args = { cartId: c.cartId, sku: c.sku, quantity: c.quantity, ttlMs: c.ttlMs };
-        if (c.locationId === undefined && isNetwork(net)) {
-          const route = routeFor(net, [c.sku]);
-          return {
-            script: 'reserveCart',
-            keys: [k.cart(c.cartId), k.cartExpiries],
-            pairs: routePairs(route),
-            args: { ...args, route },
-          };
-        }
-        return {
-          script: 'reserveCart',
-          keys: [k.cart(c.cartId), k.cartExpiries],
-          pairs: one(c.sku, c.locationId ?? DEFAULT_LOCATION),
-          args,
-        };
-      }
-      case 'requeueWaiting':
-        return {
-          script: 'requeueWaiting',
-          keys: [],
-          pairs: one(c.sku, c.locationId),
-          args: { members: c.members },
-        };
-      case 'releaseCart': {
-        const key = k.cart(c.cartId);
-        return {
-          script: 'releaseCart',
-          keys: [key, k.cartExpiries],
-          pairs: await this.holdPairs(key),
-          args: {
-            cartId: c.cartId,
-            mode: c.mode,
-            ...(c.mode === 'remove' ? { sku: c.sku, quantity: c.quantity } : {}),
-            ...(c.mode === 'expire' ? { expiresAt: c.expiresAt } : {}),
-          },
-        };
-      }
-      case 'placeOrder': {
-        const cartKey = c.cartId !== undefined ? k.cart(c.cartId) : `${k.base}cart-none`;
-        const cartPairs = c.cartId !== undefined ? await this.holdPairs(cartKey) : [];
-        // outside a network, lines naming no location are at `default`, as they always were
-        const routing = isNetwork(net);
-        const routed = routing ? (c.routed ?? []) : [];
-        const located = routing
-          ? c.lines
-          : [...c.lines, ...(c.routed ?? []).map((l) => ({ ...l, locationId: DEFAULT_LOCATION }))];
-        const route =
-          routed.length > 0
-            ? routeFor(
-                net,
-                routed.map((l) => l.sku),
-                c.destination,
-              )
-            : undefined;
-        return {
-          script: 'placeOrder',
-          keys: [k.order(c.orderId), cartKey, k.cartExpiries],
-          pairs: union(union(linePairs(located), cartPairs), route ? routePairs(route) : []),
-          args: {
-            orderId: c.orderId,
-            cartId: c.cartId,
-            lines: located,
-            ...(route ? { routed, route } : {}),
-          },
-        };
-      }
-      case 'commitOrder': {
-        const key = k.order(c.orderId);
-        return {
-          script: 'commitOrder',
-          keys: [key, k.cartExpiries],
-          pairs: union(linePairs(c.lines ?? []), await this.holdPairs(key)),
-          args: { orderId: c.orderId, paymentId: c.paymentId, lines: c.lines },
-        };
-      }
-      case 'releaseOrder': {
-        const key = k.order(c.orderId);
-        return {
-          script: 'releaseOrder',
-          keys: [key],
-          pairs: await this.holdPairs(key),
-          args:
-            c.mode === 'payfail'
-              ? { orderId: c.orderId, mode: 'payfail' }
-              : { orderId: c.orderId, mode: 'cancel', reason: c.reason },
-        };
-      }
-      case 'fulfilShipment': {
-        const key = k.order(c.orderId);
-        const unlocated = c.unlocated ?? [];
-        const fallback = unlocated.map((l) => pairOf(l.sku, DEFAULT_LOCATION));
-        return {
-          script: 'fulfilShipment',
-          keys: [key],
-          pairs: unlocated.length
-            ? union(union(linePairs(c.lines), await this.holdPairs(key)), fallback)
-            : linePairs(c.lines),
-          args: {
-            shipmentId: c.shipmentId,
-            orderId: c.orderId,
-            lines: c.lines,
-            ...(unlocated.length ? { unlocated, fallback: DEFAULT_LOCATION } : {}),
-          },
-        };
-      }
-      case 'returnStock':
-        return {
-          script: 'returnStock',
-          keys: [],
-          pairs: linePairs(c.lines),
-          args: { rmaId: c.rmaId, lines: c.lines },
-        };
-      case 'shipTransfer': {
-        const skus = [...new Set(c.lines.map((l) => l.sku))];
-        return {
-          script: 'shipTransfer',
-          keys: [k.transfer(c.transferId)],
-          pairs: [
-            ...skus.map((s) => pairOf(s, c.fromLocationId)),
-            ...skus.map((s) => pairOf(s, c.toLocationId)),
-          ],
-          args: {
-            transferId: c.transferId,
-            fromLocationId: c.fromLocationId,
-            toLocationId: c.toLocationId,
-            lines: c.lines,
-          },
-        };
-      }
-      case 'receiveTransfer': {
-        const key = k.transfer(c.transferId);
-        return {
-          script: 'receiveTransfer',
-          keys: [key],
-          pairs: await this.holdPairs(key),
-          args: { transferId: c.transferId, ...(c.lines ? { lines: c.lines } : {}) },
-        };
-      }
-      case 'createTransfer':
-        return {
-          script: 'createTransfer',
-          keys: [k.transfer(c.transferId)],
-          pairs: [],
-          args: {
-            transferId: c.transferId,
-            fromLocationId: c.fromLocationId,
-            toLocationId: c.toLocationId,
-            lines: c.lines,
-          },
-        };
-      case 'cancelTransfer':
-        return {
-          script: 'cancelTransfer',
-          keys: [k.transfer(c.transferId)],
-          pairs: [],
-          args: { transferId: c.transferId, reason: c.reason },
-        };
-      case 'upsertLocation':
-        return {
-          script: 'upsertLocation',
-          keys: [k.locations],
-          pairs: [],
-          args: {
-            locationId: c.locationId,
-            name: c.name,
-            priority: c.priority,
-            shipsTo: c.shipsTo,
-          },
-        };
-      case 'bindLocation': {
-        const skus = [...new Set(c.skus)].sort(compareBytes);
-        return {
-          script: 'bindLocation',
-          keys: [k.locations, k.bindings],
-          pairs: skus.map((s) => pairOf(s, c.locationId)),
-          args: { locationId: c.locationId, skus, bound: c.bound },
-        };
-      }
-    }
-  }
-}
-
-function linePairs(lines: { sku: string; locationId: string }[]): string[] {
-  return [...new Set(lines.map((l) => pairOf(l.sku, l.locationId)))];
-}
-
-function union(a: string[], b: string[]): string[] {
-  return [...new Set([...a, ...b])];
 }
