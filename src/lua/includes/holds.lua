@@ -106,6 +106,102 @@ local function line(h, p)
   return l
 end
 
+-- A field that saveHold writes only when it changed: `value` (nil or 0 means absent) against
+-- `old`, what loadHold read (nil when absent). Appends to `set` (name, value) or `del`.
+local function diffField(w, name, value, old, text)
+  if value ~= nil and value ~= 0 then
+    if value ~= old then
+      local ns = w.ns
+      w.set[ns + 1] = name; w.set[ns + 2] = text or value; w.ns = ns + 2
+    end
+  elseif old then
+    local del = w.del or {}
+    del[#del + 1] = name
+    w.del = del
+  end
+end
+
+-- A snapshot line as JSON text (`clean`: every string needs no escaping), else as a table.
+local function snapshotLine(p, l, ht, cart, clean)
+  local held, bo, po = l.held, l.bo, l.po
+  local j = string.find(p, SEP, 1, true)
+  local sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
+  if clean then
+    -- waiting units (backorders, pre-orders) only when there are any
+    local wt = ''
+    if bo ~= 0 then wt = ',"backordered":' .. jnum(bo) end
+    if po ~= 0 then wt = wt .. ',"preordered":' .. jnum(po) end
+    return '{"sku":"' .. sku .. '","locationId":"' .. loc .. '","held":'
+      .. (ht or jnum(held))
+      .. (cart and wt .. '}' or ',"ordered":' .. jnum(l.ordered) .. ',"shipped":' .. jnum(l.shipped) .. wt .. '}')
+  elseif cart then
+    return { sku = sku, locationId = loc, held = held,
+      backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
+  end
+  return { sku = sku, locationId = loc, held = held, ordered = l.ordered,
+    shipped = l.shipped, backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
+end
+
+-- The hold's snapshot for the mirror; fields left out when nil, as cjson leaves them out.
+local function holdSnapshot(kind, id, h, snapLines, nl, clean, v, vt, expiresAt, et)
+  local st, lk, c, pay, from, to = h.st, h.lk, h.c, h.pay, h.from, h.to
+  if not clean then
+    return cjson.encode({ kind = kind, id = id, state = st, lines = snapLines, version = v,
+      expiresAt = expiresAt, link = lk, paid = c == '1' or nil, paymentId = pay,
+      fromLocationId = from, toLocationId = from and to })
+  end
+  local lo, lj, lc = '[', snapLines[1], ']'
+  if nl == 0 then
+    lo, lj, lc = '{', '', '}'
+  elseif nl > 1 then
+    lj = table.concat(snapLines, ',', 1, nl)
+  end
+  return '{"kind":"' .. kind .. '","id":"' .. id .. '",'
+    .. (st and '"state":"' .. st .. '",' or '')
+    .. '"lines":' .. lo .. lj .. lc .. ',"version":' .. vt
+    .. (et and ',"expiresAt":' .. et or '')
+    .. (lk and ',"link":"' .. lk .. '"' or '')
+    .. (c == '1' and ',"paid":true' or '')
+    .. (pay and ',"paymentId":"' .. pay .. '"' or '')
+    .. (from and ',"fromLocationId":"' .. from .. '"'
+      .. (to and ',"toLocationId":"' .. to .. '"' or '') or '')
+    .. '}'
+end
+
+-- Keeps the tenant's cart expiry set in step with a cart saved open or no longer open.
+local function syncCartExpiry(id, h, expiresAt, et)
+  local st = h.st
+  if st == 'open' and expiresAt then
+    if h.exp ~= h.exp0 or st ~= h.st0 then
+      rcall('ZADD', KEYS[CART_EXP or error('saveHold: CART_EXP not set')],
+        et and rtext(expiresAt, et) or expiresAt, id)
+    end
+  elseif h.st0 == 'open' then
+    rcall('ZREM', KEYS[CART_EXP or error('saveHold: CART_EXP not set')], id)
+  end
+end
+
+-- A hash with fields loadHold did not know is rewritten whole, as it always was.
+local function rewriteHold(key, h, v)
+  rcall('DEL', key)
+  local fields, n = {}, 0
+  local lines = h.lines
+  for _, p in ipairs(h.pairs) do
+    local l = lines[p]
+    if l.held ~= 0 then fields[n + 1] = 'h:' .. p; fields[n + 2] = l.held; n = n + 2 end
+    if l.ordered ~= 0 then fields[n + 1] = 'o:' .. p; fields[n + 2] = l.ordered; n = n + 2 end
+    if l.shipped ~= 0 then fields[n + 1] = 's:' .. p; fields[n + 2] = l.shipped; n = n + 2 end
+    if l.bo ~= 0 then fields[n + 1] = 'b:' .. p; fields[n + 2] = l.bo; n = n + 2 end
+    if l.po ~= 0 then fields[n + 1] = 'p:' .. p; fields[n + 2] = l.po; n = n + 2 end
+  end
+  for _, f in ipairs({ 'st', 'exp', 'lk', 'c', 'pay', 'from', 'to' }) do
+    local x = h[f]
+    if x then fields[n + 1] = f; fields[n + 2] = x; n = n + 2 end
+  end
+  fields[n + 1] = 'v'; fields[n + 2] = v
+  rcall('HSET', key, unpack(fields))
+end
+
 --[[ Writes the hold back and records its snapshot for the mirror.
   `keep` (seconds): expire the key then (terminal states); nil keeps it; `drop` deletes it.
   The hash ends up as if deleted and rewritten with every non-zero line, the set fields of st
@@ -126,163 +222,48 @@ local function saveHold(key, kind, id, h, keep, drop)
   local cart = kind == 'cart'
   -- (nil-filled constructors size the array parts: no resize while filling them)
   local snapLines, nl = { nil, nil, nil, nil }, 0
-  local set, ns, del = { nil, nil, nil, nil, nil, nil, nil, nil }, 0, nil
+  local w = { set = { nil, nil, nil, nil, nil, nil, nil, nil }, ns = 0, del = nil }
   for i = 1, np do
     local p = ps[i]
     local l = lines[p]
-    local held, ordered, shipped = l.held, l.ordered, l.shipped
-    local ht
-    if held ~= 0 then
-      if held ~= l.h0 then
-        ht = jnum(held)
-        set[ns + 1] = 'h:' .. p; set[ns + 2] = rtext(held, ht); ns = ns + 2
-      end
-    elseif l.h0 then
-      del = del or {}
-      del[#del + 1] = 'h:' .. p
-    end
-    if ordered ~= 0 then
-      if ordered ~= l.o0 then set[ns + 1] = 'o:' .. p; set[ns + 2] = ordered; ns = ns + 2 end
-    elseif l.o0 then
-      del = del or {}
-      del[#del + 1] = 'o:' .. p
-    end
-    if shipped ~= 0 then
-      if shipped ~= l.s0 then set[ns + 1] = 's:' .. p; set[ns + 2] = shipped; ns = ns + 2 end
-    elseif l.s0 then
-      del = del or {}
-      del[#del + 1] = 's:' .. p
-    end
-    local bo, po = l.bo, l.po
-    if bo ~= 0 then
-      if bo ~= l.b0 then set[ns + 1] = 'b:' .. p; set[ns + 2] = bo; ns = ns + 2 end
-    elseif l.b0 then
-      del = del or {}
-      del[#del + 1] = 'b:' .. p
-    end
-    if po ~= 0 then
-      if po ~= l.p0 then set[ns + 1] = 'p:' .. p; set[ns + 2] = po; ns = ns + 2 end
-    elseif l.p0 then
-      del = del or {}
-      del[#del + 1] = 'p:' .. p
-    end
-    if held ~= 0 or ordered ~= 0 or shipped ~= 0 or bo ~= 0 or po ~= 0 then
-      local j = string.find(p, SEP, 1, true)
-      local sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
+    local held = l.held
+    local ht = (held ~= 0 and held ~= l.h0) and jnum(held) or nil
+    diffField(w, 'h:' .. p, held, l.h0, ht and rtext(held, ht))
+    diffField(w, 'o:' .. p, l.ordered, l.o0)
+    diffField(w, 's:' .. p, l.shipped, l.s0)
+    diffField(w, 'b:' .. p, l.bo, l.b0)
+    diffField(w, 'p:' .. p, l.po, l.p0)
+    if held ~= 0 or l.ordered ~= 0 or l.shipped ~= 0 or l.bo ~= 0 or l.po ~= 0 then
       nl = nl + 1
-      if clean then
-        -- waiting units (backorders, pre-orders) only when there are any
-        local wt = ''
-        if bo ~= 0 then wt = ',"backordered":' .. jnum(bo) end
-        if po ~= 0 then wt = wt .. ',"preordered":' .. jnum(po) end
-        snapLines[nl] = '{"sku":"' .. sku .. '","locationId":"' .. loc .. '","held":'
-          .. (ht or jnum(held))
-          .. (cart and wt .. '}' or ',"ordered":' .. jnum(ordered) .. ',"shipped":' .. jnum(shipped) .. wt .. '}')
-      elseif cart then
-        snapLines[nl] = { sku = sku, locationId = loc, held = held,
-          backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
-      else
-        snapLines[nl] = { sku = sku, locationId = loc, held = held, ordered = ordered,
-          shipped = shipped, backordered = bo ~= 0 and bo or nil, preordered = po ~= 0 and po or nil }
-      end
+      snapLines[nl] = snapshotLine(p, l, ht, cart, clean)
     end
   end
-  local st, exp, lk, c, pay, from, to = h.st, h.exp, h.lk, h.c, h.pay, h.from, h.to
+  local exp = h.exp
   local expiresAt = exp and tonumber(exp)
   local vt, et = jnum(v), expiresAt and jnum(expiresAt)
-  if st ~= h.st0 then
-    if st then set[ns + 1] = 'st'; set[ns + 2] = st; ns = ns + 2 else del = del or {}; del[#del + 1] = 'st' end
-  end
-  if exp ~= h.exp0 then
-    if exp then
-      set[ns + 1] = 'exp'
-      set[ns + 2] = (exp == expiresAt) and rtext(exp, et) or exp
-      ns = ns + 2
-    else
-      del = del or {}; del[#del + 1] = 'exp'
-    end
-  end
-  if lk ~= h.lk0 then
-    if lk then set[ns + 1] = 'lk'; set[ns + 2] = lk; ns = ns + 2 else del = del or {}; del[#del + 1] = 'lk' end
-  end
-  if c ~= h.c0 then
-    if c then set[ns + 1] = 'c'; set[ns + 2] = c; ns = ns + 2 else del = del or {}; del[#del + 1] = 'c' end
-  end
-  if pay ~= h.pay0 then
-    if pay then set[ns + 1] = 'pay'; set[ns + 2] = pay; ns = ns + 2 else del = del or {}; del[#del + 1] = 'pay' end
-  end
-  if from ~= h.from0 then
-    if from then set[ns + 1] = 'from'; set[ns + 2] = from; ns = ns + 2 else del = del or {}; del[#del + 1] = 'from' end
-  end
-  if to ~= h.to0 then
-    if to then set[ns + 1] = 'to'; set[ns + 2] = to; ns = ns + 2 else del = del or {}; del[#del + 1] = 'to' end
-  end
-  -- the snapshot; fields left out when nil, as cjson leaves them out
-  local snap
-  if clean then
-    local lo, lj, lc = '[', snapLines[1], ']'
-    if nl == 0 then
-      lo, lj, lc = '{', '', '}'
-    elseif nl > 1 then
-      lj = table.concat(snapLines, ',', 1, nl)
-    end
-    snap = '{"kind":"' .. kind .. '","id":"' .. id .. '",'
-      .. (st and '"state":"' .. st .. '",' or '')
-      .. '"lines":' .. lo .. lj .. lc .. ',"version":' .. vt
-      .. (et and ',"expiresAt":' .. et or '')
-      .. (lk and ',"link":"' .. lk .. '"' or '')
-      .. (c == '1' and ',"paid":true' or '')
-      .. (pay and ',"paymentId":"' .. pay .. '"' or '')
-      .. (from and ',"fromLocationId":"' .. from .. '"'
-        .. (to and ',"toLocationId":"' .. to .. '"' or '') or '')
-      .. '}'
-  else
-    snap = cjson.encode({ kind = kind, id = id, state = st, lines = snapLines, version = v,
-      expiresAt = expiresAt, link = lk, paid = c == '1' or nil, paymentId = pay,
-      fromLocationId = from, toLocationId = from and to })
-  end
-  HOLDS[#HOLDS + 1] = snap
+  diffField(w, 'st', h.st, h.st0)
+  diffField(w, 'exp', exp, h.exp0, exp and exp == expiresAt and rtext(exp, et) or nil)
+  diffField(w, 'lk', h.lk, h.lk0)
+  diffField(w, 'c', h.c, h.c0)
+  diffField(w, 'pay', h.pay, h.pay0)
+  diffField(w, 'from', h.from, h.from0)
+  diffField(w, 'to', h.to, h.to0)
+  HOLDS[#HOLDS + 1] = holdSnapshot(kind, id, h, snapLines, nl, clean, v, vt, expiresAt, et)
   if cart then
     -- (a fill changes neither state nor expiry: it may save a cart without the set's key)
-    if st == 'open' and expiresAt then
-      if exp ~= h.exp0 or st ~= h.st0 then
-        rcall('ZADD', KEYS[CART_EXP or error('saveHold: CART_EXP not set')],
-          et and rtext(expiresAt, et) or expiresAt, id)
-      end
-    elseif h.st0 == 'open' then
-      rcall('ZREM', KEYS[CART_EXP or error('saveHold: CART_EXP not set')], id)
-    end
+    syncCartExpiry(id, h, expiresAt, et)
   end
   if drop then
     rcall('DEL', key)
     return
   end
   if h.odd then
-    -- fields loadHold did not know: rewrite the hash whole, as it always was
-    rcall('DEL', key)
-    local fields, n = {}, 0
-    for i = 1, np do
-      local p = ps[i]
-      local l = lines[p]
-      if l.held ~= 0 then fields[n + 1] = 'h:' .. p; fields[n + 2] = l.held; n = n + 2 end
-      if l.ordered ~= 0 then fields[n + 1] = 'o:' .. p; fields[n + 2] = l.ordered; n = n + 2 end
-      if l.shipped ~= 0 then fields[n + 1] = 's:' .. p; fields[n + 2] = l.shipped; n = n + 2 end
-      if l.bo ~= 0 then fields[n + 1] = 'b:' .. p; fields[n + 2] = l.bo; n = n + 2 end
-      if l.po ~= 0 then fields[n + 1] = 'p:' .. p; fields[n + 2] = l.po; n = n + 2 end
-    end
-    if st then fields[n + 1] = 'st'; fields[n + 2] = st; n = n + 2 end
-    if exp then fields[n + 1] = 'exp'; fields[n + 2] = exp; n = n + 2 end
-    if lk then fields[n + 1] = 'lk'; fields[n + 2] = lk; n = n + 2 end
-    if c then fields[n + 1] = 'c'; fields[n + 2] = c; n = n + 2 end
-    if pay then fields[n + 1] = 'pay'; fields[n + 2] = pay; n = n + 2 end
-    if from then fields[n + 1] = 'from'; fields[n + 2] = from; n = n + 2 end
-    if to then fields[n + 1] = 'to'; fields[n + 2] = to; n = n + 2 end
-    fields[n + 1] = 'v'; fields[n + 2] = v
-    rcall('HSET', key, unpack(fields))
+    rewriteHold(key, h, v)
   else
-    if del then
-      rcall('HDEL', key, unpack(del))
+    if w.del then
+      rcall('HDEL', key, unpack(w.del))
     end
+    local set, ns = w.set, w.ns
     set[ns + 1] = 'v'; set[ns + 2] = rtext(v, vt)
     rcall('HSET', key, unpack(set, 1, ns + 2))
     -- a rewrite would also have dropped the expiry the states saved with `keep` have
