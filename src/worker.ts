@@ -44,6 +44,21 @@ export interface Worker {
   crash(deadlineMs: number): Promise<void>;
 }
 
+/** The parts a shutdown and a crash stop go through, in order. */
+interface Parts {
+  config: Config;
+  logger: Logger;
+  services: Services;
+  broker: Broker;
+  processor: Processor;
+  crashGuard: CrashGuard;
+  sweeper: OutboxSweeper;
+  cartExpiry: CartExpiry;
+  reconcileJobs: ReconcileJobs;
+  http: HttpEndpoint | undefined;
+  probeRedis: Redis;
+}
+
 /**
  * Starts the whole worker: migrations, Redis loaded from MySQL where it lost tenants, then
  * consumption. Nothing is consumed before every known tenant is back in Redis.
@@ -72,15 +87,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     // `processor` is created below; deliveries only start with broker.start()
     onMessage: (msg, session) => processor.handle(msg, session),
   });
-  // /readyz and /metrics ask Redis on a connection of their own that queues nothing while
-  // Redis is away (the engine's waits for it): a scraper cannot pile commands up in memory
-  const probeRedis = new Redis(config.REDIS_URL, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 2000,
-    ...redisTlsOptions(config.tls.redis),
-  });
-  probeRedis.on('error', () => undefined); // the engine's client logs Redis's outages
+  const probeRedis = openProbeRedis(config);
   const readiness = new ReadinessProbe({
     consuming: () => broker.isConsuming,
     redis: probeRedis,
@@ -101,14 +108,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     owedAnnouncements: () => processor.owedAnnouncements,
     cachedNetworks: () => engine.cachedNetworks,
     dlqDepth: dlqDepthReader(broker),
-    jobCounts: async () => {
-      const states = ['waiting', 'delayed', 'active', 'failed'] as const;
-      const [carts, nightly] = await Promise.all([
-        cartExpiry.queue.getJobCounts(...states),
-        reconcileJobs.queue.getJobCounts(...states),
-      ]);
-      return { [cartExpiry.queue.name]: carts, [reconcileJobs.queue.name]: nightly };
-    },
+    jobCounts: () => jobCounts(cartExpiry, reconcileJobs),
   });
   const processor: Processor = new Processor({
     engine,
@@ -132,7 +132,83 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     logger,
   });
   cartExpiry.start();
-  const reconcileJobs = new ReconcileJobs({
+  const reconcileJobs = nightlyReconciliation(config, logger, services, cartExpiry, broker);
+  await reconcileJobs.start();
+  const http =
+    config.HTTP_PORT === 0
+      ? undefined
+      : await startHttpEndpoint({
+          port: config.HTTP_PORT,
+          host: config.HTTP_HOST,
+          logger,
+          readiness: () => readiness.check(),
+          metrics,
+        });
+  await broker.start();
+  logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
+
+  const parts: Parts = {
+    config,
+    logger,
+    services,
+    broker,
+    processor,
+    crashGuard,
+    sweeper,
+    cartExpiry,
+    reconcileJobs,
+    http,
+    probeRedis,
+  };
+  let closing: Promise<{ drained: boolean }> | undefined;
+  let crashing: Promise<void> | undefined;
+  return {
+    services,
+    broker,
+    processor,
+    cartExpiry,
+    reconcileJobs,
+    metrics,
+    http,
+    close: () => (closing ??= closeWorker(parts)),
+    crash: (deadlineMs) => (crashing ??= crashStop(parts, deadlineMs)),
+  };
+}
+
+/**
+ * /readyz and /metrics ask Redis on a connection of their own that queues nothing while Redis
+ * is away (the engine's waits for it): a scraper cannot pile commands up in memory.
+ */
+function openProbeRedis(config: Config): Redis {
+  const probe = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 2000,
+    ...redisTlsOptions(config.tls.redis),
+  });
+  probe.on('error', () => undefined); // the engine's client logs Redis's outages
+  return probe;
+}
+
+/** BullMQ job counts of both queues, by state (for `inventory_jobs`). */
+async function jobCounts(cartExpiry: CartExpiry, reconcileJobs: ReconcileJobs) {
+  const states = ['waiting', 'delayed', 'active', 'failed'] as const;
+  const [carts, nightly] = await Promise.all([
+    cartExpiry.queue.getJobCounts(...states),
+    reconcileJobs.queue.getJobCounts(...states),
+  ]);
+  return { [cartExpiry.queue.name]: carts, [reconcileJobs.queue.name]: nightly };
+}
+
+/** The nightly reconciliation job, run by whichever worker takes it. */
+function nightlyReconciliation(
+  config: Config,
+  logger: Logger,
+  { knex, redis, engine, writer }: Services,
+  cartExpiry: CartExpiry,
+  broker: Broker,
+): ReconcileJobs {
+  return new ReconcileJobs({
     redisUrl: config.REDIS_URL,
     redisTls: config.tls.redis,
     redisPrefix: config.REDIS_PREFIX,
@@ -159,85 +235,73 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
         },
       ),
   });
-  await reconcileJobs.start();
-  const http =
-    config.HTTP_PORT === 0
-      ? undefined
-      : await startHttpEndpoint({
-          port: config.HTTP_PORT,
-          host: config.HTTP_HOST,
-          logger,
-          readiness: () => readiness.check(),
-          metrics,
-        });
-  await broker.start();
-  logger.info({ prefetch: config.PREFETCH, queueType: config.QUEUE_TYPE }, 'worker consuming');
+}
 
-  let closing: Promise<{ drained: boolean }> | undefined;
-  let crashing: Promise<void> | undefined;
-  const step = async (name: string, f: () => Promise<unknown>, budgetMs: number) => {
-    try {
-      await withTimeout(f(), budgetMs, name);
-      return true;
-    } catch (e) {
-      logger.warn({ err: toError(e).message, step: name }, 'shutdown step failed');
-      return false;
-    }
-  };
-  return {
-    services,
-    broker,
-    processor,
-    cartExpiry,
-    reconcileJobs,
-    metrics,
-    http,
-    close: () =>
-      (closing ??= (async () => {
-        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
-        // the broker's close is kept the last part: it sends the acks of what did finish
-        const reserve = Math.min(2000, config.SHUTDOWN_TIMEOUT_MS / 4);
-        const left = (keep = reserve) => Math.max(0, deadline - keep - Date.now());
-        let drained = await step('stop consuming', () => broker.stopConsuming(), left());
-        drained =
-          (await step(
-            'finish in-flight',
-            async () => {
-              if (!(await processor.drain(left())))
-                throw new Error(`${processor.active} event(s) still in flight`);
-            },
-            left() + 100,
-          )) && drained;
-        drained =
-          (await step('close cart expiry jobs', () => cartExpiry.close(left()), left())) && drained;
-        drained =
-          (await step('close reconcile jobs', () => reconcileJobs.close(left()), left())) &&
-          drained;
-        drained = (await step('stop sweeper', () => sweeper.stop(), left())) && drained;
-        drained = (await step('close http endpoint', async () => http?.close(), left())) && drained;
-        drained = (await step('close broker', () => broker.close(), left(0))) && drained;
-        drained = (await step('close services', () => services.close(), left(0))) && drained;
-        probeRedis.disconnect();
-        logger.info({ drained }, drained ? 'worker stopped' : 'worker stopped before it drained');
-        return { drained };
-      })()),
-    crash: (deadlineMs) =>
-      (crashing ??= (() => {
-        // synchronously, before any delivery in flight can complete: no more acks, no clearing
-        const inFlight = processor.halt();
-        broker.freeze();
-        return withTimeout(
-          (async () => {
-            await step(
-              'charge the deliveries in flight',
-              () => crashGuard.record(inFlight),
-              deadlineMs,
-            );
-            await step('hand deliveries back', () => broker.abort(), deadlineMs);
-          })(),
-          deadlineMs,
-          'crash stop',
-        ).catch((e: unknown) => logger.warn({ err: toError(e).message }, 'crash stop incomplete'));
-      })()),
-  };
+/** Runs one step of a stop within `budgetMs`; false (and logged) when it failed or ran out. */
+async function step(
+  logger: Logger,
+  name: string,
+  f: () => Promise<unknown>,
+  budgetMs: number,
+): Promise<boolean> {
+  try {
+    await withTimeout(f(), budgetMs, name);
+    return true;
+  } catch (e) {
+    logger.warn({ err: toError(e).message, step: name }, 'shutdown step failed');
+    return false;
+  }
+}
+
+/** Worker.close: every step in order, within SHUTDOWN_TIMEOUT_MS all told. */
+async function closeWorker(w: Parts): Promise<{ drained: boolean }> {
+  const { config, logger, broker, processor } = w;
+  const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+  // the broker's close is kept the last part: it sends the acks of what did finish
+  const reserve = Math.min(2000, config.SHUTDOWN_TIMEOUT_MS / 4);
+  const left = (keep = reserve) => Math.max(0, deadline - keep - Date.now());
+  const steps: [string, () => Promise<unknown>, () => number][] = [
+    ['stop consuming', () => broker.stopConsuming(), left],
+    [
+      'finish in-flight',
+      async () => {
+        if (!(await processor.drain(left())))
+          throw new Error(`${processor.active} event(s) still in flight`);
+      },
+      () => left() + 100,
+    ],
+    ['close cart expiry jobs', () => w.cartExpiry.close(left()), left],
+    ['close reconcile jobs', () => w.reconcileJobs.close(left()), left],
+    ['stop sweeper', () => w.sweeper.stop(), left],
+    ['close http endpoint', async () => w.http?.close(), left],
+    ['close broker', () => broker.close(), () => left(0)],
+    ['close services', () => w.services.close(), () => left(0)],
+  ];
+  let drained = true;
+  for (const [name, f, budget] of steps)
+    drained = (await step(logger, name, f, budget())) && drained;
+  w.probeRedis.disconnect();
+  logger.info({ drained }, drained ? 'worker stopped' : 'worker stopped before it drained');
+  return { drained };
+}
+
+/** Worker.crash: no more acks, the deliveries in flight charged, then handed back. */
+function crashStop(w: Parts, deadlineMs: number): Promise<void> {
+  const { logger, broker, processor, crashGuard } = w;
+  // synchronously, before any delivery in flight can complete: no more acks, no clearing
+  const inFlight = processor.halt();
+  broker.freeze();
+  return withTimeout(
+    (async () => {
+      await step(
+        logger,
+        'charge the deliveries in flight',
+        () => crashGuard.record(inFlight),
+        deadlineMs,
+      );
+      await step(logger, 'hand deliveries back', () => broker.abort(), deadlineMs);
+    })(),
+    deadlineMs,
+    'crash stop',
+  ).catch((e: unknown) => logger.warn({ err: toError(e).message }, 'crash stop incomplete'));
 }

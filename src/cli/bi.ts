@@ -115,6 +115,12 @@ async function open(config: Config) {
 }
 
 export function registerBi(program: Command, config: () => Config): void {
+  registerBiGrant(program, config);
+  registerBiRevoke(program, config);
+}
+
+/** `inventory bi-grant`: create a read-only MySQL account for BI (tables and bi_* views), or update it. */
+function registerBiGrant(program: Command, config: () => Config): void {
   program
     .command('bi-grant')
     .description('create a read-only MySQL account for BI (tables and bi_* views), or update it')
@@ -215,7 +221,10 @@ export function registerBi(program: Command, config: () => Config): void {
         }
       },
     );
+}
 
+/** `inventory bi-revoke`: drop a BI account that bi-grant created (asks first). */
+function registerBiRevoke(program: Command, config: () => Config): void {
   program
     .command('bi-revoke')
     .description('drop a BI account that bi-grant created (asks first)')

@@ -12,7 +12,14 @@ export function registerDlq(program: Command, config: () => Config): void {
   const dlq = program
     .command('dlq')
     .description('inspect, replay and purge dead-lettered events (queue inventory.dlq)');
+  registerDlqList(dlq, config);
+  registerDlqShow(dlq, config);
+  registerDlqReplay(dlq, config);
+  registerDlqPurge(dlq, config);
+}
 
+/** `inventory dlq list`: list dead letters with type, reason and age, and counts by reason. */
+function registerDlqList(dlq: Command, config: () => Config): void {
   dlq
     .command('list')
     .description('list dead letters with type, reason and age, and counts by reason')
@@ -44,7 +51,10 @@ export function registerDlq(program: Command, config: () => Config): void {
       console.log(`\n${items.length} dead letter(s)`);
       for (const [reason, n] of byReason) console.log(`  ${n}\t${printable(reason)}`);
     });
+}
 
+/** `inventory dlq show`: show one dead letter: headers and body. */
+function registerDlqShow(dlq: Command, config: () => Config): void {
   dlq
     .command('show <id>')
     .description('show one dead letter: headers and body')
@@ -63,7 +73,10 @@ export function registerDlq(program: Command, config: () => Config): void {
       }
       printJson({ ...found, body });
     });
+}
 
+/** `inventory dlq replay`: publish dead letters back onto commerce.events (original routing key and message id). */
+function registerDlqReplay(dlq: Command, config: () => Config): void {
   dlq
     .command('replay')
     .description(
@@ -131,7 +144,10 @@ export function registerDlq(program: Command, config: () => Config): void {
         );
       },
     );
+}
 
+/** `inventory dlq purge`: delete every dead letter (asks for confirmation). */
+function registerDlqPurge(dlq: Command, config: () => Config): void {
   dlq
     .command('purge')
     .description('delete every dead letter (asks for confirmation)')

@@ -74,6 +74,15 @@ const list = (v: string): string[] =>
     .filter(Boolean);
 
 export function registerLocations(program: Command, config: () => Config): void {
+  registerLocationList(program, config);
+  registerLocationChanges(program, config);
+  registerPolicy(program, config);
+  registerTransfers(program, config);
+  registerCost(program, config);
+}
+
+/** `inventory locations`: the tenant. */
+function registerLocationList(program: Command, config: () => Config): void {
   program
     .command('locations')
     .description("the tenant's locations in routing order: priority, ships to, SKUs stocked")
@@ -87,7 +96,10 @@ export function registerLocations(program: Command, config: () => Config): void 
         ['locationId', 'name', 'priority', 'shipsTo', 'skus'],
       );
     });
+}
 
+/** `inventory location`: change locations and bindings (publishes location.* events to commerce.events). */
+function registerLocationChanges(program: Command, config: () => Config): void {
   const location = program
     .command('location')
     .description('change locations and bindings (publishes location.* events to commerce.events)');
@@ -131,7 +143,10 @@ export function registerLocations(program: Command, config: () => Config): void 
         console.error(`published ${type} ${id}`);
       });
   }
+}
 
+/** `inventory policy`: sell ahead of stock or not: deny, backorder or preorder (publishes stock.configured). */
+function registerPolicy(program: Command, config: () => Config): void {
   program
     .command('policy <sku> <policy>')
     .description(
@@ -167,7 +182,10 @@ export function registerLocations(program: Command, config: () => Config): void 
         console.error(`published stock.configured ${id}`);
       },
     );
+}
 
+/** `inventory transfers`: transfers, newest first: state, from, to, units, in transit, received. */
+function registerTransfers(program: Command, config: () => Config): void {
   program
     .command('transfers')
     .description('transfers, newest first: state, from, to, units, in transit, received')
@@ -189,7 +207,10 @@ export function registerLocations(program: Command, config: () => Config): void 
         'received',
       ]);
     });
+}
 
+/** `inventory cost`: set a SKU\. */
+function registerCost(program: Command, config: () => Config): void {
   program
     .command('cost <sku> <unitCost>')
     .description('set a SKU\'s unit cost (for the stock value in stats); "none" removes it')

@@ -24,6 +24,14 @@ async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promi
 
 /** Read-only reports from MySQL (the durable figures, a few ms behind Redis). */
 export function registerReports(program: Command, config: () => Config): void {
+  registerLowStock(program, config);
+  registerHistory(program, config);
+  registerReservations(program, config);
+  registerStats(program, config);
+}
+
+/** `inventory low-stock`: SKU-locations at or below their reorder level (from stock_levels). */
+function registerLowStock(program: Command, config: () => Config): void {
   program
     .command('low-stock')
     .description('SKU-locations at or below their reorder level (from stock_levels)')
@@ -65,7 +73,10 @@ export function registerReports(program: Command, config: () => Config): void {
         'reserved',
       ]);
     });
+}
 
+/** `inventory history`: ledger movements of a SKU, newest first, a page at a time. */
+function registerHistory(program: Command, config: () => Config): void {
   program
     .command('history <sku>')
     .description('ledger movements of a SKU, newest first, a page at a time')
@@ -140,7 +151,10 @@ export function registerReports(program: Command, config: () => Config): void {
         if (nextBefore !== null) console.error(`\nnext page: --before ${nextBefore}`);
       },
     );
+}
 
+/** `inventory reservations`: holds of a cart, order or transfer id (mirrored state, with lines). */
+function registerReservations(program: Command, config: () => Config): void {
   program
     .command('reservations <reference>')
     .description('holds of a cart, order or transfer id (mirrored state, with lines)')
@@ -196,7 +210,10 @@ export function registerReports(program: Command, config: () => Config): void {
         ]);
       }
     });
+}
 
+/** `inventory stats`: units on hand, SKUs, holds by kind and state, units sold, ledger size and lag behind Redis. */
+function registerStats(program: Command, config: () => Config): void {
   program
     .command('stats')
     .description(

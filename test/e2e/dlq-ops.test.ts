@@ -333,7 +333,7 @@ describe('the CLI, as an operator runs it', () => {
       items: { id: string; type: string; reason: string; attempts: number; routingKey: string }[];
     };
     expect(out.count).toBe(2);
-    expect(out.byReason).toEqual({ invalid: 1, 'not-yet': 1 });
+    expect(out.byReason).toEqual({ invalid: 1, 'gave-up': 1 });
     expect(
       out.items
         .map((i) => ({ id: i.id, type: i.type, attempts: i.attempts, reason: i.reason }))
