@@ -66,20 +66,8 @@ else
     return finish({ result = 'applied', reason = 'awaiting-order' })
   end
   -- what is available, and beyond it what the pair's policy lets wait
-  local supplies, short = {}, {}
-  for _, p in ipairs(needPairs) do
-    local sup = supply(p, need[p])
-    if sup.short then
-      local sku, loc = splitPair(p)
-      short[#short + 1] = { sku = sku, locationId = loc, requested = need[p], available = sup.can }
-    end
-    supplies[p] = sup
-  end
-  if #short > 0 then
-    if expireFirst() then return { -5 } end -- EXPIRE_FIRST
-    return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
-      referenceType = 'order', referenceId = a.orderId })
-  end
+  local supplies, short = supplyLines(needPairs, need)
+  if #short > 0 then return refuseShort(short, 'order', a.orderId) end
   for _, p in ipairs(needPairs) do
     local sup = supplies[p]
     move(p, 'reserved', 0, sup.backed, 0, 0, 0, 'order', a.orderId, '')

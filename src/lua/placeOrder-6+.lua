@@ -84,22 +84,10 @@ if routed and #routed > 0 then
 end
 -- beyond what the cart gives, what is available; beyond that what the policy lets wait
 local needPairs = sortedKeys(need)
-local supplies, short = {}, {}
-for _, p in ipairs(needPairs) do
-  local credit = take[p] + takeW[p]
-  local sup = supply(p, need[p] - credit)
-  if sup.short then
-    local sku, loc = splitPair(p)
-    short[#short + 1] = { sku = sku, locationId = loc, requested = need[p],
-      available = credit + sup.can }
-  end
-  supplies[p] = sup
-end
-if #short > 0 then
-  if expireFirst() then return { -5 } end -- EXPIRE_FIRST
-  return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
-    referenceType = 'order', referenceId = a.orderId })
-end
+local credit = {}
+for _, p in ipairs(needPairs) do credit[p] = take[p] + takeW[p] end
+local supplies, short = supplyLines(needPairs, need, credit)
+if #short > 0 then return refuseShort(short, 'order', a.orderId) end
 for _, p in ipairs(needPairs) do
   local sup = supplies[p]
   move(p, 'reserved', 0, sup.backed, 0, 0, 0, 'order', a.orderId, '')

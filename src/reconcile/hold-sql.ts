@@ -29,38 +29,57 @@ function rangeSql(column: string, r: IdRange): { sql: string; args: string[] } {
 
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
-/** Ids of `reservations` rows of one kind in the range, in key order, at most `limit`. */
-export async function reservationIdsPage(
+/** A page of one kind's reference ids from `table`, in the range, in key order, at most `limit`. */
+async function idsPage(
   db: Db,
+  from: { table: string; id: string; type: string },
   tenant: string,
   kind: HoldKindChecked,
   range: IdRange,
   limit: number,
 ): Promise<string[]> {
-  const r = rangeSql('ref_id', range);
+  const r = rangeSql(from.id, range);
   const [rows] = (await db.raw(
-    `SELECT ref_id FROM reservations WHERE tenant = ? AND ref_type = ?${r.sql} ORDER BY ref_id LIMIT ?`,
+    `SELECT DISTINCT ${from.id} AS id FROM ${from.table}
+      WHERE tenant = ? AND ${from.type} = ?${r.sql} ORDER BY ${from.id} LIMIT ?`,
     [tenant, kind, ...r.args, limit],
-  )) as [{ ref_id: string }[]];
-  return rows.map((x) => x.ref_id);
+  )) as [{ id: string }[]];
+  return rows.map((x) => x.id);
 }
 
-/** References of one kind the ledger has rows for, in the range, in key order, at most `limit`. */
-export async function ledgerRefIdsPage(
+/** Ids of `reservations` rows of one kind in the range, in key order, at most `limit`. */
+export const reservationIdsPage = (
   db: Db,
   tenant: string,
   kind: HoldKindChecked,
   range: IdRange,
   limit: number,
-): Promise<string[]> {
-  const r = rangeSql('reference_id', range);
-  const [rows] = (await db.raw(
-    `SELECT DISTINCT reference_id FROM inventory_ledger
-      WHERE tenant = ? AND reference_type = ?${r.sql} ORDER BY reference_id LIMIT ?`,
-    [tenant, kind, ...r.args, limit],
-  )) as [{ reference_id: string }[]];
-  return rows.map((x) => x.reference_id);
-}
+): Promise<string[]> =>
+  idsPage(
+    db,
+    { table: 'reservations', id: 'ref_id', type: 'ref_type' },
+    tenant,
+    kind,
+    range,
+    limit,
+  );
+
+/** References of one kind the ledger has rows for, in the range, in key order, at most `limit`. */
+export const ledgerRefIdsPage = (
+  db: Db,
+  tenant: string,
+  kind: HoldKindChecked,
+  range: IdRange,
+  limit: number,
+): Promise<string[]> =>
+  idsPage(
+    db,
+    { table: 'inventory_ledger', id: 'reference_id', type: 'reference_type' },
+    tenant,
+    kind,
+    range,
+    limit,
+  );
 
 export async function reservationsOf(
   db: Db,

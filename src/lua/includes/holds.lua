@@ -321,6 +321,31 @@ local function supply(p, extra)
     short = extra - backed > cap, can = backed + cap }
 end
 
+--[[ For each pair of `ps` (in that order), how `need[p]` less `credit[p]` (a table, or nil: 0)
+  more units can be had; and the short lines (requested `need[p]`, available the credit and what
+  could be had) where the policy cannot take the rest. The model's supplyLines. ]]
+local function supplyLines(ps, need, credit)
+  local supplies, short = {}, {}
+  for _, p in ipairs(ps) do
+    local c = credit and credit[p] or 0
+    local sup = supply(p, need[p] - c)
+    if sup.short then
+      local sku, loc = splitPair(p)
+      short[#short + 1] = { sku = sku, locationId = loc, requested = need[p], available = c + sup.can }
+    end
+    supplies[p] = sup
+  end
+  return supplies, short
+end
+
+--[[ The refusal of a reservation that is short: EXPIRE_FIRST when the caller asked and carts are
+  past their expiry (see expireFirst), else the rejected outcome naming the short lines. ]]
+local function refuseShort(short, refType, refId)
+  if expireFirst() then return { -5 } end -- EXPIRE_FIRST
+  return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
+    referenceType = refType, referenceId = refId })
+end
+
 -- Queues hold `kind:id` at pair `p` unless it waits there already (it keeps its place).
 local function enqueue(p, kind, id, score)
   local wkey = waitKey(p)
