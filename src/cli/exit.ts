@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { tenantString } from '../domain/schemas.js';
 import { CliError } from '../errors/cli-error.js';
+import { UNREACHABLE_CODES } from '../errors/network-codes.js';
 
 /** The CLI's exit statuses (listed in `inventory --help` and docs/operations.md). */
 export const EXIT = {
@@ -29,23 +30,11 @@ Exit status:
   69  Redis, MySQL or RabbitMQ unreachable
   78  invalid environment (e.g. a malformed MYSQL_URL)`;
 
-/** Socket-level failures: the service is not there, as opposed to refusing what we asked. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
-]);
-
 /** The exit status of an error thrown by a command. */
 export function exitCodeOf(err: Error): number {
   if (err instanceof CliError) return err.exitCode;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && UNREACHABLE.has(code)) return EXIT.unavailable;
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return EXIT.unavailable;
   // AggregateError (several addresses tried), or a wrapped connect error
   const inner = (err as { errors?: unknown[] }).errors?.[0] ?? err.cause;
   return inner instanceof Error ? exitCodeOf(inner) : EXIT.error;

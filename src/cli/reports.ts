@@ -7,6 +7,7 @@ import { EXIT, intArg, within, tenantArg } from './exit.js';
 import { CliError } from '../errors/cli-error.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printable } from '../broker/printable.js';
+import { DELTA_COLUMNS } from '../ledger/find-payload.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
 import { stockValue } from '../ledger/network-queries.js';
@@ -101,13 +102,7 @@ function registerHistory(program: Command, config: () => Config): void {
               'location_id',
               'movement',
               'qty',
-              'on_hand_delta',
-              'reserved_delta',
-              'committed_delta',
-              'unavailable_delta',
-              'incoming_delta',
-              'backordered_delta',
-              'preordered_delta',
+              ...DELTA_COLUMNS,
               'reference_type',
               'reference_id',
               'reason',

@@ -3,8 +3,7 @@
  * scripts are the executable spec, docs/events.md the contract). No I/O: property tests
  * run random event sequences through it and through the engine and compare every step.
  */
-import { PermanentError } from '../errors/permanent-error.js';
-import { commandSchema, describeIssues, eventMetaSchema } from './schemas.js';
+import { parseEvent } from './schemas.js';
 import {
   availableOf,
   DEFAULT_TENANT,
@@ -55,17 +54,12 @@ export class InventoryModel {
     now: number,
     dedupTtlSeconds = DEFAULT_DEDUP_TTL_SECONDS,
   ): ModelResult {
-    const m = eventMetaSchema.safeParse(meta);
-    if (!m.success)
-      throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
-    const c = commandSchema.safeParse(command);
-    if (!c.success)
-      throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
-    const state = this.stateOf(m.data.tenant, true);
-    const seen = state.markers.get(`${m.data.source}${PAIR_SEP}${m.data.id}`);
+    const { meta: m, command: c } = parseEvent(meta, command);
+    const state = this.stateOf(m.tenant, true);
+    const seen = state.markers.get(`${m.source}${PAIR_SEP}${m.id}`);
     if (seen !== undefined && seen > now) return { status: 'duplicate' };
-    const ctx = new EventContext(state, m.data, now, dedupTtlSeconds * 1000);
-    const outcome = runCommand(ctx, c.data);
+    const ctx = new EventContext(state, m, now, dedupTtlSeconds * 1000);
+    const outcome = runCommand(ctx, c);
     if ('notYet' in outcome) return { status: 'not-yet', reason: outcome.notYet };
     return { status: 'applied', payload: ctx.finish(outcome) };
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PermanentError } from '../errors/permanent-error.js';
 import type { Command, EventMeta } from './types.js';
 
 /**
@@ -273,4 +274,20 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ');
+}
+
+/**
+ * An event's identity and command, validated as the engine and the model both take them;
+ * PermanentError (`invalid`) names what is wrong.
+ */
+export function parseEvent(
+  meta: EventMeta,
+  command: Command,
+): { meta: EventMeta; command: Command } {
+  const m = eventMetaSchema.safeParse(meta);
+  if (!m.success) throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
+  const c = commandSchema.safeParse(command);
+  if (!c.success)
+    throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
+  return { meta: m.data, command: c.data };
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { PermanentError } from '../errors/permanent-error.js';
 import { TransientError } from '../errors/transient-error.js';
-import { commandSchema, describeIssues, eventMetaSchema } from '../domain/schemas.js';
+import { parseEvent } from '../domain/schemas.js';
 import type { Command, EventMeta, OutboxPayload } from '../domain/types.js';
 import { TenantKeys } from './keys.js';
 import { holdPairs } from './hold-hash.js';
@@ -116,13 +116,8 @@ export class Engine {
     command: Command,
     options?: ApplyOptions,
   ): Promise<ApplyResult | ExpireFirst> {
-    const m = eventMetaSchema.safeParse(meta);
-    if (!m.success)
-      throw new PermanentError(`invalid event: ${describeIssues(m.error)}`, 'invalid');
-    const c = commandSchema.safeParse(command);
-    if (!c.success)
-      throw new PermanentError(`invalid event data: ${describeIssues(c.error)}`, 'invalid');
-    return this.applyValid(m.data, c.data, options ?? {});
+    const valid = parseEvent(meta, command);
+    return this.applyValid(valid.meta, valid.command, options ?? {});
   }
 
   /** Applies a command already validated by the caller. */

@@ -19,6 +19,17 @@ interface EventRow {
   occurred_at: Date | null;
 }
 
+/** The ledger's delta columns, one per stock figure, in the figures' order. */
+export const DELTA_COLUMNS = [
+  'on_hand_delta',
+  'reserved_delta',
+  'committed_delta',
+  'unavailable_delta',
+  'incoming_delta',
+  'backordered_delta',
+  'preordered_delta',
+] as const;
+
 interface LedgerLine {
   sku: string;
   location_id: string;
@@ -66,13 +77,7 @@ export async function findPayload(
       'sku',
       'location_id',
       'movement',
-      'on_hand_delta',
-      'reserved_delta',
-      'committed_delta',
-      'unavailable_delta',
-      'incoming_delta',
-      'backordered_delta',
-      'preordered_delta',
+      ...DELTA_COLUMNS,
       'reason',
       'reference_type',
       'reference_id',

@@ -1,4 +1,5 @@
 import type {
+  StockFigures,
   ConfigChange,
   HoldSnapshot,
   Movement,
@@ -102,17 +103,10 @@ export function ledgerTuples(p: OutboxPayload, eventRef: number, out: string[]):
 }
 
 /** Figures summed per tenant, SKU and location over a batch. */
-export interface StockDelta {
+export interface StockDelta extends StockFigures {
   tenant: string;
   sku: string;
   locationId: string;
-  onHand: number;
-  reserved: number;
-  committed: number;
-  unavailable: number;
-  incoming: number;
-  backordered: number;
-  preordered: number;
 }
 
 const SEP = '\x1f';

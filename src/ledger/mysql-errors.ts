@@ -1,19 +1,12 @@
+import { UNREACHABLE_CODES } from '../errors/network-codes.js';
+
 /**
  * Which MySQL failures are worth waiting out. A connection error means the server (or the
  * network to it) is away: the same statements will succeed once it is back. A lock conflict
  * means another transaction was in the way (a tenant being loaded holds its epoch row).
  */
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
+  ...UNREACHABLE_CODES,
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_SERVER_SHUTDOWN',
   'ER_CON_COUNT_ERROR',
