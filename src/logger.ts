@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { errorText, maskDeep, maskUrl, safeText, serializeError } from './secrets.js';
 
@@ -55,7 +56,7 @@ export const safeLogOptions: LoggerOptions = {
 };
 
 /**
- * JSON logs (one object a line: what log shippers read); pretty, on stderr, when stdout is a
+ * JSON logs on stdout (one object a line: what log shippers read); pretty, on stderr, when stdout is a
  * terminal, NODE_ENV is not production and pino-pretty is installed. `destination` (e.g. 2 for
  * the CLI, whose stdout is for data) overrides both.
  */
@@ -69,12 +70,17 @@ export function createLogger(
     return pino({ name, level, ...safeLogOptions }, stream);
   }
   const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production' && prettyInstalled();
-  return pino({
-    name,
-    level,
-    ...safeLogOptions,
-    ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } }
-      : {}),
-  });
+  if (pretty)
+    return pino({
+      name,
+      level,
+      ...safeLogOptions,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } },
+    });
+  // In a worker thread, pino's asynchronous writes are not flushed when the thread exits, and
+  // the last lines (why the worker stopped) would be lost: write them synchronously there.
+  return pino(
+    { name, level, ...safeLogOptions },
+    pino.destination({ dest: 1, sync: !isMainThread }),
+  );
 }

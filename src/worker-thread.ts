@@ -19,6 +19,13 @@ if (!isMainThread && parentPort) {
   const logger = createLogger(config.LOG_LEVEL);
   let worker: Worker | undefined;
   let crashed = false;
+  // Exit once the logger has written its last lines (why the worker stopped), or after a
+  // second at most: a pretty-printing logger writes from a thread of its own.
+  const exit = (code: number) => {
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), 1_000).unref();
+    logger.flush(() => process.exit(code));
+  };
 
   const crash = (err: Error, kind: string) => {
     if (crashed) {
@@ -32,7 +39,7 @@ if (!isMainThread && parentPort) {
       'unhandled error: stopping without acking the deliveries in flight',
     );
     void (worker ? worker.crash(CRASH_STOP_MS) : Promise.resolve()).finally(() =>
-      process.exit(EXIT_CODES.crashed),
+      exit(EXIT_CODES.crashed),
     );
   };
   process.on('uncaughtException', (err) => crash(err, 'uncaughtException'));
@@ -41,7 +48,7 @@ if (!isMainThread && parentPort) {
   port.on('message', (m: ToWorkerThread) => {
     if (m.type !== 'shutdown' || crashed) return;
     void (worker ? worker.close() : Promise.resolve({ drained: true })).then(({ drained }) =>
-      process.exit(drained ? EXIT_CODES.ok : EXIT_CODES.notDrained),
+      exit(drained ? EXIT_CODES.ok : EXIT_CODES.notDrained),
     );
   });
 
@@ -49,6 +56,6 @@ if (!isMainThread && parentPort) {
     worker = await startWorker(config, logger);
   } catch (e) {
     logger.fatal({ err: toError(e) }, 'worker failed to start');
-    process.exit(EXIT_CODES.startFailed);
+    exit(EXIT_CODES.startFailed);
   }
 }

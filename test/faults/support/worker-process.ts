@@ -72,7 +72,8 @@ export class WorkerProcess {
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': the process may exit before its last output has been read
+    child.once('close', (code, signal) => {
       this.exits.push({ code, signal });
       if (!this.expectingExit) this.unexpectedExits++;
       if (this.child === child) this.child = undefined;
@@ -125,7 +126,7 @@ export class WorkerProcess {
     const child = this.child;
     if (!child) return;
     this.expectingExit = true;
-    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    const gone = new Promise<void>((r) => child.once('close', () => r()));
     child.kill(signal);
     const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await gone;
