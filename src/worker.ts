@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { CrashGuard } from './broker/crash-guard.js';
@@ -17,8 +16,8 @@ import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
 import { reconcile } from './reconcile/index.js';
-import { redisTlsOptions } from './tls.js';
 import { openServices, type Services } from './services.js';
+import { createRedisClient, redisTargetOf, type RedisClient } from './engine/redis-client.js';
 
 export interface Worker {
   services: Services;
@@ -56,7 +55,7 @@ interface Parts {
   cartExpiry: CartExpiry;
   reconcileJobs: ReconcileJobs;
   http: HttpEndpoint | undefined;
-  probeRedis: Redis;
+  probeRedis: RedisClient;
 }
 
 /**
@@ -125,8 +124,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     crashGuard,
   });
   const cartExpiry = new CartExpiry({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     runner: processor,
     logger,
@@ -179,12 +177,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
  * /readyz and /metrics ask Redis on a connection of their own that queues nothing while Redis
  * is away (the engine's waits for it): a scraper cannot pile commands up in memory.
  */
-function openProbeRedis(config: Config): Redis {
-  const probe = new Redis(config.REDIS_URL, {
+function openProbeRedis(config: Config): RedisClient {
+  const probe = createRedisClient(redisTargetOf(config), {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 2000,
-    ...redisTlsOptions(config.tls.redis),
   });
   probe.on('error', () => undefined); // the engine's client logs Redis's outages
   return probe;
@@ -209,8 +206,7 @@ function nightlyReconciliation(
   broker: Broker,
 ): ReconcileJobs {
   return new ReconcileJobs({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     cron: config.RECONCILE_CRON,
     repair: config.RECONCILE_REPAIR,

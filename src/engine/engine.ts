@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { TransientError } from '../errors/transient-error.js';
 import { parseEvent } from '../domain/schemas.js';
@@ -92,7 +92,7 @@ export class Engine {
   }
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: EngineOptions,
   ) {
     this.specs = defineScripts(redis);

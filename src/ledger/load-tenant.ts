@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import { TransientError } from '../errors/transient-error.js';
@@ -14,7 +14,7 @@ import { sqlDateTime } from './sql-time.js';
 
 export interface TenantLoaderOptions {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long event ids are remembered (config DEDUP_TTL_SECONDS). */
   dedupTtlSeconds: number;

@@ -19,6 +19,7 @@ import {
   TEST_MYSQL_SERVER,
   uniqueName,
 } from '../support/isolation.js';
+import { redisTargetOf } from '../../src/engine/redis-client.js';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -53,7 +54,7 @@ export async function createReconcileHarness(label: string): Promise<ReconcileHa
     LOG_LEVEL: 'silent',
   });
   const s = await openServices(config, logger);
-  const bull = bullConnection(config.REDIS_URL);
+  const bull = bullConnection(redisTargetOf(config));
   const jobs = new Queue(CART_EXPIRY_QUEUE, { connection: bull, prefix: bullPrefix(prefix) });
   const published: Published[] = [];
   const keys = (tenant: string) => new TenantKeys(prefix, tenant);
