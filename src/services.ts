@@ -51,6 +51,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     ensureTenant: loader.ensureTenant,
+    replaceTenant: loader.replaceTenant,
   });
   return {
     redis,

@@ -49,6 +49,16 @@ export class TenantLoader {
     return this.tails.get(tenant) ?? this.exclusive(tenant, () => this.load(tenant));
   };
 
+  /**
+   * Redis Cluster: reloads the tenant whose meta is signed by another node (`node`: the
+   * master that died, whose last writes its promoted replica may lack; see NODE_CHANGED in
+   * src/lua/includes/base.lua). Calls for the same tenant share the work; a tenant already
+   * reloaded (meta unsigned, or signed by this node) is left alone.
+   */
+  replaceTenant = (tenant: string, node: string): Promise<void> => {
+    return this.tails.get(tenant) ?? this.exclusive(tenant, () => this.load(tenant, node));
+  };
+
   /** Loads every known tenant Redis lacks (at start-up, before consuming). Returns them. */
   async loadMissingTenants(): Promise<string[]> {
     const rows = (await this.o.knex('tenant_epochs').select('tenant').orderBy('tenant')) as {
@@ -86,19 +96,22 @@ export class TenantLoader {
   }
 
   /**
-   * Loads the tenant unless Redis has it: bumps its epoch (payloads of the old epoch can no
+   * Loads the tenant unless Redis has it (with `replacing`: unless Redis has it signed by
+   * another node than `replacing`): bumps its epoch (payloads of the old epoch can no
    * longer be mirrored), copies stock, holds, wait queues and recent event markers, and
    * writes the epoch into meta last, which lets the scripts run again, all under the epoch
    * row's lock: a process waiting for that lock finds meta there and has nothing to do.
    */
-  async load(tenant: string): Promise<void> {
+  async load(tenant: string, replacing?: string): Promise<void> {
     const keys = new TenantKeys(this.o.prefix, tenant);
     const started = this.now();
     let published: number | undefined;
     try {
       const loaded = await this.o.knex.transaction(async (trx) => {
         const epoch = await lockEpochForLoad(trx, tenant);
-        if (await this.o.redis.hexists(keys.meta, 'epoch')) return undefined;
+        const [current, node] = await this.o.redis.hmget(keys.meta, 'epoch', 'node');
+        // loaded, and not signed by the node a script found it signed by (`replacing`)
+        if (current !== null && (replacing === undefined || node !== replacing)) return undefined;
         // What the scripts appended before meta went away is fact MySQL may lack: mirror it
         // under the epoch it was applied in, before that epoch ends.
         const drained = await drainOutboxInto(trx, this.o.redis, keys, epoch, this.pageSize);
@@ -130,10 +143,18 @@ export class TenantLoader {
       });
       if (!loaded) return;
       if (loaded.drained.length > 0) await this.o.redis.xdel(keys.outbox, ...loaded.drained);
-      this.log.info(
-        { tenant, ...loaded, drained: loaded.drained.length, ms: this.now() - started },
-        'tenant loaded into Redis',
-      );
+      const fields = {
+        tenant,
+        ...loaded,
+        drained: loaded.drained.length,
+        ms: this.now() - started,
+      };
+      if (replacing === undefined) this.log.info(fields, 'tenant loaded into Redis');
+      else
+        this.log.warn(
+          { ...fields, node: replacing },
+          'tenant reloaded into Redis: its writes were made on another cluster node',
+        );
     } catch (err) {
       const error = toError(err);
       // Meta must never name an epoch MySQL does not have (every payload would be stale).

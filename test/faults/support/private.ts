@@ -446,6 +446,21 @@ export class PrivateRedisCluster {
     throw new Error(`no master serves slot ${slot}`);
   }
 
+  /**
+   * Tenant names (`<stem>0`, `<stem>1`, ...) whose hash tag `{tenant}` lands on each master,
+   * `perMaster` of them per master: the tenants of a test spread over the whole cluster.
+   */
+  async tenantsOnEveryMaster(stem: string, perMaster: number): Promise<Map<number, string[]>> {
+    const byMaster = new Map<number, string[]>((await this.masters()).map((m) => [m.port, []]));
+    for (let i = 0; [...byMaster.values()].some((t) => t.length < perMaster); i++) {
+      if (i > 1000) throw new Error('no tenant name lands on every master');
+      const tenant = `${stem}${i}`;
+      const on = byMaster.get(await this.masterOf(`x:{${tenant}}:meta`))!;
+      if (on.length < perMaster) on.push(tenant);
+    }
+    return byMaster;
+  }
+
   /** The port of the replica of the master on `port`. */
   async replicaOf(port: number): Promise<number> {
     const info = await this.cli(port, 'INFO', 'replication');
