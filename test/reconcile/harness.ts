@@ -44,11 +44,16 @@ export interface ReconcileHarness {
   close(): Promise<void>;
 }
 
-export async function createReconcileHarness(label: string): Promise<ReconcileHarness> {
+/** `env`: more configuration (e.g. REDIS_URL and REDIS_CLUSTER_NODES of a private cluster). */
+export async function createReconcileHarness(
+  label: string,
+  env: Record<string, string> = {},
+): Promise<ReconcileHarness> {
   const prefix = uniqueName(label);
   const url = `${TEST_MYSQL_SERVER}/${uniqueName(label)}`;
   const config = loadConfig({
     ...process.env,
+    ...env,
     MYSQL_URL: url,
     REDIS_PREFIX: prefix,
     LOG_LEVEL: 'silent',
