@@ -1,5 +1,5 @@
 /**
- * Scenario 10: Redis Cluster failover. `kill -9` of the master that serves a busy tenant (a
+ * Scenario 12: Redis Cluster failover. `kill -9` of the master that serves a busy tenant (a
  * flash sale on scarce stock inside a mixed stream) while the worker consumes; its replica is
  * promoted (cluster-node-timeout 1 s). Replication is asynchronous, so the promoted replica may
  * lack the dead master's last writes, which MySQL may already have. The first script on the
@@ -101,7 +101,7 @@ it(`kill -9 of a busy tenant's master mid-stream: replica promoted, tenant reloa
     ).map((r) => [r.tenant, Number(r.epoch)]),
   );
   const result: ScenarioResult = {
-    scenario: '10 Redis Cluster failover (kill -9 of a master)',
+    scenario: '12 Redis Cluster failover (kill -9 of a master)',
     events: stream.length,
     lost: 0,
     doubled: 0,
