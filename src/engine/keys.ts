@@ -70,6 +70,10 @@ export class TenantKeys {
   wait(pair: string): string {
     return `${this.base}wait:${pair}`;
   }
+  /** Pattern matching every event marker of the tenant (for SCAN). */
+  get markers(): string {
+    return `${this.all.slice(0, -1)}evt:*`;
+  }
   /** Pattern matching every key of the tenant (for SCAN). */
   get all(): string {
     return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../engine/redis-client.js';
+import { scanKeys, type RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import { TransientError } from '../errors/transient-error.js';
@@ -123,6 +123,10 @@ export class TenantLoader {
         ]);
         // Whatever else is left (a partial loss, an interrupted rebuild) would mix with MySQL's
         // state; the outbox stays until its drained entries are deleted after the commit.
+        // Replacing another node's copy: how many of the events MySQL has it had (see below).
+        let found = 0;
+        if (replacing !== undefined)
+          await scanKeys(this.o.redis, keys.markers, 1000, async (k) => void (found += k.length));
         await unlinkTenantKeys(this.o.redis, keys, [keys.outbox]);
         const c: CopyContext = {
           trx,
@@ -139,7 +143,11 @@ export class TenantLoader {
         const network = await copyNetwork(c);
         published = next;
         await this.o.redis.hset(keys.meta, 'epoch', String(next));
-        return { epoch: next, drained, stock, holds, waiting, markers, network };
+        // Events committed in MySQL whose marker the replaced copy lacked: writes its node never
+        // got (a promoted replica's lost writes). At least this many: a marker of an event
+        // whose payload was still on its way to MySQL counts against it.
+        const lost = replacing === undefined ? {} : { lostWrites: Math.max(0, markers - found) };
+        return { epoch: next, drained, stock, holds, waiting, markers, network, ...lost };
       });
       if (!loaded) return;
       if (loaded.drained.length > 0) await this.o.redis.xdel(keys.outbox, ...loaded.drained);

@@ -91,7 +91,9 @@ it(`kill -9 of a busy tenant's master mid-stream: replica promoted, tenant reloa
     .join('')
     .split('\n')
     .filter((l) => l.includes(RELOADED))
-    .map((l) => JSON.parse(l) as { tenant: string; ms: number; drained: number; node: string });
+    .map(
+      (l) => JSON.parse(l) as { tenant: string; ms: number; drained: number; lostWrites: number },
+    );
   const epochs = Object.fromEntries(
     (
       (await w.knex('tenant_epochs').select('tenant', 'epoch')) as {
@@ -107,7 +109,7 @@ it(`kill -9 of a busy tenant's master mid-stream: replica promoted, tenant reloa
     doubled: 0,
     oversold: 0,
     drainSeconds: total,
-    note: `killed the master of ${busy} after ${atKill} events; replica serving after ${failoverSeconds.toFixed(1)} s; ${busy} reloaded in ${reloads.map((r) => r.ms).join(', ')} ms; drained ${drainSeconds.toFixed(1)} s after the kill; seed ${SEED}`,
+    note: `killed the master of ${busy} after ${atKill} events; replica serving after ${failoverSeconds.toFixed(1)} s; ${busy} reloaded in ${reloads.map((r) => r.ms).join(', ')} ms (the promoted replica lacked ${reloads.map((r) => r.lostWrites).join(', ')} write(s) MySQL had); drained ${drainSeconds.toFixed(1)} s after the kill; seed ${SEED}`,
   };
   try {
     console.log({ epochs, reloads, failoverSeconds });

@@ -7,6 +7,7 @@
  * writes with the signature intact (what a Redis without the check would do) oversell: the
  * check is what prevents it.
  */
+import { pino } from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { EventMeta } from '../../src/domain/types.js';
 import { scanKeys } from '../../src/engine/redis-client.js';
@@ -15,12 +16,14 @@ import { createReconcileHarness, events, type ReconcileHarness } from '../reconc
 
 let cluster: PrivateRedisCluster;
 let h: ReconcileHarness;
+const logged: { msg: string; tenant?: string; lostWrites?: number }[] = [];
 beforeAll(async () => {
   cluster = await PrivateRedisCluster.start();
-  h = await createReconcileHarness('lostw', {
-    REDIS_URL: cluster.url,
-    REDIS_CLUSTER_NODES: cluster.seeds.join(','),
-  });
+  h = await createReconcileHarness(
+    'lostw',
+    { REDIS_URL: cluster.url, REDIS_CLUSTER_NODES: cluster.seeds.join(',') },
+    pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+  );
 }, 120_000);
 afterAll(async () => {
   await h?.close();
@@ -110,6 +113,10 @@ for (const signed of [true, false])
       );
       if (signed) {
         expect(Number(epoch.epoch)).toBe(2);
+        // the reload counted the writes the replaced copy lacked: the six reservations
+        expect(
+          logged.filter((l) => l.tenant === tenant && l.lostWrites !== undefined),
+        ).toMatchObject([{ lostWrites: 6 }]);
         expect(held).toBe(UNITS - 6);
         expect(await levels(tenant)).toEqual({ onHand: UNITS, reserved: UNITS });
         expect(inRedis).toBe(UNITS);
