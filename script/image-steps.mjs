@@ -12,15 +12,17 @@
  * - RUN: the same command with `sh -c` in the stage's WORKDIR. `--mount=type=cache` is npm's
  *   cache: this machine's (offline where it can). `apt-get install` is the base image's part: the
  *   packages must be installed on this machine (.ci/run installs tini).
- * - The run: ENTRYPOINT + CMD in the runtime folder with the image's ENV, as an unprivileged user
- *   (USER's, else nobody: the folder is root's, as in the image), against the local services in
- *   a vhost, database and Redis prefix of its own; waits until HEALTHCHECK's command passes;
- *   the CLI (production dependencies only) publishes an event the worker must apply; SIGTERM;
- *   the exit status must be 0.
+ * - The run, as `docker compose up --scale worker=3`: three ENTRYPOINT + CMD processes at once in
+ *   the runtime folder with the image's ENV, as an unprivileged user (USER's, else nobody: the
+ *   folder is root's, as in the image), each on an HTTP port of its own, against the local
+ *   services in a new vhost, database and Redis prefix; waits until HEALTHCHECK's command passes
+ *   for each; the CLI (production dependencies only) publishes an event a worker must apply;
+ *   SIGTERM to each; every exit status must be 0.
  *
- * Usage: node script/image-steps.mjs [--plan] [--keep]
- *   --plan  print the instructions and what each does here, run nothing
- *   --keep  leave the folders (printed) for a look afterwards
+ * Usage: node script/image-steps.mjs [--plan] [--keep] [--replicas N]
+ *   --plan        print the instructions and what each does here, run nothing
+ *   --keep        leave the folders (printed) for a look afterwards
+ *   --replicas N  how many workers to run (default 3)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -236,11 +238,9 @@ function asUser(user) {
   return { name, prefix: ['setpriv', `--reuid=${name}`, `--regid=${group}`, '--clear-groups'] };
 }
 
-/** Runs the stage as `docker run` would, checks it, stops it as `docker stop` does. */
-async function runStage(stage, names) {
-  const cwd = join(stage.root, stage.workdir);
-  const user = asUser(stage.user);
-  const port = await freePort();
+/** One container of the stage: its process, its environment, how it exited. */
+async function startReplica(stage, names, user, cwd, index) {
+  const port = await freePort(); // a container has a network of its own: here, a port
   const env = {
     PATH: process.env.PATH,
     // tini is PID 1 in the container; here it is not, and must adopt orphans to reap them
@@ -253,63 +253,83 @@ async function runStage(stage, names) {
     HTTP_PORT: String(port),
   };
   const argv = [...(stage.entrypoint ?? []), ...stage.cmd];
-  say(`run as ${user.name} in ${cwd}: ${argv.join(' ')} (HTTP_PORT=${port})`);
-  const child = spawn(user.prefix[0], [...user.prefix.slice(1), '--', ...argv], {
+  say(`worker ${index}: as ${user.name} in ${cwd}: ${argv.join(' ')} (HTTP_PORT=${port})`);
+  const replica = { index, env, exit: undefined };
+  replica.child = spawn(user.prefix[0], [...user.prefix.slice(1), '--', ...argv], {
     cwd,
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  let exit;
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
+  replica.exited = new Promise((resolve) =>
+    replica.child.on('exit', (code, signal) => {
+      replica.exit = { code, signal };
+      resolve(replica.exit);
     }),
   );
+  return replica;
+}
+
+/**
+ * Runs the stage as `docker compose up --scale worker=N` would (N containers started at once
+ * on a new database), checks them, stops them as `docker stop` does.
+ */
+async function runStage(stage, names, replicas) {
+  const cwd = join(stage.root, stage.workdir);
+  const user = asUser(stage.user);
+  const workers = [];
+  const asThem = (env, cmd) =>
+    spawnSync(user.prefix[0], [...user.prefix.slice(1), '--', ...cmd], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
   try {
-    const asThem = (cmd, options = {}) =>
-      spawnSync(user.prefix[0], [...user.prefix.slice(1), '--', ...cmd], {
-        cwd,
-        env,
-        encoding: 'utf8',
-        timeout: 30_000,
-        ...options,
-      });
+    for (let i = 1; i <= replicas; i++)
+      workers.push(await startReplica(stage, names, user, cwd, i));
     // HEALTHCHECK's own command, once a second, as Docker would (its start period is 120 s)
     const until = Date.now() + 180_000;
-    for (;;) {
-      if (exit) fail(`the worker exited (${JSON.stringify(exit)}) before it was ready`);
-      if (asThem(stage.health).status === 0) break;
-      if (Date.now() > until) fail('HEALTHCHECK did not pass within 180 s');
-      await sleep(1_000);
+    for (const w of workers) {
+      for (;;) {
+        if (w.exit)
+          fail(`worker ${w.index} exited (${JSON.stringify(w.exit)}) before it was ready`);
+        if (asThem(w.env, stage.health).status === 0) break;
+        if (Date.now() > until) fail(`worker ${w.index}: HEALTHCHECK did not pass within 180 s`);
+        await sleep(1_000);
+      }
     }
-    say('HEALTHCHECK passes: /readyz is 200');
+    say(`HEALTHCHECK passes on all ${replicas}: /readyz is 200`);
 
     // the image's CLI, on production dependencies only: an event published, applied, mirrored
+    const env = workers[0].env;
     const location = `IMG-${randomBytes(3).toString('hex')}`;
     const cli = ['node', 'dist/src/cli.js'];
-    const upsert = asThem([...cli, 'location', 'upsert', location, '--name', 'image steps']);
+    const upsert = asThem(env, [...cli, 'location', 'upsert', location, '--name', 'image steps']);
     if (upsert.status !== 0) fail(`inventory location upsert: ${upsert.stderr}`);
     for (const deadline = Date.now() + 60_000; ; await sleep(500)) {
-      const listed = asThem([...cli, 'locations', '--json']);
+      const listed = asThem(env, [...cli, 'locations', '--json']);
       if (listed.status === 0 && listed.stdout.includes(location)) break;
-      if (Date.now() > deadline)
-        fail(`the worker did not apply location.upserted: ${listed.stderr}`);
+      if (Date.now() > deadline) fail(`no worker applied location.upserted: ${listed.stderr}`);
     }
-    say(`the CLI published location.upserted ${location}; the worker applied it`);
+    say(`the CLI published location.upserted ${location}; a worker applied it`);
 
     const stopAt = Date.now();
-    child.kill('SIGTERM');
-    const limit = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const { code, signal } = await exited;
+    for (const w of workers) w.child.kill('SIGTERM');
+    const limit = setTimeout(() => workers.forEach((w) => w.child.kill('SIGKILL')), 30_000);
+    await Promise.all(workers.map((w) => w.exited));
     clearTimeout(limit);
     const took = ((Date.now() - stopAt) / 1000).toFixed(1);
-    if (code !== 0) fail(`after SIGTERM the worker exited with ${code ?? signal} in ${took} s`);
-    say(`SIGTERM: exited 0 in ${took} s`);
+    const bad = workers.filter((w) => w.exit.code !== 0);
+    if (bad.length) {
+      fail(
+        `after SIGTERM: ${bad.map((w) => `worker ${w.index} exited ${w.exit.code ?? w.exit.signal}`)}`,
+      );
+    }
+    say(`SIGTERM: all ${replicas} exited 0 within ${took} s`);
   } finally {
-    if (!exit) {
-      child.kill('SIGKILL');
-      await exited;
+    for (const w of workers.filter((w) => !w.exit)) {
+      w.child.kill('SIGKILL');
+      await w.exited;
     }
   }
 }
@@ -356,6 +376,9 @@ function cleanCopy(dir) {
 async function main() {
   const plan = process.argv.includes('--plan');
   const keep = process.argv.includes('--keep');
+  const at = process.argv.indexOf('--replicas');
+  const replicas = at > 0 ? Number(process.argv[at + 1]) : 3;
+  if (!(replicas >= 1)) fail('--replicas N: N at least 1');
   const steps = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
   if (plan) {
     build(steps, '', '', true);
@@ -381,7 +404,7 @@ async function main() {
     made = true;
     const perms = ['-q', 'set_permissions', '-p', names.vhost, 'guest', '.*', '.*', '.*'];
     spawnSync('rabbitmqctl', perms, { stdio: 'inherit' });
-    await runStage(stage, names);
+    await runStage(stage, names, replicas);
     say('all steps passed');
   } finally {
     if (made) await dropResources(names).catch((e) => say(`cleaning up: ${e}`));
