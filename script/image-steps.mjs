@@ -19,10 +19,11 @@
  *   for each; the CLI (production dependencies only) publishes an event a worker must apply;
  *   SIGTERM to each; every exit status must be 0.
  *
- * Usage: node script/image-steps.mjs [--plan] [--keep] [--replicas N]
- *   --plan        print the instructions and what each does here, run nothing
- *   --keep        leave the folders (printed) for a look afterwards
- *   --replicas N  how many workers to run (default 3)
+ * Usage: node script/image-steps.mjs [--plan] [--keep] [--replicas N] [--build-arg NAME=VALUE]
+ *   --plan                   print the instructions and what each does here, run nothing
+ *   --keep                   leave the folders (printed) for a look afterwards
+ *   --replicas N             how many workers to run (default 3)
+ *   --build-arg NAME=VALUE   as docker build's: NODE_VERSION=22 on Node 22
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -99,7 +100,7 @@ function aptPackages(command) {
 }
 
 /** Carries out the build: every instruction, in order. Returns the last stage. */
-function build(steps, work, context, plan) {
+function build(steps, work, context, plan, buildArgs = {}) {
   const args = {};
   const stages = new Map();
   let stage;
@@ -116,7 +117,7 @@ function build(steps, work, context, plan) {
     switch (instruction) {
       case 'ARG': {
         const [name, value = ''] = text.split('=');
-        args[name] = value;
+        args[name] = buildArgs[name] ?? value;
         break;
       }
       case 'FROM': {
@@ -379,9 +380,15 @@ async function main() {
   const at = process.argv.indexOf('--replicas');
   const replicas = at > 0 ? Number(process.argv[at + 1]) : 3;
   if (!(replicas >= 1)) fail('--replicas N: N at least 1');
+  // --build-arg NAME=VALUE, as docker build takes it
+  const buildArgs = Object.fromEntries(
+    process.argv
+      .flatMap((a, i) => (a === '--build-arg' ? [process.argv[i + 1] ?? ''] : []))
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
   const steps = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
   if (plan) {
-    build(steps, '', '', true);
+    build(steps, '', '', true, buildArgs);
     return;
   }
   const work = mkdtempSync(join(tmpdir(), 'inventory-image-'));
@@ -397,7 +404,7 @@ async function main() {
     const context = join(work, 'context');
     cleanCopy(context);
     say(`build context: a clean copy of the repository in ${context}`);
-    const stage = build(steps, work, context, false);
+    const stage = build(steps, work, context, false, buildArgs);
     if (!stage.cmd || !stage.health) fail('the last stage has no CMD or no HEALTHCHECK');
     say(`built: stage ${stage.name}, ${stage.image}, USER ${stage.user}`);
     spawnSync('rabbitmqctl', ['-q', 'add_vhost', names.vhost], { stdio: 'inherit' });
@@ -410,6 +417,7 @@ async function main() {
     if (made) await dropResources(names).catch((e) => say(`cleaning up: ${e}`));
     if (keep) say(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
+    say('cleaned up');
   }
 }
 

@@ -155,7 +155,7 @@ describe('docker-compose.yml', () => {
     expect(worker?.ports?.length).toBeGreaterThan(0);
     for (const port of worker?.ports ?? []) {
       if (typeof port === 'string') expect(port).toMatch(/^(127\.0\.0\.1::)?\d+$/);
-      else expect(port.published).toBeUndefined();
+      else expect([port.target, port.published]).toEqual([DEFAULTS.HTTP_PORT, undefined]);
     }
   });
 });
