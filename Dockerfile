@@ -2,9 +2,9 @@
 # The worker's image. `docker build -t inventory-worker .`; docker-compose.yml builds it too.
 # Node 24 (the current LTS); `--build-arg NODE_VERSION=22` builds on Node 22, also supported.
 #
-# Docker does not run on CI's machine: script/image-steps.sh runs these same steps without it on a
-# clean copy, then starts the worker as this image would and stops it (.ci/run runs it), and
-# test/deploy/image.test.ts keeps the two the same. Change both together.
+# Docker does not run on CI's machine: script/image-steps.mjs reads this file and carries out its
+# instructions without Docker on a clean copy, then runs the worker as this image would and stops
+# it (.ci/run runs it). An instruction or flag it does not know stops it: teach it, then use it.
 ARG NODE_VERSION=24
 
 # --- build: every dependency, the TypeScript compiled into dist/ -------------------------------

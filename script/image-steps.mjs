@@ -143,6 +143,8 @@ function build(steps, work, context, plan, buildArgs = {}) {
         break;
       case 'COPY': {
         const { flags: f, rest } = flags(text);
+        const unknown = Object.keys(f).filter((k) => k !== 'from');
+        if (unknown.length) fail(`COPY --${unknown[0]}: not understood here`);
         const parts = rest.split(/\s+/);
         const dest = parts.pop();
         const from = f.from === undefined ? undefined : stages.get(f.from);
@@ -164,6 +166,8 @@ function build(steps, work, context, plan, buildArgs = {}) {
       }
       case 'RUN': {
         const { flags: f, rest } = flags(text);
+        const unknown = Object.keys(f).filter((k) => k !== 'mount');
+        if (unknown.length) fail(`RUN --${unknown[0]}: not understood here`);
         if (f.mount !== undefined && !/^type=cache,target=\/root\/\.npm$/.test(f.mount)) {
           fail(`RUN --mount=${f.mount}: only npm's cache is understood here`);
         }
