@@ -257,6 +257,7 @@ export class Engine {
       nv,
       pairs: plan.pairs,
     };
+    if (meta.traceId !== undefined) fields.traceId = meta.traceId;
     for (const key of Object.keys(plan.args)) fields[key] = plan.args[key];
     if (due) fields.due = true;
     if (this.cluster) fields.cl = 1;
