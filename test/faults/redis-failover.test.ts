@@ -2,12 +2,14 @@
  * Scenario 12: Redis Cluster failover. `kill -9` of the master that serves a busy tenant (a
  * flash sale on scarce stock inside a mixed stream) while the worker consumes; its replica is
  * promoted (cluster-node-timeout 1 s). Replication is asynchronous, so the promoted replica may
- * lack the dead master's last writes, which MySQL may already have. The first script on the
+ * lack the dead master's last writes, which MySQL may already have: here it does, for sure (the
+ * replica is made to lag for 300 ms before the kill). The first script on the
  * promoted node finds the tenant's meta signed by the dead node (NODE_CHANGED) and writes
  * nothing; the worker reloads that tenant from the ledger under a new epoch and goes on. The
  * tenants of the other masters are not reloaded. Nothing lost, nothing doubled, no oversell,
  * the domain model's figures, ledger = stock_levels = Redis, the reconciliation clean.
  */
+import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { TenantKeys } from '../../src/engine/keys.js';
 import { report, size, sleep, World, type ScenarioResult } from './support/harness.js';
@@ -21,6 +23,8 @@ const EVENTS = size(6_000, 30_000);
 const UNITS = 150;
 const CARTS = size(2_000, 6_000);
 const SEED = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 1e6));
+/** how long the worker writes to the master while its replica reads nothing */
+const LAG_MS = 300;
 const RELOADED = 'tenant reloaded into Redis: its writes were made on another cluster node';
 
 let cluster: PrivateRedisCluster | undefined;
@@ -75,10 +79,21 @@ it(`kill -9 of a busy tenant's master mid-stream: replica promoted, tenant reloa
   await worker.start();
   const valid = oracle.validCount - setup.length;
   await w.reach(setup.length + Math.floor(valid * 0.3));
-  const atKill = (await w.processed()) - setup.length;
   const replica = await cluster.replicaOf(deadPort);
+  // The replica stops reading its master's stream, and 32 MB written to the master fill the
+  // socket buffers between them: what the worker writes next stays in the master's own output
+  // buffer (acknowledged to the worker, committed to MySQL, never on the replica), and is lost
+  // with the master. Without this, a loopback replica is rarely more than a write behind.
+  cluster.pause(replica);
+  const direct = new Redis(deadPort, '127.0.0.1', { maxRetriesPerRequest: 0 });
+  const junk = 'x'.repeat(4 << 20);
+  for (let i = 0; i < 8; i++) await direct.set(`junk:{${busy}}:${i}`, junk);
+  direct.disconnect();
+  await sleep(LAG_MS);
+  const atKill = (await w.processed()) - setup.length;
   const killedAt = Date.now();
   await cluster.kill9(deadPort);
+  cluster.resume(replica);
   // the replica serves the slot once the others agree its master failed
   const meta = new TenantKeys(w.prefix, busy).meta;
   while ((await cluster.masterOf(meta).catch(() => deadPort)) !== replica) await sleep(50);
@@ -116,6 +131,8 @@ it(`kill -9 of a busy tenant's master mid-stream: replica promoted, tenant reloa
     expect(worker.unexpectedExits).toBe(0);
     // the busy tenant, and only it, was reloaded from MySQL after the failover
     expect(reloads.map((r) => r.tenant)).toEqual([busy]);
+    // and the promoted replica had indeed lost writes that MySQL had
+    expect(reloads[0]!.lostWrites).toBeGreaterThan(0);
     expect(epochs).toEqual(Object.fromEntries(tenants.map((t) => [t, t === busy ? 2 : 1])));
     const held = (await w
       .knex('stock_levels')

@@ -508,6 +508,21 @@ export class PrivateRedisCluster {
     return Number(m[1]);
   }
 
+  /** SIGSTOP (`resume`: SIGCONT) of the node on `port`: a replica stops reading from its master. */
+  pause(port: number): void {
+    this.child(port).kill('SIGSTOP');
+  }
+
+  resume(port: number): void {
+    this.child(port).kill('SIGCONT');
+  }
+
+  private child(port: number): ChildProcess {
+    const child = this.nodes.find((x) => x.port === port)?.child;
+    if (!child) throw new Error(`no live node on ${port}`);
+    return child;
+  }
+
   /** `kill -9` of the node on `port`: what it had not replicated is gone. */
   async kill9(port: number): Promise<void> {
     const n = this.nodes.find((x) => x.port === port);
