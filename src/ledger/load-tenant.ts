@@ -1,3 +1,5 @@
+import { Cluster } from 'ioredis';
+import { callScript } from '../engine/call-script.js';
 import { scanKeys, type RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
@@ -34,8 +36,11 @@ export class TenantLoader {
   private readonly log: Logger;
   private readonly pageSize: number;
   private readonly now: () => number;
+  /** '1' on a Redis Cluster: a load signs meta with its node (publishEpoch-1.lua) */
+  private readonly cluster: string;
 
   constructor(private readonly o: TenantLoaderOptions) {
+    this.cluster = o.redis instanceof Cluster ? '1' : '0';
     this.log = o.logger.child({ component: 'tenant-loader' });
     this.pageSize = o.pageSize ?? 1000;
     this.now = o.now ?? Date.now;
@@ -142,7 +147,7 @@ export class TenantLoader {
         const markers = await copyMarkers(c);
         const network = await copyNetwork(c);
         published = next;
-        await this.o.redis.hset(keys.meta, 'epoch', String(next));
+        await callScript(this.o.redis, 'publishEpoch', [keys.meta], [String(next), this.cluster]);
         // Events committed in MySQL whose marker the replaced copy lacked: writes its node never
         // got (a promoted replica's lost writes). At least this many: a marker of an event
         // whose payload was still on its way to MySQL counts against it.

@@ -113,6 +113,9 @@ for (const signed of [true, false])
       );
       if (signed) {
         expect(Number(epoch.epoch)).toBe(2);
+        // the reload signed meta with the node it loaded the tenant on
+        const port = await cluster.masterOf(meta);
+        expect(await h.s.redis.hget(meta, 'node')).toBe(await cluster.cli(port, 'CLUSTER', 'MYID'));
         // the reload counted the writes the replaced copy lacked: the six reservations
         expect(
           logged.filter((l) => l.tenant === tenant && l.lostWrites !== undefined),

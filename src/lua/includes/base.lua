@@ -6,8 +6,8 @@
 
   Every script takes the same three leading keys:
     KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY);
-                               on a Redis Cluster, field `node`: the id of the node that made
-                               the tenant's writes since it was loaded (see NODE_CHANGED)
+                               on a Redis Cluster, field `node`: the id of the node the
+                               tenant was loaded on (publishEpoch-1.lua; see NODE_CHANGED)
     KEYS[2] event marker       string: the outbox entry id of the event's first application
     KEYS[3] outbox stream      one entry per applied event, field `p` = JSON payload
   then the script's own fixed keys, then one stock hash per entry of `pairs`, then (scripts
@@ -105,9 +105,10 @@ local function begin(stockBase)
     return nil, { -4 } -- STALE_NETWORK
   end
   -- Writes reach a cluster replica asynchronously: a replica promoted when its master died may
-  -- lack the master's last writes, which MySQL may already have. The node that writes first
-  -- after a load signs meta; a script on any other node (it has the signature replicated, or
-  -- the slot moved) writes nothing, and the worker reloads the tenant from the ledger.
+  -- lack the master's last writes, which MySQL may already have. The load signed meta with the
+  -- node it loaded the tenant on; a script on any other node (it has the signature replicated,
+  -- or the slot moved) writes nothing, and the worker reloads the tenant from the ledger. Meta
+  -- loaded by a worker older than the signature is signed by the first script instead.
   if A.cl then
     local here = rcall('CLUSTER', 'MYID')
     if meta[3] ~= here then

@@ -1,5 +1,5 @@
-import type { RedisClient } from '../engine/redis-client.js';
-import { defineScripts, type ScriptSpec } from '../engine/lua-scripts.js';
+import type { RedisClient } from './redis-client.js';
+import { defineScripts, type ScriptSpec } from './lua-scripts.js';
 
 type Run = (...args: (string | number)[]) => Promise<unknown>;
 
