@@ -5,7 +5,7 @@
  * flash sale and a mixed stream run on a worker, and everything ends exact: no oversell,
  * the domain model's figures, ledger = stock_levels = Redis, the reconciliation (which SCANs
  * every master) clean, /metrics and /readyz answering, BullMQ's cart-expiry jobs on the
- * cluster, and the CLI's stock, rebuild and reconcile on it.
+ * cluster, and the CLI's stock, stats, rebuild and reconcile on it.
  */
 import { afterAll, expect, it } from 'vitest';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
@@ -143,6 +143,10 @@ it(`on a Redis Cluster: tenants on every master, a flash sale and a ${EVENTS}-ev
       reserved: UNITS,
       onHand: UNITS,
     });
+    const stats = await inventory(['stats', '--tenant', flash, '--json'], env);
+    expect(stats.code, stats.stderr).toBe(0);
+    // the outbox lag read on the cluster (null when Redis did not answer)
+    expect(JSON.parse(stats.stdout)).toMatchObject({ outbox: { entries: 0 } });
     const rebuilt = await inventory(['rebuild'], env);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stdout).toContain(`rebuilt ${tenants.length} tenant(s)`);
