@@ -11,8 +11,11 @@ export default defineConsumer({
     delta: z
       .number()
       .int('must be a whole number')
+      .min(-1e9, 'is too large')
+      .max(1e9, 'is too large')
       .refine((d) => d !== 0, 'must not be zero')
-      .refine((d) => Math.abs(d) <= 1e9, 'is too large'),
+      // the refinement, as JSON Schema says it (docs/schemas/)
+      .meta({ not: { const: 0 } }),
     reason: z
       .string()
       .min(1)
