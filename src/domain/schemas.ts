@@ -41,6 +41,9 @@ export const tenantString = z
     'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)',
   );
 
+/** A reason code (`stock.adjusted`): the same rules as ids, up to 64 characters. */
+export const reasonString = identifier(64);
+
 /** An event's `source`: the same rules as ids, up to 255 characters. */
 export const sourceString = identifier(255);
 
@@ -279,7 +282,11 @@ export const cloudEventSchema = z.looseObject({
   id: idString,
   source: sourceString,
   type: z.string().min(1).max(64),
-  time: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' }).optional(),
+  // bounded as the event's occurredAt is (eventMetaSchema)
+  time: z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 timestamp' })
+    .max(64, 'must be at most 64 characters')
+    .optional(),
   tenant: tenantString.optional(),
   datacontenttype: z.string().optional(),
   data: z.unknown(),
