@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { E2E } from '../e2e/harness.js';
 import { contractAjv, contractViolation } from '../support/contract.js';
-import { publishEvents } from '../support/rabbit.js';
+import { collectAnnouncements, publishEvents } from '../support/rabbit.js';
 import { waitFor } from '../support/worker.js';
 import {
   CONSUMED_TYPES,
@@ -17,6 +17,7 @@ import {
   mutation,
   refinementBroken,
   validEvent,
+  type Mutation,
   workerVerdict,
   type Json,
 } from './mutations.js';
@@ -123,23 +124,27 @@ describe('through a real worker: the DLQ gets exactly what the schema rejects', 
     await h?.close();
   });
 
-  test('a generated sample of 150 events', async () => {
+  test('a generated sample of 150 events, and each refinement', async () => {
     const tenant = h.tenant('ct');
     // transfer.received before its shipment waits through the retry tiers (71 s): left out here
     const types = CONSUMED_TYPES.filter((t) => t !== 'transfer.received');
-    const samples = fc
-      .sample(
-        fc.tuple(fc.constantFrom(...types), fc.array(mutation, { minLength: 0, maxLength: 2 })),
-        { numRuns: 150, seed: Number(process.env.CONTRACT_SEED ?? 20261202) },
-      )
-      .map(([type, ms], n) => {
-        const event = ms.reduce((e, m) => mutate(e, m), validEvent(type, n, tenant));
-        // the tenant is never mutated away: every event stays this test's; publishEvents fills
-        // in specversion and source when absent, so the verdicts are on what it sends
-        return JSON.parse(
-          JSON.stringify({ specversion: '1.0', source: '/test', ...event, tenant }),
-        ) as Obj;
-      });
+    const generated = fc.sample(
+      fc.tuple(fc.constantFrom(...types), fc.array(mutation, { minLength: 0, maxLength: 2 })),
+      { numRuns: 150, seed: Number(process.env.CONTRACT_SEED ?? 20261202) },
+    );
+    // and one event breaking each refinement, so the real path shows them too
+    const refinements: [string, Mutation[]][] = [
+      ['transfer.created', [{ kind: 'same-locations' }]],
+      ['order.placed', [{ kind: 'place', value: '   ' }]],
+    ];
+    const samples = [...generated, ...refinements].map(([type, ms], n) => {
+      const event = ms.reduce((e, m) => mutate(e, m), validEvent(type, n, tenant));
+      // the tenant is never mutated away: every event stays this test's; publishEvents fills
+      // in specversion and source when absent, so the verdicts are on what it sends
+      return JSON.parse(
+        JSON.stringify({ specversion: '1.0', source: '/test', ...event, tenant }),
+      ) as Obj;
+    });
     // through the shared helper, told these break the contract on purpose; an id that is not a
     // string cannot be an AMQP message-id, so those go raw
     const stringIds = samples.filter((e) => typeof e.id === 'string');
@@ -197,7 +202,46 @@ describe('through a real worker: the DLQ gets exactly what the schema rejects', 
       `broker sample: ${samples.length} events, ${dead.size} dead-lettered, ${kept.length} ` +
         `recorded, ${known.length} breaking a refinement only the worker checks`,
     );
+    expect(known.length).toBeGreaterThanOrEqual(refinements.length);
+    for (const n of known) expect(dead.has(n), `refinement #${n}`).toBe(true);
     expect(dead.size).toBeGreaterThan(30);
     expect(kept.length).toBeGreaterThan(10);
+  });
+
+  test('the announcement collector fails loudly on an announcement that breaks its schema', async () => {
+    const c = await collectAnnouncements(h.url);
+    const good = {
+      specversion: '1.0',
+      id: '/test#x#0',
+      source: '/inventory-worker',
+      type: 'inventory.shortage',
+      time: '2026-11-23T10:15:00.000Z',
+      tenant: 'acme',
+      datacontenttype: 'application/json',
+      dataschema: 'urn:inventory-worker:schema:inventory.shortage:v1',
+      data: {
+        causationId: 'x',
+        causationSource: '/test',
+        causationType: 'stock.counted',
+        sku: 'A',
+        locationId: 'default',
+        available: -1,
+      },
+    };
+    // as the worker publishes: valid, then one whose data lost a field
+    const bad = { ...good, id: '/test#x#1', data: { ...good.data, available: undefined } };
+    await h.publishRaw(
+      [good, bad].map((e) => ({
+        exchange: 'inventory.events',
+        routingKey: e.type,
+        body: Buffer.from(JSON.stringify(e)),
+        options: { contentType: 'application/cloudevents+json', messageId: e.id },
+      })),
+    );
+    await waitFor(() => c.events.length === 2, 10_000, 'both announcements');
+    expect(c.violations).toHaveLength(1);
+    expect(c.violations[0]).toMatch(/inventory.shortage \/test#x#1 breaks its schema.*available/);
+    expect(() => c.assertValid()).toThrow(/break the contract/);
+    await expect(c.close()).rejects.toThrow(/break the contract/);
   });
 });
