@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { E2E } from '../e2e/harness.js';
-import { contractAjv, contractViolation } from '../support/contract.js';
+import { contractViolation } from '../support/contract.js';
 import { collectAnnouncements, publishEvents } from '../support/rabbit.js';
 import { waitFor } from '../support/worker.js';
 import {
