@@ -3,7 +3,8 @@
  * The layers of the code, as an executable rule (`npm run lint` runs it; docs/architecture.md,
  * "Layers", draws the same picture). From the bottom:
  *
- *   kernel     src/errors/, src/secrets.ts, src/tls.ts, src/exit-codes.ts: import nothing of ours
+ *   kernel     src/errors/, src/secrets.ts, src/tls.ts, src/amqp-address.ts, src/exit-codes.ts:
+ *              import nothing of ours
  *   domain     src/domain/: the model, no I/O; imports only errors
  *   engine     src/engine/ (the Lua scripts), consumers/, src/config.ts, src/logger.ts
  *   I/O        src/ledger/ and src/broker/ (neither imports the other); then src/reconcile/;
@@ -16,7 +17,7 @@
  * Nothing imports upward or in a circle. Tests may import anything.
  */
 const OURS = '^(src|consumers|jobs|migrations)/';
-const KERNEL = '^src/(errors/|secrets\\.ts$|tls\\.ts$|exit-codes\\.ts$)';
+const KERNEL = '^src/(errors/|secrets\\.ts$|tls\\.ts$|amqp-address\\.ts$|exit-codes\\.ts$)';
 const ENTRIES = '^src/(main|worker-thread|cli)\\.ts$';
 
 /** A rule: what `from` must not import. */
@@ -27,7 +28,7 @@ module.exports = {
     forbid('no-circular', 'no import cycles', {}, { circular: true }),
     forbid(
       'kernel-imports-nothing',
-      'errors, secrets, tls and exit codes import nothing of ours',
+      'errors, secrets, tls, AMQP addresses and exit codes import nothing of ours',
       { path: KERNEL },
       { path: OURS, pathNot: '^src/errors/' },
     ),

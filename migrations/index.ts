@@ -23,6 +23,7 @@ import * as m024 from './024_add_stock_levels_sell_policy.js';
 import * as m025 from './025_add_waiting_to_bi_stock_daily_changes.js';
 import * as m026 from './026_add_waiting_to_bi_holds_by_state.js';
 import * as m030 from './030_create_bi_accounts.js';
+import * as m031 from './031_add_processed_events_trace_id.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -55,6 +56,7 @@ const migrations: Record<string, Knex.Migration> = {
   '025_add_waiting_to_bi_stock_daily_changes': m025,
   '026_add_waiting_to_bi_holds_by_state': m026,
   '030_create_bi_accounts': m030,
+  '031_add_processed_events_trace_id': m031,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { tenantString } from './domain/schemas.js';
 import { maskUrl, truncate } from './secrets.js';
 import { mysqlUrlWantsTls, readServiceTls, type ServiceTls } from './tls.js';
+import { amqpNodes } from './amqp-address.js';
 
 const SECOND = 1;
 const MINUTE = 60 * SECOND;
@@ -49,8 +50,23 @@ const readableFile = z
 
 /** Environment variables the worker reads, with their defaults. */
 const schema = z.object({
-  /** @default amqp://guest:guest@127.0.0.1:5672 */
-  AMQP_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  /**
+   * A cluster: its nodes, comma-separated, full URLs or `host:port` after the first (see
+   * src/amqp-address.ts). @default amqp://guest:guest@127.0.0.1:5672
+   */
+  AMQP_URL: z
+    .string()
+    .superRefine((v, ctx) => {
+      try {
+        amqpNodes(v);
+      } catch (e) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be amqp:// or amqps:// URLs naming a host, comma-separated: ${(e as Error).message}`,
+        });
+      }
+    })
+    .default('amqp://guest:guest@127.0.0.1:5672'),
   /** @default redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** The database is created if missing. @default mysql://root@127.0.0.1:3306/inventory */

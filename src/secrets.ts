@@ -28,6 +28,8 @@ export function maskCredentials(text: string): string {
  * name, when the scheme has no `//`: `amqp:user:password@host` gives `amqp:***@host`).
  */
 export function maskUrl(value: string): string {
+  // a list of URLs (a cluster's nodes): each masked
+  if (value.includes(',')) return value.split(',').map(maskUrl).join(',');
   const at = value.lastIndexOf('@');
   if (at < 0) return value;
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(value)?.[0] ?? '';

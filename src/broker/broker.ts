@@ -11,6 +11,7 @@ import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { toError } from '../errors/to-error.js';
 import { Acker } from './acker.js';
 import { declareTopology, MAIN_QUEUE, type QueueType } from './topology.js';
+import { amqpNodes, nextNodeDelay, RotatingAddress } from './amqp-nodes.js';
 
 /**
  * The consuming connection's channel; a reconnect makes a new one and the old one's deliveries
@@ -40,6 +41,7 @@ const FRAME_MIN_SIZE = 4096;
 const HEADER_FRAME_RESERVE = 8192;
 
 export interface BrokerOptions {
+  /** `AMQP_URL`: one node, or a cluster's nodes (see amqp-nodes.ts) */
   url: string;
   /** TLS material for an amqps: URL (config `AMQP_TLS_*`) */
   tls?: TlsFiles;
@@ -105,10 +107,21 @@ export class Broker {
     setup: (model: ChannelModel) => Promise<void>,
   ): Promise<RecoveringChannelModel> {
     const log = this.options.logger.child({ connection: role });
-    const connection = await amqp.connect(this.options.url, {
+    // amqplib reconnects to the address it was given: a rotating one moves on to the next node
+    // of a cluster before each retry (the current node is gone, or refuses).
+    const address = new RotatingAddress(amqpNodes(this.options.url));
+    const connection = await amqp.connect(address, {
       ...amqpSocketOptions(this.options.tls),
       clientProperties: { connection_name: `inventory-worker ${role}` },
-      recovery: { initialDelay: 200, maxDelay: 5_000, initialMaxRetries: 10, setup },
+      recovery: {
+        initialMaxRetries: 10 * address.count,
+        calculateDelay: (attempt) =>
+          nextNodeDelay(address, attempt, { firstMs: 200, maxMs: 5_000 }),
+        setup: async (model: ChannelModel) => {
+          await setup(model);
+          log.info({ node: address.current.label }, 'broker connected');
+        },
+      },
     });
     connection.on('disconnect', (err: Error) =>
       log.warn({ err: err.message }, 'broker connection lost; reconnecting'),

@@ -13,6 +13,7 @@ import { printable } from './printable.js';
 import { carryOrigin } from './tenants.js';
 import { maskCredentials } from '../secrets.js';
 import { DLQ, RETRY_DELAYS_MS, retryQueueName } from './topology.js';
+import type { TraceContext } from '../domain/trace-context.js';
 
 /**
  * How many times a message was already tried. The retry path counts in `x-attempts`, and only
@@ -68,12 +69,26 @@ export async function deadLetter(
   broker: Broker,
   msg: ConsumeMessage,
   reason: string,
+  trace?: TraceContext,
 ): Promise<void> {
   await publishCarried(broker, DLQ, msg, {
     'x-error-reason': truncateUtf8(printable(maskCredentials(reason)), MAX_REASON_BYTES),
     'x-error-at': new Date().toISOString(),
     'x-attempts': attemptsOf(msg) + 1,
+    ...traceHeaders(trace),
   });
+}
+
+/**
+ * The event's trace context as AMQP headers, for a dead letter (where tools look for it first)
+ * and an announcement: W3C names, as the OpenTelemetry amqplib instrumentation writes them.
+ */
+export function traceHeaders(trace: TraceContext | undefined): Record<string, string> {
+  if (!trace) return {};
+  return {
+    traceparent: trace.traceparent,
+    ...(trace.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
+  };
 }
 
 /**

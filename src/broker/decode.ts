@@ -3,9 +3,10 @@ import type { Consumer } from '../../consumers/consumer.js';
 import { consumers } from '../../consumers/index.js';
 import { cloudEventSchema, describeIssues } from '../domain/schemas.js';
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
+import { parseTraceContext, type TraceContext } from '../domain/trace-context.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import type { DeadLetterReason } from '../errors/reasons.js';
-import { propertyString } from './headers.js';
+import { headerValue, propertyString } from './headers.js';
 import { authoriseTenant, type TenantRules } from './tenants.js';
 
 const CONTENT_TYPES = new Set(['application/cloudevents+json', 'application/json']);
@@ -13,6 +14,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface DecodedEvent {
   meta: EventMeta;
+  /** the event's trace context (its `traceparent` attribute, else the AMQP header), if valid */
+  trace?: TraceContext;
   consumer: Consumer;
   command: Command;
   orderingKeys: string[];
@@ -76,17 +79,60 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   if (!consumer) fail('unknown-type', `unknown event type "${e.type}"`);
   const data = consumer!.data.safeParse(e.data);
   if (!data.success) fail('invalid', `invalid ${e.type} data: ${describeIssues(data.error)}`);
+  const trace = traceContextOf(e, properties.headers);
   const meta: EventMeta = {
     tenant,
     source: e.source,
     id: e.id,
     type: e.type,
     occurredAt: e.time ?? new Date().toISOString(),
+    ...(trace ? { traceId: trace.traceId } : {}),
   };
   return {
     meta,
+    ...(trace ? { trace } : {}),
     consumer: consumer!,
     command: consumer!.command(data.data, { tenant, cartTtlMs: options.cartTtlMs(tenant) }),
     orderingKeys: consumer!.orderingKeys(data.data).map((k) => `${tenant}\x1f${k}`),
   };
+}
+
+/**
+ * The trace context of an event: the CloudEvents attributes `traceparent` and `tracestate`, or,
+ * when the envelope has no `traceparent`, the AMQP headers of those names (where the
+ * OpenTelemetry amqplib instrumentation puts them). Read only from where it was found.
+ */
+export function traceContextOf(
+  attributes: Record<string, unknown>,
+  headers: unknown,
+): TraceContext | undefined {
+  if (attributes.traceparent !== undefined)
+    return parseTraceContext(attributes.traceparent, attributes.tracestate);
+  return parseTraceContext(headerValue(headers, 'traceparent'), headerValue(headers, 'tracestate'));
+}
+
+/**
+ * The trace context of a message that could not be decoded, as far as it can be read: from
+ * its body when that is a JSON object (of at most `maxBytes`), else from its headers. For the
+ * dead letter's headers; never throws.
+ */
+export function traceContextOfUndecoded(
+  msg: ConsumeMessage,
+  maxBytes: number,
+): TraceContext | undefined {
+  let attributes: Record<string, unknown> = {};
+  if (msg.content.length <= maxBytes) {
+    try {
+      const json: unknown = JSON.parse(msg.content.toString('utf8'));
+      if (json !== null && typeof json === 'object' && !Array.isArray(json))
+        attributes = json as Record<string, unknown>;
+    } catch {
+      // not JSON (or nested past the stack): the headers only
+    }
+  }
+  try {
+    return traceContextOf(attributes, msg.properties.headers);
+  } catch {
+    return undefined;
+  }
 }

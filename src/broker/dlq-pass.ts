@@ -3,14 +3,10 @@
  * RabbitMQ version, queue type or policy turns into losing dead letters (docs/architecture.md,
  * "Queues, retry tiers, dead letters").
  */
-import amqp, {
-  type ChannelModel,
-  type ConfirmChannel,
-  type GetMessage,
-  type Options,
-} from 'amqplib';
+import { type ChannelModel, type ConfirmChannel, type GetMessage, type Options } from 'amqplib';
 import { propertyString, republishableHeaders } from './headers.js';
 import { amqpUser, carryOrigin } from './tenants.js';
+import { connectFirst } from './amqp-nodes.js';
 import { DLQ } from './topology.js';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 
@@ -118,7 +114,7 @@ export async function passDeadLetters(
   visit: (m: GetMessage, position: number, ch: ConfirmChannel) => Promise<Visit>,
   options: { tls?: TlsFiles | undefined; prepare?: (ch: ConfirmChannel) => void } = {},
 ): Promise<void> {
-  const conn = await amqp.connect(url, amqpSocketOptions(options.tls));
+  const conn = await connectFirst(url, amqpSocketOptions(options.tls));
   try {
     await lockPass(conn, 30_000);
     const ch = await conn.createConfirmChannel();

@@ -1,4 +1,4 @@
-import amqp, { type ConfirmChannel, type GetMessage } from 'amqplib';
+import type { ConfirmChannel, GetMessage } from 'amqplib';
 import {
   displayableHeaders,
   headerCount,
@@ -16,6 +16,7 @@ import {
   type Visit,
 } from './dlq-pass.js';
 import { amqpUser, carryOrigin } from './tenants.js';
+import { connectFirst } from './amqp-nodes.js';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { COMMERCE_EXCHANGE, DLQ } from './topology.js';
 
@@ -187,7 +188,7 @@ export async function replayDeadLetters(
 
 /** Empties the DLQ; returns how many messages were removed. */
 export async function purgeDeadLetters(url: string, tls?: TlsFiles): Promise<number> {
-  const conn = await amqp.connect(url, amqpSocketOptions(tls));
+  const conn = await connectFirst(url, amqpSocketOptions(tls));
   try {
     const ch = await conn.createChannel();
     const { messageCount } = await ch.purgeQueue(DLQ);

@@ -1,6 +1,7 @@
-import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { amqpSocketOptions, type TlsFiles } from '../tls.js';
 import { INVENTORY_EXCHANGE } from './topology.js';
+import { connectFirst } from './amqp-nodes.js';
 
 export interface LazyPublisher {
   /** Publishes on inventory.events and resolves once the broker confirmed it. */
@@ -16,7 +17,7 @@ export function lazyPublisher(url: string, tls?: TlsFiles): LazyPublisher {
   let opening: Promise<{ conn: ChannelModel; ch: ConfirmChannel }> | undefined;
   const open = () =>
     (opening ??= (async () => {
-      const conn = await amqp.connect(url, amqpSocketOptions(tls));
+      const conn = await connectFirst(url, amqpSocketOptions(tls));
       const ch = await conn.createConfirmChannel();
       await ch.assertExchange(INVENTORY_EXCHANGE, 'topic', { durable: true });
       return { conn, ch };

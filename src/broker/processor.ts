@@ -1,17 +1,23 @@
 import type { ConsumeMessage } from 'amqplib';
-import { announcementEvent } from '../domain/announcement-schemas.js';
+import { announcementEvent, WORKER_SOURCE } from '../domain/announcement-schemas.js';
 import { announce } from '../domain/announcements.js';
 import { cartExpiryEvent } from '../domain/cart-expiry.js';
 import type { Command, EventMeta, LedgerSink, OutboxPayload } from '../domain/types.js';
+import type { TraceContext } from '../domain/trace-context.js';
 import type { DueCart, Engine } from '../engine/engine.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { reasonText } from '../errors/reasons.js';
 import { toError } from '../errors/to-error.js';
 import type { Logger } from '../logger.js';
 import type { Broker, Session } from './broker.js';
-import { deadLetter, retryLater } from './dead-letter.js';
+import { deadLetter, retryLater, traceHeaders } from './dead-letter.js';
 import type { CrashGuard } from './crash-guard.js';
-import { decode, type DecodedEvent, type DecodeOptions } from './decode.js';
+import {
+  decode,
+  traceContextOfUndecoded,
+  type DecodedEvent,
+  type DecodeOptions,
+} from './decode.js';
 import { propertyString } from './headers.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { INVENTORY_EXCHANGE } from './topology.js';
@@ -207,23 +213,24 @@ export class Processor {
         err instanceof PermanentError
           ? reasonText(err.reason, err.message)
           : reasonText('malformed', err.message);
+      const trace = traceContextOfUndecoded(msg, this.o.maxBytes);
       return this.settle(
         msg,
         session,
         'dead-letter',
-        () => deadLetter(this.o.broker, msg, reason),
+        () => deadLetter(this.o.broker, msg, reason, trace),
         // not decoded: the AMQP message id and routing key are all there is to name it by
         { eventId: propertyString(msg.properties.messageId), type: msg.fields.routingKey, reason },
       );
     }
-    const { meta } = event;
+    const { meta, trace } = event;
     const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
     const known = this.processing.get(msg);
     if (known) Object.assign(known, ctx);
     let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
     try {
       applied = await this.serializer.run(event.orderingKeys, () =>
-        this.applyDurably(event.meta, event.command),
+        this.applyDurably(event.meta, event.command, trace),
       );
     } catch (e) {
       const err = toError(e);
@@ -233,7 +240,7 @@ export class Processor {
           msg,
           session,
           'dead-letter',
-          () => deadLetter(this.o.broker, msg, reason),
+          () => deadLetter(this.o.broker, msg, reason, trace),
           {
             ...ctx,
             reason,
@@ -257,7 +264,7 @@ export class Processor {
     const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
     if (p) {
       try {
-        await this.announce(p);
+        await this.announce(p, trace);
       } catch (e) {
         // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
         log.warn(
@@ -289,6 +296,7 @@ export class Processor {
   async applyDurably(
     meta: EventMeta,
     command: Command,
+    trace?: TraceContext,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
     let rounds = 0;
     for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
@@ -297,7 +305,7 @@ export class Processor {
       });
       if (r.status === 'expire-first') {
         rounds++;
-        await this.expireDue(meta, r.due);
+        await this.expireDue(meta, r.due, trace);
         continue;
       }
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
@@ -324,13 +332,13 @@ export class Processor {
    * so stock an expired cart still holds never refuses a reservation while the job runner is
    * behind or down. Each expiry is durable and announced before the reservation is retried.
    */
-  private async expireDue(by: EventMeta, due: DueCart[]): Promise<void> {
+  private async expireDue(by: EventMeta, due: DueCart[], trace?: TraceContext): Promise<void> {
     await Promise.all(
       due.map(async (d) => {
         const { meta, command } = cartExpiryEvent({ tenant: by.tenant, ...d });
         const r = await this.applyDurably(meta, command);
         // a duplicate was applied by its job, which announces it
-        if (r.payload && !r.duplicate) await this.announce(r.payload);
+        if (r.payload && !r.duplicate) await this.announce(r.payload, trace);
       }),
     );
     this.o.logger.info(
@@ -339,15 +347,20 @@ export class Processor {
     );
   }
 
-  /** Publishes what the payload announces and resolves once the broker confirmed all of it. */
-  async announce(p: OutboxPayload): Promise<void> {
+  /**
+   * Publishes what the payload announces and resolves once the broker confirmed all of it. The
+   * causing event's trace context goes with each announcement, as CloudEvents attributes and
+   * as AMQP headers.
+   */
+  async announce(p: OutboxPayload, trace?: TraceContext): Promise<void> {
+    const headers = traceHeaders(trace);
     await Promise.all(
       announce(p).map((a) =>
         this.o.broker.publish(
           INVENTORY_EXCHANGE,
           a.type,
-          Buffer.from(JSON.stringify(announcementEvent(a))),
-          { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type },
+          Buffer.from(JSON.stringify(announcementEvent(a, WORKER_SOURCE, headers))),
+          { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
         ),
       ),
     );

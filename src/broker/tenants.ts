@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { headerString, propertyString } from './headers.js';
+import { amqpNodes } from '../amqp-address.js';
 
 /** The header carrying the user that first published a message (see above). */
 export const ORIGIN_HEADER = 'x-original-user-id';
@@ -52,9 +53,8 @@ export const tenantListed = (config: Pick<Config, 'TENANTS'>, tenant: string): b
  * that differs by one byte makes the broker close the publishing channel.
  */
 export function amqpUser(url: string): string {
-  const parts = new URL(url);
-  if (parts.username === '' && parts.password === '') return 'guest';
-  return unescape(parts.username);
+  // every node of a cluster is reached as one user (amqpNodes checks it)
+  return amqpNodes(url)[0]!.username;
 }
 
 /** Who first published a message, as far as the broker vouches for it. */

@@ -1,4 +1,5 @@
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
+import { connectFirst } from '../broker/amqp-nodes.js';
 import type { Command } from 'commander';
 import { amqpUser, tenantListed } from '../broker/tenants.js';
 import { COMMERCE_EXCHANGE } from '../broker/topology.js';
@@ -293,7 +294,7 @@ export function registerDemo(program: Command, config: () => Config): void {
       await within(migrate(c.MYSQL_URL, c.tls.mysql), 30_000, 'MySQL');
       const knex = createKnex(c.MYSQL_URL, { max: 2, tls: c.tls.mysql });
       const conn = await within(
-        amqp.connect(c.AMQP_URL, amqpSocketOptions(c.tls.amqp)),
+        connectFirst(c.AMQP_URL, amqpSocketOptions(c.tls.amqp)),
         10_000,
         'RabbitMQ',
       );

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
+import { connectFirst } from '../broker/amqp-nodes.js';
 import type { Command } from 'commander';
 import { amqpUser, tenantListed } from '../broker/tenants.js';
 import { COMMERCE_EXCHANGE } from '../broker/topology.js';
@@ -39,7 +39,7 @@ export async function publishEvent(
       EXIT.usage,
     );
   const id = `cli-${randomUUID()}`;
-  const conn = await amqp.connect(config.AMQP_URL, amqpSocketOptions(config.tls.amqp));
+  const conn = await connectFirst(config.AMQP_URL, amqpSocketOptions(config.tls.amqp));
   try {
     const ch = await conn.createConfirmChannel();
     const body = {

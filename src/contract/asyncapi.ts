@@ -160,6 +160,11 @@ const deadLetter: Doc = {
         description: 'With TENANT_FROM_USER: the RabbitMQ user that published it.',
       },
       'x-death': { type: 'array', description: "RabbitMQ's own, when RabbitMQ dead-lettered it." },
+      traceparent: {
+        type: 'string',
+        description: "The message's W3C trace context, when it had a valid one (tracing).",
+      },
+      tracestate: { type: 'string', description: 'With traceparent, when it had one.' },
     },
   },
   payload: { description: 'The original body, byte for byte (it may not be JSON at all).' },

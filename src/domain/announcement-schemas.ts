@@ -199,13 +199,27 @@ export const announcementEnvelope = z.strictObject({
   tenant: tenantString,
   datacontenttype: z.literal('application/json'),
   dataschema: z.string().regex(/^urn:inventory-worker:schema:inventory\./),
+  // the CloudEvents distributed-tracing extension: the causing event's trace context, when it
+  // had a valid one (trace-context.ts)
+  traceparent: z
+    .string()
+    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
+  tracestate: z.string().optional(),
   data: z.record(z.string(), z.unknown()),
 });
+
+/** Extension attributes an announcement may carry: the causing event's trace context. */
+export interface TraceAttributes {
+  traceparent?: string;
+  tracestate?: string;
+}
 
 /** The CloudEvent (structured JSON mode) that carries an announcement. */
 export function announcementEvent(
   a: Announcement,
   source: string = WORKER_SOURCE,
+  trace: TraceAttributes = {},
 ): z.input<typeof announcementEnvelope> {
   return {
     specversion: '1.0',
@@ -216,6 +230,8 @@ export function announcementEvent(
     tenant: a.tenant,
     datacontenttype: 'application/json',
     dataschema: dataschemaOf(a.type),
+    ...(trace.traceparent !== undefined ? { traceparent: trace.traceparent } : {}),
+    ...(trace.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     data: a.data,
   };
 }

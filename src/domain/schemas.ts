@@ -95,6 +95,11 @@ export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
   id: idString,
   type: z.string().min(1).max(64),
   occurredAt: z.string().min(1).max(64),
+  // 32 lower-case hex digits (trace-context.ts): the Lua scripts copy it into the payload as is
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
 });
 
 export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [

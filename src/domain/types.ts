@@ -64,6 +64,8 @@ export interface EventMeta {
   type: string;
   /** ISO-8601 time the platform says the event happened. */
   occurredAt: string;
+  /** the trace id of the event's `traceparent`, when it came with one (trace-context.ts) */
+  traceId?: string;
 }
 
 export interface Line {
@@ -379,6 +381,8 @@ export interface OutboxPayload {
   config: ConfigChange[];
   /** location and binding changes (absent in payloads that have none) */
   network?: NetworkChange[];
+  /** the trace id the event came with (absent when none): processed_events.trace_id */
+  traceId?: string;
 }
 
 /**

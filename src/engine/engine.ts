@@ -237,6 +237,7 @@ export class Engine {
       nv,
       pairs: plan.pairs,
     };
+    if (meta.traceId !== undefined) fields.traceId = meta.traceId;
     for (const key of Object.keys(plan.args)) fields[key] = plan.args[key];
     if (due) fields.due = true;
     const argv = JSON.stringify(fields);

@@ -236,14 +236,48 @@ export function createKnex(
   });
 }
 
-/** Creates the database if missing and runs every pending migration. */
+/**
+ * How long `migrate` waits for another process's migrations (a worker or CLI starting at the same
+ * time) before it gives up. @default 600 (10 minutes)
+ */
+export const MIGRATION_LOCK_WAIT_SECONDS = 10 * 60;
+
+/**
+ * Creates the database if missing and runs every pending migration, one process at a time.
+ *
+ * knex's own lock is a row that a second migrator finds taken and fails on (and two first
+ * migrators race to create knex's tables), so workers started together on a new database
+ * (`docker compose up --scale worker=3`) would all but one fail to start. The migrators queue
+ * on a MySQL named lock instead, per database. It belongs to a connection, so a migrator that
+ * dies frees it; and whoever holds it is the only migrator, so a knex lock still set is one a
+ * migrator that died mid-migration left (a DDL statement commits it) and is freed.
+ */
 export async function migrate(url: string, tls?: TlsFiles): Promise<string[]> {
   await ensureDatabase(url, tls);
-  const knex = createKnex(url, { max: 1, statementTimeoutMs: 0, ...(tls ? { tls } : {}) });
+  const { database } = parseMysqlUrl(url, tls);
+  // MySQL's names are 64 characters at most: two databases cut to the same name only queue
+  const lockName = `inventory-migrations:${database}`.slice(0, 64);
+  const lock = await connectServer(url, tls);
   try {
-    const [, applied] = (await knex.migrate.latest()) as [number, string[]];
-    return applied;
+    const [rows] = await lock.query('SELECT GET_LOCK(?, ?) AS got', [
+      lockName,
+      MIGRATION_LOCK_WAIT_SECONDS,
+    ]);
+    if ((rows as { got: number | null }[])[0]?.got !== 1) {
+      throw new Error(
+        `migrations: another process held the lock on database ${database} for ${MIGRATION_LOCK_WAIT_SECONDS} s`,
+      );
+    }
+    const knex = createKnex(url, { max: 1, statementTimeoutMs: 0, ...(tls ? { tls } : {}) });
+    try {
+      await knex.migrate.forceFreeMigrationsLock();
+      const [, applied] = (await knex.migrate.latest()) as [number, string[]];
+      return applied;
+    } finally {
+      await knex.destroy();
+    }
   } finally {
-    await knex.destroy();
+    await lock.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    await lock.end().catch(() => undefined);
   }
 }

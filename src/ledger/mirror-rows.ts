@@ -45,7 +45,7 @@ export function headlineQty(m: Movement): number {
 }
 
 export const PROCESSED_COLUMNS =
-  'tenant, event_source, event_id, event_type, result, reason, outcome, payload, occurred_at, recorded_at';
+  'tenant, event_source, event_id, event_type, result, reason, outcome, payload, occurred_at, recorded_at, trace_id';
 
 /**
  * The outcome as JSON when it says more than `result` and `reason` (short lines, the refused
@@ -72,7 +72,9 @@ export function processedTuple(item: MirrorItem): string {
     `${sqlLiteral(o.reason ?? null)},${sqlLiteral(outcomeDetail(o))},'',` +
     `${sqlLiteral(sqlOccurredAt(p.occurredAt))},` +
     // when the engine applied it, not when we got round to mirroring: see migration 002
-    `'${sqlDateTime(entryTimeMs(item.entryId))}')`
+    `'${sqlDateTime(entryTimeMs(item.entryId))}',` +
+    // hex digits only (domain/trace-context.ts): see migration 031
+    `${sqlLiteral(p.traceId ?? null)})`
   );
 }
 

@@ -182,7 +182,7 @@ local payload = '{"tenant":"' .. a.tenant .. '","source":"' .. a.source .. '","i
   .. ',"committed":0,"unavailable":0,"incoming":0,"referenceType":"cart","referenceId":"'
   .. cartId .. '","reason":""}],"holds":[{"kind":"cart","id":"' .. cartId
   .. '","state":"open","lines":[' .. lines .. '],"version":' .. vt .. ',"expiresAt":' .. et
-  .. '}],"config":{}}'
+  .. '}],"config":{}' .. (a.traceId and (',"traceId":"' .. a.traceId .. '"') or '') .. '}'
 local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)
 rcall('SET', KEYS[2], entryId, 'EX', a.dedupTtl)
 return { 1, entryId, payload }

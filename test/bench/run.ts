@@ -16,6 +16,8 @@
  *   --baseline-pool N              the baseline's MySQL connections (16)
  *   --paced F                      also run the worker paced at F x its rate (0.8; 0: skip)
  *   --paced-baseline               pace the baseline too (slow)
+ *   --workers 1,2,3                also run the worker as 2 and 3 processes on one queue (the
+ *                                  scaling rows; 1: none, the default)
  *   --cpu-prof DIR                 node --cpu-prof every end-to-end child into DIR
  *   --worker-tsx                   run the worker from source through tsx (default: compiled
  *                                  first into a temporary directory, run as `npm start` does)
@@ -90,6 +92,7 @@ function parseArgs(argv: string[]): Args {
     'paced-baseline',
     'cpu-prof',
     'worker-tsx',
+    'workers',
   ];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}`);
   const only = new Set((flags.get('only') ?? 'micro,mirror,e2e').split(',').filter(Boolean));
@@ -108,6 +111,9 @@ function parseArgs(argv: string[]): Args {
     if (w !== 'flash' && w !== 'mix') throw new Error(`--workloads: unknown ${w}`);
   const paced = Number(flags.get('paced') ?? 0.8);
   if (!(paced >= 0 && paced <= 1)) throw new Error('--paced: a fraction from 0 to 1');
+  const workerCounts = (flags.get('workers') ?? '1').split(',').map(Number);
+  if (!workerCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 8))
+    throw new Error('--workers: counts from 1 to 8, comma-separated');
   const cpuProfDir = flags.get('cpu-prof');
   // the worker as `npm start` runs it (compiled, plain node), unless --worker-tsx
   const workerMain =
@@ -126,6 +132,7 @@ function parseArgs(argv: string[]): Args {
       baselinePool: positive('baseline-pool', 16),
       pacedFraction: paced,
       pacedBaseline: flags.has('paced-baseline'),
+      workerCounts,
       ...(cpuProfDir ? { cpuProfDir } : {}),
       ...(workerMain ? { workerMain } : {}),
     },

@@ -12,6 +12,7 @@
   that include includes/holds) the wait queue of each entry of `pairs`, in the same order.
 
     ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s), nv?,
+                    traceId? (32 hex digits, copied into the payload),
                     pairs = { "sku\31location", ... } in the order of the stock keys,
                     ...the operation's own fields }
 

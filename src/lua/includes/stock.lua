@@ -218,10 +218,10 @@ local function finish(outcome)
     payload = '{"tenant":"' .. A.tenant .. '","source":"' .. A.source .. '","id":"' .. A.id
       .. '","type":"' .. A.type .. '","occurredAt":"' .. A.occurredAt .. '","epoch":' .. jnum(EPOCH)
       .. ',"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc .. ',"holds":' .. ho .. hj .. hc
-      .. ',"config":' .. config .. '}'
+      .. ',"config":' .. config .. (A.traceId and (',"traceId":"' .. A.traceId .. '"') or '') .. '}'
   else
     local head = cjson.encode({ tenant = A.tenant, source = A.source, id = A.id, type = A.type,
-      occurredAt = A.occurredAt, epoch = EPOCH })
+      occurredAt = A.occurredAt, epoch = EPOCH, traceId = A.traceId })
     head = head == '{}' and '{' or string.sub(head, 1, -2) .. ','
     payload = head .. '"outcome":' .. out .. ',"movements":' .. mo .. mj .. mc
       .. ',"holds":' .. ho .. hj .. hc .. ',"config":' .. config .. '}'

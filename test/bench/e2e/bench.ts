@@ -33,6 +33,8 @@ export interface E2eOptions extends TargetOptions {
   pacedFraction: number;
   /** also pace the baseline (slow: at its rate this takes long) */
   pacedBaseline: boolean;
+  /** worker processes for the scaling rows: the worker runs again with each count above 1 */
+  workerCounts: number[];
 }
 
 export interface Latency {
@@ -47,6 +49,8 @@ export interface RunResult {
   workload: Workload['name'];
   target: TargetKind;
   mode: 'max' | 'paced';
+  /** worker processes on the queue (the scaling rows; 1 otherwise) */
+  workers: number;
   /** publishing rate asked for (paced runs) */
   pacedPerSecond?: number;
   events: number;
@@ -177,6 +181,7 @@ async function measureRun(
   w: Workload,
   paced: number | undefined,
 ): Promise<RunResult> {
+  const workers = target.pids.length;
   {
     const direct = await target.seedDirect(w.seed);
     if (direct === 0) await pub.publishAll(w.seed);
@@ -188,7 +193,7 @@ async function measureRun(
       () => target.done(),
     );
     const redis0 = await redisCommandStats();
-    const cpu = cpuMeter(target.pid);
+    const cpu = cpuMeter(target.pids);
     const load0 = loadavg();
     let rssPeak = 0;
     const sampler = setInterval(() => {
@@ -228,6 +233,7 @@ async function measureRun(
       workload: w.name,
       target: kind,
       mode: paced ? 'paced' : 'max',
+      workers,
       ...(paced ? { pacedPerSecond: Math.round(paced) } : {}),
       events: w.events.length,
       seconds: round(seconds, 2),
@@ -277,7 +283,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
     const w = name === 'flash' ? flashSale(o.events, run) : realisticMix(o.events, run);
     const runs: RunResult[] = [];
     const rate = (k: TargetKind, mode = 'max') =>
-      runs.find((r) => r.target === k && r.mode === mode)?.eventsPerSecond;
+      runs.find((r) => r.target === k && r.mode === mode && r.workers === 1)?.eventsPerSecond;
     for (const kind of o.targets) {
       const mine =
         kind === 'baseline' && o.baselineEvents < w.events.length
@@ -293,6 +299,16 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
         `    ${r.eventsPerSecond.toLocaleString('en-US')} events/s, p99 ${r.latency?.p99Ms ?? '-'} ms ` +
           `(${Math.round((Date.now() - started) / 1000)} s with set-up)`,
       );
+      if (kind === 'worker')
+        for (const n of o.workerCounts.filter((c) => c > 1)) {
+          console.log(`  e2e ${w.name}: ${n} worker processes on the queue ...`);
+          const s = await runOnce(kind, mine, { ...o, workers: n });
+          runs.push(s);
+          console.log(
+            `    ${s.eventsPerSecond.toLocaleString('en-US')} events/s ` +
+              `(${(s.eventsPerSecond / r.eventsPerSecond).toFixed(2)}x one worker)`,
+          );
+        }
       const pace =
         o.pacedFraction > 0 && (kind === 'worker' || (kind === 'baseline' && o.pacedBaseline));
       if (pace) {
@@ -369,14 +385,16 @@ export function e2eTable(r: E2eResult): string {
   const rows: string[][] = [];
   for (const w of r.workloads) {
     const rateOf = (k: TargetKind) =>
-      w.runs.find((x) => x.target === k && x.mode === 'max')?.eventsPerSecond;
+      w.runs.find((x) => x.target === k && x.mode === 'max' && x.workers === 1)?.eventsPerSecond;
     for (const x of w.runs) {
       const b = rateOf('baseline');
       const p = rateOf('pipe');
       const isMax = x.mode === 'max';
       rows.push([
         w.name,
-        LABEL[x.target] + (isMax ? '' : ` @${Math.round(r.settings.pacedFraction * 100)}%`),
+        LABEL[x.target] +
+          (x.workers > 1 ? ` ×${x.workers} processes` : '') +
+          (isMax ? '' : ` @${Math.round(r.settings.pacedFraction * 100)}%`),
         fmt(x.eventsPerSecond),
         isMax && b ? `${fmt(x.eventsPerSecond / b, 1)}x` : '-',
         isMax && p ? `${fmt((100 * x.eventsPerSecond) / p)}%` : '-',
@@ -427,7 +445,7 @@ export function e2eTable(r: E2eResult): string {
         .filter((x) => x.target === 'worker' && x.mode === 'max')
         .map(
           (x) =>
-            `  ${w.name}: ` +
+            `  ${w.name}${x.workers > 1 ? ` ×${x.workers}` : ''}: ` +
             x.redisPerEvent
               .map((c) => `${c.command} ${fmt(c.calls, 2)} calls ${fmt(c.micros, 0)} µs`)
               .join(', '),

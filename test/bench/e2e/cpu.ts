@@ -50,9 +50,9 @@ function machineTicks(): { busy: number; total: number } {
 export type CpuUse = Record<'target' | 'bench' | 'mysql' | 'redis' | 'rabbitmq' | 'other', number>;
 
 /** Starts counting; the returned function gives each one's CPU % of a core since then. */
-export function cpuMeter(targetPid: number): () => CpuUse {
+export function cpuMeter(targetPids: number | number[]): () => CpuUse {
   const groups: Record<string, number[]> = {
-    target: [targetPid],
+    target: Array.isArray(targetPids) ? targetPids : [targetPids],
     bench: [process.pid],
     ...Object.fromEntries(Object.entries(SERVICES).map(([k, names]) => [k, pidsOf(names)])),
   };

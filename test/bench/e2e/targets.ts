@@ -39,13 +39,18 @@ export interface TargetOptions {
   workerMain?: string;
   /** write a V8 CPU profile of the child here (node --cpu-prof) */
   cpuProfDir?: string;
+  /** worker processes on the one queue (the worker target only) @default 1 */
+  workers?: number;
 }
 
 /** A started target: how many events it finished, and when each finished. */
 export interface Target {
   kind: TargetKind;
   amqpUrl: string;
+  /** the first process's (the only one but for several workers) */
   pid: number;
+  /** every process of the target */
+  pids: number[];
   /** events finished so far (acked by the no-op consumer, committed by the others) */
   done(): Promise<number>;
   /** when each event finished, by id (see `latencyTo`) */
@@ -171,7 +176,10 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
     RECONCILE_CRON: 'off',
     BASELINE_POOL: String(o.baselinePool),
   };
-  const child = spawnChild(kind, env, o);
+  const children = Array.from({ length: kind === 'worker' ? (o.workers ?? 1) : 1 }, () =>
+    spawnChild(kind, env, o),
+  );
+  const child = children[0]!;
   const finishedAt = new Map<string, number>();
   const errors: string[] = [];
   let childDone = 0;
@@ -185,17 +193,18 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
       for (const [id, at] of m.finished) if (!finishedAt.has(id)) finishedAt.set(id, at);
     }
   });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) =>
-      reject(new Error(`${kind} exited early (code ${code}, signal ${signal})`)),
-    ),
-  );
+  const exited = new Promise<never>((_, reject) => {
+    for (const c of children)
+      c.once('exit', (code, signal) =>
+        reject(new Error(`${kind} exited early (code ${code}, signal ${signal})`)),
+      );
+  });
   exited.catch(() => undefined);
 
   const conn = await amqp.connect(url);
   let db: Connection | undefined;
   const cleanup = async () => {
-    await stopChild(child);
+    await Promise.all(children.map(stopChild));
     await conn.close().catch(() => undefined);
     await db?.end().catch(() => undefined);
     await dropTestDatabase(mysqlUrl).catch(() => undefined);
@@ -264,6 +273,7 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
     kind,
     amqpUrl: url,
     pid: child.pid!,
+    pids: children.map((c) => c.pid!),
     done,
     seedDirect,
     finishedAt,

@@ -40,7 +40,7 @@ const toFig = (r: Record<string, unknown>): Figures => ({
 const nonZero = (f: Figures) => Object.values(f).some((v) => v !== 0);
 
 /** stock_levels by tenant and `sku@location` (all-zero rows left out). */
-async function levels(world: World): Promise<Map<string, Record<string, Figures>>> {
+export async function levels(world: World): Promise<Map<string, Record<string, Figures>>> {
   const rows = (await world
     .knex('stock_levels')
     .select('tenant', 'sku', 'location_id', ...FIG)) as Record<string, unknown>[];

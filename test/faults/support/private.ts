@@ -281,6 +281,45 @@ export class PrivateRabbit {
     });
   }
 
+  /**
+   * `n` nodes started side by side, then joined into one cluster with the first (one Erlang
+   * cookie: every node runs as the rabbitmq user). The worker's quorum queues, declared on any
+   * node, get a member on each.
+   */
+  static async cluster(n: number): Promise<PrivateRabbit[]> {
+    const nodes: PrivateRabbit[] = [];
+    try {
+      for (let i = 0; i < n; i++) nodes.push(await PrivateRabbit.start());
+      const [first, ...others] = nodes;
+      for (const node of others) {
+        await node.ctl('-q', 'stop_app');
+        await node.ctl('-q', 'reset');
+        await node.ctl('-q', 'join_cluster', first!.node);
+        await node.ctl('-q', 'start_app');
+        await node.ctl('-q', 'await_startup', '--timeout', '60');
+        await node.waitAmqp();
+      }
+      return nodes;
+    } catch (e) {
+      await Promise.all(nodes.map((node) => node.close()));
+      throw e;
+    }
+  }
+
+  /** The names of the cluster's running nodes, as this node sees them. */
+  async runningNodes(): Promise<string[]> {
+    const { stdout } = await this.ctl('-q', 'cluster_status', '--formatter', 'json');
+    return (JSON.parse(stdout) as { running_nodes: string[] }).running_nodes;
+  }
+
+  /** The whole node stops, as a machine that goes away (its files are kept until `close`). */
+  async stopNode(): Promise<void> {
+    await this.ctl('-q', 'stop');
+    const c = this.child;
+    this.child = undefined;
+    if (c) await exited(c, 30_000);
+  }
+
   /** The broker application stops (every connection drops) and starts again after `downMs`. */
   async restart(downMs: number): Promise<void> {
     await this.ctl('-q', 'stop_app');
