@@ -33,6 +33,12 @@ import type { TracingSettings } from './settings.js';
 
 /** Longer attribute values (a hostile routing key, a long reason) are cut to this. */
 const MAX_ATTRIBUTE_CHARS = 1024;
+/**
+ * Spans waiting for export, at most: a prefetch window's deliveries arrive and finish together,
+ * four spans each (the SDK's default of 2,048 would drop half of a 1,000-delivery window's).
+ * Beyond it spans are dropped, and the SDK says so (logged at warn).
+ */
+const MAX_QUEUED_SPANS = 16_384;
 
 function sampler(s: TracingSettings): Sampler {
   const ratio = new TraceIdRatioBasedSampler(s.samplerRatio);
@@ -86,7 +92,10 @@ export async function startSdk(
     resource,
     sampler: sampler(s),
     spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_CHARS },
-    spanProcessors: [spanProcessor ?? new BatchSpanProcessor({ exporter: await exporter(s) })],
+    spanProcessors: [
+      spanProcessor ??
+        new BatchSpanProcessor({ exporter: await exporter(s), maxQueueSize: MAX_QUEUED_SPANS }),
+    ],
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   const ownContext = context.setGlobalContextManager(contextManager);
