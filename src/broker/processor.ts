@@ -357,12 +357,6 @@ export class Processor {
     span?: EventSpan,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
     let rounds = 0;
-    const write = (payload: OutboxPayload, entryId: string) =>
-      span
-        ? span.step('ledger commit', 'internal', { [DB_SYSTEM]: 'mysql' }, () =>
-            this.o.ledger.write(payload, entryId),
-          )
-        : this.o.ledger.write(payload, entryId);
     for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
       const options = { expireDue: rounds < MAX_EXPIRE_ROUNDS };
       const r = await (span
@@ -380,13 +374,13 @@ export class Processor {
       }
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
       if (r.status === 'applied') {
-        if ((await write(r.payload, r.entryId)) === 'stale') continue;
+        if ((await this.write(r.payload, r.entryId, span)) === 'stale') continue;
         if (this.o.onApplied) await this.o.onApplied(r.payload);
         return { payload: r.payload, duplicate: false };
       }
       if (r.pending) {
         // applied by a delivery that never finished (worker died): finish its mirror now
-        if ((await write(r.pending, r.entryId)) === 'stale') continue;
+        if ((await this.write(r.pending, r.entryId, span)) === 'stale') continue;
         if (this.o.onApplied) await this.o.onApplied(r.pending);
         return { payload: r.pending, duplicate: true };
       }
@@ -394,6 +388,14 @@ export class Processor {
       return { ...(payload ? { payload } : {}), duplicate: true };
     }
     throw new Error(`event ${meta.id}: Redis was rebuilt ${MAX_REAPPLY} times under it`);
+  }
+
+  /** Waits until the payload is committed to MySQL (in a span of its own when traced). */
+  private write(payload: OutboxPayload, entryId: string, span: EventSpan | undefined) {
+    if (!span) return this.o.ledger.write(payload, entryId);
+    return span.step('ledger commit', 'internal', { [DB_SYSTEM]: 'mysql' }, () =>
+      this.o.ledger.write(payload, entryId),
+    );
   }
 
   /**
