@@ -12,6 +12,8 @@
  *              then jobs/, src/http/, src/services.ts
  *   commands   src/cli/, src/worker.ts
  *   entries    src/main.ts, src/worker-thread.ts, src/cli.ts (nothing imports them)
+ *   contract   src/contract/: generates docs/schemas/ and docs/asyncapi.yaml from the domain,
+ *              the consumers and the fixed names; nothing of the worker imports it
  *
  * Nothing imports upward or in a circle. Tests may import anything.
  */
@@ -116,6 +118,21 @@ module.exports = {
       'main.ts, worker-thread.ts and cli.ts are where a process starts',
       { path: OURS, pathNot: ENTRIES },
       { path: ENTRIES },
+    ),
+    forbid(
+      'contract-reads-only-the-contract',
+      'the generator of the contract files reads schemas, consumers and the fixed names only',
+      { path: '^src/contract/' },
+      {
+        path: OURS,
+        pathNot: `^(src/contract/|src/domain/|consumers/|src/broker/topology\\.ts$)|${KERNEL}`,
+      },
+    ),
+    forbid(
+      'nothing-imports-the-contract-generator',
+      'the contract generator is a build tool: the worker does not depend on it',
+      { path: OURS, pathNot: '^src/contract/' },
+      { path: '^src/contract/' },
     ),
     forbid(
       'migrations-import-only-migrations',

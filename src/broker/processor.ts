@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { announcementEvent, WORKER_SOURCE } from '../domain/announcement-schemas.js';
 import { announce } from '../domain/announcements.js';
 import { cartExpiryEvent } from '../domain/cart-expiry.js';
 import type { Command, EventMeta, LedgerSink, OutboxPayload } from '../domain/types.js';
@@ -432,19 +433,7 @@ export class Processor {
           this.o.broker.publish(
             INVENTORY_EXCHANGE,
             a.type,
-            Buffer.from(
-              JSON.stringify({
-                specversion: '1.0',
-                id: a.id,
-                source: '/inventory-worker',
-                type: a.type,
-                time: a.time,
-                tenant: a.tenant,
-                datacontenttype: 'application/json',
-                ...headers,
-                data: a.data,
-              }),
-            ),
+            Buffer.from(JSON.stringify(announcementEvent(a, WORKER_SOURCE, headers))),
             { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
           ),
         ),

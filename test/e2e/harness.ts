@@ -112,7 +112,8 @@ export class E2E {
   private tenants = 0;
   private constructor(
     readonly t: TestWorker,
-    private readonly ann: { events: Announcement[]; close(): Promise<void> } | undefined,
+    private readonly ann:
+      { events: Announcement[]; assertValid(): void; close(): Promise<void> } | undefined,
   ) {}
 
   static async start(
@@ -125,9 +126,13 @@ export class E2E {
     return new E2E(t, ann);
   }
 
+  /** Stops the worker and removes what it made; throws if an announcement broke the contract. */
   async close(): Promise<void> {
-    await this.ann?.close().catch(() => undefined);
-    await this.t.cleanup();
+    try {
+      await this.ann?.close();
+    } finally {
+      await this.t.cleanup();
+    }
   }
 
   get knex(): Knex {
@@ -155,9 +160,14 @@ export class E2E {
     };
   }
 
-  /** Publishes to commerce.events (routing key = type), confirmed. */
+  /** Publishes to commerce.events (routing key = type), confirmed; each checked by its schema. */
   publish(...events: Ev[]): Promise<void> {
     return publishEvents(this.url, events);
+  }
+
+  /** Publishes events that break the contract on purpose (not checked by the schemas). */
+  publishInvalid(...events: Ev[]): Promise<void> {
+    return publishEvents(this.url, events, { invalid: true });
   }
 
   /** Publishes and waits until every event is recorded in processed_events. */
@@ -312,6 +322,7 @@ export class E2E {
   /** Every announcement received so far that was caused by `e`. */
   announcementsOf(e: Ev): Announcement[] {
     if (!this.ann) throw new Error('announcements are not collected in this file');
+    this.ann.assertValid();
     return this.ann.events.filter((a) => a.data.causationId === e.id && a.tenant === e.tenant);
   }
 

@@ -298,7 +298,7 @@ describe('tracing on (in-memory exporter)', () => {
       { cartId: 'c', sku: 'A', quantity: -1 },
       { traceparent: tp.traceparent, tracestate: TRACESTATE },
     );
-    await x.publish(bad);
+    await x.publishInvalid(bad);
     const spans = await spansOf(tp.traceId, (s) =>
       s.some((x) => x.attributes['inventory.outcome'] !== undefined),
     );

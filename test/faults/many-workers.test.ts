@@ -87,6 +87,13 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
     }
   }
 
+  // what MySQL wrote per event (the stream and its set-up): for sizing
+  const count = async (table: string) =>
+    Number(((await w.knex(table).count({ n: '*' })) as { n: number }[])[0]!.n);
+  const ledgerRows = await count('inventory_ledger');
+  const eventRows = await count('processed_events');
+  const rowsPerEvent = (ledgerRows + eventRows) / eventRows;
+
   // phase 2: the sweep, and everything is the model's
   const swept = sweep(stream);
   oracle.applyAll(swept);
@@ -102,7 +109,7 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
     doubled: 0,
     oversold: 0,
     drainSeconds: total,
-    note: `${oracle.poison.size} poison; drained ${drainSeconds.toFixed(1)} s after the workers started; cart holds left by a removal that overtook its add: ${excess} units of ${skusAffected} SKUs, until the sweep of ${swept.length} carts; seed ${SEED}`,
+    note: `${oracle.poison.size} poison; drained ${drainSeconds.toFixed(1)} s after the workers started; cart holds left by a removal that overtook its add: ${excess} units of ${skusAffected} SKUs, until the sweep of ${swept.length} carts; MySQL: ${rowsPerEvent.toFixed(2)} rows inserted per event (${ledgerRows} ledger rows, ${eventRows} events); seed ${SEED}`,
   };
   try {
     for (const x of workers) expect(x.unexpectedExits).toBe(0);
