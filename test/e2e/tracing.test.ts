@@ -10,6 +10,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
   type ReadableSpan,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import amqp, { type ChannelModel, type GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -332,6 +333,49 @@ describe('tracing on (in-memory exporter)', () => {
       traceparent: `00-${tp.traceId}-${spanId}-01`,
       tracestate: TRACESTATE,
     });
+  });
+});
+
+describe('a tracing SDK that fails', () => {
+  let x: E2E;
+  let conn: ChannelModel;
+  const QUEUE = 'test.tracing.broken';
+  const broken: SpanProcessor = {
+    onStart: () => {
+      throw new Error('span processor failed on start');
+    },
+    onEnd: () => {
+      throw new Error('span processor failed on end');
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.reject(new Error('span processor failed on shutdown')),
+  };
+
+  beforeAll(async () => {
+    x = await E2E.start('e2e_trace_broken', NO_OTEL, { worker: { spanProcessor: broken } });
+    conn = await boundQueue(x.url, QUEUE);
+  });
+
+  afterAll(async () => {
+    await conn?.close().catch(() => undefined);
+    await x?.close();
+  });
+
+  it('never fails a delivery: the event is applied and announced, the traceparent as it came', async () => {
+    const t = x.tenant();
+    const tp = traceparent();
+    await x.run(x.ev(t, 'stock.received', { sku: 'A', quantity: 5 }));
+    const added = x.ev(
+      t,
+      'cart.added',
+      { cartId: 'c', sku: 'A', quantity: 1 },
+      { traceparent: tp.traceparent },
+    );
+    await x.run(added);
+    expect(await x.outcome(added)).toMatchObject({ result: 'applied' });
+    const [a] = await announcementsOf(conn, QUEUE, added, 1);
+    expect(a!.body.type).toBe('inventory.reserved');
+    expect(a!.body.traceparent).toBe(tp.traceparent);
   });
 });
 
