@@ -69,6 +69,30 @@ const schema = z.object({
     .default('amqp://guest:guest@127.0.0.1:5672'),
   /** @default redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster: seed nodes as `host:port,host:port` (any of the cluster's nodes; the client
+   * discovers the rest). Set, the worker runs on the cluster and REDIS_URL gives only the
+   * scheme (`rediss:` for TLS), user and password of every node. Empty: the single Redis of
+   * REDIS_URL. @default (empty: a single Redis)
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const out: string[] = [];
+      for (const node of v
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)) {
+        const m = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(node);
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 65_535) {
+          ctx.addIssue({ code: 'custom', message: `"${node}" is not host:port` });
+          return z.NEVER;
+        }
+        out.push(node);
+      }
+      return out;
+    }),
   /** The database is created if missing. @default mysql://root@127.0.0.1:3306/inventory */
   MYSQL_URL: url(['mysql:'])
     .refine(
@@ -267,6 +291,13 @@ const TLS_URL = [
 ] as const;
 
 const checked = schema.superRefine((c, ctx) => {
+  // a cluster has one database, 0; a REDIS_URL naming another would be silently ignored
+  if (c.REDIS_CLUSTER_NODES.length > 0 && !['', '/', '/0'].includes(new URL(c.REDIS_URL).pathname))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_URL'],
+      message: 'names a database; a Redis Cluster has only database 0',
+    });
   for (const { service, url, tls, says } of TLS_URL) {
     const ca = `${service}_TLS_CA_FILE` as const;
     const cert = `${service}_TLS_CERT_FILE` as const;

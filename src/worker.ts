@@ -1,5 +1,4 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { Redis } from 'ioredis';
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { CrashGuard } from './broker/crash-guard.js';
@@ -18,10 +17,10 @@ import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
 import { reconcile } from './reconcile/index.js';
-import { redisTlsOptions } from './tls.js';
 import type { EventTracer } from './tracing/event-tracer.js';
 import { startTracing } from './tracing/start.js';
 import { openServices, type Services } from './services.js';
+import { createRedisClient, redisTargetOf, type RedisClient } from './engine/redis-client.js';
 
 export interface Worker {
   services: Services;
@@ -61,7 +60,7 @@ interface Parts {
   cartExpiry: CartExpiry;
   reconcileJobs: ReconcileJobs;
   http: HttpEndpoint | undefined;
-  probeRedis: Redis;
+  probeRedis: RedisClient;
   tracing: EventTracer | undefined;
 }
 
@@ -146,8 +145,7 @@ export async function startWorker(
     ...(tracing ? { tracer: tracing } : {}),
   });
   const cartExpiry = new CartExpiry({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     runner: processor,
     logger,
@@ -202,12 +200,11 @@ export async function startWorker(
  * /readyz and /metrics ask Redis on a connection of their own that queues nothing while Redis
  * is away (the engine's waits for it): a scraper cannot pile commands up in memory.
  */
-function openProbeRedis(config: Config): Redis {
-  const probe = new Redis(config.REDIS_URL, {
+function openProbeRedis(config: Config): RedisClient {
+  const probe = createRedisClient(redisTargetOf(config), {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 2000,
-    ...redisTlsOptions(config.tls.redis),
   });
   probe.on('error', () => undefined); // the engine's client logs Redis's outages
   return probe;
@@ -232,8 +229,7 @@ function nightlyReconciliation(
   broker: Broker,
 ): ReconcileJobs {
   return new ReconcileJobs({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     cron: config.RECONCILE_CRON,
     repair: config.RECONCILE_REPAIR,

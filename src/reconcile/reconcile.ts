@@ -1,5 +1,5 @@
 import { AbortedError } from '../errors/aborted-error.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.js';
 import { toError } from '../errors/to-error.js';
@@ -26,7 +26,7 @@ import type { ReconcileOptions, ReconcileSummary, RunStatus } from './types.js';
 
 export interface ReconcileDeps {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the engine */
   prefix: string;
   engine: Engine;
