@@ -6,7 +6,8 @@
  *   kernel     src/errors/, src/secrets.ts, src/tls.ts, src/amqp-address.ts, src/exit-codes.ts:
  *              import nothing of ours
  *   domain     src/domain/: the model, no I/O; imports only errors
- *   engine     src/engine/ (the Lua scripts), consumers/, src/config.ts, src/logger.ts
+ *   engine     src/engine/ (the Lua scripts), consumers/, src/config.ts, src/logger.ts;
+ *              src/tracing/ (OpenTelemetry) above config and logger
  *   I/O        src/ledger/ and src/broker/ (neither imports the other); then src/reconcile/;
  *              then jobs/, src/http/, src/services.ts
  *   commands   src/cli/, src/worker.ts
@@ -55,6 +56,12 @@ module.exports = {
       'configuration and logging sit beside the engine',
       { path: '^src/(config|logger)\\.ts$' },
       { path: OURS, pathNot: `^src/domain/|${KERNEL}` },
+    ),
+    forbid(
+      'tracing-imports-config-logger-domain-kernel',
+      'tracing (OpenTelemetry) sits beside the configuration and the logger, which it reads',
+      { path: '^src/tracing/' },
+      { path: OURS, pathNot: `^src/(tracing|domain)/|^src/(config|logger)\\.ts$|${KERNEL}` },
     ),
     forbid(
       'ledger-and-broker-stay-below-their-users',

@@ -246,6 +246,31 @@ const schema = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   /** /readyz: unready while an applied event waits longer than this for MySQL. @default 30 */
   READY_MAX_OUTBOX_LAG_SECONDS: int(1).default(30 * SECOND),
+  // OpenTelemetry tracing: off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see
+  // src/tracing/settings.ts). The names and meanings are the OpenTelemetry SDK's own.
+  /** `true` turns tracing off whatever else is set. @default false */
+  OTEL_SDK_DISABLED: flag().default(false),
+  /** Where spans go: `otlp` (HTTP/JSON), `console` (stdout) or `none`. @default none */
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  /** An OTLP/HTTP collector (`/v1/traces` is appended); set alone, it turns tracing on. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** The OTLP/HTTP traces URL itself (used as it is); set alone, it turns tracing on. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** The `service.name` of the spans. @default inventory-worker */
+  OTEL_SERVICE_NAME: z.string().min(1).max(255).default('inventory-worker'),
+  /** @default parentbased_always_on */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** The ratio of the `traceidratio` samplers, 0 to 1. @default 1 */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
 });
 
 /** Which URL makes each service's TLS files apply. */

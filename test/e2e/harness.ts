@@ -9,7 +9,12 @@ import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import { DLQ, MAIN_QUEUE, RETRY_DELAYS_MS, retryQueueName } from '../../src/broker/topology.js';
 import { collectAnnouncements, publishEvents, takeDeadLetters } from '../support/rabbit.js';
-import { startTestWorker, waitFor, type TestWorker } from '../support/worker.js';
+import {
+  startTestWorker,
+  waitFor,
+  type TestWorker,
+  type TestWorkerOptions,
+} from '../support/worker.js';
 
 export { waitFor };
 
@@ -114,9 +119,9 @@ export class E2E {
   static async start(
     label: string,
     overrides: Partial<Record<string, string>> = {},
-    options: { announcements?: boolean } = {},
+    options: { announcements?: boolean; worker?: TestWorkerOptions } = {},
   ): Promise<E2E> {
-    const t = await startTestWorker(label, overrides);
+    const t = await startTestWorker(label, overrides, options.worker);
     const ann = options.announcements === false ? undefined : await collectAnnouncements(t.amqpUrl);
     return new E2E(t, ann);
   }
