@@ -6,6 +6,8 @@ export interface ConsumeContext {
   tenant: string;
   /** cart hold lifetime for this tenant, ms */
   cartTtlMs: number;
+  /** how long a cart lasts at least once its checkout started, ms (CHECKOUT_TTL_SECONDS) */
+  checkoutTtlMs: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Consumer } from './consumer.js';
 import cartAdded from './cart-added.js';
 import cartCleared from './cart-cleared.js';
 import cartRemoved from './cart-removed.js';
+import cartCheckoutStarted from './cart-checkout-started.js';
 import orderCancelled from './order-cancelled.js';
 import orderPlaced from './order-placed.js';
 import paymentFailed from './payment-failed.js';
@@ -24,6 +25,7 @@ const all = [
   cartAdded,
   cartRemoved,
   cartCleared,
+  cartCheckoutStarted,
   orderPlaced,
   paymentSucceeded,
   paymentFailed,

@@ -122,6 +122,13 @@ const schema = z.object({
   /** Sliding cart-hold lifetime after the last cart.added. @default 3600 (60 minutes) */
   CART_TTL_SECONDS: int(1).default(60 * MINUTE),
   /**
+   * How long a cart's hold lasts at least after `cart.checkout-started` (the event's
+   * `ttlSeconds` wins), in seconds. @default 900 (15 minutes)
+   */
+  CHECKOUT_TTL_SECONDS: int(1)
+    .max(7 * 24 * 60 * MINUTE)
+    .default(15 * MINUTE),
+  /**
    * Per-tenant cart TTLs overriding CART_TTL_SECONDS, as `tenant=seconds,tenant=seconds`.
    * @default (none)
    */

@@ -137,6 +137,7 @@ export async function startWorker(
     maxBytes: config.MAX_MESSAGE_BYTES,
     tenants,
     cartTtlMs: (tenant) => cartTtlMs(config, tenant),
+    checkoutTtlMs: config.CHECKOUT_TTL_SECONDS * 1000,
     findPayload: (tenant, source, id, command) => findPayload(knex, tenant, source, id, command),
     // the ack waits for the expiry job, so no acknowledged cart hold is left without one
     onApplied: (p) => cartExpiry.schedule(p),

@@ -24,6 +24,8 @@ export interface DecodedEvent {
 export interface DecodeOptions {
   maxBytes: number;
   cartTtlMs: (tenant: string) => number;
+  /** CHECKOUT_TTL_SECONDS in ms @default 900000 */
+  checkoutTtlMs?: number;
   /** who may act for which tenant; absent: any event for any tenant, `default` when it names none */
   tenants?: TenantRules;
 }
@@ -92,7 +94,11 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
     meta,
     ...(trace ? { trace } : {}),
     consumer: consumer!,
-    command: consumer!.command(data.data, { tenant, cartTtlMs: options.cartTtlMs(tenant) }),
+    command: consumer!.command(data.data, {
+      tenant,
+      cartTtlMs: options.cartTtlMs(tenant),
+      checkoutTtlMs: options.checkoutTtlMs ?? 15 * 60_000,
+    }),
     orderingKeys: consumer!.orderingKeys(data.data).map((k) => `${tenant}\x1f${k}`),
   };
 }

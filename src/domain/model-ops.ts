@@ -72,6 +72,8 @@ export function runCommand(ctx: EventContext, c: Command): Result {
         : c.mode === 'clear'
           ? releaseCart(ctx, c.cartId, 'clear', {})
           : releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
+    case 'extendCart':
+      return extendCart(ctx, c);
     case 'requeueWaiting':
       return requeueWaiting(ctx, c);
     case 'placeOrder':
@@ -158,6 +160,16 @@ function configureStock(ctx: EventContext, c: Cmd<'configureStock'>): Result {
   return applied();
 }
 
+/**
+ * A cart's expiry after an addition: now + its TTL, unless it is open with a later one (a
+ * checkout's, cart.checkout-started): an addition never shortens it.
+ */
+function slidExpiry(cart: HoldState, next: number): number {
+  return cart.state === 'open' && cart.expiresAt !== undefined && cart.expiresAt > next
+    ? cart.expiresAt
+    : next;
+}
+
 function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: string }): Result {
   const cart = ctx.loadHold('cart', c.cartId);
   if (cart.state === 'converted') return ignored('cart-converted');
@@ -177,8 +189,20 @@ function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: st
   ctx.move(p, 'reserved', [0, sup.backed], 'cart', c.cartId);
   holdLine(cart, p).held += sup.backed;
   if (sup.rest > 0) ctx.wait(cart, 'cart', c.cartId, p, sup.rest, sup.backing!);
+  cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
   cart.state = 'open';
-  cart.expiresAt = ctx.now + c.ttlMs;
+  ctx.saveHold('cart', c.cartId, cart);
+  return applied();
+}
+
+/** extendCart-5.lua: an open cart lasts at least `ttlMs` from now; never shortened. */
+function extendCart(ctx: EventContext, c: Cmd<'extendCart'>): Result {
+  const cart = ctx.loadHold('cart', c.cartId);
+  if (cart.state !== 'open')
+    return ignored(cart.state === 'converted' ? 'cart-converted' : 'no-cart-hold');
+  const until = ctx.now + c.ttlMs;
+  if (cart.expiresAt !== undefined && cart.expiresAt >= until) return ignored('expires-later');
+  cart.expiresAt = until;
   ctx.saveHold('cart', c.cartId, cart);
   return applied();
 }
@@ -197,8 +221,8 @@ function routeCart(ctx: EventContext, c: Cmd<'reserveCart'>): Result {
     ctx.move(p, 'reserved', [0, alloc.get(p)!], 'cart', c.cartId);
     holdLine(cart, p).held += alloc.get(p)!;
   }
+  cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
   cart.state = 'open';
-  cart.expiresAt = ctx.now + c.ttlMs;
   ctx.saveHold('cart', c.cartId, cart);
   return applied();
 }

@@ -205,6 +205,15 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       reason: idString.optional(),
     }),
   ]),
+  z.strictObject({
+    op: z.literal('extendCart'),
+    cartId: idString,
+    ttlMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600 * 1000),
+  }),
   z
     .strictObject({
       op: z.literal('fulfilShipment'),

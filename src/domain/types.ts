@@ -137,6 +137,12 @@ export type Command =
   /** payment.failed (nothing released once paid) or order.cancelled (what has not shipped) */
   | { op: 'releaseOrder'; mode: 'payfail'; orderId: string; paymentId: string }
   | { op: 'releaseOrder'; mode: 'cancel'; orderId: string; reason?: string }
+  | {
+      /** cart.checkout-started: the cart's hold lasts at least `ttlMs` from now */
+      op: 'extendCart';
+      cartId: string;
+      ttlMs: number;
+    }
   /**
    * `unlocated`: shipped lines that named no location; they ship from the order's own hold of
    * the SKU (in pair order), the rest from the first location the order has the SKU at, else

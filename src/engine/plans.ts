@@ -123,6 +123,16 @@ function reserveCartCall(c: Cmd<'reserveCart'>, x: PlanContext): Plan {
   };
 }
 
+/** cart.checkout-started: the cart and the expiry set only; nothing moves. */
+function extendCartCall(c: Cmd<'extendCart'>, x: PlanContext): Plan {
+  return {
+    script: 'extendCart',
+    keys: [x.keys.cart(c.cartId), x.keys.cartExpiries],
+    pairs: [],
+    args: { cartId: c.cartId, ttlMs: c.ttlMs },
+  };
+}
+
 /** the reconciliation's repair of one pair's wait queue. */
 function requeueWaitingCall(c: Cmd<'requeueWaiting'>, _x: PlanContext): Plan {
   return {
@@ -322,6 +332,7 @@ const PLANNERS: { [O in Op]: Planner<O> } = {
   countStock: countStockCall,
   configureStock: configureStockCall,
   reserveCart: reserveCartCall,
+  extendCart: extendCartCall,
   requeueWaiting: requeueWaitingCall,
   releaseCart: releaseCartCall,
   placeOrder: placeOrderCall,

@@ -39,7 +39,9 @@ for i = 1, n, 2 do
   elseif f == 'v' then
     ver = v
   elseif f == 'exp' then
-    -- rewritten below
+    -- rewritten below; one later than this addition's (a checkout's) is kept: the generic path
+    local e = tonumber(v)
+    if e and e > a.now + a.ttlMs then plain = false end
   elseif f == mine then
     held, hasMine = tonumber(v), true
     plain = plain and held ~= nil
@@ -83,6 +85,12 @@ if not fast then
 --- @include "includes/route"
   CART_EXP = 5
   local cart = loadHold(cartKey)
+  -- now + the TTL, unless the cart is open with a later expiry (a checkout's): never shortened
+  local function slidExp()
+    local next, cur = a.now + a.ttlMs, cart.st == 'open' and tonumber(cart.exp)
+    if cur and cur > next then return cur end
+    return next
+  end
   if cart.st == 'converted' then
     return finish({ result = 'ignored', reason = 'cart-converted' })
   end
@@ -101,8 +109,8 @@ if not fast then
       local l = line(cart, rp)
       l.held = l.held + alloc[rp]
     end
+    cart.exp = slidExp()
     cart.st = 'open'
-    cart.exp = a.now + a.ttlMs
     saveHold(cartKey, 'cart', a.cartId, cart)
     return finish()
   end
@@ -119,8 +127,8 @@ if not fast then
   local l = line(cart, p)
   l.held = l.held + sup.backed
   if sup.rest > 0 then wait(cart, 'cart', a.cartId, p, sup.rest, sup.backing) end
+  cart.exp = slidExp()
   cart.st = 'open'
-  cart.exp = a.now + a.ttlMs
   saveHold(cartKey, 'cart', a.cartId, cart)
   return finish()
 end

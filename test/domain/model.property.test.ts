@@ -191,14 +191,18 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ cartId, due: fc.boolean() }).map(({ cartId: id, due }) =>
-      clean({
-        op: 'releaseCart',
-        mode: 'expire',
-        cartId: id,
-        expiresAt: due ? NOW + TTL : NOW + TTL - 1,
-      }),
-    ),
+    arbitrary: fc
+      .record({ cartId, expiresAt: fc.constantFrom(NOW + TTL, NOW + TTL - 1, NOW + 2 * TTL) })
+      .map(({ cartId: id, expiresAt }) =>
+        clean({ op: 'releaseCart', mode: 'expire', cartId: id, expiresAt }),
+      ),
+  },
+  {
+    // cart.checkout-started: longer than the cart TTL (kept by a later cart.added), or shorter
+    weight: 1,
+    arbitrary: fc
+      .record({ cartId, ttlMs: fc.constantFrom(2 * TTL, TTL - 1) })
+      .map((c) => clean({ op: 'extendCart', ...c })),
   },
   {
     weight: 4,
