@@ -67,8 +67,11 @@ export interface RunResult {
    * CPU time per measured event, in µs: the target's own, and everything this run uses (the
    * target, MySQL, Redis, RabbitMQ, the bench publishing). Less sensitive to other load on
    * the machine than events/s: on an idle 2-core machine the rate cannot exceed 2 s / `all`.
+   * `redis`: the Redis server's CPU per event (every client of it counts): on a loaded machine
+   * a better measure of the scripts' cost than commandstats, whose µs are wall time and count
+   * the time Redis was preempted.
    */
-  cpuMicrosPerEvent: { own: number; all: number };
+  cpuMicrosPerEvent: { own: number; all: number; redis: number };
   /**
    * Redis time per event by command (INFO commandstats, server-wide: other clients of the
    * same Redis count too), the six costliest; `evalsha` includes the commands its scripts run.
@@ -263,6 +266,7 @@ async function measureRun(
       ) as CpuUse,
       cpuMicrosPerEvent: {
         own: Math.round((use.target * seconds * 1e4) / w.events.length),
+        redis: Math.round((use.redis * seconds * 1e4) / w.events.length),
         all: Math.round(
           ((use.target + use.mysql + use.redis + use.rabbitmq + use.bench) * seconds * 1e4) /
             w.events.length,
@@ -453,13 +457,15 @@ export function e2eTable(r: E2eResult): string {
       rows,
     ),
     '',
-    'Redis per event (calls, µs), worker and skeleton runs at max rate:',
+    'Redis per event (calls, µs of commandstats: wall time, with the time Redis was preempted;',
+    'CPU: the Redis server CPU per event), worker and skeleton runs at max rate:',
     ...r.workloads.flatMap((w) =>
       w.runs
         .filter((x) => (x.target === 'worker' || x.target === 'skeleton') && x.mode === 'max')
         .map(
           (x) =>
             `  ${w.name} ${x.target}${x.workers > 1 ? ` ×${x.workers}` : ''}: ` +
+            `CPU ${fmt(x.cpuMicrosPerEvent.redis)} µs; ` +
             x.redisPerEvent
               .map((c) => `${c.command} ${fmt(c.calls, 2)} calls ${fmt(c.micros, 0)} µs`)
               .join(', '),
