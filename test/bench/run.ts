@@ -3,7 +3,7 @@
  * Redis, then the ledger mirror (test/bench/mirror.ts) when present, then the end-to-end
  * benchmark (test/bench/e2e/bench.ts: pipe ceiling, skeleton ceiling, worker, row-locking
  * baseline). Prints tables and writes the same figures to test/bench/results/latest.json
- * (sections not run this time are kept from the previous file; so are the end-to-end targets
+ * (sections not run this time are kept from the previous file; so are the end-to-end targets, modes
  * and workloads not run, marked `carriedFrom`, see e2e/merge.ts).
  *
  * Flags (after `npm run bench --`):

@@ -1,13 +1,15 @@
 /**
  * How an end-to-end run that measured only some targets or workloads goes into latest.json
- * without losing what it did not measure: the runs of the other targets (and the other
- * workloads whole) are kept from the previous file, each marked `carriedFrom` with the
+ * without losing what it did not measure: the runs of the other targets and modes (a paced run,
+ * a run of several worker processes, the other workloads whole) are kept from the previous file, each marked `carriedFrom` with the
  * timestamp and commit of the run that measured it. Ratios and target verdicts are this run's
  * alone: a ratio of two runs from different sessions would compare two machine states.
  */
 
 interface RunLike {
   target: string;
+  mode?: string;
+  workers?: number;
   carriedFrom?: { timestamp: unknown; commit: unknown };
 }
 
@@ -28,10 +30,11 @@ export function mergeE2e<T extends E2eSectionLike>(previous: unknown, fresh: T):
   if (!Array.isArray(prev.workloads)) return fresh;
   const stamp = { timestamp: prev.timestamp ?? null, commit: prev.commit ?? null };
   const mark = (r: RunLike): RunLike => ({ ...r, carriedFrom: r.carriedFrom ?? stamp });
-  const ran = new Set(fresh.workloads.flatMap((w) => w.runs.map((r) => r.target)));
+  const kind = (r: RunLike) => `${r.target}/${r.mode ?? 'max'}/${r.workers ?? 1}`;
+  const ran = new Set(fresh.workloads.flatMap((w) => w.runs.map(kind)));
   const workloads: WorkloadLike[] = fresh.workloads.map((w) => {
     const old = prev.workloads!.find((p) => p.name === w.name);
-    const kept = (old?.runs ?? []).filter((r) => !ran.has(r.target)).map(mark);
+    const kept = (old?.runs ?? []).filter((r) => !ran.has(kind(r))).map(mark);
     return { ...w, runs: [...w.runs, ...kept] };
   });
   for (const old of prev.workloads) {

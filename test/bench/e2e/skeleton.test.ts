@@ -84,6 +84,7 @@ describe('skeleton ceiling', () => {
 describe('latest.json after a partial end-to-end run', () => {
   interface Run {
     target: string;
+    mode?: string;
     eventsPerSecond: number;
     carriedFrom?: { timestamp: unknown; commit: unknown };
   }
@@ -97,7 +98,10 @@ describe('latest.json after a partial end-to-end run', () => {
     timestamp: 'T0',
     commit: 'c0',
     workloads: [
-      { name: 'flash', runs: [run('pipe'), run('worker'), run('baseline')] },
+      {
+        name: 'flash',
+        runs: [run('pipe'), run('worker'), { ...run('worker'), mode: 'paced' }, run('baseline')],
+      },
       { name: 'mix', runs: [run('pipe'), run('worker')] },
     ],
   };
@@ -111,11 +115,14 @@ describe('latest.json after a partial end-to-end run', () => {
     const m = mergeE2e(previous, fresh);
     expect(m.commit).toBe('c1');
     const flash = m.workloads.find((w) => w.name === 'flash')!;
-    expect(flash.runs.map((r) => [r.target, r.carriedFrom?.commit ?? null])).toEqual([
-      ['skeleton', null],
-      ['worker', null],
-      ['pipe', 'c0'],
-      ['baseline', 'c0'],
+    expect(
+      flash.runs.map((r) => [r.target, r.mode ?? 'max', r.carriedFrom?.commit ?? null]),
+    ).toEqual([
+      ['skeleton', 'max', null],
+      ['worker', 'max', null],
+      ['pipe', 'max', 'c0'],
+      ['worker', 'paced', 'c0'],
+      ['baseline', 'max', 'c0'],
     ]);
     const mix = m.workloads.find((w) => w.name === 'mix')!;
     expect(mix.runs.every((r) => r.carriedFrom?.timestamp === 'T0')).toBe(true);
@@ -129,13 +136,9 @@ describe('latest.json after a partial end-to-end run', () => {
     });
     const once = mergeE2e(previous, none('T1', 'c1'));
     const twice = mergeE2e(once, none('T2', 'c2'));
-    expect(twice.workloads.flatMap((w) => w.runs.map((r) => r.carriedFrom?.commit))).toEqual([
-      'c0',
-      'c0',
-      'c0',
-      'c0',
-      'c0',
-    ]);
+    expect(twice.workloads.flatMap((w) => w.runs.map((r) => r.carriedFrom?.commit))).toEqual(
+      Array(6).fill('c0'),
+    );
     const fresh: Section = { workloads: [{ name: 'flash', runs: [run('pipe')] }] };
     expect(mergeE2e(undefined, fresh)).toBe(fresh);
   });
