@@ -23,6 +23,12 @@ import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js'
 import { BENCH_TENANT } from './e2e/publisher.js';
 import { realisticMix } from './e2e/workloads.js';
 
+/** Whole-script variants timed after the cuts: [label, text of the source, replaced by]. */
+const VARIANTS: Record<string, [string, string, string][]> = {
+  // the same cart.added through the generic path (what the other ops all run)
+  reserveCart: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+};
+
 /** In finish (includes/stock.lua): where the payload's building starts, and its XADD. */
 const FINISH_PAYLOAD = '  local out\n  if outcome == nil and not low';
 const FINISH_XADD = "  local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)";
@@ -225,6 +231,13 @@ async function main(): Promise<void> {
           variants.push([label, (await redis.script('LOAD', lua)) as string]);
         }
         variants.push(['whole script', (await redis.script('LOAD', spec.lua)) as string]);
+        for (const [label, from, to] of VARIANTS[spec.name] ?? []) {
+          if (!spec.lua.includes(from)) throw new Error(`${spec.name}: no text ${from}`);
+          variants.push([
+            label,
+            (await redis.script('LOAD', spec.lua.replace(from, to))) as string,
+          ]);
+        }
         // rounds interleave the variants, so a burst of load elsewhere hits them alike
         const walls = variants.map((): number[] => []);
         const cpus = variants.map((): number[] => []);
