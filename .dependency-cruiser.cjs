@@ -6,11 +6,14 @@
  *   kernel     src/errors/, src/secrets.ts, src/tls.ts, src/amqp-address.ts, src/exit-codes.ts:
  *              import nothing of ours
  *   domain     src/domain/: the model, no I/O; imports only errors
- *   engine     src/engine/ (the Lua scripts), consumers/, src/config.ts, src/logger.ts
+ *   engine     src/engine/ (the Lua scripts), consumers/, src/config.ts, src/logger.ts;
+ *              src/tracing/ (OpenTelemetry) above config and logger
  *   I/O        src/ledger/ and src/broker/ (neither imports the other); then src/reconcile/;
  *              then jobs/, src/http/, src/services.ts
  *   commands   src/cli/, src/worker.ts
  *   entries    src/main.ts, src/worker-thread.ts, src/cli.ts (nothing imports them)
+ *   contract   src/contract/: generates docs/schemas/ and docs/asyncapi.yaml from the domain,
+ *              the consumers and the fixed names; nothing of the worker imports it
  *
  * Nothing imports upward or in a circle. Tests may import anything.
  */
@@ -53,6 +56,12 @@ module.exports = {
       'configuration and logging sit beside the engine',
       { path: '^src/(config|logger)\\.ts$' },
       { path: OURS, pathNot: `^src/domain/|${KERNEL}` },
+    ),
+    forbid(
+      'tracing-imports-config-logger-domain-kernel',
+      'tracing (OpenTelemetry) sits beside the configuration and the logger, which it reads',
+      { path: '^src/tracing/' },
+      { path: OURS, pathNot: `^src/(tracing|domain)/|^src/(config|logger)\\.ts$|${KERNEL}` },
     ),
     forbid(
       'ledger-and-broker-stay-below-their-users',
@@ -109,6 +118,21 @@ module.exports = {
       'main.ts, worker-thread.ts and cli.ts are where a process starts',
       { path: OURS, pathNot: ENTRIES },
       { path: ENTRIES },
+    ),
+    forbid(
+      'contract-reads-only-the-contract',
+      'the generator of the contract files reads schemas, consumers and the fixed names only',
+      { path: '^src/contract/' },
+      {
+        path: OURS,
+        pathNot: `^(src/contract/|src/domain/|consumers/|src/broker/topology\\.ts$)|${KERNEL}`,
+      },
+    ),
+    forbid(
+      'nothing-imports-the-contract-generator',
+      'the contract generator is a build tool: the worker does not depend on it',
+      { path: OURS, pathNot: '^src/contract/' },
+      { path: '^src/contract/' },
     ),
     forbid(
       'migrations-import-only-migrations',

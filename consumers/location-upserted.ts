@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { idString, placeCode } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
 
+/** `placeCode` in either case, with whitespace around it (\s is what trim() removes). */
+const RAW_PLACE_CODE = /^\s*[A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?\s*$/;
+
 /**
  * location.upserted → upsertLocation-4.lua: creates or replaces one of the tenant's locations
  * (its first one turns routing and binding checks on).
@@ -16,6 +19,9 @@ export default defineConsumer({
       .array(
         z
           .string()
+          // checked before upper-casing, so the JSON Schema says it too (toUpperCase makes
+          // ASCII of a few other letters: 'ı' is 'I')
+          .regex(RAW_PLACE_CODE, 'must be a country code (US) or country-region (US-CA)')
           .trim()
           .transform((s) => s.toUpperCase())
           .pipe(placeCode),

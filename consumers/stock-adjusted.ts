@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idString } from '../src/domain/schemas.js';
+import { idString, reasonString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
 import { location } from './fields.js';
 
@@ -11,13 +11,13 @@ export default defineConsumer({
     delta: z
       .number()
       .int('must be a whole number')
+      .min(-1e9, 'is too large')
+      .max(1e9, 'is too large')
       .refine((d) => d !== 0, 'must not be zero')
-      .refine((d) => Math.abs(d) <= 1e9, 'is too large'),
-    reason: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only'),
+      // the refinement, as JSON Schema says it (docs/schemas/)
+      .meta({ not: { const: 0 } }),
+    // the ledger's reason: the rules of ids (the command takes it as one), 1–64 characters
+    reason: reasonString,
     locationId: location,
   }),
   command: (d) => ({ op: 'adjustStock', ...d }),

@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisTarget } from '../src/engine/redis-client.js';
 import {
   bucketJobId,
   cartExpiryEvent,
@@ -11,7 +11,6 @@ import {
 import { TenantKeys } from '../src/engine/keys.js';
 import type { Command, EventMeta, OutboxPayload } from '../src/domain/types.js';
 import type { Logger } from '../src/logger.js';
-import type { TlsFiles } from '../src/tls.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
 export {
@@ -39,9 +38,8 @@ export interface EventRunner {
 }
 
 export interface CartExpiryOptions {
-  redisUrl: string;
-  /** TLS material of the worker's Redis connections (config `REDIS_TLS_*`) */
-  redisTls?: TlsFiles;
+  /** the worker's Redis (config REDIS_URL, REDIS_CLUSTER_NODES, REDIS_TLS_*) */
+  redis: RedisTarget;
   redisPrefix: string;
   runner: EventRunner;
   logger: Logger;
@@ -64,14 +62,14 @@ export interface CartExpiryOptions {
 export class CartExpiry {
   readonly queue: Queue<ExpiryJobData>;
   private worker: Worker<ExpiryJobData> | undefined;
-  private readonly queueConnection: Redis;
-  private workerConnection: Redis | undefined;
+  private readonly queueConnection: RedisClient;
+  private workerConnection: RedisClient | undefined;
   private pending: { data: ExpiryBucketData; resolve: () => void; reject: (e: Error) => void }[] =
     [];
   private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: CartExpiryOptions) {
-    this.queueConnection = bullConnection(o.redisUrl, o.redisTls);
+    this.queueConnection = bullConnection(o.redis);
     this.queue = new Queue<ExpiryJobData>(CART_EXPIRY_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
@@ -130,7 +128,7 @@ export class CartExpiry {
 
   /** Starts running due jobs in this process. */
   start(): void {
-    this.workerConnection = bullConnection(this.o.redisUrl, this.o.redisTls);
+    this.workerConnection = bullConnection(this.o.redis);
     this.worker = new Worker<ExpiryJobData>(CART_EXPIRY_QUEUE, (job) => this.expire(job), {
       connection: this.workerConnection,
       prefix: bullPrefix(this.o.redisPrefix),

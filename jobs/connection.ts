@@ -1,5 +1,8 @@
-import { Redis } from 'ioredis';
-import { redisTlsOptions, type TlsFiles } from '../src/tls.js';
+import {
+  createRedisClient,
+  type RedisClient,
+  type RedisTarget,
+} from '../src/engine/redis-client.js';
 
 /**
  * BullMQ's own connections. Workers block on Redis and must retry forever
@@ -7,12 +10,8 @@ import { redisTlsOptions, type TlsFiles } from '../src/tls.js';
  * queue lives in one Redis Cluster slot (BullMQ's scripts touch several keys at once). TLS as
  * the worker's own Redis connection: BullMQ's duplicates of this connection keep it.
  */
-export function bullConnection(url: string, tls?: TlsFiles): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: null,
-    enableReadyCheck: true,
-    ...redisTlsOptions(tls),
-  });
+export function bullConnection(target: RedisTarget): RedisClient {
+  return createRedisClient(target, { maxRetriesPerRequest: null, enableReadyCheck: true });
 }
 
 export const bullPrefix = (redisPrefix: string): string => `{${redisPrefix}.jobs}`;

@@ -1,9 +1,8 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisTarget } from '../src/engine/redis-client.js';
 import { toError } from '../src/errors/to-error.js';
 import type { Logger } from '../src/logger.js';
 import type { ReconcileSummary } from '../src/reconcile/index.js';
-import type { TlsFiles } from '../src/tls.js';
 import { bullConnection, bullPrefix, retention } from './connection.js';
 
 export const RECONCILE_QUEUE = 'reconcile';
@@ -17,9 +16,8 @@ export interface ReconcileJobData {
 }
 
 export interface ReconcileJobsOptions {
-  redisUrl: string;
-  /** TLS material of the worker's Redis connections (config `REDIS_TLS_*`) */
-  redisTls?: TlsFiles;
+  /** the worker's Redis (config REDIS_URL, REDIS_CLUSTER_NODES, REDIS_TLS_*) */
+  redis: RedisTarget;
   redisPrefix: string;
   /** config RECONCILE_CRON: a cron pattern in UTC, or 'off' */
   cron: string;
@@ -39,12 +37,12 @@ export interface ReconcileJobsOptions {
 export class ReconcileJobs {
   readonly queue: Queue<ReconcileJobData>;
   private worker: Worker<ReconcileJobData> | undefined;
-  private readonly queueConnection: Redis;
-  private workerConnection: Redis | undefined;
+  private readonly queueConnection: RedisClient;
+  private workerConnection: RedisClient | undefined;
   private readonly abort = new AbortController();
 
   constructor(private readonly o: ReconcileJobsOptions) {
-    this.queueConnection = bullConnection(o.redisUrl, o.redisTls);
+    this.queueConnection = bullConnection(o.redis);
     this.queue = new Queue<ReconcileJobData>(RECONCILE_QUEUE, {
       connection: this.queueConnection,
       prefix: bullPrefix(o.redisPrefix),
@@ -65,7 +63,7 @@ export class ReconcileJobs {
         { name: 'reconcile', data: { repair: this.o.repair }, opts: { ...retention, attempts: 1 } },
       );
     }
-    this.workerConnection = bullConnection(this.o.redisUrl, this.o.redisTls);
+    this.workerConnection = bullConnection(this.o.redis);
     this.worker = new Worker<ReconcileJobData>(RECONCILE_QUEUE, (job) => this.run(job), {
       connection: this.workerConnection,
       prefix: bullPrefix(this.o.redisPrefix),

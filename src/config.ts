@@ -69,6 +69,30 @@ const schema = z.object({
     .default('amqp://guest:guest@127.0.0.1:5672'),
   /** @default redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster: seed nodes as `host:port,host:port` (any of the cluster's nodes; the client
+   * discovers the rest). Set, the worker runs on the cluster and REDIS_URL gives only the
+   * scheme (`rediss:` for TLS), user and password of every node. Empty: the single Redis of
+   * REDIS_URL. @default (empty: a single Redis)
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const out: string[] = [];
+      for (const node of v
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)) {
+        const m = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(node);
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 65_535) {
+          ctx.addIssue({ code: 'custom', message: `"${node}" is not host:port` });
+          return z.NEVER;
+        }
+        out.push(node);
+      }
+      return out;
+    }),
   /** The database is created if missing. @default mysql://root@127.0.0.1:3306/inventory */
   MYSQL_URL: url(['mysql:'])
     .refine(
@@ -222,6 +246,31 @@ const schema = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   /** /readyz: unready while an applied event waits longer than this for MySQL. @default 30 */
   READY_MAX_OUTBOX_LAG_SECONDS: int(1).default(30 * SECOND),
+  // OpenTelemetry tracing: off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see
+  // src/tracing/settings.ts). The names and meanings are the OpenTelemetry SDK's own.
+  /** `true` turns tracing off whatever else is set. @default false */
+  OTEL_SDK_DISABLED: flag().default(false),
+  /** Where spans go: `otlp` (HTTP/JSON), `console` (stdout) or `none`. @default none */
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  /** An OTLP/HTTP collector (`/v1/traces` is appended); set alone, it turns tracing on. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** The OTLP/HTTP traces URL itself (used as it is); set alone, it turns tracing on. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** The `service.name` of the spans. @default inventory-worker */
+  OTEL_SERVICE_NAME: z.string().min(1).max(255).default('inventory-worker'),
+  /** @default parentbased_always_on */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** The ratio of the `traceidratio` samplers, 0 to 1. @default 1 */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
 });
 
 /** Which URL makes each service's TLS files apply. */
@@ -242,6 +291,13 @@ const TLS_URL = [
 ] as const;
 
 const checked = schema.superRefine((c, ctx) => {
+  // a cluster has one database, 0; a REDIS_URL naming another would be silently ignored
+  if (c.REDIS_CLUSTER_NODES.length > 0 && !['', '/', '/0'].includes(new URL(c.REDIS_URL).pathname))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_URL'],
+      message: 'names a database; a Redis Cluster has only database 0',
+    });
   for (const { service, url, tls, says } of TLS_URL) {
     const ca = `${service}_TLS_CA_FILE` as const;
     const cert = `${service}_TLS_CERT_FILE` as const;

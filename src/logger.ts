@@ -24,6 +24,18 @@ const SECRET_FIELDS = ['password', 'pass', 'passphrase', 'secret', 'token', 'aut
 const URL_FIELDS = ['url', 'amqpUrl', 'redisUrl', 'mysqlUrl', 'AMQP_URL', 'REDIS_URL', 'MYSQL_URL'];
 const REDACT_PATHS = [...SECRET_FIELDS, ...URL_FIELDS].flatMap((f) => [f, `*.${f}`]);
 
+/** The active span's ids, set by src/tracing while tracing is on. */
+let traceFields: (() => Record<string, string> | undefined) | undefined;
+const NO_FIELDS = {};
+
+/**
+ * Makes every line carry what `fields` returns (`trace_id`, `span_id` of the active span), or
+ * nothing again with undefined. Tracing sets it; with tracing off a line costs one check more.
+ */
+export function logTraceFields(fields: typeof traceFields): void {
+  traceFields = fields;
+}
+
 /**
  * What every logger of ours does to a line before it is written: credential fields redacted,
  * passwords in URLs masked in every string, errors reduced to what is safe to keep (see
@@ -38,6 +50,7 @@ export const safeLogOptions: LoggerOptions = {
         : '[redacted]',
   },
   serializers: { err: serializeError, error: serializeError },
+  mixin: () => (traceFields === undefined ? NO_FIELDS : (traceFields() ?? NO_FIELDS)),
   formatters: { log: (fields) => maskDeep(fields) as Record<string, unknown> },
   // The message itself. Given an error and no message, pino would take the error's message
   // as it is: give it the safe one.

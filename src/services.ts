@@ -1,16 +1,15 @@
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { Engine } from './engine/engine.js';
+import { createRedisClient, redisTargetOf, type RedisClient } from './engine/redis-client.js';
 import { createKnex, migrate, type Knex } from './ledger/db.js';
 import { TenantLoader } from './ledger/load-tenant.js';
 import { LedgerWriter } from './ledger/writer.js';
 import type { Logger } from './logger.js';
 import { errorText } from './secrets.js';
-import { redisTlsOptions } from './tls.js';
 
 /** The engine and the ledger wired together: what the worker and the CLI both need. */
 export interface Services {
-  redis: Redis;
+  redis: RedisClient;
   knex: Knex;
   engine: Engine;
   writer: LedgerWriter;
@@ -22,10 +21,9 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
   await migrate(config.MYSQL_URL, config.tls.mysql);
   // Commands wait (in order) while Redis reconnects instead of failing: a brief Redis outage
   // pauses consumption rather than sending valid events to retry queues.
-  const redis = new Redis(config.REDIS_URL, {
+  const redis = createRedisClient(redisTargetOf(config), {
     maxRetriesPerRequest: null,
     lazyConnect: false,
-    ...redisTlsOptions(config.tls.redis),
   });
   redis.on('error', (err: Error) => logger.warn({ err: errorText(err) }, 'redis error'));
   const knex = createKnex(config.MYSQL_URL, {
@@ -53,6 +51,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     ensureTenant: loader.ensureTenant,
+    replaceTenant: loader.replaceTenant,
   });
   return {
     redis,

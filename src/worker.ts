@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { consumers } from '../consumers/index.js';
 import { Broker } from './broker/broker.js';
 import { CrashGuard } from './broker/crash-guard.js';
@@ -17,8 +17,10 @@ import { startHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { OutboxSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logger.js';
 import { reconcile } from './reconcile/index.js';
-import { redisTlsOptions } from './tls.js';
+import type { EventTracer } from './tracing/event-tracer.js';
+import { startTracing } from './tracing/start.js';
 import { openServices, type Services } from './services.js';
+import { createRedisClient, redisTargetOf, type RedisClient } from './engine/redis-client.js';
 
 export interface Worker {
   services: Services;
@@ -29,6 +31,8 @@ export interface Worker {
   metrics: WorkerMetrics;
   /** /healthz, /readyz, /metrics; undefined when HTTP_PORT is 0 */
   http: HttpEndpoint | undefined;
+  /** one span per event (OpenTelemetry); undefined when tracing is off */
+  tracing: EventTracer | undefined;
   /**
    * Idempotent, ordered shutdown: stop consuming → finish in-flight → close jobs → close the
    * broker (acks what finished) → flush the ledger, close Redis and MySQL. The whole of it
@@ -56,14 +60,27 @@ interface Parts {
   cartExpiry: CartExpiry;
   reconcileJobs: ReconcileJobs;
   http: HttpEndpoint | undefined;
-  probeRedis: Redis;
+  probeRedis: RedisClient;
+  tracing: EventTracer | undefined;
+}
+
+export interface WorkerOptions {
+  /**
+   * Where spans go, instead of the exporter the OTEL_* variables name; tracing is on with it,
+   * whatever they say (the tests' in-memory exporter).
+   */
+  spanProcessor?: SpanProcessor;
 }
 
 /**
  * Starts the whole worker: migrations, Redis loaded from MySQL where it lost tenants, then
  * consumption. Nothing is consumed before every known tenant is back in Redis.
  */
-export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  options: WorkerOptions = {},
+): Promise<Worker> {
   const services = await openServices(config, logger);
   const { knex, redis, engine, writer, loader } = services;
   const reloaded = await loader.loadMissingTenants();
@@ -73,6 +90,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const crashGuard = new CrashGuard(redis, config.REDIS_PREFIX, config.CRASH_REDELIVERY_LIMIT);
   const sweeper = new OutboxSweeper({ knex, redis, prefix: config.REDIS_PREFIX, writer, logger });
   sweeper.start();
+
+  const tracing = await startTracing(config, logger, options.spanProcessor);
 
   const tenants = tenantRules(config);
   const broker = new Broker({
@@ -123,10 +142,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     onApplied: (p) => cartExpiry.schedule(p),
     observe: metrics.observe,
     crashGuard,
+    ...(tracing ? { tracer: tracing } : {}),
   });
   const cartExpiry = new CartExpiry({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     runner: processor,
     logger,
@@ -159,6 +178,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     reconcileJobs,
     http,
     probeRedis,
+    tracing,
   };
   let closing: Promise<{ drained: boolean }> | undefined;
   let crashing: Promise<void> | undefined;
@@ -170,6 +190,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     reconcileJobs,
     metrics,
     http,
+    tracing,
     close: () => (closing ??= closeWorker(parts)),
     crash: (deadlineMs) => (crashing ??= crashStop(parts, deadlineMs)),
   };
@@ -179,12 +200,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
  * /readyz and /metrics ask Redis on a connection of their own that queues nothing while Redis
  * is away (the engine's waits for it): a scraper cannot pile commands up in memory.
  */
-function openProbeRedis(config: Config): Redis {
-  const probe = new Redis(config.REDIS_URL, {
+function openProbeRedis(config: Config): RedisClient {
+  const probe = createRedisClient(redisTargetOf(config), {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 2000,
-    ...redisTlsOptions(config.tls.redis),
   });
   probe.on('error', () => undefined); // the engine's client logs Redis's outages
   return probe;
@@ -209,8 +229,7 @@ function nightlyReconciliation(
   broker: Broker,
 ): ReconcileJobs {
   return new ReconcileJobs({
-    redisUrl: config.REDIS_URL,
-    redisTls: config.tls.redis,
+    redis: redisTargetOf(config),
     redisPrefix: config.REDIS_PREFIX,
     cron: config.RECONCILE_CRON,
     repair: config.RECONCILE_REPAIR,
@@ -276,6 +295,8 @@ async function closeWorker(w: Parts): Promise<{ drained: boolean }> {
     ['close http endpoint', async () => w.http?.close(), left],
     ['close broker', () => broker.close(), () => left(0)],
     ['close services', () => w.services.close(), () => left(0)],
+    // last: the spans of everything above are exported (or dropped when out of time)
+    ['flush traces', async () => w.tracing?.shutdown(), () => left(0)],
   ];
   let drained = true;
   for (const [name, f, budget] of steps)

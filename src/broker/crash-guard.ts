@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import { propertyString } from './headers.js';
 
 /** A crash is remembered this long against each message that was being processed then. */
@@ -19,7 +19,7 @@ const CRASH_MEMORY_SECONDS = 24 * 60 * 60;
  */
 export class CrashGuard {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     readonly limit: number,
   ) {}

@@ -1,26 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
-import { z } from 'zod';
 import type { Consumer } from '../../consumers/consumer.js';
 import { consumers } from '../../consumers/index.js';
-import { describeIssues, idString, sourceString, tenantString } from '../domain/schemas.js';
+import { cloudEventSchema, describeIssues } from '../domain/schemas.js';
 import { DEFAULT_TENANT, type Command, type EventMeta } from '../domain/types.js';
 import { parseTraceContext, type TraceContext } from '../domain/trace-context.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import type { DeadLetterReason } from '../errors/reasons.js';
 import { headerValue, propertyString } from './headers.js';
 import { authoriseTenant, type TenantRules } from './tenants.js';
-
-/** The CloudEvents 1.0 envelope (structured JSON mode); extension attributes are allowed. */
-const envelope = z.looseObject({
-  specversion: z.literal('1.0', { message: 'must be "1.0"' }),
-  id: idString,
-  source: sourceString,
-  type: z.string().min(1).max(64),
-  time: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' }).optional(),
-  tenant: tenantString.optional(),
-  datacontenttype: z.string().optional(),
-  data: z.unknown(),
-});
 
 const CONTENT_TYPES = new Set(['application/cloudevents+json', 'application/json']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -74,7 +61,7 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
   } catch (e) {
     fail('malformed', `body is not JSON: ${(e as Error).message}`);
   }
-  const env = envelope.safeParse(json);
+  const env = cloudEventSchema.safeParse(json);
   if (!env.success) fail('invalid', `invalid CloudEvents envelope: ${describeIssues(env.error)}`);
   const e = env.data!;
   if (fields.routingKey !== e.type && fields.exchange !== '') {

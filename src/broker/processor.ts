@@ -1,8 +1,10 @@
 import type { ConsumeMessage } from 'amqplib';
+import { announcementEvent, WORKER_SOURCE } from '../domain/announcement-schemas.js';
 import { announce } from '../domain/announcements.js';
 import { cartExpiryEvent } from '../domain/cart-expiry.js';
 import type { Command, EventMeta, LedgerSink, OutboxPayload } from '../domain/types.js';
 import type { TraceContext } from '../domain/trace-context.js';
+import type { EventSpan, EventTracer } from '../tracing/event-tracer.js';
 import type { DueCart, Engine } from '../engine/engine.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { reasonText } from '../errors/reasons.js';
@@ -19,7 +21,7 @@ import {
 } from './decode.js';
 import { propertyString } from './headers.js';
 import { KeyedSerializer } from './keyed-serializer.js';
-import { INVENTORY_EXCHANGE } from './topology.js';
+import { DLQ, INVENTORY_EXCHANGE } from './topology.js';
 
 export interface ProcessorOptions extends DecodeOptions {
   engine: Engine;
@@ -39,6 +41,8 @@ export interface ProcessorOptions extends DecodeOptions {
   observe?: (msg: ConsumeMessage, outcome: Outcome | 'error', seconds: number) => void;
   /** remembers crashes against the messages being processed; none: crashes are not counted */
   crashGuard?: CrashGuard;
+  /** one span per delivery (OpenTelemetry); none: tracing is off, and costs nothing */
+  tracer?: EventTracer;
 }
 
 /** What is known of a delivery being processed (to say what was in flight at a crash). */
@@ -52,6 +56,11 @@ export interface InFlight {
 
 export type Outcome =
   'applied' | 'duplicate' | 'rejected' | 'ignored' | 'retry' | 'dead-letter' | 'dropped';
+
+/** Attribute names of the steps' spans (OpenTelemetry semantic conventions). */
+const DB_SYSTEM = 'db.system.name';
+const ATTR_MESSAGING_SYSTEM = 'messaging.system';
+const ATTR_MESSAGING_DESTINATION = 'messaging.destination.name';
 
 const eventKey = (m: EventMeta): string => `${m.tenant}\x1f${m.source}\x1f${m.id}`;
 
@@ -201,18 +210,49 @@ export class Processor {
     });
   }
 
-  private async process(msg: ConsumeMessage, session: Session): Promise<Outcome> {
-    const log = this.o.logger;
-    let event: DecodedEvent;
+  /**
+   * Decodes the delivery, then processes it: in a span of its own when tracing is on (a child
+   * of the event's traceparent), whose context then goes on to its announcements.
+   */
+  private process(msg: ConsumeMessage, session: Session): Promise<Outcome> {
+    const tracer = this.o.tracer;
+    const startedAt = tracer ? Date.now() : 0;
+    let decoded: DecodedEvent | Error;
     try {
-      event = decode(msg, this.o);
+      decoded = decode(msg, this.o);
     } catch (e) {
-      const err = toError(e);
+      decoded = toError(e);
+    }
+    if (!tracer) return this.processDecoded(msg, session, decoded, undefined);
+    const { fields, properties, content } = msg;
+    return tracer.delivery(
+      {
+        exchange: fields.exchange,
+        routingKey: fields.routingKey,
+        messageId: propertyString(properties.messageId),
+        bodyBytes: content.length,
+        redelivered: fields.redelivered,
+      },
+      decoded instanceof Error ? traceContextOfUndecoded(msg, this.o.maxBytes) : decoded.trace,
+      startedAt,
+      (span) => this.processDecoded(msg, session, decoded, span),
+    );
+  }
+
+  private async processDecoded(
+    msg: ConsumeMessage,
+    session: Session,
+    decoded: DecodedEvent | Error,
+    span: EventSpan | undefined,
+  ): Promise<Outcome> {
+    const log = this.o.logger;
+    if (decoded instanceof Error) {
+      const err = decoded;
       const reason =
         err instanceof PermanentError
           ? reasonText(err.reason, err.message)
           : reasonText('malformed', err.message);
-      const trace = traceContextOfUndecoded(msg, this.o.maxBytes);
+      const trace = span?.trace ?? traceContextOfUndecoded(msg, this.o.maxBytes);
       return this.settle(
         msg,
         session,
@@ -220,16 +260,25 @@ export class Processor {
         () => deadLetter(this.o.broker, msg, reason, trace),
         // not decoded: the AMQP message id and routing key are all there is to name it by
         { eventId: propertyString(msg.properties.messageId), type: msg.fields.routingKey, reason },
+        span,
       );
     }
-    const { meta, trace } = event;
+    const event = decoded;
+    let { meta } = event;
+    // traced: announcements and the dead letter name the event's span, and an event that came
+    // with no trace context is the root of a trace, whose id the ledger keeps too
+    const trace = span?.trace ?? event.trace;
+    if (span) {
+      span.describe(meta);
+      if (meta.traceId === undefined && trace) meta = { ...meta, traceId: trace.traceId };
+    }
     const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
     const known = this.processing.get(msg);
     if (known) Object.assign(known, ctx);
     let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
     try {
       applied = await this.serializer.run(event.orderingKeys, () =>
-        this.applyDurably(event.meta, event.command, trace),
+        this.applyDurably(meta, event.command, trace, span),
       );
     } catch (e) {
       const err = toError(e);
@@ -244,28 +293,38 @@ export class Processor {
             ...ctx,
             reason,
           },
+          span,
         );
       }
-      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, err.message), {
-        ...ctx,
-        reason: err.message,
-      });
+      return this.settle(
+        msg,
+        session,
+        'retry',
+        () => retryLater(this.o.broker, msg, err.message),
+        { ...ctx, reason: err.message },
+        span,
+      );
     }
     if (applied.notYet) {
       const reason = `not-yet: ${applied.notYet}`;
-      return this.settle(msg, session, 'retry', () => retryLater(this.o.broker, msg, reason), {
-        ...ctx,
-        reason,
-      });
+      return this.settle(
+        msg,
+        session,
+        'retry',
+        () => retryLater(this.o.broker, msg, reason),
+        { ...ctx, reason },
+        span,
+      );
     }
     // only a redelivery can owe announcements: the common path builds no key
     const owedKey = applied.duplicate ? eventKey(meta) : undefined;
     const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
     if (p) {
       try {
-        await this.announce(p, trace);
+        await this.announce(p, trace, span);
       } catch (e) {
         // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
+        span?.reason(`announcement not confirmed: ${toError(e).message}`);
         log.warn(
           { ...ctx, outcome: 'dropped', err: toError(e).message },
           'announcement not confirmed; delivery left for redelivery',
@@ -296,12 +355,19 @@ export class Processor {
     meta: EventMeta,
     command: Command,
     trace?: TraceContext,
+    span?: EventSpan,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
     let rounds = 0;
     for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
-      const r = await this.o.engine.apply(meta, command, {
-        expireDue: rounds < MAX_EXPIRE_ROUNDS,
-      });
+      const options = { expireDue: rounds < MAX_EXPIRE_ROUNDS };
+      const r = await (span
+        ? span.step(
+            `script ${command.op}`,
+            'client',
+            { [DB_SYSTEM]: 'redis', 'inventory.script': command.op },
+            () => this.o.engine.apply(meta, command, options),
+          )
+        : this.o.engine.apply(meta, command, options));
       if (r.status === 'expire-first') {
         rounds++;
         await this.expireDue(meta, r.due, trace);
@@ -309,13 +375,13 @@ export class Processor {
       }
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
       if (r.status === 'applied') {
-        if ((await this.o.ledger.write(r.payload, r.entryId)) === 'stale') continue;
+        if ((await this.write(r.payload, r.entryId, span)) === 'stale') continue;
         if (this.o.onApplied) await this.o.onApplied(r.payload);
         return { payload: r.payload, duplicate: false };
       }
       if (r.pending) {
         // applied by a delivery that never finished (worker died): finish its mirror now
-        if ((await this.o.ledger.write(r.pending, r.entryId)) === 'stale') continue;
+        if ((await this.write(r.pending, r.entryId, span)) === 'stale') continue;
         if (this.o.onApplied) await this.o.onApplied(r.pending);
         return { payload: r.pending, duplicate: true };
       }
@@ -323,6 +389,14 @@ export class Processor {
       return { ...(payload ? { payload } : {}), duplicate: true };
     }
     throw new Error(`event ${meta.id}: Redis was rebuilt ${MAX_REAPPLY} times under it`);
+  }
+
+  /** Waits until the payload is committed to MySQL (in a span of its own when traced). */
+  private write(payload: OutboxPayload, entryId: string, span: EventSpan | undefined) {
+    if (!span) return this.o.ledger.write(payload, entryId);
+    return span.step('ledger commit', 'internal', { [DB_SYSTEM]: 'mysql' }, () =>
+      this.o.ledger.write(payload, entryId),
+    );
   }
 
   /**
@@ -351,29 +425,32 @@ export class Processor {
    * causing event's trace context goes with each announcement, as CloudEvents attributes and
    * as AMQP headers.
    */
-  async announce(p: OutboxPayload, trace?: TraceContext): Promise<void> {
+  async announce(p: OutboxPayload, trace?: TraceContext, span?: EventSpan): Promise<void> {
     const headers = traceHeaders(trace);
-    await Promise.all(
-      announce(p).map((a) =>
-        this.o.broker.publish(
-          INVENTORY_EXCHANGE,
-          a.type,
-          Buffer.from(
-            JSON.stringify({
-              specversion: '1.0',
-              id: a.id,
-              source: '/inventory-worker',
-              type: a.type,
-              time: a.time,
-              tenant: a.tenant,
-              datacontenttype: 'application/json',
-              ...headers,
-              data: a.data,
-            }),
+    const publish = () =>
+      Promise.all(
+        announce(p).map((a) =>
+          this.o.broker.publish(
+            INVENTORY_EXCHANGE,
+            a.type,
+            Buffer.from(JSON.stringify(announcementEvent(a, WORKER_SOURCE, headers))),
+            { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
           ),
-          { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
         ),
-      ),
+      );
+    if (!span) {
+      await publish();
+      return;
+    }
+    await span.step(
+      `publish ${INVENTORY_EXCHANGE}`,
+      'producer',
+      {
+        [ATTR_MESSAGING_SYSTEM]: 'rabbitmq',
+        [ATTR_MESSAGING_DESTINATION]: INVENTORY_EXCHANGE,
+        'messaging.operation.type': 'send',
+      },
+      publish,
     );
   }
 
@@ -383,10 +460,19 @@ export class Processor {
     outcome: Outcome,
     send: () => Promise<unknown>,
     ctx: Record<string, unknown>,
+    span?: EventSpan,
   ): Promise<Outcome> {
     const log = this.o.logger;
     try {
-      const where = await send();
+      if (span && typeof ctx.reason === 'string') span.reason(ctx.reason);
+      const where = await (span
+        ? span.step(
+            `publish ${outcome === 'retry' ? 'retry' : DLQ}`,
+            'producer',
+            { [ATTR_MESSAGING_SYSTEM]: 'rabbitmq', 'messaging.operation.type': 'send' },
+            send,
+          )
+        : send());
       session.acker.done(msg);
       const final = where === 'dead-letter' ? 'dead-letter' : outcome;
       if (final === 'dead-letter') log.warn({ ...ctx, outcome: final }, 'event dead-lettered');

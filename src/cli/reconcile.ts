@@ -10,6 +10,7 @@ import { openServices } from '../services.js';
 import { printJson, printTable, progress } from './output.js';
 
 import { EXIT, tenantArg } from './exit.js';
+import { redisTargetOf } from '../engine/redis-client.js';
 
 /** Exit status when drift was found (whether or not it was repaired). */
 export const EXIT_DRIFT = EXIT.drift;
@@ -83,7 +84,7 @@ export function registerReconcile(program: Command, config: () => Config): void 
       // stdout is for the table or the JSON; logs go to stderr
       const logger = createLogger(c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL, 'inventory', 2);
       const services = await openServices(c, logger);
-      const bull = bullConnection(c.REDIS_URL, c.tls.redis);
+      const bull = bullConnection(redisTargetOf(c));
       const jobs = new Queue(CART_EXPIRY_QUEUE, {
         connection: bull,
         prefix: bullPrefix(c.REDIS_PREFIX),

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT } from '../domain/types.js';
 import { createKnex, migrate, type Knex } from '../ledger/db.js';
@@ -11,7 +10,7 @@ import { DELTA_COLUMNS } from '../ledger/find-payload.js';
 import { printJson, printTable } from './output.js';
 import { holdsByKind, ledgerActivity, stockTotals, tenantOutboxLag, unitsSold } from './stats.js';
 import { stockValue } from '../ledger/network-queries.js';
-import { redisTlsOptions } from '../tls.js';
+import { createRedisClient, redisTargetOf } from '../engine/redis-client.js';
 
 async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
   await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL'); // a fresh install answers "nothing yet"
@@ -251,11 +250,7 @@ function registerStats(program: Command, config: () => Config): void {
 
 /** The tenant's outbox lag, or null when Redis does not answer within a few seconds. */
 async function readOutboxLag(c: Config, tenant: string) {
-  const redis = new Redis(c.REDIS_URL, {
-    maxRetriesPerRequest: 1,
-    lazyConnect: true,
-    ...redisTlsOptions(c.tls.redis),
-  });
+  const redis = createRedisClient(redisTargetOf(c), { maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => undefined); // reported as null below
   try {
     return await within(

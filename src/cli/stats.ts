@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { outboxLag, type OutboxLag } from '../ledger/outbox-lag.js';
 
@@ -84,6 +84,10 @@ export async function ledgerActivity(
 }
 
 /** The lag of the ledger behind Redis: events applied and not yet in MySQL. */
-export function tenantOutboxLag(redis: Redis, prefix: string, tenant: string): Promise<OutboxLag> {
+export function tenantOutboxLag(
+  redis: RedisClient,
+  prefix: string,
+  tenant: string,
+): Promise<OutboxLag> {
   return outboxLag(redis, prefix, [tenant]);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '../engine/redis-client.js';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { DEFAULT_TENANT, type SellPolicy } from '../domain/types.js';
@@ -74,7 +74,7 @@ export function locationFigures(locationId: string, h: Record<string, string>): 
 
 /** Every location of a SKU (or the one asked for) with its live figures, sorted by location. */
 export async function readLocations(
-  redis: Redis,
+  redis: RedisClient,
   keys: TenantKeys,
   sku: string,
   location?: string,
@@ -85,13 +85,10 @@ export async function readLocations(
     return Object.keys(h).length ? [locationFigures(location, h)] : [];
   }
   const byLocation: LocationFigures[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${glob(base)}*`, 'COUNT', 1000);
-    cursor = next;
+  await scanKeys(redis, `${glob(base)}*`, 1000, async (found) => {
     for (const key of found)
       byLocation.push(locationFigures(key.slice(base.length), await redis.hgetall(key)));
-  } while (cursor !== '0');
+  });
   return byLocation.sort((a, b) => a.locationId.localeCompare(b.locationId));
 }
 

@@ -1,16 +1,19 @@
+import type { Announcement, AnnouncementData, AnnouncementType } from './announcement-schemas.js';
 import type { HoldLine, Movement, MovementKind, OutboxPayload } from './types.js';
 
-/** An event the worker publishes on `inventory.events` (routing key = type). */
-export interface Announcement {
-  type: string;
-  /** deterministic: the same input event always yields the same ids (consumers can dedupe) */
-  id: string;
-  tenant: string;
-  time: string;
-  data: Record<string, unknown>;
-}
+export type { Announcement } from './announcement-schemas.js';
 
-const ANNOUNCED: Partial<Record<MovementKind, string>> = {
+type HoldAnnouncement =
+  | 'inventory.reserved'
+  | 'inventory.released'
+  | 'inventory.expired'
+  | 'inventory.committed'
+  | 'inventory.fulfilled';
+
+/** Holds announced are carts' and orders' (a transfer's movements announce nothing). */
+type HoldKindAnnounced = AnnouncementData<'inventory.reserved'>['referenceType'];
+
+const ANNOUNCED: Partial<Record<MovementKind, HoldAnnouncement>> = {
   reserved: 'inventory.reserved',
   // units sold ahead of stock are reserved too, waiting (the line says how many)
   backordered: 'inventory.reserved',
@@ -58,15 +61,22 @@ function reservedLine(l: HoldLine): AnnouncedLine {
 export function announce(p: OutboxPayload, time = new Date().toISOString()): Announcement[] {
   const out: Announcement[] = [];
   const cause = { causationId: p.id, causationSource: p.source, causationType: p.type };
-  const add = (type: string, data: Record<string, unknown>) =>
-    out.push({ type, id: `${p.source}#${p.id}#${out.length}`, tenant: p.tenant, time, data });
+  // typed by the schema of each type's data (announcement-schemas.ts): they cannot drift apart
+  const add = <T extends AnnouncementType>(type: T, data: AnnouncementData<T>) =>
+    out.push({
+      type,
+      id: `${p.source}#${p.id}#${out.length}`,
+      tenant: p.tenant,
+      time,
+      data,
+    } as Announcement);
 
   if (p.outcome.result === 'rejected' && p.outcome.short?.length) {
     add('inventory.reservation-failed', {
       ...cause,
-      reason: p.outcome.reason,
-      referenceType: p.outcome.referenceType,
-      referenceId: p.outcome.referenceId,
+      reason: p.outcome.reason as AnnouncementData<'inventory.reservation-failed'>['reason'],
+      referenceType: p.outcome.referenceType!,
+      referenceId: p.outcome.referenceId!,
       lines: p.outcome.short,
     });
   }
@@ -75,15 +85,15 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
   if (p.outcome.unstocked?.length && (ref === 'cart' || ref === 'order')) {
     add('inventory.reservation-failed', {
       ...cause,
-      reason: p.outcome.reason,
+      reason: p.outcome.reason as AnnouncementData<'inventory.reservation-failed'>['reason'],
       referenceType: ref,
-      referenceId: p.outcome.referenceId,
+      referenceId: p.outcome.referenceId!,
       lines: p.outcome.unstocked.map((u) => ({ ...u, available: 0 })),
     });
   }
   // One announcement per (kind, reference), lines in movement order; the units of one
   // reservation at a pair (held, and waiting) make one line.
-  const groups = new Map<string, { type: string; m: Movement; lines: AnnouncedLine[] }>();
+  const groups = new Map<string, { type: HoldAnnouncement; m: Movement; lines: AnnouncedLine[] }>();
   for (const m of p.movements) {
     const type = ANNOUNCED[m.kind];
     if (!type) continue;
@@ -127,7 +137,7 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
   for (const g of groups.values()) {
     add(g.type, {
       ...cause,
-      referenceType: g.m.referenceType,
+      referenceType: g.m.referenceType as HoldKindAnnounced,
       referenceId: g.m.referenceId,
       ...(g.m.reason ? { reason: g.m.reason } : {}),
       lines: g.lines,

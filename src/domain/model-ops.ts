@@ -10,7 +10,7 @@ import {
   type ShortLine,
 } from './types.js';
 import { EventContext, holdLine, sumLines } from './model-context.js';
-import { waitingOf } from './model-state.js';
+import { waitingOf, type HoldState } from './model-state.js';
 import { compareBytes, pairOf, sortedKeys, splitPair } from './pairs.js';
 import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
 
@@ -252,16 +252,7 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
     const why = prior === 'cancelled' ? 'order-cancelled' : 'order-exists';
     if (cart.state !== 'open') return ignored(why);
     // the payment, cancellation or shipment came first; the cart still became this order
-    for (const p of sortedKeys(cart.lines)) {
-      const l = cart.lines.get(p)!;
-      const [wb, wp] = ctx.unwait(l, 'cart', c.cartId!, p, waitingOf(l));
-      ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'cart', c.cartId!, why);
-      l.held = 0;
-    }
-    cart.state = 'converted';
-    cart.link = c.orderId;
-    delete cart.expiresAt;
-    ctx.saveHold('cart', c.cartId!, cart, { keep: true });
+    convertCart(ctx, cart, c.cartId!, c.orderId, why);
     return applied(why);
   }
   const cartOpen = cart.state === 'open';
@@ -327,42 +318,60 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
     if (sup.rest > 0) ctx.wait(order, 'order', c.orderId, p, sup.rest, sup.backing!);
   }
   if (cartOpen) {
-    for (const p of sortedKeys(cart.lines)) {
-      const l = cart.lines.get(p)!;
-      const [wb, wp] = ctx.unwait(l, 'cart', c.cartId!, p, waitingOf(l));
-      ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'cart', c.cartId!, 'not-ordered');
-      l.held = 0;
-    }
-    cart.state = 'converted';
-    cart.link = c.orderId;
-    delete cart.expiresAt;
-    ctx.saveHold('cart', c.cartId!, cart, { keep: true });
+    // what the order did not take over is released
+    convertCart(ctx, cart, c.cartId!, c.orderId, 'not-ordered');
     order.link = c.cartId!;
   }
   order.state = 'placed';
-  if (prior === 'prepaid') {
-    // what is backed is committed now; waiting units are committed as they are filled
-    for (const p of needPairs)
-      ctx.move(p, 'committed', [0, 0, order.lines.get(p)!.held], 'order', c.orderId);
-    order.state = 'paid';
-  } else if (prior === 'payfailed') {
-    for (const p of needPairs) {
-      const l = order.lines.get(p)!;
-      const [wb, wp] = ctx.unwait(l, 'order', c.orderId, p, waitingOf(l));
-      ctx.move(
-        p,
-        'released',
-        [0, -l.held, 0, 0, 0, -wb, -wp],
-        'order',
-        c.orderId,
-        'payment-failed',
-      );
-      l.held = 0;
-    }
-    order.state = 'released';
-  }
+  if (prior !== undefined) settleEarlyPayment(ctx, order, c.orderId, needPairs, prior);
   ctx.saveHold('order', c.orderId, order);
   return applied();
+}
+
+/** The cart becomes the order: every unit it still has, held or waiting, is released. */
+function convertCart(
+  ctx: EventContext,
+  cart: HoldState,
+  cartId: string,
+  orderId: string,
+  reason: string,
+): void {
+  for (const p of sortedKeys(cart.lines)) {
+    const l = cart.lines.get(p)!;
+    const [wb, wp] = ctx.unwait(l, 'cart', cartId, p, waitingOf(l));
+    ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'cart', cartId, reason);
+    l.held = 0;
+  }
+  cart.state = 'converted';
+  cart.link = orderId;
+  delete cart.expiresAt;
+  ctx.saveHold('cart', cartId, cart, { keep: true });
+}
+
+/**
+ * A payment that came before its order: a success commits what the new order holds (waiting
+ * units are committed as they are filled); a failure releases all of it.
+ */
+function settleEarlyPayment(
+  ctx: EventContext,
+  order: HoldState,
+  orderId: string,
+  pairs: string[],
+  prior: 'prepaid' | 'payfailed',
+): void {
+  if (prior === 'prepaid') {
+    for (const p of pairs)
+      ctx.move(p, 'committed', [0, 0, order.lines.get(p)!.held], 'order', orderId);
+    order.state = 'paid';
+    return;
+  }
+  for (const p of pairs) {
+    const l = order.lines.get(p)!;
+    const [wb, wp] = ctx.unwait(l, 'order', orderId, p, waitingOf(l));
+    ctx.move(p, 'released', [0, -l.held, 0, 0, 0, -wb, -wp], 'order', orderId, 'payment-failed');
+    l.held = 0;
+  }
+  order.state = 'released';
 }
 
 function commitOrder(ctx: EventContext, c: Cmd<'commitOrder'>): Result {

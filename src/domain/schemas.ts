@@ -8,23 +8,24 @@ import type { Command, EventMeta } from './types.js';
  * Redis keeps two keys), an unpaired surrogate becomes U+FFFD in UTF-8 (in Redis and MySQL
  * alike), and zero-width and bidirectional controls do not show.
  */
-const EDGE_WHITESPACE = /^\p{White_Space}|\p{White_Space}$/u;
-const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
-const UNPAIRED_SURROGATE = /\p{Cs}/u;
+const EDGE_WHITESPACE = /^(?!\p{White_Space})(?![\s\S]*\p{White_Space}$)/u;
+const NO_INVISIBLE = /^[^\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]*$/u;
+const NO_UNPAIRED_SURROGATE = /^\P{Cs}*$/u;
 
-/** An identifier of 1–`max` characters that means the same in Redis, MySQL and to a reader. */
+/**
+ * An identifier of 1–`max` characters that means the same in Redis, MySQL and to a reader.
+ * Regular expressions rather than refinements, so the JSON Schemas generated from these
+ * (docs/schemas/) say the same: each becomes a `pattern` (ECMA-262, Unicode mode).
+ */
 const identifier = (max: number) =>
   z
     .string()
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
     .regex(/^[^\p{Cc}]+$/u, 'must be printable characters only')
-    .refine((s) => !EDGE_WHITESPACE.test(s), 'must not begin or end with whitespace')
-    .refine(
-      (s) => !INVISIBLE.test(s),
-      'must not contain zero-width or bidirectional control characters',
-    )
-    .refine((s) => !UNPAIRED_SURROGATE.test(s), 'must not contain unpaired UTF-16 surrogates');
+    .regex(EDGE_WHITESPACE, 'must not begin or end with whitespace')
+    .regex(NO_INVISIBLE, 'must not contain zero-width or bidirectional control characters')
+    .regex(NO_UNPAIRED_SURROGATE, 'must not contain unpaired UTF-16 surrogates');
 
 /**
  * SKUs, ids, location ids: 1–128 printable characters, no whitespace at either end, no
@@ -39,6 +40,9 @@ export const tenantString = z
     /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
     'must be 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)',
   );
+
+/** A reason code (`stock.adjusted`): the same rules as ids, up to 64 characters. */
+export const reasonString = identifier(64);
 
 /** An event's `source`: the same rules as ids, up to 255 characters. */
 export const sourceString = identifier(255);
@@ -273,6 +277,25 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     bound: z.boolean(),
   }),
 ]);
+
+/**
+ * The CloudEvents 1.0 envelope of a consumed event (structured JSON mode); extension
+ * attributes are allowed. `data` is checked by the consumer of the type.
+ */
+export const cloudEventSchema = z.looseObject({
+  specversion: z.literal('1.0', { message: 'must be "1.0"' }),
+  id: idString,
+  source: sourceString,
+  type: z.string().min(1).max(64),
+  // bounded as the event's occurredAt is (eventMetaSchema)
+  time: z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 timestamp' })
+    .max(64, 'must be at most 64 characters')
+    .optional(),
+  tenant: tenantString.optional(),
+  datacontenttype: z.string().optional(),
+  data: z.unknown(),
+});
 
 /** Formats zod issues as `path: message; …` for error reasons a person can act on. */
 export function describeIssues(error: z.ZodError): string {

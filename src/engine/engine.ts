@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { TransientError } from '../errors/transient-error.js';
 import { parseEvent } from '../domain/schemas.js';
@@ -21,6 +22,8 @@ export enum ReplyCode {
   StaleNetwork = -4,
   /** a reservation would be refused while a cart is past its expiry: expire those first */
   ExpireFirst = -5,
+  /** on a cluster, the tenant's writes were made on another node: reload it from MySQL */
+  NodeChanged = -6,
 }
 
 /** An open cart past its expiry, as the tenant's cart expiry set has it. */
@@ -61,6 +64,12 @@ export interface EngineOptions {
   dedupTtlSeconds: number;
   /** Called when a script finds the tenant missing from Redis: load it, then the call retries. */
   ensureTenant: (tenant: string) => Promise<void>;
+  /**
+   * Redis Cluster: called when a script finds the tenant's writes were made on another node
+   * (`node`, a failover or a moved slot): reload the tenant from MySQL unless done already,
+   * then the call retries. Unset, the event fails as transient.
+   */
+  replaceTenant?: (tenant: string, node: string) => Promise<void>;
   /** @default Date.now */
   now?: () => number;
   /**
@@ -85,6 +94,8 @@ export class Engine {
   private readonly specs: Map<string, ScriptSpec>;
   private readonly now: () => number;
   private readonly network: NetworkCache;
+  /** on a Redis Cluster, scripts check which node made the tenant's writes (ARGV `cl`) */
+  private readonly cluster: boolean;
 
   /** Tenants whose network is cached (bounded: see NetworkCache). */
   get cachedNetworks(): number {
@@ -92,10 +103,11 @@ export class Engine {
   }
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: EngineOptions,
   ) {
     this.specs = defineScripts(redis);
+    this.cluster = redis instanceof Cluster;
     this.now = options.now ?? Date.now;
     this.network = new NetworkCache(redis, options.prefix, options.ensureTenant);
   }
@@ -175,6 +187,14 @@ export class Engine {
           break;
         case ReplyCode.ExpireFirst:
           return { status: 'expire-first', due: await this.dueCarts(k, now) };
+        case ReplyCode.NodeChanged:
+          if (!this.options.replaceTenant)
+            throw new TransientError(
+              `tenant ${meta.tenant}: written on another cluster node; nothing reloads it here`,
+              'tenant-node-changed',
+            );
+          await this.options.replaceTenant(meta.tenant, String(reply[1]));
+          break;
         default:
           throw new Error(`unexpected script reply ${JSON.stringify(reply)}`);
       }
@@ -240,6 +260,7 @@ export class Engine {
     if (meta.traceId !== undefined) fields.traceId = meta.traceId;
     for (const key of Object.keys(plan.args)) fields[key] = plan.args[key];
     if (due) fields.due = true;
+    if (this.cluster) fields.cl = 1;
     const argv = JSON.stringify(fields);
     const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown[]>>)[
       spec.command

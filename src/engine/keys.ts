@@ -15,8 +15,9 @@
  *   <prefix>:{<tenant>}:wait:<sku>\x1f<loc>     sorted set: cart:<id> / order:<id> waiting for
  *                                               stock at the pair -> place in the queue
  *
- * The meta hash also has `nv`, the version of locs and bind (bumped by every change), and
- * `wseq`, the last place given in a wait queue.
+ * The meta hash also has `nv`, the version of locs and bind (bumped by every change),
+ * `wseq`, the last place given in a wait queue, and on a Redis Cluster `node`, the id of the
+ * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua).
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */
@@ -68,6 +69,10 @@ export class TenantKeys {
   /** The holds waiting for stock at the pair, in the order they started waiting. */
   wait(pair: string): string {
     return `${this.base}wait:${pair}`;
+  }
+  /** Pattern matching every event marker of the tenant (for SCAN). */
+  get markers(): string {
+    return `${this.all.slice(0, -1)}evt:*`;
   }
   /** Pattern matching every key of the tenant (for SCAN). */
   get all(): string {

@@ -1,10 +1,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /** Bump when a script's keys or arguments change, so old and new workers never mix. */
-export const SCRIPT_VERSION = 4;
+export const SCRIPT_VERSION = 5;
 
 export const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua');
 
@@ -52,7 +52,7 @@ export function readScripts(): ScriptSpec[] {
 }
 
 /** Registers every script on the client once (ioredis sends EVALSHA, falling back to EVAL). */
-export function defineScripts(redis: Redis): Map<string, ScriptSpec> {
+export function defineScripts(redis: RedisClient): Map<string, ScriptSpec> {
   const specs = new Map<string, ScriptSpec>();
   for (const spec of readScripts()) {
     redis.defineCommand(spec.command, {

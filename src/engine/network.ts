@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { emptyNetwork, type LocationDef, type NetworkState } from '../domain/network.js';
 import { TenantKeys } from './keys.js';
 
@@ -26,7 +26,7 @@ export class NetworkCache {
   private readonly tokens = new WeakMap<Promise<NetworkSnapshot>, string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ensureTenant: (tenant: string) => Promise<void>,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { knownTenants, outboxLag } from '../ledger/outbox-lag.js';
 import { errorText } from '../secrets.js';
@@ -22,7 +22,7 @@ const CHECK_REUSE_MS = 1000;
 export interface ReadinessOptions {
   /** true while a consumer is registered on a live channel */
   consuming: () => boolean;
-  redis: Redis;
+  redis: RedisClient;
   knex: Knex;
   prefix: string;
   /** unready while the oldest outbox entry is older than this */

@@ -1,5 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { originalRoutingKey } from '../broker/headers.js';
@@ -11,7 +11,7 @@ import { withTimeout, type Readiness } from './health.js';
 
 export interface MetricsSources {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** event types the worker consumes; anything else is counted as `other` (bounded labels) */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import type { HoldKind } from '../domain/types.js';
 import { pairOf, type TenantKeys } from '../engine/keys.js';
@@ -12,7 +12,7 @@ import { sqlDateTime } from './sql-time.js';
  */
 export interface CopyContext {
   trx: Knex.Transaction;
-  redis: Redis;
+  redis: RedisClient;
   keys: TenantKeys;
   /** the de-duplication window, ms */
   windowMs: number;
@@ -20,7 +20,7 @@ export interface CopyContext {
   pageSize: number;
 }
 
-async function run(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
+async function run(pipeline: ReturnType<RedisClient['pipeline']>): Promise<void> {
   const replies = (await pipeline.exec()) ?? [];
   const failed = replies.find(([e]) => e);
   if (failed) throw failed[0];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import type { TenantKeys } from '../engine/keys.js';
 import { mirrorInTransaction } from './commit-batch.js';
@@ -12,7 +12,7 @@ import { forEachOutboxPage } from './outbox.js';
  */
 export async function drainOutboxInto(
   trx: Knex.Transaction,
-  redis: Redis,
+  redis: RedisClient,
   keys: TenantKeys,
   epoch: number,
   pageSize: number,

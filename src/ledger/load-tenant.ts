@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { callScript } from '../engine/call-script.js';
+import { scanKeys, type RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import { TransientError } from '../errors/transient-error.js';
@@ -14,7 +16,7 @@ import { sqlDateTime } from './sql-time.js';
 
 export interface TenantLoaderOptions {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long event ids are remembered (config DEDUP_TTL_SECONDS). */
   dedupTtlSeconds: number;
@@ -34,8 +36,11 @@ export class TenantLoader {
   private readonly log: Logger;
   private readonly pageSize: number;
   private readonly now: () => number;
+  /** '1' on a Redis Cluster: a load signs meta with its node (publishEpoch-1.lua) */
+  private readonly cluster: string;
 
   constructor(private readonly o: TenantLoaderOptions) {
+    this.cluster = o.redis instanceof Cluster ? '1' : '0';
     this.log = o.logger.child({ component: 'tenant-loader' });
     this.pageSize = o.pageSize ?? 1000;
     this.now = o.now ?? Date.now;
@@ -47,6 +52,16 @@ export class TenantLoader {
    */
   ensureTenant = (tenant: string): Promise<void> => {
     return this.tails.get(tenant) ?? this.exclusive(tenant, () => this.load(tenant));
+  };
+
+  /**
+   * Redis Cluster: reloads the tenant whose meta is signed by another node (`node`: the
+   * master that died, whose last writes its promoted replica may lack; see NODE_CHANGED in
+   * src/lua/includes/base.lua). Calls for the same tenant share the work; a tenant already
+   * reloaded (meta unsigned, or signed by this node) is left alone.
+   */
+  replaceTenant = (tenant: string, node: string): Promise<void> => {
+    return this.tails.get(tenant) ?? this.exclusive(tenant, () => this.load(tenant, node));
   };
 
   /** Loads every known tenant Redis lacks (at start-up, before consuming). Returns them. */
@@ -86,19 +101,22 @@ export class TenantLoader {
   }
 
   /**
-   * Loads the tenant unless Redis has it: bumps its epoch (payloads of the old epoch can no
+   * Loads the tenant unless Redis has it (with `replacing`: unless Redis has it signed by
+   * another node than `replacing`): bumps its epoch (payloads of the old epoch can no
    * longer be mirrored), copies stock, holds, wait queues and recent event markers, and
    * writes the epoch into meta last, which lets the scripts run again, all under the epoch
    * row's lock: a process waiting for that lock finds meta there and has nothing to do.
    */
-  async load(tenant: string): Promise<void> {
+  async load(tenant: string, replacing?: string): Promise<void> {
     const keys = new TenantKeys(this.o.prefix, tenant);
     const started = this.now();
     let published: number | undefined;
     try {
       const loaded = await this.o.knex.transaction(async (trx) => {
         const epoch = await lockEpochForLoad(trx, tenant);
-        if (await this.o.redis.hexists(keys.meta, 'epoch')) return undefined;
+        const [current, node] = await this.o.redis.hmget(keys.meta, 'epoch', 'node');
+        // loaded, and not signed by the node a script found it signed by (`replacing`)
+        if (current !== null && (replacing === undefined || node !== replacing)) return undefined;
         // What the scripts appended before meta went away is fact MySQL may lack: mirror it
         // under the epoch it was applied in, before that epoch ends.
         const drained = await drainOutboxInto(trx, this.o.redis, keys, epoch, this.pageSize);
@@ -110,6 +128,10 @@ export class TenantLoader {
         ]);
         // Whatever else is left (a partial loss, an interrupted rebuild) would mix with MySQL's
         // state; the outbox stays until its drained entries are deleted after the commit.
+        // Replacing another node's copy: how many of the events MySQL has it had (see below).
+        let found = 0;
+        if (replacing !== undefined)
+          await scanKeys(this.o.redis, keys.markers, 1000, async (k) => void (found += k.length));
         await unlinkTenantKeys(this.o.redis, keys, [keys.outbox]);
         const c: CopyContext = {
           trx,
@@ -125,15 +147,27 @@ export class TenantLoader {
         const markers = await copyMarkers(c);
         const network = await copyNetwork(c);
         published = next;
-        await this.o.redis.hset(keys.meta, 'epoch', String(next));
-        return { epoch: next, drained, stock, holds, waiting, markers, network };
+        await callScript(this.o.redis, 'publishEpoch', [keys.meta], [String(next), this.cluster]);
+        // Events committed in MySQL whose marker the replaced copy lacked: writes its node never
+        // got (a promoted replica's lost writes). At least this many: a marker of an event
+        // whose payload was still on its way to MySQL counts against it.
+        const lost = replacing === undefined ? {} : { lostWrites: Math.max(0, markers - found) };
+        return { epoch: next, drained, stock, holds, waiting, markers, network, ...lost };
       });
       if (!loaded) return;
       if (loaded.drained.length > 0) await this.o.redis.xdel(keys.outbox, ...loaded.drained);
-      this.log.info(
-        { tenant, ...loaded, drained: loaded.drained.length, ms: this.now() - started },
-        'tenant loaded into Redis',
-      );
+      const fields = {
+        tenant,
+        ...loaded,
+        drained: loaded.drained.length,
+        ms: this.now() - started,
+      };
+      if (replacing === undefined) this.log.info(fields, 'tenant loaded into Redis');
+      else
+        this.log.warn(
+          { ...fields, node: replacing },
+          'tenant reloaded into Redis: its writes were made on another cluster node',
+        );
     } catch (err) {
       const error = toError(err);
       // Meta must never name an epoch MySQL does not have (every payload would be stale).

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 
@@ -17,32 +17,34 @@ export async function knownTenants(knex: Knex): Promise<string[]> {
 }
 
 /**
- * XLEN and the first entry of each tenant's outbox, in one pipeline. An entry id starts with
- * the time Redis appended it (ms), so the oldest entry's id says how long it has waited.
+ * XLEN and the first entry of each tenant's outbox, in one pipeline per tenant (a tenant's keys
+ * share a slot; tenants may be on different cluster nodes). An entry id starts with the time
+ * Redis appended it (ms), so the oldest entry's id says how long it has waited.
  */
 export async function outboxLag(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   tenants: readonly string[],
   now = Date.now(),
 ): Promise<OutboxLag> {
-  if (tenants.length === 0) return { entries: 0, oldestSeconds: 0 };
-  const pipe = redis.pipeline();
-  for (const t of tenants) {
-    const key = new TenantKeys(prefix, t).outbox;
-    pipe.xlen(key);
-    pipe.xrange(key, '-', '+', 'COUNT', 1);
-  }
-  const replies = (await pipe.exec()) ?? [];
+  const replies = await Promise.all(
+    tenants.map(async (t) => {
+      const key = new TenantKeys(prefix, t).outbox;
+      const replies = (await redis
+        .pipeline()
+        .xlen(key)
+        .xrange(key, '-', '+', 'COUNT', 1)
+        .exec()) as [[Error | null, unknown], [Error | null, unknown]];
+      const [[lenErr, len], [firstErr, first]] = replies;
+      if (lenErr) throw lenErr;
+      if (firstErr) throw firstErr;
+      return { len: Number(len), id: (first as [string, string[]][])[0]?.[0] };
+    }),
+  );
   let entries = 0;
   let oldest = now;
-  for (let i = 0; i < replies.length; i += 2) {
-    const [lenErr, len] = replies[i]!;
-    const [firstErr, first] = replies[i + 1]!;
-    if (lenErr) throw lenErr;
-    if (firstErr) throw firstErr;
-    entries += Number(len);
-    const id = (first as [string, string[]][])[0]?.[0];
+  for (const { len, id } of replies) {
+    entries += len;
     if (id) oldest = Math.min(oldest, Number(id.split('-')[0]));
   }
   return { entries, oldestSeconds: Math.max(0, (now - oldest) / 1000) };

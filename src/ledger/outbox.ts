@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { OutboxPayload } from '../domain/types.js';
 import { parsePayload } from '../engine/payload.js';
 import { toError } from '../errors/to-error.js';
@@ -11,7 +11,7 @@ export type OutboxEntry =
  * (inclusive; '+' for the end, or a time in ms).
  */
 export async function readOutbox(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   after: string,
   end: string,
@@ -32,7 +32,7 @@ export async function readOutbox(
 
 /** Calls `each` with every page of the outbox up to `end`, oldest first. */
 export async function forEachOutboxPage(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   end: string,
   pageSize: number,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import type { Logger } from '../logger.js';
@@ -9,7 +9,7 @@ import type { LedgerWriter } from './writer.js';
 
 export interface RebuildDeps {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   writer: LedgerWriter;
   loader: TenantLoader;

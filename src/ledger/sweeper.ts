@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import { toError } from '../errors/to-error.js';
@@ -8,7 +8,7 @@ import type { LedgerWriter } from './writer.js';
 
 export interface OutboxSweeperOptions {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   writer: LedgerWriter;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import type { OutboxPayload } from '../domain/types.js';
 import { TenantKeys } from '../engine/keys.js';
@@ -13,7 +13,7 @@ export type WriteResult = MirrorResult;
 
 export interface LedgerWriterOptions {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the engine (to delete mirrored outbox entries). */
   prefix: string;
   logger: Logger;
@@ -246,13 +246,12 @@ export class LedgerWriter {
     });
     if (byTenant.size === 0) return;
     try {
-      const pipeline = this.o.redis.pipeline();
-      for (const [tenant, ids] of byTenant) {
-        pipeline.xdel(new TenantKeys(this.o.prefix, tenant).outbox, ...ids);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      const failed = replies.find(([e]) => e);
-      if (failed) throw failed[0];
+      // one command per tenant: tenants may live on different cluster nodes
+      await Promise.all(
+        [...byTenant].map(([tenant, ids]) =>
+          this.o.redis.xdel(new TenantKeys(this.o.prefix, tenant).outbox, ...ids),
+        ),
+      );
     } catch (err) {
       this.log.warn(
         { err: toError(err) },

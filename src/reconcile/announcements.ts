@@ -1,4 +1,10 @@
-import { announce, type Announcement } from '../domain/announcements.js';
+import {
+  announcementEvent,
+  RECONCILE_SOURCE,
+  WORKER_SOURCE,
+  type Announcement,
+} from '../domain/announcement-schemas.js';
+import { announce } from '../domain/announcements.js';
 import type { OutboxPayload } from '../domain/types.js';
 import type { TenantTally } from './tenant-tally.js';
 
@@ -14,25 +20,15 @@ export type Publish = (
 ) => Promise<void>;
 
 export const DRIFT_DETECTED = 'inventory.drift-detected';
-export const RECONCILE_SOURCE = '/inventory-worker/reconcile';
+export { RECONCILE_SOURCE };
 
 /** Publishes an announcement as a CloudEvent in structured JSON mode, as the processor does. */
 export function publishAnnouncement(
   publish: Publish,
   a: Announcement,
-  source = '/inventory-worker',
+  source = WORKER_SOURCE,
 ): Promise<void> {
-  const body = {
-    specversion: '1.0',
-    id: a.id,
-    source,
-    type: a.type,
-    time: a.time,
-    tenant: a.tenant,
-    datacontenttype: 'application/json',
-    data: a.data,
-  };
-  return publish(a.type, Buffer.from(JSON.stringify(body)), {
+  return publish(a.type, Buffer.from(JSON.stringify(announcementEvent(a, source))), {
     contentType: 'application/cloudevents+json',
     messageId: a.id,
     type: a.type,

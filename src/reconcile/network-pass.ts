@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { pairOf, splitPair } from '../engine/keys.js';
 import type { PassContext } from './pass-context.js';
 import { bindingRef, locationRef, readHashes, type HashesRead } from './pending-outbox.js';
-import { callScript } from './call-script.js';
+import { callScript } from '../engine/call-script.js';
 import type { TenantScope } from './tenant-scope.js';
 import { unmirrored, withTenantLock } from './read-snapshot.js';
 import { pairsSql, rangeSql, type PairKey } from './stock-sql.js';

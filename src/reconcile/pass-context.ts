@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '../engine/redis-client.js';
 import type { TenantScope } from './tenant-scope.js';
 import type { RunTally } from './tenant-tally.js';
 
@@ -19,16 +19,11 @@ export interface PassContext {
 
 /** Keys of the tenant matching `<base><suffix>*`, in SCAN batches (unordered). */
 export async function scanTenant(
-  redis: Redis,
+  redis: RedisClient,
   scope: TenantScope,
   suffix: string,
   each: (keys: string[]) => Promise<void>,
 ): Promise<void> {
   const pattern = `${scope.keys.base}${suffix}`.replace(/[*?[\]\\]/g, '\\$&') + '*';
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
-    cursor = next;
-    if (found.length > 0) await each(found);
-  } while (cursor !== '0');
+  await scanKeys(redis, pattern, 5000, each);
 }

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Movement, NetworkChange } from '../domain/types.js';
 import { pairOf, type TenantKeys } from '../engine/keys.js';
 import { parsePayload } from '../engine/payload.js';
-import { callScript } from './call-script.js';
+import { callScript } from '../engine/call-script.js';
 
 /** What one outbox entry does, as far as the reconciliation needs to know. */
 export interface PendingEntry {
@@ -117,7 +117,7 @@ function toRecord(
  * fields reads as missing.
  */
 export async function readHashes(
-  redis: Redis,
+  redis: RedisClient,
   keys: TenantKeys,
   hashKeys: string[],
   outbox: PendingOutbox,

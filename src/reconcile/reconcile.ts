@@ -1,5 +1,5 @@
 import { AbortedError } from '../errors/aborted-error.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.js';
 import { toError } from '../errors/to-error.js';
@@ -26,7 +26,7 @@ import type { ReconcileOptions, ReconcileSummary, RunStatus } from './types.js';
 
 export interface ReconcileDeps {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the engine */
   prefix: string;
   engine: Engine;
@@ -55,7 +55,6 @@ export async function reconcile(
 ): Promise<ReconcileSummary> {
   const now = options.now ?? Date.now;
   const repair = options.repair ?? false;
-  const pageSize = options.pageSize ?? 1000;
   const keep = options.announceDrifts ?? 100;
   const recorder = await RunRecorder.open(deps.knex, { repair, tenant: options.tenant }, now());
   const runId = recorder.runId;
@@ -74,13 +73,7 @@ export async function reconcile(
   log.info({ repair, tenant: options.tenant }, 'reconciliation started');
   let status: RunStatus;
   try {
-    tenants = options.tenant
-      ? [options.tenant]
-      : (
-          (await deps.knex('tenant_epochs').select('tenant').orderBy('tenant')) as {
-            tenant: string;
-          }[]
-        ).map((r) => r.tenant);
+    tenants = await tenantsToCheck(deps, options);
     let total = 0;
     for (const t of tenants)
       total += (await countStockLevels(deps.knex, t)) + (await countReservations(deps.knex, t));
@@ -93,63 +86,12 @@ export async function reconcile(
     const checkAborted = () => {
       if (options.signal?.aborted) throw new AbortedError('reconciliation aborted');
     };
+    const run: RunContext = { runId, repair, tally, now, progress, checkAborted, log };
     for (const tenant of tenants) {
       checkAborted();
-      const scope = new TenantScope(
-        tenant,
-        deps.knex,
-        deps.redis,
-        deps.prefix,
-        pageSize,
-        options.maxOutboxEntries ?? 20_000,
-      );
-      if (!(await deps.redis.hexists(scope.keys.meta, 'epoch'))) {
-        // nothing in Redis to drift: it is loaded from MySQL on the tenant's next event
-        scope.redisCompared = false;
-        unloaded.push(tenant);
-      }
-      tally.startTenant(tenant);
-      const ctx: PassContext = {
-        scope,
-        tally,
-        repair,
-        recheckDelayMs: options.recheckDelayMs ?? 1000,
-        now,
-        progress,
-        signalled: () => options.signal?.aborted ?? false,
-        checkAborted,
-      };
-      await reconcileNetwork(ctx);
-      await reconcileStock(ctx);
-      await reconcileHolds({
-        ...ctx,
-        leakGraceMs: options.leakGraceMs ?? 60_000,
-        cartJobState: deps.cartJobState,
-        release: (cartId, expiresAt) =>
-          releaseLeakedCart(deps, runId, tenant, cartId, expiresAt, now()),
-      });
-      await reconcileWaits({
-        ...ctx,
-        requeue: (sku, locationId, members) =>
-          requeueWaiting(deps, runId, tenant, sku, locationId, members, now()),
-      });
-      for (const reason of scope.skipped) skipped.push({ tenant, reason });
-      const t = tally.endTenant();
-      if (t && t.drifts > 0 && deps.publish) {
-        try {
-          await publishAnnouncement(
-            deps.publish,
-            driftAnnouncement(runId, repair, t, new Date(now()).toISOString()),
-            RECONCILE_SOURCE,
-          );
-        } catch (err) {
-          // the drifts are recorded in MySQL under the run id either way
-          log.warn(
-            { err: toError(err), tenant },
-            'inventory.drift-detected not confirmed by the broker',
-          );
-        }
-      }
+      const found = await reconcileTenant(deps, options, run, tenant);
+      if (found.unloaded) unloaded.push(tenant);
+      for (const reason of found.skipped) skipped.push({ tenant, reason });
     }
     status = tally.drifts > 0 ? 'drift' : skipped.length > 0 ? 'incomplete' : 'clean';
   } catch (err) {
@@ -179,4 +121,90 @@ export async function reconcile(
   if (status === 'clean') log.info(logged, 'reconciliation clean');
   else log.warn(logged, `reconciliation: ${status}`);
   return summary;
+}
+
+/** What every tenant of one run shares. */
+interface RunContext {
+  runId: number;
+  repair: boolean;
+  tally: RunTally;
+  now: () => number;
+  progress: (n: number) => void;
+  checkAborted: () => void;
+  log: Logger;
+}
+
+/** The tenants a run checks: the one asked for, or every tenant MySQL knows. */
+async function tenantsToCheck(deps: ReconcileDeps, options: ReconcileOptions): Promise<string[]> {
+  if (options.tenant) return [options.tenant];
+  const rows = (await deps.knex('tenant_epochs').select('tenant').orderBy('tenant')) as {
+    tenant: string;
+  }[];
+  return rows.map((r) => r.tenant);
+}
+
+/**
+ * One tenant's passes (locations, stock, holds, wait queues), then its announcement when it
+ * has drift. Returns what the run summary says of it.
+ */
+async function reconcileTenant(
+  deps: ReconcileDeps,
+  options: ReconcileOptions,
+  run: RunContext,
+  tenant: string,
+): Promise<{ unloaded: boolean; skipped: string[] }> {
+  const { runId, repair, tally, now } = run;
+  const scope = new TenantScope(
+    tenant,
+    deps.knex,
+    deps.redis,
+    deps.prefix,
+    options.pageSize ?? 1000,
+    options.maxOutboxEntries ?? 20_000,
+  );
+  // nothing in Redis to drift: it is loaded from MySQL on the tenant's next event
+  const unloaded = !(await deps.redis.hexists(scope.keys.meta, 'epoch'));
+  if (unloaded) scope.redisCompared = false;
+  tally.startTenant(tenant);
+  const ctx: PassContext = {
+    scope,
+    tally,
+    repair,
+    recheckDelayMs: options.recheckDelayMs ?? 1000,
+    now,
+    progress: run.progress,
+    signalled: () => options.signal?.aborted ?? false,
+    checkAborted: run.checkAborted,
+  };
+  await reconcileNetwork(ctx);
+  await reconcileStock(ctx);
+  await reconcileHolds({
+    ...ctx,
+    leakGraceMs: options.leakGraceMs ?? 60_000,
+    cartJobState: deps.cartJobState,
+    release: (cartId, expiresAt) =>
+      releaseLeakedCart(deps, runId, tenant, cartId, expiresAt, now()),
+  });
+  await reconcileWaits({
+    ...ctx,
+    requeue: (sku, locationId, members) =>
+      requeueWaiting(deps, runId, tenant, sku, locationId, members, now()),
+  });
+  const t = tally.endTenant();
+  if (t && t.drifts > 0 && deps.publish) {
+    try {
+      await publishAnnouncement(
+        deps.publish,
+        driftAnnouncement(runId, repair, t, new Date(now()).toISOString()),
+        RECONCILE_SOURCE,
+      );
+    } catch (err) {
+      // the drifts are recorded in MySQL under the run id either way
+      run.log.warn(
+        { err: toError(err), tenant },
+        'inventory.drift-detected not confirmed by the broker',
+      );
+    }
+  }
+  return { unloaded, skipped: [...scope.skipped] };
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { pairOf } from '../engine/keys.js';
 import { readHashes } from './pending-outbox.js';
-import { callScript } from './call-script.js';
+import { callScript } from '../engine/call-script.js';
 import type { TenantScope } from './tenant-scope.js';
 import { unmirrored, withTenantLock } from './read-snapshot.js';
 import { figuresOfHash, STOCK_HASH_FIELDS } from './stock-state.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis-client.js';
 import type { Knex } from 'knex';
 import { TenantKeys } from '../engine/keys.js';
 import { PendingOutbox } from './pending-outbox.js';
@@ -14,7 +14,7 @@ export class TenantScope {
   constructor(
     readonly tenant: string,
     readonly knex: Knex,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     prefix: string,
     readonly pageSize: number,
     readonly maxOutboxEntries: number,

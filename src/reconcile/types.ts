@@ -3,6 +3,7 @@
  * what a run reports. No I/O here.
  */
 
+import type { DriftKind } from '../domain/announcement-schemas.js';
 import { ZERO_FIGURES } from '../domain/types.js';
 
 /** The stock figures, named as in the Redis stock hash. */
@@ -33,27 +34,8 @@ export const COLUMN: Record<Figure, string> = {
   preordered: 'preordered',
 };
 
-export type DriftKind =
-  /** a Redis stock figure, less the outbox entries not mirrored yet, differs from the ledger */
-  | 'redis-vs-ledger'
-  /** a `stock_levels` figure differs from the ledger's sum (or the row is missing) */
-  | 'stock-levels-vs-ledger'
-  /** MySQL has the stock pair or the hold, Redis (with the tenant loaded) does not */
-  | 'redis-missing'
-  /** Redis has a stock hash or a hold that MySQL knows nothing of */
-  | 'mysql-missing'
-  /** what a Redis hold holds (less pending entries) differs from the ledger's sum for it */
-  | 'hold-vs-ledger'
-  /** what a `reservations` row holds differs from the ledger's sum for the reference */
-  | 'reservation-vs-ledger'
-  /** a Redis hold and its `reservations` row disagree (state, expiry, lines) */
-  | 'hold-vs-reservation'
-  /** an open cart past its expiry (plus grace) whose expiry job is gone */
-  | 'leaked-cart'
-  /** a hold waits at a pair outside its wait queue, or units are available while holds wait */
-  | 'wait-queue'
-  /** a location or binding in Redis differs from `locations` / `location_skus` */
-  | 'network-vs-mysql';
+/** The kinds of drift: one list, with the schema of `inventory.drift-detected`. */
+export type { DriftKind };
 
 export interface Drift {
   tenant: string;

@@ -1,7 +1,7 @@
 import { pairOf, splitPair } from '../engine/keys.js';
 import { waitingPairsOf } from '../ledger/copy-waits.js';
 import type { PassContext } from './pass-context.js';
-import { callScript } from './call-script.js';
+import { callScript } from '../engine/call-script.js';
 import type { TenantScope } from './tenant-scope.js';
 import type { Drift } from './types.js';
 

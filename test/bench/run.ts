@@ -22,6 +22,9 @@
  *   --cpu-prof DIR                 node --cpu-prof every end-to-end child into DIR
  *   --worker-tsx                   run the worker from source through tsx (default: compiled
  *                                  first into a temporary directory, run as `npm start` does)
+ *   --tracing                      also run the worker with tracing on (OpenTelemetry, OTLP/HTTP
+ *                                  to a sink in the bench that discards the spans), right after
+ *                                  each untraced run, for the cost of tracing
  *
  * Each scenario runs BENCH_ROUNDS rounds of BENCH_CALLS calls after BENCH_WARMUP calls, with
  * BENCH_IN_FLIGHT calls outstanding. Rounds of the scenarios interleave, so a burst of load from
@@ -80,7 +83,7 @@ function parseArgs(argv: string[]): Args {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const [k, v] = a.includes('=') ? a.slice(2).split('=', 2) : [a.slice(2), undefined];
-    if (k === 'paced-baseline' || k === 'worker-tsx') flags.set(k!, 'true');
+    if (k === 'paced-baseline' || k === 'worker-tsx' || k === 'tracing') flags.set(k!, 'true');
     else flags.set(k!, v ?? argv[++i] ?? '');
   }
   const known = [
@@ -95,6 +98,7 @@ function parseArgs(argv: string[]): Args {
     'cpu-prof',
     'worker-tsx',
     'workers',
+    'tracing',
   ];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}`);
   const only = new Set((flags.get('only') ?? 'micro,mirror,e2e').split(',').filter(Boolean));
@@ -117,10 +121,11 @@ function parseArgs(argv: string[]): Args {
   if (!workerCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 8))
     throw new Error('--workers: counts from 1 to 8, comma-separated');
   const cpuProfDir = flags.get('cpu-prof');
-  // the worker as `npm start` runs it (compiled, plain node), unless --worker-tsx
+  // the worker as `npm start` runs it (compiled, plain node), unless --worker-tsx; built under
+  // this checkout's dist/ (node_modules may be shared with other checkouts, which build there too)
   const workerMain =
     only.has('worker') && !flags.has('worker-tsx')
-      ? buildWorker(join(HERE, '..', '..', 'node_modules', '.cache', 'bench-worker'))
+      ? buildWorker(join(HERE, '..', '..', 'dist', 'bench-worker'))
       : undefined;
   return {
     micro: only.has('micro'),
@@ -135,6 +140,7 @@ function parseArgs(argv: string[]): Args {
       pacedFraction: paced,
       pacedBaseline: flags.has('paced-baseline'),
       workerCounts,
+      tracing: flags.has('tracing'),
       ...(cpuProfDir ? { cpuProfDir } : {}),
       ...(workerMain ? { workerMain } : {}),
     },

@@ -374,7 +374,10 @@ describe('policies in the model', () => {
       ['order', 'o1'],
       ['order', 'o9'],
     ]);
-    const a = announce(envelope(p), 'T').map((x) => [x.type, x.data.referenceId, x.data.lines]);
+    const a = announce(envelope(p), 'T').map((x) => {
+      const d = x.data as { referenceId?: string; lines?: unknown };
+      return [x.type, d.referenceId, d.lines];
+    });
     expect(a).toEqual([
       ['inventory.reserved', 'o1', [{ sku: 'B', locationId: 'main', quantity: 1, backordered: 1 }]],
       ['inventory.released', 'c1', [{ sku: 'A', locationId: 'main', quantity: 1 }]],

@@ -103,7 +103,7 @@ describe('inspecting the DLQ never drops a dead letter', () => {
     await x.publish(big);
     await waitFor(async () => (await dlqCount()) === 1, 10_000, 'the large event dead-lettered');
     zero = x.ev(t, 'cart.added', { cartId: 'c2', sku: 'A', quantity: 0 });
-    await x.publish(zero);
+    await x.publishInvalid(zero);
     await waitFor(async () => (await dlqCount()) === 2, 10_000, 'the invalid one');
     // put there by someone else, with properties and headers of many AMQP types
     await x.publishRaw([

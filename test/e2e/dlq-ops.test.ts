@@ -65,7 +65,8 @@ describe('replay after the cause is fixed', () => {
     );
     zero = x.ev(t, 'cart.added', { cartId: 'cz', sku: 'A', quantity: 0 });
     misrouted = x.ev(t, 'stock.received', { sku: 'A', quantity: 1 });
-    await x.publish(...big, zero);
+    await x.publish(...big);
+    await x.publishInvalid(zero);
     await x.publishRaw([
       {
         routingKey: 'stock.adjusted',
@@ -315,7 +316,7 @@ describe('the CLI, as an operator runs it', () => {
     const t = x.tenant();
     const e1 = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: -1 });
     const e2 = x.ev(t, 'transfer.received', { transferId: 'never' });
-    await x.publish(e1);
+    await x.publishInvalid(e1);
     await deadLetterDirectly(e2, {
       'x-error-reason': 'gave-up: not-yet: transfer-not-shipped (after 4 attempts)',
       'x-attempts': 4,

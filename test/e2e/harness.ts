@@ -9,7 +9,12 @@ import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import { DLQ, MAIN_QUEUE, RETRY_DELAYS_MS, retryQueueName } from '../../src/broker/topology.js';
 import { collectAnnouncements, publishEvents, takeDeadLetters } from '../support/rabbit.js';
-import { startTestWorker, waitFor, type TestWorker } from '../support/worker.js';
+import {
+  startTestWorker,
+  waitFor,
+  type TestWorker,
+  type TestWorkerOptions,
+} from '../support/worker.js';
 
 export { waitFor };
 
@@ -107,22 +112,27 @@ export class E2E {
   private tenants = 0;
   private constructor(
     readonly t: TestWorker,
-    private readonly ann: { events: Announcement[]; close(): Promise<void> } | undefined,
+    private readonly ann:
+      { events: Announcement[]; assertValid(): void; close(): Promise<void> } | undefined,
   ) {}
 
   static async start(
     label: string,
     overrides: Partial<Record<string, string>> = {},
-    options: { announcements?: boolean } = {},
+    options: { announcements?: boolean; worker?: TestWorkerOptions } = {},
   ): Promise<E2E> {
-    const t = await startTestWorker(label, overrides);
+    const t = await startTestWorker(label, overrides, options.worker);
     const ann = options.announcements === false ? undefined : await collectAnnouncements(t.amqpUrl);
     return new E2E(t, ann);
   }
 
+  /** Stops the worker and removes what it made; throws if an announcement broke the contract. */
   async close(): Promise<void> {
-    await this.ann?.close().catch(() => undefined);
-    await this.t.cleanup();
+    try {
+      await this.ann?.close();
+    } finally {
+      await this.t.cleanup();
+    }
   }
 
   get knex(): Knex {
@@ -150,9 +160,14 @@ export class E2E {
     };
   }
 
-  /** Publishes to commerce.events (routing key = type), confirmed. */
+  /** Publishes to commerce.events (routing key = type), confirmed; each checked by its schema. */
   publish(...events: Ev[]): Promise<void> {
     return publishEvents(this.url, events);
+  }
+
+  /** Publishes events that break the contract on purpose (not checked by the schemas). */
+  publishInvalid(...events: Ev[]): Promise<void> {
+    return publishEvents(this.url, events, { invalid: true });
   }
 
   /** Publishes and waits until every event is recorded in processed_events. */
@@ -307,6 +322,7 @@ export class E2E {
   /** Every announcement received so far that was caused by `e`. */
   announcementsOf(e: Ev): Announcement[] {
     if (!this.ann) throw new Error('announcements are not collected in this file');
+    this.ann.assertValid();
     return this.ann.events.filter((a) => a.data.causationId === e.id && a.tenant === e.tenant);
   }
 

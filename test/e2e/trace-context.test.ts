@@ -178,7 +178,7 @@ describe('through the worker', () => {
         tracestate: TRACESTATE,
       },
     );
-    await x.publish(bad);
+    await x.publishInvalid(bad);
     let dead: GetMessage[] = [];
     await waitFor(
       async () => {

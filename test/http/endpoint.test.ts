@@ -142,8 +142,12 @@ describe('HTTP endpoint', () => {
       ev('stock.received', 'm-rcv', { sku: 'A', quantity: 10 }),
       ev('stock.received', 'm-rcv', { sku: 'A', quantity: 10 }), // duplicate
       ev('cart.added', 'm-add', { cartId: 'c1', sku: 'A', quantity: 3 }),
-      ev('cart.added', 'm-bad', { cartId: 'c2', sku: 'A', quantity: -1 }), // dead-lettered
     ]);
+    await publishEvents(
+      vhost.url,
+      [ev('cart.added', 'm-bad', { cartId: 'c2', sku: 'A', quantity: -1 })], // dead-lettered
+      { invalid: true },
+    );
     let after = before;
     await waitFor(
       async () => {

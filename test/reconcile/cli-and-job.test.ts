@@ -6,6 +6,7 @@ import { reconcile } from '../../src/reconcile/index.js';
 import { collectAnnouncements, createTestVhost, deleteTestVhost } from '../support/rabbit.js';
 import { waitFor } from '../support/worker.js';
 import { createReconcileHarness, events, logger, type ReconcileHarness } from './harness.js';
+import { redisTargetOf } from '../../src/engine/redis-client.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -105,7 +106,7 @@ describe('the nightly job (jobs/reconcile.ts)', () => {
   test('upserts the scheduler from config and runs a reconciliation per job', async () => {
     const runs: { repair: boolean }[] = [];
     const jobs = new ReconcileJobs({
-      redisUrl: h.config.REDIS_URL,
+      redis: redisTargetOf(h.config),
       redisPrefix: h.prefix,
       cron: '0 3 * * *',
       repair: true,

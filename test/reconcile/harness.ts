@@ -4,7 +4,7 @@
  * (to ask for job states) and a publish function that collects what it is given.
  */
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { CART_EXPIRY_QUEUE } from '../../jobs/cart-expiry.js';
 import { bullConnection, bullPrefix } from '../../jobs/connection.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -19,6 +19,7 @@ import {
   TEST_MYSQL_SERVER,
   uniqueName,
 } from '../support/isolation.js';
+import { redisTargetOf } from '../../src/engine/redis-client.js';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -43,17 +44,26 @@ export interface ReconcileHarness {
   close(): Promise<void>;
 }
 
-export async function createReconcileHarness(label: string): Promise<ReconcileHarness> {
+/**
+ * `env`: more configuration (e.g. REDIS_URL and REDIS_CLUSTER_NODES of a private cluster);
+ * `log`: the services' logger.
+ */
+export async function createReconcileHarness(
+  label: string,
+  env: Record<string, string> = {},
+  log: Logger = logger,
+): Promise<ReconcileHarness> {
   const prefix = uniqueName(label);
   const url = `${TEST_MYSQL_SERVER}/${uniqueName(label)}`;
   const config = loadConfig({
     ...process.env,
+    ...env,
     MYSQL_URL: url,
     REDIS_PREFIX: prefix,
     LOG_LEVEL: 'silent',
   });
-  const s = await openServices(config, logger);
-  const bull = bullConnection(config.REDIS_URL);
+  const s = await openServices(config, log);
+  const bull = bullConnection(redisTargetOf(config));
   const jobs = new Queue(CART_EXPIRY_QUEUE, { connection: bull, prefix: bullPrefix(prefix) });
   const published: Published[] = [];
   const keys = (tenant: string) => new TenantKeys(prefix, tenant);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RECONCILE_SOURCE } from '../../src/reconcile/index.js';
-import { callScript } from '../../src/reconcile/call-script.js';
+import { callScript } from '../../src/engine/call-script.js';
 import { createReconcileHarness, events, type ReconcileHarness } from './harness.js';
 
 let h: ReconcileHarness;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { migrate, parseMysqlUrl } from '../../src/ledger/db.js';
+import { scanKeys, type RedisClient } from '../../src/engine/redis-client.js';
 
 /** Service addresses for tests; override with the same variables the worker reads. */
 export const TEST_MYSQL_SERVER = process.env.MYSQL_URL
@@ -39,12 +40,10 @@ export function testRedis(): Redis {
   return new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
 }
 
-/** Deletes every Redis key under a prefix. */
-export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+/** Deletes every Redis key under a prefix (on every master of a cluster). */
+export async function dropRedisPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  await scanKeys(redis, `${prefix}:*`, 1000, async (keys) => {
+    // one key a command: on a cluster the keys of one batch are in many slots
+    await Promise.all(keys.map((k) => redis.unlink(k)));
+  });
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import amqp, { type GetMessage } from 'amqplib';
 import { DLQ } from '../../src/broker/topology.js';
+import { assertContract, contractViolation } from './contract.js';
 import { TEST_AMQP_URL, uniqueName } from './isolation.js';
 
 const run = promisify(execFile);
@@ -23,28 +24,32 @@ export async function closeVhostConnections(vhost: string): Promise<void> {
   await run('rabbitmqctl', ['-q', 'close_all_connections', '-p', vhost, 'test: connection cut']);
 }
 
-/** Publishes CloudEvents to commerce.events with confirms. */
+/**
+ * Publishes CloudEvents to commerce.events with confirms. Every event is first held to the
+ * checked-in schema of its type (docs/schemas/): a test event that breaks the contract fails
+ * here, loudly, unless the test says it publishes invalid events on purpose (`invalid: true`).
+ * `raw` bodies are published as they are, unchecked.
+ */
 export async function publishEvents(
   url: string,
   events: { type: string; id: string; [k: string]: unknown }[],
   options: {
     raw?: { routingKey: string; body: Buffer; contentType?: string; messageId?: string }[];
+    /** these events break the contract on purpose (the worker must dead-letter them) */
+    invalid?: boolean;
   } = {},
 ): Promise<void> {
+  const bodies = events.map((e) => ({ specversion: '1.0', source: '/test', ...e }));
+  if (!options.invalid) for (const b of bodies) assertContract('consumed', b);
   const conn = await amqp.connect(url);
   try {
     const ch = await conn.createConfirmChannel();
-    for (const e of events) {
-      ch.publish(
-        'commerce.events',
-        e.type,
-        Buffer.from(JSON.stringify({ specversion: '1.0', source: '/test', ...e })),
-        {
-          persistent: true,
-          contentType: 'application/cloudevents+json',
-          messageId: e.id,
-        },
-      );
+    for (const [i, e] of events.entries()) {
+      ch.publish('commerce.events', e.type, Buffer.from(JSON.stringify(bodies[i])), {
+        persistent: true,
+        contentType: 'application/cloudevents+json',
+        messageId: e.id,
+      });
     }
     for (const r of options.raw ?? []) {
       ch.publish('commerce.events', r.routingKey, r.body, {
@@ -59,9 +64,23 @@ export async function publishEvents(
   }
 }
 
-/** Collects everything the worker announces on inventory.events. */
+export interface CollectedAnnouncement {
+  type: string;
+  id: string;
+  tenant?: string;
+  dataschema?: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Collects everything the worker announces on inventory.events. Each announcement is held to
+ * the schema its `dataschema` names (and its AMQP properties to the contract's); what breaks
+ * it is in `violations`, is thrown by `assertValid()` and by `close()`.
+ */
 export async function collectAnnouncements(url: string): Promise<{
-  events: { type: string; id: string; data: Record<string, unknown> }[];
+  events: CollectedAnnouncement[];
+  violations: string[];
+  assertValid(): void;
   close(): Promise<void>;
 }> {
   const conn = await amqp.connect(url);
@@ -69,15 +88,52 @@ export async function collectAnnouncements(url: string): Promise<{
   await ch.assertExchange('inventory.events', 'topic', { durable: true });
   const { queue } = await ch.assertQueue('', { exclusive: true });
   await ch.bindQueue(queue, 'inventory.events', '#');
-  const events: { type: string; id: string; data: Record<string, unknown> }[] = [];
+  const events: CollectedAnnouncement[] = [];
+  const violations: string[] = [];
   await ch.consume(
     queue,
     (m) => {
-      if (m) events.push(JSON.parse(m.content.toString()) as (typeof events)[number]);
+      if (!m) return;
+      const e = JSON.parse(m.content.toString()) as CollectedAnnouncement;
+      events.push(e);
+      const why = announcementViolation(e, m.fields.routingKey, m.properties);
+      if (why) {
+        violations.push(why);
+        console.error(why);
+      }
     },
     { noAck: true },
   );
-  return { events, close: () => conn.close() };
+  const assertValid = () => {
+    if (violations.length > 0)
+      throw new Error(
+        `${violations.length} announcement(s) break the contract:\n${violations.join('\n')}`,
+      );
+  };
+  return {
+    events,
+    violations,
+    assertValid,
+    close: async () => {
+      await conn.close().catch(() => undefined);
+      assertValid();
+    },
+  };
+}
+
+/** What is wrong with a received announcement, or undefined. */
+function announcementViolation(
+  e: CollectedAnnouncement,
+  routingKey: string,
+  p: { contentType?: unknown; messageId?: unknown },
+): string | undefined {
+  const where = `announcement ${e.type} ${e.id}`;
+  if (p.contentType !== 'application/cloudevents+json')
+    return `${where}: content type ${String(p.contentType)}`;
+  if (p.messageId !== e.id) return `${where}: message-id ${String(p.messageId)} is not its id`;
+  if (routingKey !== e.type) return `${where}: routing key ${routingKey} is not its type`;
+  const why = contractViolation('published', e);
+  return why === undefined ? undefined : `${where} breaks its schema (${e.dataschema}): ${why}`;
 }
 
 /** Removes and returns every message in the vhost's `inventory.dlq`. */

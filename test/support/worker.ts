@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../../src/config.js';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/logger.js';
-import { startWorker, type Worker } from '../../src/worker.js';
+import { startWorker, type Worker, type WorkerOptions } from '../../src/worker.js';
 import {
   createTestDatabase,
   dropRedisPrefix,
@@ -23,10 +24,17 @@ export interface TestWorker {
   cleanup(): Promise<void>;
 }
 
+/** How a test worker runs, besides its environment. */
+export interface TestWorkerOptions extends WorkerOptions {
+  /** where its log lines go (the level is LOG_LEVEL's) */
+  logDestination?: DestinationStream;
+}
+
 /** A worker on its own vhost, database and Redis prefix. */
 export async function startTestWorker(
   label: string,
   overrides: Partial<Record<string, string>> = {},
+  options: TestWorkerOptions = {},
 ): Promise<TestWorker> {
   const { vhost, url } = await createTestVhost(label);
   const mysqlUrl = await createTestDatabase(label);
@@ -42,8 +50,8 @@ export async function startTestWorker(
     HTTP_PORT: '0',
     ...overrides,
   });
-  const logger = createLogger(config.LOG_LEVEL, label);
-  let worker = await startWorker(config, logger);
+  const logger = createLogger(config.LOG_LEVEL, label, options.logDestination);
+  let worker = await startWorker(config, logger, options);
   const t: TestWorker = {
     get worker() {
       return worker;
@@ -56,7 +64,7 @@ export async function startTestWorker(
     },
     async restart() {
       await worker.close();
-      worker = await startWorker(config, logger);
+      worker = await startWorker(config, logger, options);
       return worker;
     },
     async cleanup() {

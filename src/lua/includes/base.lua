@@ -5,13 +5,15 @@
   includes/lines has the line helpers; includes/holds reads and writes holds.
 
   Every script takes the same three leading keys:
-    KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY)
+    KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY);
+                               on a Redis Cluster, field `node`: the id of the node the
+                               tenant was loaded on (publishEpoch-1.lua; see NODE_CHANGED)
     KEYS[2] event marker       string: the outbox entry id of the event's first application
     KEYS[3] outbox stream      one entry per applied event, field `p` = JSON payload
   then the script's own fixed keys, then one stock hash per entry of `pairs`, then (scripts
   that include includes/holds) the wait queue of each entry of `pairs`, in the same order.
 
-    ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s), nv?,
+    ARGV[1] JSON: { tenant, source, id, type, occurredAt, now (ms), dedupTtl (s), nv?, cl?,
                     traceId? (32 hex digits, copied into the payload),
                     pairs = { "sku\31location", ... } in the order of the stock keys,
                     ...the operation's own fields }
@@ -27,6 +29,11 @@
     { -5 }                       EXPIRE_FIRST: a reservation would be refused for want of stock
                                  while a cart hold is past its expiry; nothing written (see
                                  expireFirst in includes/holds.lua)
+    { -6, node }                 NODE_CHANGED: on a Redis Cluster (ARGV.cl), this node is not
+                                 the one that made the tenant's writes (`node`): a replica
+                                 promoted after its master died, which may lack the master's
+                                 last writes (replication is asynchronous), or a slot moved.
+                                 Nothing written; the worker reloads the tenant from MySQL.
 
   Cost. These scripts run for every event inside Redis's single thread, and most of their time
   goes to Lua itself rather than to the Redis commands. Each call makes anew every closure
@@ -78,7 +85,7 @@ end
 -- Opens the event: checks the tenant is loaded and the event is new.
 -- Returns the decoded arguments, or nil and the reply to return as is.
 local function begin(stockBase)
-  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv')
+  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node')
   local epoch = meta[1]
   if not epoch then
     return nil, { -1 } -- NOT_READY
@@ -96,6 +103,20 @@ local function begin(stockBase)
   -- the planner read the tenant's locations and bindings at this version (see engine/network)
   if A.nv and A.nv ~= epoch .. ':' .. (meta[2] or '0') then
     return nil, { -4 } -- STALE_NETWORK
+  end
+  -- Writes reach a cluster replica asynchronously: a replica promoted when its master died may
+  -- lack the master's last writes, which MySQL may already have. The load signed meta with the
+  -- node it loaded the tenant on; a script on any other node (it has the signature replicated,
+  -- or the slot moved) writes nothing, and the worker reloads the tenant from the ledger. Meta
+  -- loaded by a worker older than the signature is signed by the first script instead.
+  if A.cl then
+    local here = rcall('CLUSTER', 'MYID')
+    if meta[3] ~= here then
+      if meta[3] then
+        return nil, { -6, meta[3] } -- NODE_CHANGED
+      end
+      rcall('HSET', KEYS[1], 'node', here)
+    end
   end
   EPOCH = tonumber(epoch)
   STOCK_BASE = stockBase

@@ -10,6 +10,8 @@
  * events / (first publish → the last one finished). Latency per event = publish → finish
  * (see `latencyTo`). RSS is the child's, sampled every 250 ms during the measured part.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { testRedis } from '../../support/isolation.js';
 import { cpuMeter, type CpuUse } from './cpu.js';
@@ -36,6 +38,8 @@ export interface E2eOptions extends TargetOptions {
   pacedBaseline: boolean;
   /** worker processes for the scaling rows: the worker runs again with each count above 1 */
   workerCounts: number[];
+  /** also run the worker with tracing on, exporting to a sink that discards (see `otlpSink`) */
+  tracing: boolean;
 }
 
 export interface Latency {
@@ -52,6 +56,8 @@ export interface RunResult {
   mode: 'max' | 'paced';
   /** worker processes on the queue (the scaling rows; 1 otherwise) */
   workers: number;
+  /** tracing was on: what reached the OTLP sink during the measured part */
+  tracing?: { spans: number; requests: number; megabytes: number };
   /** publishing rate asked for (paced runs) */
   pacedPerSecond?: number;
   events: number;
@@ -162,16 +168,46 @@ async function until(
   }
 }
 
+/**
+ * An OTLP/HTTP collector that reads each export and throws it away, counting the spans: the
+ * worker's tracing costs everything up to the network (spans, batching, JSON, HTTP), and the
+ * sink's own CPU shows in the bench column.
+ */
+async function otlpSink() {
+  const seen = { spans: 0, requests: 0, bytes: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.requests++;
+      seen.bytes += body.length;
+      seen.spans += body.split('"spanId":').length - 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 async function runOnce(
   kind: TargetKind,
   w: Workload,
   o: E2eOptions,
   paced?: number,
+  traced = false,
 ): Promise<RunResult> {
-  const target = await startTarget(kind, o);
+  const sink = traced ? await otlpSink() : undefined;
+  const env = sink ? { ...o.env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : o.env;
+  const target = await startTarget(kind, { ...o, ...(env ? { env } : {}) });
   const pub = await BenchPublisher.open(target.amqpUrl);
   try {
-    return await measureRun(target, pub, kind, w, paced);
+    return await measureRun(target, pub, kind, w, paced, sink?.seen);
   } catch (e) {
     if (target.errors.length)
       console.error(`  ${kind} reported:\n    ${target.errors.slice(0, 5).join('\n    ')}`);
@@ -179,6 +215,7 @@ async function runOnce(
   } finally {
     await pub.close().catch(() => undefined);
     await target.stop();
+    await sink?.close();
   }
 }
 
@@ -188,6 +225,7 @@ async function measureRun(
   kind: TargetKind,
   w: Workload,
   paced: number | undefined,
+  sink?: { spans: number; requests: number; bytes: number },
 ): Promise<RunResult> {
   const workers = target.pids.length;
   {
@@ -201,6 +239,7 @@ async function measureRun(
       () => target.done(),
     );
     const redis0 = await redisCommandStats();
+    const sink0 = sink ? { ...sink } : undefined;
     const cpu = cpuMeter(target.pids);
     const load0 = loadavg();
     let rssPeak = 0;
@@ -237,11 +276,30 @@ async function measureRun(
       .map((e) => target.finishedAt.get(e.id)! - pub.publishedAt.get(e.id)!)
       .sort((a, b) => a - b);
     const seconds = (t1 - t0) / 1000;
+    if (sink) {
+      // the spans of the last events go at the next export (every 5 s): count them too
+      let last = sink.spans;
+      let stableSince = Date.now();
+      const giveUp = Date.now() + 20_000;
+      while (Date.now() - stableSince < 6_000 && Date.now() < giveUp) {
+        await new Promise((res) => setTimeout(res, 200));
+        if (sink.spans !== last) [last, stableSince] = [sink.spans, Date.now()];
+      }
+    }
     return {
       workload: w.name,
       target: kind,
       mode: paced ? 'paced' : 'max',
       workers,
+      ...(sink && sink0
+        ? {
+            tracing: {
+              spans: sink.spans - sink0.spans,
+              requests: sink.requests - sink0.requests,
+              megabytes: round((sink.bytes - sink0.bytes) / 2 ** 20, 1),
+            },
+          }
+        : {}),
       ...(paced ? { pacedPerSecond: Math.round(paced) } : {}),
       events: w.events.length,
       seconds: round(seconds, 2),
@@ -293,7 +351,8 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
     const w = name === 'flash' ? flashSale(o.events, run) : realisticMix(o.events, run);
     const runs: RunResult[] = [];
     const rate = (k: TargetKind, mode = 'max') =>
-      runs.find((r) => r.target === k && r.mode === mode && r.workers === 1)?.eventsPerSecond;
+      runs.find((r) => r.target === k && r.mode === mode && r.workers === 1 && !r.tracing)
+        ?.eventsPerSecond;
     for (const kind of o.targets) {
       const mine =
         kind === 'baseline' && o.baselineEvents < w.events.length
@@ -309,6 +368,17 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
         `    ${r.eventsPerSecond.toLocaleString('en-US')} events/s, p99 ${r.latency?.p99Ms ?? '-'} ms ` +
           `(${Math.round((Date.now() - started) / 1000)} s with set-up)`,
       );
+      if (kind === 'worker' && o.tracing) {
+        console.log(`  e2e ${w.name}: worker with tracing on (OTLP/HTTP to a discarding sink) ...`);
+        const t = await runOnce(kind, mine, o, undefined, true);
+        runs.push(t);
+        console.log(
+          `    ${t.eventsPerSecond.toLocaleString('en-US')} events/s ` +
+            `(${(t.eventsPerSecond / r.eventsPerSecond).toFixed(2)}x untraced), ` +
+            `${t.cpuMicrosPerEvent.own} against ${r.cpuMicrosPerEvent.own} µs/event own CPU, ` +
+            `${t.tracing!.spans.toLocaleString('en-US')} spans exported`,
+        );
+      }
       if (kind === 'worker')
         for (const n of o.workerCounts.filter((c) => c > 1)) {
           console.log(`  e2e ${w.name}: ${n} worker processes on the queue ...`);
@@ -376,7 +446,9 @@ export function verdicts(ws: WorkloadResult[]): E2eResult['targets'] {
     add(`${w.name}: worker p99 ms at 80%`, '< 250', paced?.latency?.p99Ms, (v) => v < 250);
     const rss = Math.max(
       0,
-      ...w.runs.filter((r) => r.target === 'worker').map((r) => r.rssMb.peakDuringRun),
+      ...w.runs
+        .filter((r) => r.target === 'worker' && !r.tracing)
+        .map((r) => r.rssMb.peakDuringRun),
     );
     add(`${w.name}: worker RSS MB`, '< 200', rss || null, (v) => v < 200);
   }
@@ -400,7 +472,8 @@ export function e2eTable(r: E2eResult): string {
   const rows: string[][] = [];
   for (const w of r.workloads) {
     const rateOf = (k: TargetKind) =>
-      w.runs.find((x) => x.target === k && x.mode === 'max' && x.workers === 1)?.eventsPerSecond;
+      w.runs.find((x) => x.target === k && x.mode === 'max' && x.workers === 1 && !x.tracing)
+        ?.eventsPerSecond;
     for (const x of w.runs) {
       const b = rateOf('baseline');
       const p = rateOf('pipe');
@@ -409,6 +482,7 @@ export function e2eTable(r: E2eResult): string {
       rows.push([
         w.name,
         LABEL[x.target] +
+          (x.tracing ? ', tracing on' : '') +
           (x.workers > 1 ? ` ×${x.workers} processes` : '') +
           (isMax ? '' : ` @${Math.round(r.settings.pacedFraction * 100)}%`),
         fmt(x.eventsPerSecond),
@@ -464,11 +538,22 @@ export function e2eTable(r: E2eResult): string {
         .filter((x) => (x.target === 'worker' || x.target === 'skeleton') && x.mode === 'max')
         .map(
           (x) =>
-            `  ${w.name} ${x.target}${x.workers > 1 ? ` ×${x.workers}` : ''}: ` +
+            `  ${w.name} ${x.target}${x.workers > 1 ? ` ×${x.workers}` : ''}` +
+            `${x.tracing ? ', tracing on' : ''}: ` +
             `CPU ${fmt(x.cpuMicrosPerEvent.redis)} µs; ` +
             x.redisPerEvent
               .map((c) => `${c.command} ${fmt(c.calls, 2)} calls ${fmt(c.micros, 0)} µs`)
               .join(', '),
+        ),
+    ),
+    ...r.workloads.flatMap((w) =>
+      w.runs
+        .filter((x) => x.tracing)
+        .map(
+          (x) =>
+            `tracing on, ${w.name}: ${fmt(x.tracing!.spans)} spans exported during the measured ` +
+            `part (${fmt(x.tracing!.spans / x.events, 2)} per event), ${fmt(x.tracing!.requests)} ` +
+            `requests, ${fmt(x.tracing!.megabytes, 1)} MB of OTLP JSON`,
         ),
     ),
     '',

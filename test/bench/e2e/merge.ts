@@ -1,7 +1,7 @@
 /**
  * How an end-to-end run that measured only some targets or workloads goes into latest.json
  * without losing what it did not measure: the runs of the other targets and modes (a paced run,
- * a run of several worker processes, the other workloads whole) are kept from the previous file, each marked `carriedFrom` with the
+ * a run of several worker processes, a traced one, the other workloads whole) are kept from the previous file, each marked `carriedFrom` with the
  * timestamp and commit of the run that measured it. Ratios and target verdicts are this run's
  * alone: a ratio of two runs from different sessions would compare two machine states.
  */
@@ -10,6 +10,7 @@ interface RunLike {
   target: string;
   mode?: string;
   workers?: number;
+  tracing?: unknown;
   carriedFrom?: { timestamp: unknown; commit: unknown };
 }
 
@@ -30,7 +31,8 @@ export function mergeE2e<T extends E2eSectionLike>(previous: unknown, fresh: T):
   if (!Array.isArray(prev.workloads)) return fresh;
   const stamp = { timestamp: prev.timestamp ?? null, commit: prev.commit ?? null };
   const mark = (r: RunLike): RunLike => ({ ...r, carriedFrom: r.carriedFrom ?? stamp });
-  const kind = (r: RunLike) => `${r.target}/${r.mode ?? 'max'}/${r.workers ?? 1}`;
+  const kind = (r: RunLike) =>
+    `${r.target}/${r.mode ?? 'max'}/${r.workers ?? 1}/${r.tracing ? 'traced' : ''}`;
   const ran = new Set(fresh.workloads.flatMap((w) => w.runs.map(kind)));
   const workloads: WorkloadLike[] = fresh.workloads.map((w) => {
     const old = prev.workloads!.find((p) => p.name === w.name);

@@ -85,6 +85,7 @@ describe('latest.json after a partial end-to-end run', () => {
   interface Run {
     target: string;
     mode?: string;
+    tracing?: { spans: number };
     eventsPerSecond: number;
     carriedFrom?: { timestamp: unknown; commit: unknown };
   }
@@ -100,7 +101,13 @@ describe('latest.json after a partial end-to-end run', () => {
     workloads: [
       {
         name: 'flash',
-        runs: [run('pipe'), run('worker'), { ...run('worker'), mode: 'paced' }, run('baseline')],
+        runs: [
+          run('pipe'),
+          run('worker'),
+          { ...run('worker'), mode: 'paced' },
+          { ...run('worker'), tracing: { spans: 1 } },
+          run('baseline'),
+        ],
       },
       { name: 'mix', runs: [run('pipe'), run('worker')] },
     ],
@@ -116,12 +123,17 @@ describe('latest.json after a partial end-to-end run', () => {
     expect(m.commit).toBe('c1');
     const flash = m.workloads.find((w) => w.name === 'flash')!;
     expect(
-      flash.runs.map((r) => [r.target, r.mode ?? 'max', r.carriedFrom?.commit ?? null]),
+      flash.runs.map((r) => [
+        r.target + (r.tracing ? ' traced' : ''),
+        r.mode ?? 'max',
+        r.carriedFrom?.commit ?? null,
+      ]),
     ).toEqual([
       ['skeleton', 'max', null],
       ['worker', 'max', null],
       ['pipe', 'max', 'c0'],
       ['worker', 'paced', 'c0'],
+      ['worker traced', 'max', 'c0'],
       ['baseline', 'max', 'c0'],
     ]);
     const mix = m.workloads.find((w) => w.name === 'mix')!;
@@ -137,7 +149,7 @@ describe('latest.json after a partial end-to-end run', () => {
     const once = mergeE2e(previous, none('T1', 'c1'));
     const twice = mergeE2e(once, none('T2', 'c2'));
     expect(twice.workloads.flatMap((w) => w.runs.map((r) => r.carriedFrom?.commit))).toEqual(
-      Array(6).fill('c0'),
+      Array(7).fill('c0'),
     );
     const fresh: Section = { workloads: [{ name: 'flash', runs: [run('pipe')] }] };
     expect(mergeE2e(undefined, fresh)).toBe(fresh);

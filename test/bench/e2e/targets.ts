@@ -43,6 +43,8 @@ export interface TargetOptions {
   cpuProfDir?: string;
   /** worker processes on the one queue (the worker target only) @default 1 */
   workers?: number;
+  /** more environment for the children (the worker's OTEL_* when traced) */
+  env?: Record<string, string>;
 }
 
 /** A started target: how many events it finished, and when each finished. */
@@ -181,6 +183,7 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
     HTTP_PORT: '0',
     RECONCILE_CRON: 'off',
     BASELINE_POOL: String(o.baselinePool),
+    ...o.env,
   };
   const children = Array.from({ length: kind === 'worker' ? (o.workers ?? 1) : 1 }, () =>
     spawnChild(kind, env, o),

@@ -6,10 +6,15 @@
 import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import amqp, { type GetMessage } from 'amqplib';
-import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Knex } from 'knex';
 import { DLQ, MAIN_QUEUE, RETRY_DELAYS_MS, retryQueueName } from '../../../src/broker/topology.js';
 import { createKnex, migrate } from '../../../src/ledger/db.js';
+import {
+  createRedisClient,
+  type RedisClient,
+  type RedisTarget,
+} from '../../../src/engine/redis-client.js';
 import {
   dropRedisPrefix,
   TEST_MYSQL_SERVER,
@@ -33,6 +38,8 @@ export interface WorldOptions {
   mysqlServer?: string;
   /** a private Redis URL; else the shared Redis */
   redisUrl?: string;
+  /** a Redis Cluster's seeds, `host:port` (with `redisUrl` for its scheme and password) */
+  redisClusterNodes?: string[];
   /** extra worker environment */
   env?: Record<string, string>;
 }
@@ -48,7 +55,18 @@ export class World {
     readonly prefix: string,
     private readonly vhost: string | undefined,
     private readonly env: Record<string, string>,
+    readonly redisClusterNodes: string[] = [],
   ) {}
+
+  /** The world's Redis, as the worker sees it (a cluster when it has seeds). */
+  get redisTarget(): RedisTarget {
+    return { url: this.redisUrl, clusterNodes: this.redisClusterNodes };
+  }
+
+  /** A client of the world's Redis (single or cluster), for readers of the result. */
+  redis(options: RedisOptions = { maxRetriesPerRequest: 3 }): RedisClient {
+    return createRedisClient(this.redisTarget, options);
+  }
 
   static async create(label: string, o: WorldOptions = {}): Promise<World> {
     let vhost: string | undefined;
@@ -68,6 +86,7 @@ export class World {
       uniqueName(label),
       vhost,
       o.env ?? {},
+      o.redisClusterNodes ?? [],
     );
   }
 
@@ -83,6 +102,9 @@ export class World {
       MYSQL_URL: this.mysqlUrl,
       REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.prefix,
+      ...(this.redisClusterNodes.length > 0
+        ? { REDIS_CLUSTER_NODES: this.redisClusterNodes.join(',') }
+        : {}),
       PREFETCH: '500',
       CART_TTL_SECONDS: '3600',
       ...this.env,
@@ -232,7 +254,7 @@ export class World {
       .raw(`DROP DATABASE IF EXISTS \`${this.mysqlUrl.split('/').pop()}\``)
       .catch(() => undefined);
     await this.knexClient?.destroy().catch(() => undefined);
-    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    const redis = this.redis({ maxRetriesPerRequest: 1, lazyConnect: true });
     await redis
       .connect()
       .then(async () => {

@@ -7,7 +7,6 @@
  * when the stream is order-independent, the figures of the pure domain model.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { pino } from 'pino';
 import { CART_EXPIRY_QUEUE } from '../../../jobs/cart-expiry.js';
@@ -61,11 +60,12 @@ async function reconcileOnce(world: World): Promise<ReconcileSummary> {
   const config = loadConfig({
     MYSQL_URL: world.mysqlUrl,
     REDIS_URL: world.redisUrl,
+    REDIS_CLUSTER_NODES: world.redisClusterNodes.join(','),
     REDIS_PREFIX: world.prefix,
     LOG_LEVEL: 'silent',
   });
   const s = await openServices(config, logger);
-  const bull = bullConnection(world.redisUrl);
+  const bull = bullConnection(world.redisTarget);
   const jobs = new Queue(CART_EXPIRY_QUEUE, { connection: bull, prefix: bullPrefix(world.prefix) });
   try {
     return await reconcile(
@@ -192,7 +192,7 @@ export async function checkFiguresAgree(
   );
 
   // Redis counters = stock_levels, and no payload left in an outbox
-  const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = world.redis();
   try {
     for (const [tenant, figures] of byTenant) {
       const keys = new TenantKeys(world.prefix, tenant);

@@ -337,3 +337,211 @@ export class PrivateRabbit {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** One redis-server of a PrivateRedisCluster. */
+interface ClusterNode {
+  port: number;
+  busPort: number;
+  dir: string;
+  child: ChildProcess | undefined;
+}
+
+/**
+ * A Redis Cluster of its own on loopback: 3 masters and 3 replicas (redis-server
+ * `--cluster-enabled yes`, made with `redis-cli --cluster create --cluster-replicas 1`), no
+ * persistence, a short `cluster-node-timeout` so that a replica takes over a dead master in a
+ * few seconds. `close()` kills every node and removes their directories.
+ */
+export class PrivateRedisCluster {
+  private constructor(
+    private readonly nodes: ClusterNode[],
+    readonly nodeTimeoutMs: number,
+  ) {}
+
+  static async start(o: { nodeTimeoutMs?: number } = {}): Promise<PrivateRedisCluster> {
+    const used = new Set<number>();
+    const port = async () => {
+      let p = await freePort();
+      while (used.has(p)) p = await freePort();
+      used.add(p);
+      return p;
+    };
+    const nodes: ClusterNode[] = [];
+    for (let i = 0; i < 6; i++)
+      nodes.push({
+        port: await port(),
+        busPort: await port(),
+        dir: mkdtempSync(join(tmpdir(), 'faults-rcluster-')),
+        child: undefined,
+      });
+    const c = new PrivateRedisCluster(nodes, o.nodeTimeoutMs ?? 1000);
+    try {
+      for (const n of nodes) c.spawn(n);
+      for (const n of nodes) await until('cluster node', 15_000, () => c.ping(n.port));
+      await run('redis-cli', [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+      ]);
+      await c.healthy(60_000);
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  private spawn(n: ClusterNode): void {
+    n.child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(n.port), '--cluster-port', String(n.busPort)],
+        ...['--bind', '127.0.0.1', '--dir', n.dir, '--save', '', '--appendonly', 'no'],
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+        ...['--cluster-node-timeout', String(this.nodeTimeoutMs)],
+      ],
+      { stdio: 'ignore' },
+    );
+  }
+
+  /** The seeds for REDIS_CLUSTER_NODES: every node. */
+  get seeds(): string[] {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`);
+  }
+
+  /** A REDIS_URL to go with the seeds (scheme only: no password). */
+  get url(): string {
+    return `redis://127.0.0.1:${this.nodes[0]!.port}`;
+  }
+
+  /** A command on one node (its reply as text), by redis-cli. */
+  async cli(port: number, ...args: string[]): Promise<string> {
+    const { stdout } = await run('redis-cli', ['-p', String(port), ...args]);
+    return stdout.trim();
+  }
+
+  private async ping(port: number): Promise<boolean> {
+    return (await this.cli(port, 'PING')) === 'PONG';
+  }
+
+  /** Ports of the live nodes. */
+  private live(): ClusterNode[] {
+    return this.nodes.filter((n) => n.child);
+  }
+
+  /**
+   * Waits until every live node says `cluster_state:ok`, three masters serve every slot,
+   * and each master that should have a replica has one in sync.
+   */
+  async healthy(timeoutMs: number, replicas = 3): Promise<void> {
+    await until('cluster state ok', timeoutMs, async () => {
+      for (const n of this.live()) {
+        if (!(await this.cli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+      }
+      const masters = await this.masters();
+      if (masters.length !== 3) return false;
+      let synced = 0;
+      for (const m of masters) {
+        const info = await this.cli(m.port, 'INFO', 'replication');
+        if (/slave\d+:.*state=online/.test(info)) synced++;
+      }
+      return synced >= replicas;
+    });
+  }
+
+  /** The masters that serve slots now, with their slot ranges (CLUSTER SLOTS of a live node). */
+  async masters(): Promise<{ port: number; ranges: [number, number][] }[]> {
+    const probe = this.live()[0]!;
+    const c = new Redis(probe.port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const slots = (await c.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const byPort = new Map<number, [number, number][]>();
+      for (const [from, to, [, port]] of slots) {
+        const r = byPort.get(port) ?? [];
+        r.push([from, to]);
+        byPort.set(port, r);
+      }
+      return [...byPort].map(([port, ranges]) => ({ port, ranges }));
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** The slot of a key, as the cluster computes it (CLUSTER KEYSLOT). */
+  async keySlot(key: string): Promise<number> {
+    return Number(await this.cli(this.live()[0]!.port, 'CLUSTER', 'KEYSLOT', key));
+  }
+
+  /** The port of the master serving the key's slot now. */
+  async masterOf(key: string): Promise<number> {
+    const slot = await this.keySlot(key);
+    for (const m of await this.masters())
+      if (m.ranges.some(([from, to]) => slot >= from && slot <= to)) return m.port;
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /**
+   * Tenant names (`<stem>0`, `<stem>1`, ...) whose hash tag `{tenant}` lands on each master,
+   * `perMaster` of them per master: the tenants of a test spread over the whole cluster.
+   */
+  async tenantsOnEveryMaster(stem: string, perMaster: number): Promise<Map<number, string[]>> {
+    const byMaster = new Map<number, string[]>((await this.masters()).map((m) => [m.port, []]));
+    for (let i = 0; [...byMaster.values()].some((t) => t.length < perMaster); i++) {
+      if (i > 1000) throw new Error('no tenant name lands on every master');
+      const tenant = `${stem}${i}`;
+      const on = byMaster.get(await this.masterOf(`x:{${tenant}}:meta`))!;
+      if (on.length < perMaster) on.push(tenant);
+    }
+    return byMaster;
+  }
+
+  /** The port of the replica of the master on `port`. */
+  async replicaOf(port: number): Promise<number> {
+    const info = await this.cli(port, 'INFO', 'replication');
+    const m = /slave\d+:ip=[^,]+,port=(\d+)/.exec(info);
+    if (!m) throw new Error(`master ${port} has no replica`);
+    return Number(m[1]);
+  }
+
+  /** SIGSTOP (`resume`: SIGCONT) of the node on `port`: a replica stops reading from its master. */
+  pause(port: number): void {
+    this.child(port).kill('SIGSTOP');
+  }
+
+  resume(port: number): void {
+    this.child(port).kill('SIGCONT');
+  }
+
+  private child(port: number): ChildProcess {
+    const child = this.nodes.find((x) => x.port === port)?.child;
+    if (!child) throw new Error(`no live node on ${port}`);
+    return child;
+  }
+
+  /** `kill -9` of the node on `port`: what it had not replicated is gone. */
+  async kill9(port: number): Promise<void> {
+    const n = this.nodes.find((x) => x.port === port);
+    const child = n?.child;
+    if (!n || !child) throw new Error(`no live node on ${port}`);
+    n.child = undefined;
+    child.kill('SIGKILL');
+    await exited(child, 5_000);
+  }
+
+  async close(): Promise<void> {
+    for (const n of this.nodes) {
+      const child = n.child;
+      n.child = undefined;
+      if (child) {
+        child.kill('SIGKILL');
+        await exited(child, 5_000);
+      }
+      rmSync(n.dir, { recursive: true, force: true });
+    }
+  }
+}

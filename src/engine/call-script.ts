@@ -1,16 +1,16 @@
-import type { Redis } from 'ioredis';
-import { defineScripts, type ScriptSpec } from '../engine/lua-scripts.js';
+import type { RedisClient } from './redis-client.js';
+import { defineScripts, type ScriptSpec } from './lua-scripts.js';
 
 type Run = (...args: (string | number)[]) => Promise<unknown>;
 
-const registered = new WeakMap<Redis, Map<string, ScriptSpec>>();
+const registered = new WeakMap<RedisClient, Map<string, ScriptSpec>>();
 
 /**
  * Calls one of the Lua scripts by name (src/lua/<name>-N.lua), registering every script on
  * the client the first time (the Engine registers them too; registering twice is harmless).
  */
 export function callScript(
-  redis: Redis,
+  redis: RedisClient,
   name: string,
   keys: string[],
   args: (string | number)[],
