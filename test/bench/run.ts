@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: throughput of the reserve script against a trivial EVALSHA on the local
  * Redis, then the ledger mirror (test/bench/mirror.ts) when present, then the end-to-end
- * benchmark (test/bench/e2e/bench.ts: pipe ceiling, worker, row-locking baseline). Prints
- * tables and writes the same figures to test/bench/results/latest.json (sections not run
- * this time are kept from the previous file).
+ * benchmark (test/bench/e2e/bench.ts: pipe ceiling, skeleton ceiling, worker, row-locking
+ * baseline). Prints tables and writes the same figures to test/bench/results/latest.json
+ * (sections not run this time are kept from the previous file; so are the end-to-end targets, modes
+ * and workloads not run, marked `carriedFrom`, see e2e/merge.ts).
  *
  * Flags (after `npm run bench --`):
- *   --only micro,mirror,e2e        sections to run (e2e = pipe,worker,baseline; each may be
- *                                  named alone); default: all
+ *   --only micro,mirror,e2e        sections to run (e2e = pipe,skeleton,worker,baseline; each
+ *                                  may be named alone); default: all
  *   --events N                     events per end-to-end run (20000)
  *   --baseline-events N            events per baseline run: the first N of the same
  *                                  workload (events / 4: it is far slower)
@@ -41,6 +42,7 @@ import type { Redis } from 'ioredis';
 import { toError } from '../../src/errors/to-error.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import { benchE2e, e2eLegend, e2eTable, type E2eOptions } from './e2e/bench.js';
+import { mergeE2e } from './e2e/merge.js';
 import { buildWorker, type TargetKind } from './e2e/targets.js';
 import {
   measure,
@@ -67,7 +69,7 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const E2E_TARGETS: TargetKind[] = ['pipe', 'worker', 'baseline'];
+const E2E_TARGETS: TargetKind[] = ['pipe', 'skeleton', 'worker', 'baseline'];
 
 interface Args {
   micro: boolean;
@@ -336,6 +338,13 @@ function scenarioTable(scenarios: ScenarioResult[]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const out = join(HERE, 'results', 'latest.json');
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no previous results
+  }
   const prefix = uniqueName('bench');
   const admin = testRedis();
   const machine = {
@@ -411,21 +420,15 @@ async function main(): Promise<void> {
     );
     const e2e = await benchE2e(args.e2e);
     console.log(`\n${e2eTable(e2e)}\n\n${e2eLegend(e2e)}`);
-    fresh.e2e = {
+    // targets and workloads not run this time are kept from the last run (marked carriedFrom)
+    fresh.e2e = mergeE2e(previous.e2e, {
       ...stamp(),
       machine: { ...machine, loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
       ...e2e,
-    };
+    });
   }
 
   // sections not run this time stay as the last run left them
-  const out = join(HERE, 'results', 'latest.json');
-  let previous: Record<string, unknown> = {};
-  try {
-    previous = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
-  } catch {
-    // no previous results
-  }
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ ...previous, ...fresh }, null, 2)}\n`);
   console.log(`\nwritten: ${out}`);

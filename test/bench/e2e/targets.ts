@@ -2,6 +2,8 @@
  * What the end-to-end bench measures, each in a child process of its own (so its RSS and CPU
  * are its own) on a vhost, database and Redis prefix of its own:
  * - pipe: a no-op consumer that only acknowledges (the broker's ceiling);
+ * - skeleton: the least I/O of this contract per event (skeleton-consumer.ts: a trivial
+ *   EVALSHA, a row in a one-table ledger by group commit, a confirmed announcement, the ack);
  * - worker: the real worker, `src/main.ts`, as `npm start` runs it (through tsx);
  * - baseline: the row-locking comparison, test/bench/baseline/main.ts.
  */
@@ -27,7 +29,7 @@ import type { BenchEvent } from './workloads.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-export type TargetKind = 'pipe' | 'worker' | 'baseline';
+export type TargetKind = 'pipe' | 'skeleton' | 'worker' | 'baseline';
 
 export interface TargetOptions {
   prefetch: number;
@@ -96,6 +98,9 @@ export function buildWorker(dir: string): string {
 /** What each target's latency is measured to. */
 export const latencyTo: Record<TargetKind, string> = {
   pipe: 'delivery to the no-op consumer',
+  skeleton:
+    "the skeleton's announcement on inventory.events received by the bench " +
+    '(published after its ledger INSERT, before the ack)',
   worker:
     "the worker's announcement on inventory.events received by the bench " +
     '(published after the ledger commit, before the ack)',
@@ -104,6 +109,7 @@ export const latencyTo: Record<TargetKind, string> = {
 
 const CHILD_FILES: Record<TargetKind, string> = {
   pipe: 'test/bench/e2e/pipe-consumer.ts',
+  skeleton: 'test/bench/e2e/skeleton-consumer.ts',
   worker: 'src/main.ts',
   baseline: 'test/bench/baseline/main.ts',
 };
@@ -229,13 +235,14 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
   }
 
   let done: () => Promise<number> = () => Promise.resolve(childDone);
-  if (kind === 'worker') {
-    // the worker's finish line: its processed_events row (committed) and, for the latency,
-    // the announcement it publishes once the ledger committed
+  if (kind === 'worker' || kind === 'skeleton') {
+    // the finish line: the event's row committed (the worker's processed_events, the
+    // skeleton's only table) and, for the latency, the announcement published after the commit
     db = await createConnection(mysqlUrl);
     const sql = db;
+    const table = kind === 'worker' ? 'processed_events' : 'sk_ledger';
     done = async () => {
-      const [rows] = await sql.query('SELECT COUNT(*) AS n FROM processed_events');
+      const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM ${table}`);
       return Number((rows as { n: number }[])[0]!.n);
     };
     const ch = await conn.createChannel();
