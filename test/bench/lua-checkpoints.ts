@@ -177,7 +177,11 @@ async function main(): Promise<void> {
       const c = consumers.get(e.type)!;
       await engine.apply(
         meta(e.id, e.type),
-        c.command(c.data.parse(e.data), { tenant: BENCH_TENANT, cartTtlMs: 3_600_000 }),
+        c.command(c.data.parse(e.data), {
+          tenant: BENCH_TENANT,
+          cartTtlMs: 3_600_000,
+          checkoutTtlMs: 900_000,
+        }),
       );
     }
     // capture each step's script call (keys and argv) by sending it through a spy first
@@ -191,6 +195,7 @@ async function main(): Promise<void> {
       const command = c.command(c.data.parse(e.data), {
         tenant: BENCH_TENANT,
         cartTtlMs: 3_600_000,
+        checkoutTtlMs: 900_000,
       });
       const spec = scripts.get(
         {

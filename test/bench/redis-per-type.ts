@@ -56,7 +56,11 @@ function toCommand(e: BenchEvent): { meta: EventMeta; command: Command } {
   const data = c.data.parse(e.data);
   return {
     meta: { tenant: BENCH_TENANT, source: '/bench', id: e.id, type: e.type, occurredAt },
-    command: c.command(data, { tenant: BENCH_TENANT, cartTtlMs: CART_TTL_MS }),
+    command: c.command(data, {
+      tenant: BENCH_TENANT,
+      cartTtlMs: CART_TTL_MS,
+      checkoutTtlMs: 900_000,
+    }),
   };
 }
 
