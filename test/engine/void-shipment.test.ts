@@ -73,10 +73,20 @@ const receive = (sku: string, quantity: number): Command => ({
   quantity,
 });
 const line = (sku: string, quantity: number) => ({ sku, locationId: D, quantity });
-const place = (orderId: string, ...lines: { sku: string; locationId: string; quantity: number }[]) =>
-  ({ op: 'placeOrder', orderId, lines }) as Command;
-const pay = (orderId: string): Command => ({ op: 'commitOrder', orderId, paymentId: `p-${orderId}` });
-const ship = (shipmentId: string, orderId: string, ...lines: ReturnType<typeof line>[]): Command => ({
+const place = (
+  orderId: string,
+  ...lines: { sku: string; locationId: string; quantity: number }[]
+) => ({ op: 'placeOrder', orderId, lines }) as Command;
+const pay = (orderId: string): Command => ({
+  op: 'commitOrder',
+  orderId,
+  paymentId: `p-${orderId}`,
+});
+const ship = (
+  shipmentId: string,
+  orderId: string,
+  ...lines: ReturnType<typeof line>[]
+): Command => ({
   op: 'fulfilShipment',
   shipmentId,
   orderId,
@@ -179,7 +189,13 @@ it('an unknown shipment, a second cancellation and a reused shipment id change n
 it('waiting units that shipped come back held: the order was owed them', async () => {
   const t = tenant();
   await t.run(receive('A', 1));
-  await t.run({ op: 'configureStock', sku: 'A', locationId: D, policy: 'backorder', policyLimit: 5 });
+  await t.run({
+    op: 'configureStock',
+    sku: 'A',
+    locationId: D,
+    policy: 'backorder',
+    policyLimit: 5,
+  });
   await t.run(place('o1', line('A', 3)));
   expect(await t.fig('A')).toMatchObject({ onHand: 1, reserved: 1, backordered: 2 });
   // the warehouse had the units after all: all three ship
