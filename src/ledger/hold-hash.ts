@@ -43,6 +43,8 @@ export function holdFields(r: ReservationRow): string[] {
     ...(r.to_location_id !== null ? { toLocationId: r.to_location_id } : {}),
     version: r.version,
     lines,
-    ...(r.shipments ? { shipments: new Map(Object.entries(JSON.parse(r.shipments) as Record<string, string>)) } : {}),
+    ...(r.shipments
+      ? { shipments: new Map(Object.entries(JSON.parse(r.shipments) as Record<string, string>)) }
+      : {}),
   });
 }

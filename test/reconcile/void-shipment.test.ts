@@ -28,14 +28,11 @@ async function stockRow(tenant: string, sku: string) {
 }
 
 async function ledgerSum(tenant: string, sku: string) {
-  const [r] = (await h.s
-    .knex('inventory_ledger')
-    .where({ tenant, sku, location_id: D })
-    .sum({
-      on_hand: 'on_hand_delta',
-      reserved: 'reserved_delta',
-      committed: 'committed_delta',
-    })) as {
+  const [r] = (await h.s.knex('inventory_ledger').where({ tenant, sku, location_id: D }).sum({
+    on_hand: 'on_hand_delta',
+    reserved: 'reserved_delta',
+    committed: 'committed_delta',
+  })) as {
     on_hand: string;
     reserved: string;
     committed: string;
