@@ -16,7 +16,7 @@ export interface ReservationRow {
   expires_at: Date | null;
   version: number;
   updated_at: Date;
-  /** JSON: shipment id → what it moved (migration 033); NULL when none */
+  /** JSON: shipment id → what it moved (migration 032); NULL when none */
   shipments: string | null;
 }
 
