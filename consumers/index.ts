@@ -9,6 +9,7 @@ import paymentFailed from './payment-failed.js';
 import paymentSucceeded from './payment-succeeded.js';
 import rmaPassed from './rma-passed.js';
 import shipmentCreated from './shipment-created.js';
+import shipmentCancelled from './shipment-cancelled.js';
 import stockAdjusted from './stock-adjusted.js';
 import stockConfigured from './stock-configured.js';
 import stockCounted from './stock-counted.js';
@@ -31,6 +32,7 @@ const all = [
   paymentFailed,
   orderCancelled,
   shipmentCreated,
+  shipmentCancelled,
   rmaPassed,
   stockReceived,
   stockAdjusted,

@@ -24,6 +24,7 @@ import * as m025 from './025_add_waiting_to_bi_stock_daily_changes.js';
 import * as m026 from './026_add_waiting_to_bi_holds_by_state.js';
 import * as m030 from './030_create_bi_accounts.js';
 import * as m031 from './031_add_processed_events_trace_id.js';
+import * as m033 from './033_add_reservations_shipments.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -57,6 +58,7 @@ const migrations: Record<string, Knex.Migration> = {
   '026_add_waiting_to_bi_holds_by_state': m026,
   '030_create_bi_accounts': m030,
   '031_add_processed_events_trace_id': m031,
+  '033_add_reservations_shipments': m033,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

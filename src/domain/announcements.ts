@@ -96,7 +96,9 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
   const groups = new Map<string, { type: HoldAnnouncement; m: Movement; lines: AnnouncedLine[] }>();
   for (const m of p.movements) {
     const type = ANNOUNCED[m.kind];
-    if (!type) continue;
+    // a cancelled shipment's units come back (a `shipped` movement turned round): the hold
+    // they go back into is announced below, nothing was fulfilled
+    if (!type || (m.kind === 'shipped' && m.onHand > 0)) continue;
     const key = `${type}\x1f${m.referenceType}\x1f${m.referenceId}`;
     const g = groups.get(key) ?? { type, m, lines: [] };
     groups.set(key, g);
@@ -121,7 +123,10 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
     if (
       p.type !== 'order.placed' &&
       !p.movements.some(
-        (m) => reserving.has(m.kind) && m.referenceType === 'order' && m.referenceId === h.id,
+        (m) =>
+          (reserving.has(m.kind) || (m.kind === 'shipped' && m.reserved > 0)) &&
+          m.referenceType === 'order' &&
+          m.referenceId === h.id,
       )
     )
       continue;

@@ -346,6 +346,7 @@ export class EventContext {
       snap.fromLocationId = h.from;
       snap.toLocationId = h.to!;
     }
+    if (h.shipments?.size) snap.shipments = Object.fromEntries(h.shipments);
     this.holds.push(snap);
     const saved: HoldState = { ...h, lines, version };
     delete saved.keyExpiresAt;

@@ -12,6 +12,12 @@ import {
 import { EventContext, holdLine, sumLines } from './model-context.js';
 import { waitingOf, type HoldState } from './model-state.js';
 import { compareBytes, pairOf, sortedKeys, splitPair } from './pairs.js';
+import {
+  CANCELLED_SHIPMENT,
+  decodeShipment,
+  encodeShipment,
+  type ShipmentLine,
+} from './shipment-record.js';
 import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
 
 /** A precondition has not arrived: nothing is written, not even the event marker. */
@@ -86,6 +92,8 @@ export function runCommand(ctx: EventContext, c: Command): Result {
         : releaseOrder(ctx, c.orderId, 'cancel', c.reason);
     case 'fulfilShipment':
       return fulfilShipment(ctx, c);
+    case 'voidShipment':
+      return voidShipment(ctx, c);
     case 'returnStock':
       return returnStock(ctx, c);
     case 'shipTransfer':
@@ -505,6 +513,8 @@ function releaseOrder(
 
 function fulfilShipment(ctx: EventContext, c: Cmd<'fulfilShipment'>): Result {
   const order = ctx.loadHold('order', c.orderId);
+  // a shipment id names one shipment of the order: shipped (or cancelled) once
+  if (order.shipments?.has(c.shipmentId)) return ignored('shipment-exists');
   const paid = order.paid === true;
   const ship = sumLines(c.lines);
   if (c.unlocated?.length) {
@@ -531,12 +541,15 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'fulfilShipment'>): Result {
       }
     }
   }
+  const record = new Map<string, ShipmentLine>();
   for (const p of sortedKeys(ship)) {
     const q = ship.get(p)!;
     const l = holdLine(order, p);
     const fromHold = Math.min(q, l.held);
     // beyond the held units, the waiting ones: they were physically there after all
     const [wb, wp] = ctx.unwait(l, 'order', c.orderId, p, q - fromHold);
+    const owed = fromHold + wb + wp;
+    record.set(p, { held: owed, beyond: q - owed });
     ctx.move(
       p,
       'shipped',
@@ -555,8 +568,46 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'fulfilShipment'>): Result {
   } else if (!holding && (st === 'placed' || st === 'paid')) {
     order.state = 'fulfilled';
   }
+  (order.shipments ??= new Map()).set(c.shipmentId, encodeShipment(record));
   // a cancelled order keeps the expiry releaseOrder gave it
   ctx.saveHold('order', c.orderId, order, { keep: order.state === 'cancelled' });
+  return applied();
+}
+
+/**
+ * voidShipment-4+.lua: a shipment voided before it left. Its units come back on hand; those the
+ * order was owed go back into its hold (committed when paid) while the order still holds
+ * (placed, paid or fulfilled), else they become available. Each pair is a `shipped` movement
+ * with the signs turned (reason `shipment-cancelled`), so units sold net out.
+ */
+function voidShipment(ctx: EventContext, c: Cmd<'voidShipment'>): Result {
+  const order = ctx.loadHold('order', c.orderId);
+  const text = order.shipments?.get(c.shipmentId);
+  if (text === undefined) return ignored('unknown-shipment');
+  const record = decodeShipment(text);
+  if (!record) return ignored('shipment-cancelled');
+  const paid = order.paid === true;
+  const st = order.state;
+  const holding = st === 'placed' || st === 'paid' || st === 'fulfilled';
+  for (const p of sortedKeys(record)) {
+    const { held, beyond } = record.get(p)!;
+    const back = holding ? held : 0;
+    const l = holdLine(order, p);
+    ctx.move(
+      p,
+      'shipped',
+      [held + beyond, back, paid ? back : 0],
+      'order',
+      c.orderId,
+      'shipment-cancelled',
+    );
+    l.held += back;
+    l.shipped -= held + beyond;
+  }
+  if (st === 'fulfilled' && [...order.lines.values()].some((l) => l.held > 0))
+    order.state = paid ? 'paid' : 'placed';
+  order.shipments!.set(c.shipmentId, CANCELLED_SHIPMENT);
+  ctx.saveHold('order', c.orderId, order, { keep: st === 'cancelled' });
   return applied();
 }
 

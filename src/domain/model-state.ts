@@ -36,6 +36,8 @@ export interface HoldState {
   to?: string;
   /** `v`: 0 while the hold does not exist */
   version: number;
+  /** `x:<shipmentId>`: orders, what each shipment moved (src/domain/shipment-record.ts) */
+  shipments?: Map<string, string>;
   /** by pair; lines whose figures are all zero are not kept */
   lines: Map<string, HoldLineState>;
   /** epoch ms at which Redis drops the key (terminal holds are kept `dedupTtl` only) */
@@ -86,7 +88,9 @@ export function waitQueue(state: TenantState, pair: string): string[] {
 export const emptyHold = (): HoldState => ({ version: 0, lines: new Map() });
 
 export function cloneHold(h: HoldState): HoldState {
-  return { ...h, lines: new Map([...h.lines].map(([p, l]) => [p, { ...l }])) };
+  const c = { ...h, lines: new Map([...h.lines].map(([p, l]) => [p, { ...l }])) };
+  if (h.shipments) c.shipments = new Map(h.shipments);
+  return c;
 }
 
 /** The hold as Redis would return it at `now` (a key past its expiry is gone). */

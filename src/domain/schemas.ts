@@ -227,6 +227,11 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       path: ['lines'],
     }),
   z.strictObject({
+    op: z.literal('voidShipment'),
+    shipmentId: idString,
+    orderId: idString,
+  }),
+  z.strictObject({
     op: z.literal('returnStock'),
     rmaId: idString,
     orderId: idString.optional(),

@@ -155,6 +155,12 @@ export type Command =
       lines: Line[];
       unlocated?: { sku: string; quantity: number }[];
     }
+  /** shipment.cancelled: the shipment's units come back (see src/domain/shipment-record.ts) */
+  | {
+      op: 'voidShipment';
+      shipmentId: string;
+      orderId: string;
+    }
   | {
       op: 'returnStock';
       rmaId: string;
@@ -296,6 +302,8 @@ export interface HoldSnapshot {
   /** transfers: where from and to; `held` of a line is the quantity in transit */
   fromLocationId?: string;
   toLocationId?: string;
+  /** orders: what each shipment moved, by shipment id (src/domain/shipment-record.ts) */
+  shipments?: Record<string, string>;
 }
 
 export interface ShortLine {

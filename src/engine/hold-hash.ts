@@ -9,9 +9,13 @@
  *   st   state        exp  cart expiry (ms)      lk  the linked cart or order
  *   c    1 once paid  pay  payment id            from, to  a transfer's locations
  *   v    version (every change increments it)
+ *   x:<shipmentId>  what that shipment moved (orders; src/domain/shipment-record.ts)
  *
  * `<pair>` is `<sku>\x1f<locationId>` (src/domain/pairs.ts).
  */
+
+/** The prefix of a shipment's field: `x:<shipmentId>` (not a line: no pair after it). */
+export const SHIPMENT_PREFIX = 'x:';
 
 /** A line's figures, by name, and the prefix of its field in the hash. */
 export const LINE_FIELDS = {
@@ -40,6 +44,8 @@ export interface HoldHash {
   version?: number;
   /** by pair: the figures that are not 0 */
   lines: Map<string, Partial<Record<LineFigure, number>>>;
+  /** by shipment id: what it moved (orders; absent when none) */
+  shipments?: Map<string, string>;
 }
 
 /** The figure and pair a line field names (`h:<pair>` → held at pair), else undefined. */
@@ -62,7 +68,12 @@ export function holdPairs(fieldNames: Iterable<string>): string[] {
 /** Reads a hold's hash (HGETALL). Fields it does not know are left out. */
 export function decodeHoldHash(h: Record<string, string>): HoldHash {
   const lines = new Map<string, Partial<Record<LineFigure, number>>>();
+  const shipments = new Map<string, string>();
   for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith(SHIPMENT_PREFIX)) {
+      shipments.set(name.slice(SHIPMENT_PREFIX.length), value);
+      continue;
+    }
     const l = lineField(name);
     if (!l) continue;
     const line = lines.get(l.pair) ?? {};
@@ -79,10 +90,14 @@ export function decodeHoldHash(h: Record<string, string>): HoldHash {
     ...(h.to !== undefined ? { toLocationId: h.to } : {}),
     ...(h.v !== undefined ? { version: Number(h.v) } : {}),
     lines,
+    ...(shipments.size ? { shipments } : {}),
   };
 }
 
-/** The hash's fields and values, flat (HSET order: lines by pair, then st exp lk c pay from to v). */
+/**
+ * The hash's fields and values, flat (HSET order: lines by pair, shipments, then st exp lk c
+ * pay from to v).
+ */
 export function encodeHoldHash(h: HoldHash): string[] {
   const out: string[] = [];
   for (const [pair, line] of h.lines) {
@@ -91,6 +106,7 @@ export function encodeHoldHash(h: HoldHash): string[] {
       if (n) out.push(`${prefix}:${pair}`, String(n));
     }
   }
+  for (const [id, text] of h.shipments ?? []) out.push(`${SHIPMENT_PREFIX}${id}`, text);
   if (h.state !== undefined) out.push('st', h.state);
   if (h.expiresAt !== undefined) out.push('exp', String(h.expiresAt));
   if (h.link !== undefined) out.push('lk', h.link);

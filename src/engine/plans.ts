@@ -235,6 +235,17 @@ async function fulfilShipmentCall(c: Cmd<'fulfilShipment'>, x: PlanContext): Pro
   };
 }
 
+/** shipment.cancelled: the order's pairs (the shipment's are among them: it left `shipped`). */
+async function voidShipmentCall(c: Cmd<'voidShipment'>, x: PlanContext): Promise<Plan> {
+  const key = x.keys.order(c.orderId);
+  return {
+    script: 'voidShipment',
+    keys: [key],
+    pairs: await x.holdPairs(key),
+    args: { shipmentId: c.shipmentId, orderId: c.orderId },
+  };
+}
+
 /** rma.passed: its lines. */
 function returnStockCall(c: Cmd<'returnStock'>, _x: PlanContext): Plan {
   return {
@@ -339,6 +350,7 @@ const PLANNERS: { [O in Op]: Planner<O> } = {
   commitOrder: commitOrderCall,
   releaseOrder: releaseOrderCall,
   fulfilShipment: fulfilShipmentCall,
+  voidShipment: voidShipmentCall,
   returnStock: returnStockCall,
   shipTransfer: shipTransferCall,
   receiveTransfer: receiveTransferCall,

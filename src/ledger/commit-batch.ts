@@ -250,6 +250,8 @@ export async function mirrorInTransaction(
     'expires_at',
     'version',
     'updated_at',
+    'shipments',
+    // last: the IFs before it compare against the change_seq the row had
     'change_seq',
   ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
   await insertTuples(

@@ -132,7 +132,7 @@ export async function copyHolds(c: CopyContext): Promise<number> {
     for (;;) {
       const [rows] = (await c.trx.raw(
         `SELECT ref_type, ref_id, state, \`lines\`, link, paid, payment_id, from_location_id,
-                to_location_id, expires_at, version, updated_at
+                to_location_id, expires_at, version, updated_at, shipments
            FROM reservations
           WHERE tenant = ? AND state = ? AND ref_type = ? AND ref_id > ?
                 ${windowed ? 'AND updated_at > ?' : ''}

@@ -96,7 +96,7 @@ export async function findPayload(
     outcome,
     movements: lines.map(movementOf),
     holds:
-      command?.op === 'placeOrder' && row.result === 'applied'
+      (command?.op === 'placeOrder' || command?.op === 'voidShipment') && row.result === 'applied'
         ? await orderHold(knex, tenant, command.orderId)
         : [],
     config: [],
@@ -130,7 +130,8 @@ function movementOf(l: LedgerLine): Movement {
  * moved no stock, so no ledger line names it: the duplicate's own command does. Its latest
  * snapshot in `reservations` stands in for the one of the time (same announcement id; the
  * lines are what the order holds now). Without this, an `order.placed` whose announcement was
- * not confirmed (broker restart) was redelivered and never announced.
+ * not confirmed (broker restart) was redelivered and never announced. A `shipment.cancelled`
+ * that gave units back into the hold re-announces it the same way.
  */
 async function orderHold(knex: Knex, tenant: string, orderId: string): Promise<HoldSnapshot[]> {
   const r = (await knex('reservations')

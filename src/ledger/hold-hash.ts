@@ -16,6 +16,8 @@ export interface ReservationRow {
   expires_at: Date | null;
   version: number;
   updated_at: Date;
+  /** JSON: shipment id → what it moved (migration 033); NULL when none */
+  shipments: string | null;
 }
 
 /** The hold's Redis hash as the row says it should be (see engine/hold-hash.ts). */
@@ -41,5 +43,8 @@ export function holdFields(r: ReservationRow): string[] {
     ...(r.to_location_id !== null ? { toLocationId: r.to_location_id } : {}),
     version: r.version,
     lines,
+    ...(r.shipments
+      ? { shipments: new Map(Object.entries(JSON.parse(r.shipments) as Record<string, string>)) }
+      : {}),
   });
 }

@@ -187,7 +187,7 @@ export function latestHolds(items: MirrorItem[]): HoldRow[] {
 
 export const RESERVATION_COLUMNS =
   'tenant, ref_type, ref_id, state, `lines`, link, paid, payment_id, from_location_id, ' +
-  'to_location_id, expires_at, version, change_seq, created_at, updated_at';
+  'to_location_id, expires_at, version, change_seq, created_at, updated_at, shipments';
 
 export function reservationTuple(r: HoldRow): string {
   const h = r.hold;
@@ -197,6 +197,7 @@ export function reservationTuple(r: HoldRow): string {
     `${sqlLiteral(h.paymentId ?? null)},${sqlLiteral(h.fromLocationId ?? null)},` +
     `${sqlLiteral(h.toLocationId ?? null)},` +
     `${h.expiresAt !== undefined ? `'${sqlDateTime(h.expiresAt)}'` : 'NULL'},` +
-    `${num(h.version)},'${r.seq}','${r.at}','${r.at}')`
+    `${num(h.version)},'${r.seq}','${r.at}','${r.at}',` +
+    `${h.shipments ? `'${esc(JSON.stringify(h.shipments))}'` : 'NULL'})`
   );
 }

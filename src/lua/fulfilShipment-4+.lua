@@ -3,7 +3,8 @@
   (reserved and on-hand drop; committed too when paid); units beyond the hold (an order never
   reserved, or shipped beyond it) leave on-hand only, and a shortage is announced if that
   leaves available below zero. Partial shipments are allowed; when nothing is held any more
-  the order is fulfilled.
+  the order is fulfilled. What it moved is kept in the order's hold (x:<shipmentId>, see
+  includes/holds) for shipment.cancelled; a shipment id already there is ignored.
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    order hold hash
     KEYS[5..]  stock hashes of the shipment's pairs
@@ -21,6 +22,9 @@
 local a, early = begin(4)
 if not a then return early end
 local order = loadHold(KEYS[4])
+if order.ships[a.shipmentId] then
+  return finish({ result = 'ignored', reason = 'shipment-exists' })
+end
 local paid = order.c == '1'
 local ship = sumLines(a.lines)
 local unlocated = a.unlocated
@@ -53,12 +57,15 @@ if unlocated and #unlocated > 0 then
     end
   end
 end
+local record = {}
 for _, p in ipairs(sortedKeys(ship)) do
   local q = ship[p]
   local l = line(order, p)
   local fromHold = math.min(q, l.held)
   -- beyond the held units, waiting ones: they were there after all
   local wb, wp = unwait(l, 'order', a.orderId, p, math.min(q - fromHold, l.bo + l.po))
+  local owed = fromHold + wb + wp
+  record[p] = { held = owed, beyond = q - owed }
   move(p, 'shipped', -q, -fromHold, paid and -fromHold or 0, 0, 0, 'order', a.orderId, '', -wb, -wp)
   l.held = l.held - fromHold
   l.shipped = l.shipped + q
@@ -74,6 +81,7 @@ if order.st == nil or order.st == 'prepaid' or order.st == 'payfailed' then
 elseif not holding and (order.st == 'placed' or order.st == 'paid') then
   order.st = 'fulfilled'
 end
+setShipment(order, a.shipmentId, encodeShipment(record))
 -- a cancelled order keeps the expiry releaseOrder gave it (saveHold rewrites the key whole)
 saveHold(KEYS[4], 'order', a.orderId, order, order.st == 'cancelled' and a.dedupTtl or nil)
 return finish()

@@ -91,7 +91,7 @@ export async function reservationsOf(
   if (ids.length === 0) return out;
   const [rows] = (await db.raw(
     `SELECT ref_type, ref_id, state, \`lines\`, link, paid, payment_id, from_location_id,
-            to_location_id, expires_at, version, updated_at
+            to_location_id, expires_at, version, updated_at, shipments
        FROM reservations WHERE tenant = ? AND ref_type = ? AND ref_id IN (${marks(ids.length)})`,
     [tenant, kind, ...ids],
   )) as [ReservationRow[]];

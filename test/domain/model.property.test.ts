@@ -53,6 +53,11 @@ const qty = fc.integer({ min: 1, max: 5 });
 const cartId = fc.constantFrom(...CARTS);
 const orderId = fc.constantFrom(...ORDERS);
 const transferId = fc.constantFrom(...TRANSFERS);
+/** shipment ids are per order: a few, so some are shipped twice and cancelled twice */
+const shipmentId = fc.constantFrom('s1', 's2', 's3');
+const voidShipment = fc
+  .record({ shipmentId, orderId })
+  .map((c) => clean({ op: 'voidShipment', ...c }));
 const line = fc.record({ sku, locationId: loc, quantity: qty });
 const lines = (max: number) => fc.array(line, { minLength: 1, maxLength: max });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
@@ -137,13 +142,14 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .record({
-        shipmentId: fc.constantFrom('s1', 's2'),
+        shipmentId,
         orderId,
         lines: fc.array(line, { maxLength: 1 }),
         unlocated: fc.array(skuQty, { minLength: 1, maxLength: 2 }),
       })
       .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
+  { weight: 1, arbitrary: voidShipment },
   {
     weight: 1,
     arbitrary: fc
@@ -235,9 +241,10 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .record({ shipmentId: fc.constantFrom('s1', 's2'), orderId, lines: lines(2) })
+      .record({ shipmentId, orderId, lines: lines(2) })
       .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
+  { weight: 2, arbitrary: voidShipment },
   {
     weight: 1,
     arbitrary: fc
@@ -358,9 +365,10 @@ const sellingStep = fc.record({
     {
       weight: 1,
       arbitrary: fc
-        .record({ shipmentId: fc.constantFrom('s1', 's2'), orderId, lines: hotLines })
+        .record({ shipmentId, orderId, lines: hotLines })
         .map((c) => clean({ op: 'fulfilShipment', ...c })),
     },
+    { weight: 1, arbitrary: voidShipment },
     {
       weight: 1,
       arbitrary: fc
@@ -482,7 +490,9 @@ function holdFromRedis(h: HoldRead) {
   const f = h.fields;
   if (Object.keys(f).length === 0) return undefined;
   const lines: Record<string, [number, number, number, number, number]> = {};
+  const shipments: Record<string, string> = {};
   for (const [k, v] of Object.entries(f)) {
+    if (k.startsWith('x:')) shipments[k.slice(2)] = v;
     const i = ['h:', 'o:', 's:', 'b:', 'p:'].indexOf(k.slice(0, 2));
     if (i < 0) continue;
     const l = (lines[k.slice(2)] ??= [0, 0, 0, 0, 0]);
@@ -498,6 +508,7 @@ function holdFromRedis(h: HoldRead) {
     to: f.to,
     version: Number(f.v),
     lines,
+    shipments,
   };
 }
 
@@ -516,6 +527,7 @@ function holdFromModel(h: HoldState | undefined) {
     to: h.to,
     version: h.version,
     lines,
+    shipments: Object.fromEntries(h.shipments ?? []),
   };
 }
 
@@ -662,6 +674,8 @@ describe('model ≡ engine', () => {
         'placeOrder:applied',
         'commitOrder:applied',
         'fulfilShipment:applied',
+        'voidShipment:applied',
+        'voidShipment:ignored',
         'duplicate',
         'reserveCart(routed):applied',
         'placeOrder(routed):applied',

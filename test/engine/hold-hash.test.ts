@@ -2,7 +2,7 @@
  * The hold hash has two writers and readers, Lua (saveHold / loadHold in includes/holds.lua)
  * and TypeScript (src/engine/hold-hash.ts): they must agree. Events that set every field (cart
  * expiry, waiting lines of both kinds, an order taking over its cart, a payment, a partial
- * shipment, a transfer) run through the scripts; then, for each hold, the hash the scripts
+ * shipment and its record, a transfer) run through the scripts; then, for each hold, the hash the scripts
  * wrote decodes to the snapshot the same script reported, and encodes back to itself field for
  * field (no field the codec does not know). A hash the codec wrote is then used by a script.
  */
@@ -12,6 +12,7 @@ import type { Command, HoldSnapshot } from '../../src/domain/types.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { decodeHoldHash, encodeHoldHash } from '../../src/engine/hold-hash.js';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
+import { decodeShipment, encodeShipment } from '../../src/domain/shipment-record.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import { eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
 
@@ -88,6 +89,7 @@ function expected(s: HoldSnapshot) {
     fromLocationId: s.fromLocationId,
     toLocationId: s.toLocationId,
     version: s.version,
+    shipments: s.shipments ? new Map(Object.entries(s.shipments)) : undefined,
     lines: new Map(
       s.lines.map((l) => [
         pairOf(l.sku, l.locationId),
@@ -119,6 +121,7 @@ it('every field was exercised', async () => {
     'st',
     'to',
     'v',
+    'x',
   ]);
 });
 
@@ -157,4 +160,25 @@ it('a hash the codec wrote is one the scripts go on from', async () => {
   expect(after.version).toBe(Number(h.v) + 1);
   expect(after.lines).toEqual([]);
   expect(after.state).not.toBe('open');
+});
+
+it("a shipment's record: the codec's text is the script's, and a script undoes it", async () => {
+  const h = await redis.hgetall(k.order('o1'));
+  // B at north: one unit shipped from the hold
+  expect(h['x:sh1']).toBe(
+    encodeShipment(new Map([[pairOf('B', 'north'), { held: 1, beyond: 0 }]])),
+  );
+  expect(decodeShipment(h['x:sh1']!)).toEqual(
+    new Map([[pairOf('B', 'north'), { held: 1, beyond: 0 }]]),
+  );
+  // rewritten by the codec (as the tenant loader writes holds), then cancelled by a script
+  await redis.del(k.order('o1'));
+  await redis.hset(k.order('o1'), ...encodeHoldHash(decodeHoldHash(h)));
+  await ok({ op: 'voidShipment', shipmentId: 'sh1', orderId: 'o1' });
+  const after = reported.get(k.order('o1'))!;
+  expect(after.shipments).toEqual({ sh1: 'c' });
+  expect(after.lines.find((l) => l.sku === 'B')).toMatchObject({ held: 3, shipped: 0 });
+  expect(decodeHoldHash(await redis.hgetall(k.order('o1'))).shipments).toEqual(
+    new Map([['sh1', 'c']]),
+  );
 });

@@ -290,3 +290,27 @@ describe('a ledger recorded before migrations 010–013', () => {
     ).rejects.toThrow(/Duplicate entry/);
   });
 });
+
+describe('re-announcing a shipment.cancelled', () => {
+  it('announces the hold given back from reservations, as the original did', async () => {
+    const t = 'voidback';
+    const D = 'default';
+    await mirrored(meta(t, 'v1'), { op: 'receiveStock', sku: 'A', locationId: D, quantity: 5 });
+    await mirrored(meta(t, 'v2'), {
+      op: 'placeOrder',
+      orderId: 'o',
+      lines: [{ sku: 'A', locationId: D, quantity: 2 }],
+    });
+    await mirrored(meta(t, 'v3'), {
+      op: 'fulfilShipment',
+      shipmentId: 's',
+      orderId: 'o',
+      lines: [{ sku: 'A', locationId: D, quantity: 2 }],
+    });
+    const command = { op: 'voidShipment', shipmentId: 's', orderId: 'o' } as const;
+    const p = await mirrored(meta(t, 'v4', 'shipment.cancelled'), command);
+    const found = await findPayload(h.knex, t, '/shop', 'v4', command);
+    expect(announcements(p).map((a) => a.type)).toEqual(['inventory.reserved']);
+    expect(announcements(found!)).toEqual(announcements(p));
+  });
+});

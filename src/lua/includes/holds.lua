@@ -5,11 +5,12 @@
     pay payment id     from, to  a transfer's locations
     h:<pair> held   o:<pair> ordered   s:<pair> shipped (each only when not 0)
     b:<pair> waiting under a backorder policy   p:<pair> waiting under a pre-order policy
+    x:<shipmentId> what a shipment of an order moved (see shipmentRecord below)
   TypeScript reads and writes the same layout in one place, src/engine/hold-hash.ts;
   test/engine/hold-hash.test.ts checks that the two agree.
 
-  A loaded hold is { lines = pair -> { held, ordered, shipped, bo, po }, st, exp, lk, c, pay,
-  from, to, v, exists } plus what saveHold needs to write only what changed: the values as read
+  A loaded hold is { lines = pair -> { held, ordered, shipped, bo, po }, ships = shipmentId ->
+  record text, st, exp, lk, c, pay, from, to, v, exists } plus what saveHold needs to write only what changed: the values as read
   (st0, exp0, ..., and h0/o0/s0/b0/p0 in each line: the number read, nil when absent), `pairs`
   (the pairs of `lines`), and `flat`, `len`, `seps` (the HGETALL reply, the length of its
   strings, its number of line fields).
@@ -35,7 +36,7 @@ local function loadHold(key)
   local n = #flat
   local lines, ps, np = {}, {}, 0
   local h = { lines = lines, pairs = ps, flat = flat, exists = n > 0, odd = false,
-    len = 0, seps = 0 }
+    len = 0, seps = 0, ships = {}, ships0 = {}, nships = 0 }
   local len, seps = 0, 0
   for i = 1, n, 2 do
     local f, v = flat[i], flat[i + 1]
@@ -81,6 +82,11 @@ local function loadHold(key)
         else
           l.po = num; l.p0 = num
         end
+      elseif k2 == 58 and k1 == 120 then
+        -- 120 x: a shipment's record
+        local id = string.sub(f, 3)
+        h.ships[id] = v; h.ships0[id] = v
+        h.nships = h.nships + 1
       else
         -- a field saveHold does not write: it rewrites such a hash whole
         h.odd = true
@@ -89,6 +95,36 @@ local function loadHold(key)
   end
   h.len, h.seps = len, seps
   return h
+end
+
+--[[ A shipment's record (src/domain/shipment-record.ts): 's', then per pair in byte order
+  '\30<held>\29<beyond>\29<pair>'; 'c' once cancelled. `held`: units the order was owed there
+  (held or waiting) that shipped; `beyond`: units shipped past them. ]]
+local CANCELLED_SHIPMENT = 'c'
+
+local function encodeShipment(rec)
+  local out = { 's' }
+  for _, p in ipairs(sortedKeys(rec)) do
+    local r = rec[p]
+    out[#out + 1] = '\30' .. r.held .. '\29' .. r.beyond .. '\29' .. p
+  end
+  return table.concat(out)
+end
+
+-- The record's lines (pair -> { held, beyond }), nil when cancelled.
+local function decodeShipment(text)
+  if text == CANCELLED_SHIPMENT then return nil end
+  local rec = {}
+  for held, beyond, p in string.gmatch(text, '\30(%d+)\29(%d+)\29([^\30]*)') do
+    rec[p] = { held = tonumber(held), beyond = tonumber(beyond) }
+  end
+  return rec
+end
+
+-- Sets a shipment's record on hold h.
+local function setShipment(h, id, text)
+  if h.ships[id] == nil then h.nships = h.nships + 1 end
+  h.ships[id] = text
 end
 
 local function holdPairs(h)
@@ -148,7 +184,8 @@ local function holdSnapshot(kind, id, h, snapLines, nl, clean, v, vt, expiresAt,
   if not clean then
     return cjson.encode({ kind = kind, id = id, state = st, lines = snapLines, version = v,
       expiresAt = expiresAt, link = lk, paid = c == '1' or nil, paymentId = pay,
-      fromLocationId = from, toLocationId = from and to })
+      fromLocationId = from, toLocationId = from and to,
+      shipments = h.nships > 0 and h.ships or nil })
   end
   local lo, lj, lc = '[', snapLines[1], ']'
   if nl == 0 then
@@ -194,6 +231,9 @@ local function rewriteHold(key, h, v)
     if l.bo ~= 0 then fields[n + 1] = 'b:' .. p; fields[n + 2] = l.bo; n = n + 2 end
     if l.po ~= 0 then fields[n + 1] = 'p:' .. p; fields[n + 2] = l.po; n = n + 2 end
   end
+  for sid, text in pairs(h.ships) do
+    fields[n + 1] = 'x:' .. sid; fields[n + 2] = text; n = n + 2
+  end
   for _, f in ipairs({ 'st', 'exp', 'lk', 'c', 'pay', 'from', 'to' }) do
     local x = h[f]
     if x then fields[n + 1] = f; fields[n + 2] = x; n = n + 2 end
@@ -218,7 +258,9 @@ local function saveHold(key, kind, id, h, keep, drop)
     table.sort(ps)
   end
   local nflat = #h.flat
-  local clean = CLEAN and (nflat == 0 or #cjson.encode(h.flat) == h.len + 3 * nflat + 1 + 5 * h.seps)
+  -- (a shipment's record holds separators that JSON escapes: never clean)
+  local clean = CLEAN and h.nships == 0
+    and (nflat == 0 or #cjson.encode(h.flat) == h.len + 3 * nflat + 1 + 5 * h.seps)
   local cart = kind == 'cart'
   -- (nil-filled constructors size the array parts: no resize while filling them)
   local snapLines, nl = { nil, nil, nil, nil }, 0
@@ -248,6 +290,10 @@ local function saveHold(key, kind, id, h, keep, drop)
   diffField(w, 'pay', h.pay, h.pay0)
   diffField(w, 'from', h.from, h.from0)
   diffField(w, 'to', h.to, h.to0)
+  if h.nships > 0 then
+    local s0 = h.ships0
+    for sid, text in pairs(h.ships) do diffField(w, 'x:' .. sid, text, s0[sid]) end
+  end
   HOLDS[#HOLDS + 1] = holdSnapshot(kind, id, h, snapLines, nl, clean, v, vt, expiresAt, et)
   if cart then
     -- (a fill changes neither state nor expiry: it may save a cart without the set's key)
