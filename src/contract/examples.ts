@@ -140,6 +140,13 @@ export const PUBLISHED_EXAMPLES: { [T in AnnouncementType]: AnnouncementData<T> 
     locationId: 'wh-east',
     available: -1,
   },
+  'inventory.availability-changed': {
+    ...cause('stock.received', 'rcv-7'),
+    sku: 'SNK-AIR-1-9-BLK',
+    locationId: 'wh-east',
+    available: 24,
+    inStock: true,
+  },
   'inventory.drift-detected': {
     causationId: 'run-12',
     causationSource: '/inventory-worker/reconcile',

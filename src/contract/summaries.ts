@@ -37,5 +37,7 @@ export const PUBLISHED_SUMMARY: Record<AnnouncementType, string> = {
   'inventory.filled': 'Waiting units filled by arriving stock, one per hold and SKU-location.',
   'inventory.low-stock': 'available crossed down to the reorder level or below.',
   'inventory.shortage': 'An event left available below zero, and lower than before.',
+  'inventory.availability-changed':
+    'available crossed zero at a SKU-location: in stock (above 0) or out of stock (0 or less).',
   'inventory.drift-detected': 'The reconciliation found drift: one per tenant and run.',
 };

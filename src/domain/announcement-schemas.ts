@@ -87,6 +87,16 @@ const shortage = z.strictObject({
   available: figure,
 });
 
+const availabilityChanged = z.strictObject({
+  ...causation,
+  sku: idString,
+  /** the SKU-location; absent: the SKU's total across the tenant's locations (not sent yet) */
+  locationId: idString.optional(),
+  available: figure,
+  /** available > 0 after the event */
+  inStock: z.boolean(),
+});
+
 /** What the reconciliation found different (`inventory.drift-detected`, `reconcile_drifts`). */
 export const DRIFT_KINDS = [
   /** a Redis stock figure, less the outbox entries not mirrored yet, differs from the ledger */
@@ -153,6 +163,7 @@ export const ANNOUNCEMENT_DATA = {
   'inventory.filled': filled,
   'inventory.low-stock': lowStock,
   'inventory.shortage': shortage,
+  'inventory.availability-changed': availabilityChanged,
   'inventory.drift-detected': driftDetected,
 } as const;
 

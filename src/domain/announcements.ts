@@ -164,5 +164,7 @@ export function announce(p: OutboxPayload, time = new Date().toISOString()): Ann
   }
   for (const l of p.outcome.lowStock ?? []) add('inventory.low-stock', { ...cause, ...l });
   for (const l of p.outcome.shortage ?? []) add('inventory.shortage', { ...cause, ...l });
+  for (const l of p.outcome.availability ?? [])
+    add('inventory.availability-changed', { ...cause, ...l });
   return out;
 }

@@ -20,6 +20,7 @@ import {
   type MovementKind,
   type Outcome,
   type ShortageLine,
+  type AvailabilityLine,
   type ShortLine,
   type StockRecord,
 } from './types.js';
@@ -361,6 +362,7 @@ export class EventContext {
   finish(outcome: Outcome): ModelPayload {
     const low: LowStockLine[] = [];
     const neg: ShortageLine[] = [];
+    const crossed: AvailabilityLine[] = [];
     // stock that became available goes to the holds waiting for it first
     const filled: FillLine[] = [];
     const n = this.touched.length;
@@ -399,6 +401,9 @@ export class EventContext {
       }
       if (a < 0 && a < s.availBefore)
         neg.push({ sku: s.sku, locationId: s.locationId, available: a });
+      // only a crossing of zero, judged on the figures before and after the whole event
+      if (a > 0 !== s.availBefore > 0)
+        crossed.push({ sku: s.sku, locationId: s.locationId, available: a, inStock: a > 0 });
       this.trackDeficit(p, s, a);
     }
     const m = this.meta;
@@ -409,6 +414,7 @@ export class EventContext {
         ...(filled.length ? { filled } : {}),
         ...(low.length ? { lowStock: low } : {}),
         ...(neg.length ? { shortage: neg } : {}),
+        ...(crossed.length ? { availability: crossed } : {}),
       },
       movements: this.movements,
       holds: this.holds,

@@ -327,6 +327,19 @@ export interface ShortageLine {
   available: number;
 }
 
+/**
+ * `available` crossed zero at a SKU-location during the event (above 0 before, 0 or less
+ * after, or the other way round): `inventory.availability-changed`. `locationId` absent would
+ * be the SKU's total across the tenant's locations, which the scripts do not compute yet.
+ */
+export interface AvailabilityLine {
+  sku: string;
+  locationId?: string;
+  available: number;
+  /** available > 0: units on hand that a new reservation can take now */
+  inStock: boolean;
+}
+
 /** What an applied event did, beyond its movements. */
 export interface Outcome {
   /** applied: changed something or recorded state; rejected: business refusal; ignored: no-op by rule */
@@ -339,6 +352,8 @@ export interface Outcome {
   referenceId?: string;
   lowStock?: LowStockLine[];
   shortage?: ShortageLine[];
+  /** zero crossings of `available`, in the order the pairs were first read */
+  availability?: AvailabilityLine[];
   /** rejected/location-not-stocked: the SKU-locations the event named that are not bound */
   unstocked?: { sku: string; locationId: string }[];
   /** waiting units filled by stock this event made available, in fill order */

@@ -18,6 +18,7 @@ export function parsePayload(json: string): OutboxPayload {
     ...(o.referenceType ? { referenceType: o.referenceType, referenceId: o.referenceId } : {}),
     ...(o.lowStock ? { lowStock: list(o.lowStock) } : {}),
     ...(o.shortage ? { shortage: list(o.shortage) } : {}),
+    ...(o.availability ? { availability: list(o.availability) } : {}),
     ...(o.unstocked ? { unstocked: list(o.unstocked) } : {}),
     ...(o.filled ? { filled: list(o.filled) } : {}),
   };

@@ -145,12 +145,19 @@ else
     'unavailable', unavailable, 'incoming', tonumber(sv[5]) or 0)
 end
 -- a reservation lowers `available` and never below 0: a low-stock crossing, never a shortage
+-- (and av >= q > 0 here: taking the last units is a crossing of zero, to out of stock)
 local out = '{"result":"applied"}'
 local level = sv[6] and tonumber(sv[6])
+local lowLine, flip
 if level and av - q <= level and not (av <= level) then
-  out = cjson.encode({ result = 'applied', lowStock = { { sku = sku, locationId = loc,
-    available = av - q, reorderLevel = level,
-    reorderQuantity = sv[7] and tonumber(sv[7]) or cjson.null } } })
+  lowLine = { { sku = sku, locationId = loc, available = av - q, reorderLevel = level,
+    reorderQuantity = sv[7] and tonumber(sv[7]) or cjson.null } }
+end
+if av == q then
+  flip = { { sku = sku, locationId = loc, available = 0, inStock = false } }
+end
+if lowLine or flip then
+  out = cjson.encode({ result = 'applied', lowStock = lowLine, availability = flip })
 end
 -- the cart: our line, state, expiry, version
 local version = (tonumber(ver) or 0) + 1

@@ -630,6 +630,9 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
       if (waited) count(waited.kind);
       if (got.payload.outcome.filled) count(`${s.command.op}:filled`);
       if (got.payload.outcome.filled) count('filled');
+      // crossings of zero (inventory.availability-changed), each way
+      for (const l of got.payload.outcome.availability ?? [])
+        count(l.inStock ? 'back in stock' : 'out of stock');
       // paths of waiting units: released, shipped, filled into a paid order, taken over
       for (const m of got.payload.movements) {
         if (!m.backordered && !m.preordered) continue;
@@ -684,6 +687,8 @@ describe('model ≡ engine', () => {
         'preordered',
         'filled',
         'waiting released',
+        'back in stock',
+        'out of stock',
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }

@@ -126,7 +126,11 @@ describe('policies in the model', () => {
     w.apply(receive(2));
     w.apply(policy('backorder', 3));
     const p = w.apply(add('c1', 4));
-    expect(p.outcome).toEqual({ result: 'applied' });
+    // the last units on hand went: out of stock, though the policy still lets units wait
+    expect(p.outcome).toEqual({
+      result: 'applied',
+      availability: [{ sku: 'A', locationId: 'main', available: 0, inStock: false }],
+    });
     expect(p.movements).toEqual([
       mv('reserved', 'c1', { reserved: 2 }),
       mv('backordered', 'c1', { backordered: 2 }),

@@ -81,6 +81,10 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
     expect((await x.level(t, 'B'))!.available).toBe(-2);
     await expectAnnounced(damage, [
       { type: 'inventory.shortage', data: { sku: 'B', locationId: D, available: -2 } },
+      {
+        type: 'inventory.availability-changed',
+        data: { sku: 'B', locationId: D, available: -2, inStock: false },
+      },
     ]);
     expect(x.announcementsOf(tooMuch)).toEqual([]);
   });
@@ -105,6 +109,10 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
     expect(await x.level(t, 'C')).toEqual(fig(3, 5));
     await expectAnnounced(low, [
       { type: 'inventory.shortage', data: { sku: 'C', locationId: D, available: -2 } },
+      {
+        type: 'inventory.availability-changed',
+        data: { sku: 'C', locationId: D, available: -2, inStock: false },
+      },
     ]);
   });
 
@@ -141,6 +149,50 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
     await x.run(cfg2);
     expect(await x.config(t, 'D')).toEqual({ reorderLevel: 2, reorderQuantity: 20 });
     expect(await x.level(t, 'D')).toEqual(fig(10, 6));
+  });
+
+  it('inventory.availability-changed: out of stock and back in stock, once per crossing of zero', async () => {
+    const t = x.tenant();
+    const changed = (available: number, locationId = D) => ({
+      type: 'inventory.availability-changed',
+      data: { sku: 'S', locationId, available, inStock: available > 0 },
+    });
+    const rcv = x.ev(t, 'stock.received', { sku: 'S', quantity: 3 });
+    const some = x.ev(t, 'cart.added', { cartId: 'c1', sku: 'S', quantity: 1 });
+    const last = x.ev(t, 'cart.added', { cartId: 'c2', sku: 'S', quantity: 2 });
+    const freed = x.ev(t, 'cart.removed', { cartId: 'c2', sku: 'S', quantity: 1 });
+    const other = x.ev(t, 'stock.received', { sku: 'S', quantity: 4, locationId: 'wh-2' });
+    await x.run(rcv, some, last, freed, other);
+    await expectAnnounced(rcv, [changed(3)]);
+    await expectAnnounced(some, [
+      {
+        type: 'inventory.reserved',
+        data: { referenceType: 'cart', referenceId: 'c1', lines: [line('S', 1)] },
+      },
+    ]);
+    await expectAnnounced(last, [
+      {
+        type: 'inventory.reserved',
+        data: { referenceType: 'cart', referenceId: 'c2', lines: [line('S', 2)] },
+      },
+      changed(0),
+    ]);
+    await expectAnnounced(freed, [
+      {
+        type: 'inventory.released',
+        data: { referenceType: 'cart', referenceId: 'c2', lines: [line('S', 1)] },
+      },
+      changed(1),
+    ]);
+    // per SKU-location: another location's stock is its own crossing
+    await expectAnnounced(other, [changed(4, 'wh-2')]);
+    const got = x.announcementsOf(last).find((a) => a.type === 'inventory.availability-changed');
+    // held to its published schema by the collector, which reads this dataschema
+    expect(got).toMatchObject({
+      source: '/inventory-worker',
+      tenant: t,
+      dataschema: 'urn:inventory-worker:schema:inventory.availability-changed:v1',
+    });
   });
 
   it('cart.added: reserves for the cart; refusal announces reservation-failed with the short line', async () => {
@@ -493,7 +545,7 @@ describe('after all of it', () => {
   it('stock_levels equals the ledger sums for every tenant; nothing queued, nothing dead-lettered', async () => {
     await x.quiesce();
     const tenants = (await x.knex('stock_levels').distinct('tenant')) as { tenant: string }[];
-    expect(tenants.length).toBe(15);
+    expect(tenants.length).toBe(16);
     for (const { tenant } of tenants) await x.expectLedgerMatchesLevels(tenant);
     expect(await x.queueCounts()).toEqual({ main: 0, dlq: 0, retry: 0 });
   });

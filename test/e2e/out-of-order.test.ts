@@ -160,7 +160,7 @@ describe('shipments and cancellations', () => {
     await x.run(ship, late);
     await x.expectRows(ship, [mv('A', 'shipped', -5, [-5], 'order', 'ox')]);
     expect(await x.level(t, 'A')).toEqual(fig(-2));
-    const got = await x.waitAnnouncements(ship, 2);
+    const got = await x.waitAnnouncements(ship, 3);
     expect(got.map((a) => ({ type: a.type, id: a.id, data: a.data }))).toEqual([
       {
         type: 'inventory.fulfilled',
@@ -184,6 +184,19 @@ describe('shipments and cancellations', () => {
           sku: 'A',
           locationId: D,
           available: -2,
+        },
+      },
+      {
+        type: 'inventory.availability-changed',
+        id: `${SOURCE}#${ship.id}#2`,
+        data: {
+          causationId: ship.id,
+          causationSource: SOURCE,
+          causationType: ship.type,
+          sku: 'A',
+          locationId: D,
+          available: -2,
+          inStock: false,
         },
       },
     ]);

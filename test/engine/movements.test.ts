@@ -132,6 +132,7 @@ describe('stock facts', () => {
     expect(down.payload.outcome).toEqual({
       result: 'applied',
       shortage: [{ sku: 'A', locationId: D, available: -2 }],
+      availability: [{ sku: 'A', locationId: D, available: -2, inStock: false }],
     });
     expect(await t.fig('A')).toEqual(fig(6, 8));
 
@@ -142,7 +143,10 @@ describe('stock facts', () => {
     expect(up.payload.movements).toEqual([
       mv('A', D, 'adjusted', [3], 'adjustment', 'adj-2', 'found'),
     ]);
-    expect(up.payload.outcome).toEqual({ result: 'applied' });
+    expect(up.payload.outcome).toEqual({
+      result: 'applied',
+      availability: [{ sku: 'A', locationId: D, available: 1, inStock: true }],
+    });
     expect(await t.fig('A')).toEqual(fig(9, 8));
 
     const refused = await t.ok({
@@ -799,6 +803,7 @@ describe('shipments, returns, transfers', () => {
     expect(s.payload.outcome).toEqual({
       result: 'applied',
       shortage: [{ sku: 'A', locationId: D, available: -2 }],
+      availability: [{ sku: 'A', locationId: D, available: -2, inStock: false }],
     });
     expect(s.payload.movements).toEqual([mv('A', D, 'shipped', [-3, 0, 0], 'order', 'nobody')]);
     expect(s.payload.holds).toMatchObject([

@@ -113,7 +113,11 @@ describe('backorders', () => {
     await t.ok(receive('A', 2));
     await t.ok(policy('A', 'backorder', 3));
     const r1 = await t.ok(add('c1', 'A', 4));
-    expect(r1.payload.outcome).toEqual({ result: 'applied' });
+    // the last units on hand went: out of stock, though the policy still lets units wait
+    expect(r1.payload.outcome).toEqual({
+      result: 'applied',
+      availability: [{ sku: 'A', locationId: D, available: 0, inStock: false }],
+    });
     expect(r1.payload.movements.map((m) => [m.kind, m.reserved, m.backordered])).toEqual([
       ['reserved', 2, undefined],
       ['backordered', 0, 2],

@@ -67,7 +67,7 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
     }
   });
 
-  it('keeps low-stock, shortage and refusal details, and awkward text', async () => {
+  it('keeps low-stock, shortage, availability and refusal details, and awkward text', async () => {
     const t = 'details';
     const sku = `O'Brien \\ "?" %s \u00e9\u{1F600}`;
     await mirrored(meta(t, 'd0'), {
@@ -77,7 +77,15 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
       reorderLevel: 5,
       reorderQuantity: 10,
     });
-    await mirrored(meta(t, 'd1'), { op: 'receiveStock', sku, locationId: 'bin ?', quantity: 6 });
+    const rcv = await mirrored(meta(t, 'd1'), {
+      op: 'receiveStock',
+      sku,
+      locationId: 'bin ?',
+      quantity: 6,
+    });
+    expect(rcv.outcome.availability).toEqual([
+      { sku, locationId: 'bin ?', available: 6, inStock: true },
+    ]);
     const low = await mirrored(meta(t, 'd2'), {
       op: 'reserveCart',
       cartId: `c'1`,
@@ -104,7 +112,8 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
       reason: `it's \\ damaged`,
     });
     expect(short.outcome.shortage?.length).toBe(1);
-    for (const p of [low, refused, short]) {
+    expect(short.outcome.availability?.length).toBe(1);
+    for (const p of [rcv, low, refused, short]) {
       expect(await announcedFromMysql(h, p)).toEqual(announced(p));
     }
     // the compact record: outcome details only where there are some
@@ -115,7 +124,7 @@ describe('reading back what an event did (for re-announcing a duplicate)', () =>
       .select('event_id', 'result', 'outcome', 'payload')) as Record<string, unknown>[];
     expect(rows.map((e) => [e.event_id, e.result, e.outcome === null, e.payload])).toEqual([
       ['d0', 'applied', false, ''], // setting the level below what is available: low stock
-      ['d1', 'applied', true, ''],
+      ['d1', 'applied', false, ''], // a receipt at zero: back in stock
       ['d2', 'applied', false, ''],
       ['d3', 'rejected', false, ''],
       ['d4', 'applied', false, ''],

@@ -120,11 +120,11 @@ local function move(pair, kind, dOn, dRes, dCom, dUna, dInc, refType, refId, rea
   MOVES[#MOVES + 1] = json
 end
 
--- Closes the event: writes touched stock, detects low-stock crossings and shortages,
--- appends the payload to the outbox and writes the marker, all in this one script.
+-- Closes the event: writes touched stock, detects low-stock crossings, shortages and
+-- crossings of zero (availability), appends the payload to the outbox and writes the marker, all in this one script.
 -- `outcome` nil means { result = 'applied' }.
 local function finish(outcome)
-  local low, neg
+  local low, neg, flip
   -- stock that became available goes to the holds waiting for it first (includes/holds)
   if FILL then
     for i = 1, #STOCKS do
@@ -183,14 +183,20 @@ local function finish(outcome)
       neg = neg or {}
       neg[#neg + 1] = { sku = s.sku, locationId = s.loc, available = a }
     end
+    -- a crossing of zero over the whole event (one that crosses back announces nothing)
+    if (a > 0) ~= (s.availBefore > 0) then
+      flip = flip or {}
+      flip[#flip + 1] = { sku = s.sku, locationId = s.loc, available = a, inStock = a > 0 }
+    end
   end
   local out
-  if outcome == nil and not low and not neg then
+  if outcome == nil and not low and not neg and not flip then
     out = '{"result":"applied"}'
   else
     outcome = outcome or { result = 'applied' }
     if low then outcome.lowStock = low end
     if neg then outcome.shortage = neg end
+    if flip then outcome.availability = flip end
     out = cjson.encode(outcome)
   end
   -- lists as [a,b] (one element without table.concat), empty ones as {} as cjson has them

@@ -1,0 +1,251 @@
+/**
+ * inventory.availability-changed: `available` crossing zero at a SKU-location, detected in the
+ * script that moves the stock (the outcome's `availability` lines), through the Lua engine on
+ * real Redis. The model computes the same (test/domain/model.property.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { Engine } from '../../src/engine/engine.js';
+import type { Command } from '../../src/domain/types.js';
+import { announce } from '../../src/domain/announcements.js';
+import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
+import { eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
+
+const NOW = 1_800_000_000_000;
+const TTL = 60 * 60 * 1000;
+const D = 'default';
+
+let redis: Redis;
+let engine: Engine;
+const prefix = uniqueName('availability');
+
+beforeAll(() => {
+  redis = testRedis();
+  engine = testEngine(redis, prefix, () => NOW);
+});
+
+afterAll(async () => {
+  await dropRedisPrefix(redis, prefix);
+  await redis.quit();
+});
+
+let tenants = 0;
+function tenant() {
+  const ev = eventMaker(`av${++tenants}`);
+  return {
+    ok: (c: Command, id?: string) => mustApply(engine, ev(c.op, id), c),
+    /** the event's crossings of zero, as the outcome has them */
+    async flips(c: Command, id?: string) {
+      return (await mustApply(engine, ev(c.op, id), c)).payload.outcome.availability;
+    },
+  };
+}
+
+const out = (sku: string, available = 0, locationId = D) => ({
+  sku,
+  locationId,
+  available,
+  inStock: false,
+});
+const back = (sku: string, available: number, locationId = D) => ({
+  sku,
+  locationId,
+  available,
+  inStock: true,
+});
+
+const receive = (sku: string, quantity: number, locationId = D): Command => ({
+  op: 'receiveStock',
+  sku,
+  locationId,
+  quantity,
+});
+const cartAdd = (cartId: string, sku: string, quantity: number, locationId = D): Command => ({
+  op: 'reserveCart',
+  cartId,
+  sku,
+  locationId,
+  quantity,
+  ttlMs: TTL,
+});
+const adjust = (sku: string, delta: number, locationId = D): Command => ({
+  op: 'adjustStock',
+  sku,
+  locationId,
+  delta,
+  reason: 'correction',
+});
+const count = (sku: string, onHand: number, locationId = D): Command => ({
+  op: 'countStock',
+  sku,
+  locationId,
+  onHand,
+});
+
+describe('crossings of zero at a SKU-location', () => {
+  it('stock.received at zero is back in stock; more stock is no crossing', async () => {
+    const t = tenant();
+    expect(await t.flips(receive('A', 5))).toEqual([back('A', 5)]);
+    expect(await t.flips(receive('A', 2))).toBeUndefined();
+  });
+
+  it('reserving the last units (the fast path and the generic path) is out of stock', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 5));
+    expect(await t.flips(cartAdd('c1', 'A', 2))).toBeUndefined();
+    // the fast path: a plain open cart taking exactly what is left
+    expect(await t.flips(cartAdd('c2', 'A', 3))).toEqual([out('A')]);
+    // the generic path: an order reserving the last units of B
+    await t.ok(receive('B', 4));
+    expect(
+      await t.flips({
+        op: 'placeOrder',
+        orderId: 'o1',
+        lines: [{ sku: 'B', quantity: 4, locationId: D }],
+      }),
+    ).toEqual([out('B')]);
+  });
+
+  it('a low-stock crossing and a crossing of zero in the same fast-path reservation', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 3));
+    await t.ok({ op: 'configureStock', sku: 'A', locationId: D, reorderLevel: 1 });
+    const r = await t.ok(cartAdd('c1', 'A', 3));
+    expect(r.payload.outcome).toEqual({
+      result: 'applied',
+      lowStock: [{ sku: 'A', locationId: D, available: 0, reorderLevel: 1, reorderQuantity: null }],
+      availability: [out('A')],
+    });
+  });
+
+  it('releasing from zero is back in stock (cart.removed, cart.cleared, order.cancelled)', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 4));
+    await t.ok(cartAdd('c1', 'A', 4));
+    expect(
+      await t.flips({ op: 'releaseCart', mode: 'remove', cartId: 'c1', sku: 'A', quantity: 1 }),
+    ).toEqual([back('A', 1)]);
+    await t.ok(cartAdd('c2', 'A', 1));
+    expect(await t.flips({ op: 'releaseCart', mode: 'clear', cartId: 'c1' })).toEqual([
+      back('A', 3),
+    ]);
+    await t.ok({
+      op: 'placeOrder',
+      orderId: 'o1',
+      lines: [{ sku: 'A', quantity: 3, locationId: D }],
+    });
+    expect(await t.flips({ op: 'releaseOrder', mode: 'cancel', orderId: 'o1' })).toEqual([
+      back('A', 3),
+    ]);
+  });
+
+  it('stock.adjusted and stock.counted, both ways; a deeper shortage is no new crossing', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 5));
+    await t.ok(cartAdd('c1', 'A', 3)); // available 2
+    expect(await t.flips(adjust('A', -2))).toEqual([out('A')]);
+    expect(await t.flips(adjust('A', 1))).toEqual([back('A', 1)]);
+    // a count below the holds: out of stock, and a shortage
+    const c = await t.ok(count('A', 2));
+    expect(c.payload.outcome.availability).toEqual([out('A', -1)]);
+    expect(c.payload.outcome.shortage).toEqual([{ sku: 'A', locationId: D, available: -1 }]);
+    expect(await t.flips(adjust('A', -1))).toBeUndefined(); // -1 → -2: still out
+    expect(await t.flips(count('A', 9))).toEqual([back('A', 6)]);
+    expect(await t.flips(count('A', 9))).toBeUndefined(); // no change
+  });
+
+  it('a transfer: the source ships its last available units, the destination receives them', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 3, 'north'));
+    await t.ok(receive('B', 5, 'north'));
+    const shipped = await t.flips({
+      op: 'shipTransfer',
+      transferId: 't1',
+      fromLocationId: 'north',
+      toLocationId: 'south',
+      lines: [
+        { sku: 'A', quantity: 3 },
+        { sku: 'B', quantity: 1 },
+      ],
+    });
+    // incoming is not available: the destination stays out of stock until it receives
+    expect(shipped).toEqual([out('A', 0, 'north')]);
+    expect(await t.flips({ op: 'receiveTransfer', transferId: 't1' })).toEqual([
+      back('A', 3, 'south'),
+      back('B', 1, 'south'),
+    ]);
+  });
+
+  it('an event that crosses and crosses back within itself announces nothing', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 1));
+    await t.ok({
+      op: 'configureStock',
+      sku: 'A',
+      locationId: D,
+      policy: 'backorder',
+      policyLimit: 10,
+    });
+    const r = await t.ok(cartAdd('c1', 'A', 4)); // 1 held, 3 backordered: out of stock
+    expect(r.payload.outcome.availability).toEqual([out('A')]);
+    // 3 arrive and go to the waiting cart in the same step: available 0 → 3 → 0
+    const rcv = await t.ok(receive('A', 3));
+    expect(rcv.payload.outcome.filled).toHaveLength(1);
+    expect(rcv.payload.outcome.availability).toBeUndefined();
+    // 5 arrive, 0 wait: back in stock with what is left after the fills
+    expect(await t.flips(receive('A', 5))).toEqual([back('A', 5)]);
+  });
+
+  it('a stock.configured or a refusal moves nothing and announces nothing', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 2));
+    expect(
+      await t.flips({ op: 'configureStock', sku: 'A', locationId: D, reorderLevel: 5 }),
+    ).toBeUndefined();
+    const refused = await t.ok(cartAdd('c1', 'A', 3));
+    expect(refused.payload.outcome.result).toBe('rejected');
+    expect(refused.payload.outcome.availability).toBeUndefined();
+  });
+
+  it('is announced once per crossing pair, after the event’s other announcements', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 2));
+    await t.ok(receive('B', 1));
+    const p = (
+      await t.ok({
+        op: 'placeOrder',
+        orderId: 'o1',
+        lines: [
+          { sku: 'A', quantity: 2, locationId: D },
+          { sku: 'B', quantity: 1, locationId: D },
+        ],
+      })
+    ).payload;
+    const a = announce(p).filter((x) => x.type === 'inventory.availability-changed');
+    expect(a.map((x) => x.data)).toEqual([
+      { causationId: p.id, causationSource: p.source, causationType: p.type, ...out('A') },
+      { causationId: p.id, causationSource: p.source, causationType: p.type, ...out('B') },
+    ]);
+  });
+});
+
+describe('a networked tenant', () => {
+  it('a routed cart that drains two locations: one crossing per location', async () => {
+    const t = tenant();
+    for (const [loc, priority, qty] of [
+      ['east', 1, 2],
+      ['west', 2, 3],
+    ] as const) {
+      await t.ok({ op: 'upsertLocation', locationId: loc, name: loc, priority, shipsTo: [] });
+      await t.ok({ op: 'bindLocation', locationId: loc, skus: ['A'], bound: true });
+      expect(await t.flips(receive('A', qty, loc))).toEqual([back('A', qty, loc)]);
+    }
+    // no location named: routed, east gives 2, west 3
+    const r = await t.ok({ op: 'reserveCart', cartId: 'c1', sku: 'A', quantity: 5, ttlMs: TTL });
+    expect(r.payload.outcome.availability).toEqual([out('A', 0, 'east'), out('A', 0, 'west')]);
+    expect(await t.flips({ op: 'releaseCart', mode: 'clear', cartId: 'c1' })).toEqual([
+      back('A', 2, 'east'),
+      back('A', 3, 'west'),
+    ]);
+  });
+});
