@@ -150,12 +150,14 @@ it('an announcement refused by a full integration queue (publisher nack) reaches
     );
     const filler = await ch.get(Q, { noAck: true });
     expect(filler && filler.content.toString()).toBe('{"filler":true}');
-    // the delivery was left for redelivery: its re-announcement finds room now
+    // the delivery was left for redelivery: its re-announcement finds room now (an earlier
+    // test's announcement, repeated late as at-least-once allows, may come first: skipped)
     let got: { id: string; type: string } | undefined;
     await waitFor(
       async () => {
         const m = await ch.get(Q, { noAck: true });
-        if (m) got = JSON.parse(m.content.toString()) as { id: string; type: string };
+        const a = m && (JSON.parse(m.content.toString()) as { id: string; type: string });
+        if (a && a.id === `/test#${hold.id}#0`) got = a;
         return got !== undefined;
       },
       10_000,
@@ -178,6 +180,12 @@ it('a graceful stop mid-stream: every event it finished is acked, the rest stays
   // connection close, and those events were redelivered to the next worker
   // the worker's own pool closes with it: count with one of ours
   const db = createKnex(x.t.config.MYSQL_URL, { max: 1 });
+  // A worker of its own: the one the connection cuts above went through may still hold
+  // deliveries from before the cuts in its acker (a known defect, docs/testing.md), which
+  // would hold back the acks this test counts.
+  await x.t.stop();
+  await x.t.restart();
+  await x.quiesce();
   try {
     for (let i = 0; i < 4; i++) {
       const t = x.tenant('stop');
@@ -187,7 +195,9 @@ it('a graceful stop mid-stream: every event it finished is acked, the rest stays
       await x.publish(...events);
       await waitFor(async () => (await processed(t)) >= 50, 20_000, '50 events processed');
       await x.t.stop();
-      const done = (await x.queueCounts()).main;
+      // a quorum queue applies the last acks a moment after the channel closed: wait until its
+      // count holds still (acks really lost would leave their deliveries in it for good)
+      const done = await settledMainCount();
       const finished = Number(
         (
           (await db('processed_events').where({ tenant: t }).count({ n: '*' })) as { n: number }[]
@@ -203,3 +213,16 @@ it('a graceful stop mid-stream: every event it finished is acked, the rest stays
     await db.destroy();
   }
 }, 60_000);
+
+/** The main queue's ready count once it has not changed for half a second (5 s at most). */
+async function settledMainCount(): Promise<number> {
+  let last = (await x.queueCounts()).main;
+  let still = 0;
+  for (let i = 0; i < 50 && still < 5; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = (await x.queueCounts()).main;
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
