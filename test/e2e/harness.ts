@@ -4,10 +4,16 @@
  * `inventory_ledger`, `processed_events`, announcements on inventory.events and the queues.
  */
 import { randomBytes } from 'node:crypto';
-import amqp, { type GetMessage, type Options } from 'amqplib';
+import amqp, { type ChannelModel, type GetMessage, type Options } from 'amqplib';
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
-import { DLQ, MAIN_QUEUE, RETRY_DELAYS_MS, retryQueueName } from '../../src/broker/topology.js';
+import {
+  DLQ,
+  INVENTORY_EXCHANGE,
+  MAIN_QUEUE,
+  RETRY_DELAYS_MS,
+  retryQueueName,
+} from '../../src/broker/topology.js';
 import { collectAnnouncements, publishEvents, takeDeadLetters } from '../support/rabbit.js';
 import {
   startTestWorker,
@@ -393,3 +399,47 @@ export class E2E {
 /** The body publishEvents sends for an event (to compare dead letters byte for byte). */
 export const bodyOf = (e: Ev): Buffer =>
   Buffer.from(JSON.stringify({ specversion: '1.0', source: SOURCE, ...e }));
+
+/** A connection with `queue` (exclusive to it) bound to every announcement on inventory.events. */
+export async function boundAnnouncementQueue(url: string, queue: string): Promise<ChannelModel> {
+  const conn = await amqp.connect(url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue(queue, { exclusive: true });
+  await ch.bindQueue(queue, INVENTORY_EXCHANGE, '#');
+  await ch.close();
+  return conn;
+}
+
+/**
+ * The first `n` announcements of `e` as they were published, envelope and AMQP headers, from a
+ * queue of `boundAnnouncementQueue` (announcements of other events are taken and dropped).
+ */
+export async function rawAnnouncementsOf(
+  conn: ChannelModel,
+  queue: string,
+  e: Ev,
+  n: number,
+): Promise<{ body: Record<string, unknown>; headers: Record<string, unknown> }[]> {
+  const ch = await conn.createChannel();
+  const found: GetMessage[] = [];
+  try {
+    await waitFor(
+      async () => {
+        for (let m = await ch.get(queue); m; m = await ch.get(queue)) {
+          ch.ack(m);
+          const body = JSON.parse(m.content.toString()) as { data: { causationId: string } };
+          if (body.data.causationId === e.id) found.push(m);
+        }
+        return found.length >= n;
+      },
+      10_000,
+      `${n} announcement(s) of ${e.id}`,
+    );
+  } finally {
+    await ch.close();
+  }
+  return found.map((m) => ({
+    body: JSON.parse(m.content.toString()) as Record<string, unknown>,
+    headers: m.properties.headers ?? {},
+  }));
+}

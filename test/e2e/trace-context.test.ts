@@ -4,11 +4,10 @@
  * its dead letter's headers; its trace id is recorded in processed_events, from where its
  * ledger rows are found. A value that is not a trace context is ignored, never refused.
  */
-import amqp, { type ChannelModel, type GetMessage } from 'amqplib';
+import type { ChannelModel, GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVENTORY_EXCHANGE } from '../../src/broker/topology.js';
 import { parseTraceContext } from '../../src/domain/trace-context.js';
-import { E2E, waitFor, type Ev } from './harness.js';
+import { boundAnnouncementQueue, E2E, rawAnnouncementsOf, waitFor, type Ev } from './harness.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -21,11 +20,7 @@ let conn: ChannelModel;
 
 beforeAll(async () => {
   x = await E2E.start('e2e_trace');
-  conn = await amqp.connect(x.url);
-  const ch = await conn.createChannel();
-  await ch.assertQueue(QUEUE, { exclusive: true });
-  await ch.bindQueue(QUEUE, INVENTORY_EXCHANGE, '#');
-  await ch.close();
+  conn = await boundAnnouncementQueue(x.url, QUEUE);
 });
 
 afterAll(async () => {
@@ -33,34 +28,7 @@ afterAll(async () => {
   await x?.close();
 });
 
-/** Every announcement of `e` as it was published: the envelope and the AMQP headers. */
-async function announcementsOf(
-  e: Ev,
-  n: number,
-): Promise<{ body: Record<string, unknown>; headers: Record<string, unknown> }[]> {
-  const ch = await conn.createChannel();
-  const found: GetMessage[] = [];
-  try {
-    await waitFor(
-      async () => {
-        for (let m = await ch.get(QUEUE); m; m = await ch.get(QUEUE)) {
-          ch.ack(m);
-          const body = JSON.parse(m.content.toString()) as { data: { causationId: string } };
-          if (body.data.causationId === e.id) found.push(m);
-        }
-        return found.length >= n;
-      },
-      10_000,
-      `${n} announcement(s) of ${e.id}`,
-    );
-  } finally {
-    await ch.close();
-  }
-  return found.map((m) => ({
-    body: JSON.parse(m.content.toString()) as Record<string, unknown>,
-    headers: m.properties.headers ?? {},
-  }));
-}
+const announcementsOf = (e: Ev, n: number) => rawAnnouncementsOf(conn, QUEUE, e, n);
 
 async function traceIdOf(e: Ev): Promise<string | null | undefined> {
   const row = (await x

@@ -12,12 +12,11 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import amqp, { type ChannelModel, type GetMessage } from 'amqplib';
+import type { ChannelModel, GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVENTORY_EXCHANGE } from '../../src/broker/topology.js';
 import { loadConfig } from '../../src/config.js';
 import { tracingSettings } from '../../src/tracing/settings.js';
-import { E2E, waitFor, type Ev } from './harness.js';
+import { boundAnnouncementQueue, E2E, rawAnnouncementsOf, waitFor } from './harness.js';
 
 const TRACESTATE = 'shop=7a,congo=t61rcWkgMzE';
 /** a traceparent of a trace of its own (sampled), and its ids */
@@ -37,41 +36,6 @@ const NO_OTEL = {
 
 /** A recording probe: true once some tracer provider is registered in this process. */
 const providerRegistered = () => trace.getTracer('probe').startSpan('probe').isRecording();
-
-/** Announcements of `e`, with their AMQP headers, from a queue bound to inventory.events. */
-async function announcementsOf(conn: ChannelModel, queue: string, e: Ev, n: number) {
-  const ch = await conn.createChannel();
-  const found: GetMessage[] = [];
-  try {
-    await waitFor(
-      async () => {
-        for (let m = await ch.get(queue); m; m = await ch.get(queue)) {
-          ch.ack(m);
-          const body = JSON.parse(m.content.toString()) as { data: { causationId: string } };
-          if (body.data.causationId === e.id) found.push(m);
-        }
-        return found.length >= n;
-      },
-      10_000,
-      `${n} announcement(s) of ${e.id}`,
-    );
-  } finally {
-    await ch.close();
-  }
-  return found.map((m) => ({
-    body: JSON.parse(m.content.toString()) as Record<string, unknown>,
-    headers: m.properties.headers ?? {},
-  }));
-}
-
-async function boundQueue(url: string, queue: string): Promise<ChannelModel> {
-  const conn = await amqp.connect(url);
-  const ch = await conn.createChannel();
-  await ch.assertQueue(queue, { exclusive: true });
-  await ch.bindQueue(queue, INVENTORY_EXCHANGE, '#');
-  await ch.close();
-  return conn;
-}
 
 describe('which settings turn tracing on', () => {
   const settings = (env: Record<string, string>) =>
@@ -119,7 +83,7 @@ describe('tracing off (the default)', () => {
 
   beforeAll(async () => {
     x = await E2E.start('e2e_trace_off', NO_OTEL);
-    conn = await boundQueue(x.url, QUEUE);
+    conn = await boundAnnouncementQueue(x.url, QUEUE);
   });
 
   afterAll(async () => {
@@ -140,7 +104,7 @@ describe('tracing off (the default)', () => {
       { traceparent: tp.traceparent },
     );
     await x.run(added);
-    const [a] = await announcementsOf(conn, QUEUE, added, 1);
+    const [a] = await rawAnnouncementsOf(conn, QUEUE, added, 1);
     expect(a!.body.traceparent).toBe(tp.traceparent);
     expect(a!.headers.traceparent).toBe(tp.traceparent);
     expect(providerRegistered()).toBe(false);
@@ -169,7 +133,7 @@ describe('tracing on (in-memory exporter)', () => {
         },
       },
     );
-    conn = await boundQueue(x.url, QUEUE);
+    conn = await boundAnnouncementQueue(x.url, QUEUE);
   });
 
   afterAll(async () => {
@@ -248,7 +212,7 @@ describe('tracing on (in-memory exporter)', () => {
     );
 
     // the announcement names the event's span, with the incoming tracestate
-    const [a] = await announcementsOf(conn, QUEUE, added, 1);
+    const [a] = await rawAnnouncementsOf(conn, QUEUE, added, 1);
     const named = `00-${tp.traceId}-${eventSpanId}-01`;
     expect(a!.body).toMatchObject({ traceparent: named, tracestate: TRACESTATE });
     expect(a!.headers).toMatchObject({ traceparent: named, tracestate: TRACESTATE });
@@ -279,7 +243,7 @@ describe('tracing on (in-memory exporter)', () => {
     expect(span!.attributes['inventory.outcome']).toBe('rejected');
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
     const { traceId, spanId } = span!.spanContext();
-    const [a] = await announcementsOf(conn, QUEUE, added, 1);
+    const [a] = await rawAnnouncementsOf(conn, QUEUE, added, 1);
     expect(a!.body.type).toBe('inventory.reservation-failed');
     expect(a!.body.traceparent).toBe(`00-${traceId}-${spanId}-01`);
     expect(a!.body).not.toHaveProperty('tracestate');
@@ -353,7 +317,7 @@ describe('a tracing SDK that fails', () => {
 
   beforeAll(async () => {
     x = await E2E.start('e2e_trace_broken', NO_OTEL, { worker: { spanProcessor: broken } });
-    conn = await boundQueue(x.url, QUEUE);
+    conn = await boundAnnouncementQueue(x.url, QUEUE);
   });
 
   afterAll(async () => {
@@ -373,7 +337,7 @@ describe('a tracing SDK that fails', () => {
     );
     await x.run(added);
     expect(await x.outcome(added)).toMatchObject({ result: 'applied' });
-    const [a] = await announcementsOf(conn, QUEUE, added, 1);
+    const [a] = await rawAnnouncementsOf(conn, QUEUE, added, 1);
     expect(a!.body.type).toBe('inventory.reserved');
     expect(a!.body.traceparent).toBe(tp.traceparent);
   });
