@@ -78,6 +78,8 @@ export class Broker {
   private consuming = false;
   private stopping = false;
   private readonly blockedNow = new Set<ConnectionRole>();
+  /** consumers set up while the publisher was down: they start once it is back */
+  private readonly publisherWaiters: (() => void)[] = [];
 
   constructor(private readonly options: BrokerOptions) {}
 
@@ -143,19 +145,24 @@ export class Broker {
 
   private async setupPublisher(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
-    await declareTopology(channel, this.options);
-    const publisher: Publisher = { channel, frameMax: negotiatedFrameMax(model), open: true };
-    channel.on('close', () => (publisher.open = false));
+    // listened to before the first declaration: a channel error with no listener would throw
     channel.on('error', (err: Error) =>
       this.options.logger.warn({ err: err.message, connection: 'publisher' }, 'channel error'),
     );
+    await declareTopology(channel, this.options);
+    const publisher: Publisher = { channel, frameMax: negotiatedFrameMax(model), open: true };
+    channel.on('close', () => (publisher.open = false));
     this.blockedNow.delete('publisher');
     this.publisher = publisher;
+    for (const wake of this.publisherWaiters.splice(0)) wake();
   }
 
   private async setupConsumer(model: ChannelModel): Promise<void> {
     const { logger: log } = this.options;
     const consume = await model.createChannel();
+    consume.on('error', (err: Error) =>
+      log.warn({ err: err.message, connection: 'consumer' }, 'channel error'),
+    );
     await consume.prefetch(this.options.prefetch);
     const session: Session = {
       id: ++this.sessions,
@@ -169,22 +176,32 @@ export class Broker {
       session.acker.close();
       if (this.session === session) this.consumerTag = undefined;
     });
-    consume.on('error', (err: Error) =>
-      log.warn({ err: err.message, connection: 'consumer' }, 'channel error'),
-    );
     this.blockedNow.delete('consumer');
     this.session = session;
-    if (this.consuming && !this.stopping) await this.consume(session);
-    log.info({ session: session.id, queue: MAIN_QUEUE }, 'broker ready');
+    if (!this.consuming || this.stopping) return;
+    if (this.publisher?.open) {
+      await this.consume(session);
+      return;
+    }
+    // Both connections were lost and this one came back first: a delivery taken now could not
+    // be announced and would only go round again. Consume once the publisher is back.
+    log.info({ session: session.id }, 'waiting for the publishing connection before consuming');
+    this.publisherWaiters.push(() => {
+      this.consume(session).catch((e: unknown) =>
+        log.warn({ err: toError(e).message, session: session.id }, 'consume failed'),
+      );
+    });
   }
 
   private async consume(session: Session): Promise<void> {
+    if (!session.open || this.stopping || this.session !== session) return;
     const { consumerTag } = await session.consume.consume(MAIN_QUEUE, (msg) => {
       if (!msg) return; // consumer cancelled by the broker (queue deleted): recovery re-declares
       session.acker.track(msg);
       this.options.onMessage(msg, session);
     });
     this.consumerTag = consumerTag;
+    this.options.logger.info({ session: session.id, queue: MAIN_QUEUE }, 'broker ready');
   }
 
   /** Stops new deliveries; in-flight ones can still be acked. */
@@ -265,10 +282,16 @@ export class Broker {
     await this.closeConnections();
   }
 
+  /** Deliveries of the current channel not acknowledged yet (in flight, or waiting to be). */
+  get unacked(): number {
+    return this.session?.open ? this.session.acker.pending : 0;
+  }
+
   async close(): Promise<void> {
     this.stopping = true;
     const s = this.session;
-    if (s?.open) s.acker.flush();
+    // each completed delivery is acked, also those behind one given back for redelivery
+    if (s?.open) s.acker.ackCompletedAndClose();
     await this.closeConnections();
   }
 

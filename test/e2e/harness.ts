@@ -363,7 +363,10 @@ export class E2E {
     await waitFor(
       async () => {
         const c = await this.queueCounts();
-        const idle = c.main === 0 && c.retry === 0 && this.t.worker.processor.active === 0;
+        const w = this.t.worker;
+        // unacked: a delivery given back for redelivery later is neither queued nor in flight
+        const idle =
+          c.main === 0 && c.retry === 0 && w.processor.active === 0 && w.broker.unacked === 0;
         calm = idle ? calm + 1 : 0;
         return calm >= 4;
       },
