@@ -3,8 +3,9 @@
  * broker to the real worker process (`src/main.ts`, as deployed): bodies that are not JSON, JSON
  * of any shape and depth, huge strings, CloudEvents envelopes with attributes of every wrong
  * type, and properties and headers of every AMQP field type (tables, arrays, byte arrays,
- * decimals, timestamps, void, `__proto__` and the worker's own `x-` names). Valid events ride
- * along with hostile headers.
+ * decimals, timestamps, void, `__proto__` and the worker's own `x-` names), trace contexts
+ * (`traceparent`, `tracestate`) valid and near-valid as headers and as attributes. Valid events
+ * ride along with hostile headers and trace contexts.
  *
  * The worker never exits. Every message ends exactly one way: applied once, or in
  * inventory.dlq once, unchanged, with a printable `x-error-reason`. Nothing stays unacked. The
@@ -62,6 +63,8 @@ const SPECIAL_KEYS = [
   'x-error-reason',
   'x-error-at',
   'x-delivery-count',
+  'traceparent',
+  'tracestate',
 ];
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -69,6 +72,36 @@ const text = fc.string({ unit: 'binary', maxLength: 40 });
 const headerKey = fc.oneof(
   { arbitrary: fc.constantFrom(...SPECIAL_KEYS), weight: 2 },
   { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }), weight: 1 },
+);
+
+// Trace context (W3C): read from the envelope's attributes or these headers, then published
+// again on announcements and dead letters. Near misses of the format, and text of any kind.
+const hex = (n: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: n, maxLength: n });
+const traceparentLike = fc.oneof(
+  fc
+    .tuple(hex(2), hex(32), hex(16), hex(2), fc.constantFrom('', '-', '-x', '-00', '\n', '\u0000'))
+    .map(([v, t, s, f, tail]) => `${v}-${t}-${s}-${f}${tail}`),
+  fc.constantFrom(
+    '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+    'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  ),
+  fc.tuple(hex(2), hex(31), hex(17), hex(2)).map((p) => p.join('-')),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+);
+const tracestateLike = fc.oneof(
+  fc
+    .array(fc.tuple(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 30 })), {
+      maxLength: 40,
+    })
+    .map((entries) => entries.map(([k, v]) => `${k}=${v}`).join(',')),
+  fc.string({ unit: 'binary', maxLength: 700 }),
+);
+const traceHeaders = fc.record(
+  { traceparent: traceparentLike, tracestate: tracestateLike },
+  { requiredKeys: [] },
 );
 
 /** A table built entry by entry, so that `__proto__` is an own entry like any other. */
@@ -108,7 +141,13 @@ const headers = fc
   .chain((entries) =>
     fc
       .option(fc.string({ minLength: 1000, maxLength: 20_000 }), { freq: 20 })
-      .map((big) => tableOf(big === null ? entries : [...entries, ['x-big', big]])),
+      .map((big) => (big === null ? entries : [...entries, ['x-big', big] as [string, unknown]])),
+  )
+  // a trace context as a string, half the time: the form the worker reads
+  .chain((entries) =>
+    fc
+      .option(traceHeaders, { freq: 2 })
+      .map((trace) => tableOf(trace === null ? entries : [...entries, ...Object.entries(trace)])),
   );
 
 /** Properties a publisher sets freely (user-id must match the connection: the broker checks). */
@@ -145,7 +184,17 @@ const envelope = (over: Record<string, unknown>) => ({
   data: { cartId: 'c', sku: 'FZ-1', quantity: 1 },
   ...over,
 });
-const ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'time', 'tenant', 'datacontenttype'];
+const ATTRIBUTES = [
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'tenant',
+  'datacontenttype',
+  'traceparent',
+  'tracestate',
+];
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 const deepJson = fc
@@ -200,6 +249,8 @@ function validEvents(tenant: string, count: number, seed: number) {
       cart: fc.integer({ min: 1, max: 200 }),
       sku: fc.constantFrom(...SKUS),
       quantity: fc.integer({ min: 1, max: 3 }),
+      // a trace context the worker must not trip over, valid or not (it is ignored when not)
+      trace: fc.option(traceHeaders, { freq: 3 }),
     }),
     { seed, numRuns: count },
   );
@@ -210,6 +261,7 @@ function validEvents(tenant: string, count: number, seed: number) {
     type: 'cart.added',
     time: '2026-11-23T10:15:00Z',
     tenant,
+    ...(c.trace ?? {}),
     data: { cartId: `cart-${c.cart}`, sku: c.sku, quantity: c.quantity },
   }));
 }
