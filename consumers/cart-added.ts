@@ -17,6 +17,7 @@ export default defineConsumer({
     ...(d.locationId !== undefined ? { locationId: d.locationId } : {}),
     quantity: d.quantity,
     ttlMs: ctx.cartTtlMs,
+    ...(ctx.eventTimeMs !== undefined ? { at: ctx.eventTimeMs } : {}),
   }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

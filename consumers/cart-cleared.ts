@@ -6,6 +6,11 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'cart.cleared',
   data: z.object({ cartId: idString }),
-  command: (d) => ({ op: 'releaseCart', mode: 'clear', cartId: d.cartId }),
+  command: (d, ctx) => ({
+    op: 'releaseCart',
+    mode: 'clear',
+    cartId: d.cartId,
+    ...(ctx.eventTimeMs !== undefined ? { at: ctx.eventTimeMs, rememberMs: ctx.cartTtlMs } : {}),
+  }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

@@ -6,6 +6,11 @@ import { defineConsumer } from './consumer.js';
 export default defineConsumer({
   type: 'cart.removed',
   data: z.object({ cartId: idString, sku: idString, quantity: quantity.optional() }),
-  command: (d) => ({ op: 'releaseCart', mode: 'remove', ...d }),
+  command: (d, ctx) => ({
+    op: 'releaseCart',
+    mode: 'remove',
+    ...d,
+    ...(ctx.eventTimeMs !== undefined ? { at: ctx.eventTimeMs, rememberMs: ctx.cartTtlMs } : {}),
+  }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

@@ -28,7 +28,7 @@ export default defineConsumer({
     fulfillFromLocationId: idString.optional(),
     shippingAddress: z.object({ country: place, region: place.optional() }).optional(),
   }),
-  command: (d) => {
+  command: (d, ctx) => {
     const lines: Line[] = [];
     const routed: { sku: string; quantity: number }[] = [];
     for (const l of d.lines) {
@@ -41,6 +41,9 @@ export default defineConsumer({
       op: 'placeOrder',
       orderId: d.orderId,
       ...(d.cartId !== undefined ? { cartId: d.cartId } : {}),
+      ...(d.cartId !== undefined && ctx.eventTimeMs !== undefined
+        ? { at: ctx.eventTimeMs, rememberMs: ctx.cartTtlMs }
+        : {}),
       lines,
       ...(routed.length > 0 ? { routed } : {}),
       ...(a

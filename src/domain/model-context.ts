@@ -30,6 +30,7 @@ import {
   liveHold,
   waitingOf,
   waitQueue,
+  type CartRemovals,
   type HoldLineState,
   type HoldState,
   type TenantState,
@@ -297,6 +298,13 @@ export class EventContext {
   /** The place of hold kind:id in the queue at p (undefined: not waiting there). */
   placeOf(p: string, kind: HoldKind, id: string): number | undefined {
     return this.state.waits.get(p)?.get(memberOf(kind, id));
+  }
+
+  /** The cart's remembered removals, as the scripts change them (in place). */
+  cartRemovals(cartId: string): CartRemovals {
+    let r = this.state.cartRemovals.get(cartId);
+    if (!r) this.state.cartRemovals.set(cartId, (r = { skus: new Map() }));
+    return r;
   }
 
   /** A working copy of the hold (empty when it does not exist or `id` is absent). */

@@ -74,9 +74,9 @@ export function runCommand(ctx: EventContext, c: Command): Result {
         : reserveCart(ctx, { ...c, locationId: DEFAULT_LOCATION });
     case 'releaseCart':
       return c.mode === 'remove'
-        ? releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity })
+        ? releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity, at: c.at })
         : c.mode === 'clear'
-          ? releaseCart(ctx, c.cartId, 'clear', {})
+          ? releaseCart(ctx, c.cartId, 'clear', { at: c.at })
           : releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
     case 'extendCart':
       return extendCart(ctx, c);
@@ -178,9 +178,65 @@ function slidExpiry(cart: HoldState, next: number): number {
     : next;
 }
 
-function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: string }): Result {
-  const cart = ctx.loadHold('cart', c.cartId);
+/**
+ * A timed addition that a removal or clearing of the cart applied already, but later by time,
+ * took back (part of): what is cut from it, and how to write what that removal is still owed.
+ */
+function removedLater(
+  ctx: EventContext,
+  c: Cmd<'reserveCart'>,
+): { cut: number; settle: () => void } | undefined {
+  if (c.at === undefined) return undefined;
+  const r = ctx.cartRemovals(c.cartId);
+  if (r.clearedAt !== undefined && c.at < r.clearedAt) return { cut: c.quantity, settle: () => {} };
+  const s = r.skus.get(c.sku);
+  if (!s || !(c.at < s.at)) return undefined;
+  if (s.units === 'all') return { cut: c.quantity, settle: () => {} };
+  const cut = Math.min(c.quantity, s.units);
+  const owed = s.units - cut;
+  return {
+    cut,
+    settle: () => {
+      if (owed > 0) r.skus.set(c.sku, { at: s.at, units: owed });
+      else r.skus.delete(c.sku);
+    },
+  };
+}
+
+/** Timed removals and clearings remember what they did not find (releaseCart-5+.lua). */
+function rememberRemoval(
+  ctx: EventContext,
+  cartId: string,
+  mode: 'remove' | 'clear' | 'expire',
+  a: { sku?: string; at?: number | undefined },
+  unfound: number | 'all',
+): void {
+  if (a.at === undefined || mode === 'expire') return;
+  const r = ctx.cartRemovals(cartId);
+  if (mode === 'clear') {
+    if (r.clearedAt === undefined || r.clearedAt < a.at) r.clearedAt = a.at;
+    return;
+  }
+  if (unfound !== 'all' && unfound <= 0) return;
+  const was = r.skus.get(a.sku!);
+  const at = was && was.at > a.at ? was.at : a.at;
+  const units = !was
+    ? unfound
+    : was.units === 'all' || unfound === 'all'
+      ? 'all'
+      : was.units + unfound;
+  r.skus.set(a.sku!, { at, units });
+}
+
+function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: string }): Result {
+  const cart = ctx.loadHold('cart', c0.cartId);
+  const later = removedLater(ctx, c0);
   if (cart.state === 'converted') return ignored('cart-converted');
+  const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
+  if (later && c.quantity === 0) {
+    later.settle();
+    return ignored('removed-later');
+  }
   const p = pairOf(c.sku, c.locationId);
   // what is available is held; beyond it the pair's policy may let the rest wait
   const sup = ctx.supply(p, c.quantity);
@@ -200,6 +256,7 @@ function reserveCart(ctx: EventContext, c: Cmd<'reserveCart'> & { locationId: st
   cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
   cart.state = 'open';
   ctx.saveHold('cart', c.cartId, cart);
+  later?.settle();
   return applied();
 }
 
@@ -216,9 +273,15 @@ function extendCart(ctx: EventContext, c: Cmd<'extendCart'>): Result {
 }
 
 /** reserveCart-5+.lua with a route: the SKU is allocated across the network's locations. */
-function routeCart(ctx: EventContext, c: Cmd<'reserveCart'>): Result {
-  const cart = ctx.loadHold('cart', c.cartId);
+function routeCart(ctx: EventContext, c0: Cmd<'reserveCart'>): Result {
+  const cart = ctx.loadHold('cart', c0.cartId);
+  const later = removedLater(ctx, c0);
   if (cart.state === 'converted') return ignored('cart-converted');
+  const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
+  if (later && c.quantity === 0) {
+    later.settle();
+    return ignored('removed-later');
+  }
   const route = routeFor(ctx.net, [c.sku]);
   const { alloc, short } = allocate(route, new Map([[c.sku, c.quantity]]), (p) => {
     const s = ctx.stock(p);
@@ -232,6 +295,7 @@ function routeCart(ctx: EventContext, c: Cmd<'reserveCart'>): Result {
   cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
   cart.state = 'open';
   ctx.saveHold('cart', c.cartId, cart);
+  later?.settle();
   return applied();
 }
 
@@ -239,11 +303,14 @@ function releaseCart(
   ctx: EventContext,
   cartId: string,
   mode: 'remove' | 'clear' | 'expire',
-  a: { sku?: string; quantity?: number | undefined; expiresAt?: number },
+  a: { sku?: string; quantity?: number | undefined; expiresAt?: number; at?: number | undefined },
 ): Result {
   const cart = ctx.loadHold('cart', cartId);
   const held = sortedKeys(cart.lines);
-  if (cart.state !== 'open') return ignored('no-cart-hold');
+  if (cart.state !== 'open') {
+    rememberRemoval(ctx, cartId, mode, a, a.quantity ?? 'all');
+    return ignored('no-cart-hold');
+  }
   if (mode === 'expire' && cart.expiresAt !== a.expiresAt) return ignored('cart-refreshed');
   const kind = mode === 'expire' ? 'expired' : 'released';
   let left = a.quantity;
@@ -266,6 +333,7 @@ function releaseCart(
       }
     }
   }
+  rememberRemoval(ctx, cartId, mode, a, a.quantity !== undefined ? left! : 'all');
   if (!moved) return ignored('nothing-held');
   if (held.some((p) => cart.lines.get(p)!.held + waitingOf(cart.lines.get(p)!) > 0)) {
     ctx.saveHold('cart', cartId, cart);
@@ -282,7 +350,10 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
   const prior = order.state;
   if (prior !== undefined && prior !== 'prepaid' && prior !== 'payfailed') {
     const why = prior === 'cancelled' ? 'order-cancelled' : 'order-exists';
-    if (cart.state !== 'open') return ignored(why);
+    if (cart.state !== 'open') {
+      rememberTakeover(ctx, c, cart);
+      return ignored(why);
+    }
     // the payment, cancellation or shipment came first; the cart still became this order
     convertCart(ctx, cart, c.cartId!, c.orderId, why);
     return applied(why);
@@ -353,11 +424,24 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
     // what the order did not take over is released
     convertCart(ctx, cart, c.cartId!, c.orderId, 'not-ordered');
     order.link = c.cartId!;
+  } else {
+    rememberTakeover(ctx, c, cart);
   }
   order.state = 'placed';
   if (prior !== undefined) settleEarlyPayment(ctx, order, c.orderId, needPairs, prior);
   ctx.saveHold('order', c.orderId, order);
   return applied();
+}
+
+/**
+ * A timed order whose cart is not open yet overtook the cart's additions: the cart remembers
+ * its time as a clearing, so that they are not held when they come (placeOrder-6+.lua).
+ */
+function rememberTakeover(ctx: EventContext, c: Cmd<'placeOrder'>, cart: HoldState): void {
+  if (c.at === undefined || c.cartId === undefined) return;
+  if (cart.state === 'open' || cart.state === 'converted') return;
+  const r = ctx.cartRemovals(c.cartId);
+  if (r.clearedAt === undefined || r.clearedAt < c.at) r.clearedAt = c.at;
 }
 
 /** The cart becomes the order: every unit it still has, held or waiting, is released. */

@@ -64,6 +64,19 @@ export interface TenantState {
   waits: Map<string, Map<string, number>>;
   /** `wseq` in meta: the last place given in a wait queue */
   waitSeq: number;
+  /**
+   * By cart (`cartrm:<cartId>`): what its timed removals and clearings did not find to release,
+   * taken off earlier additions applied after them (see releaseCart-5+.lua). Kept for ever here:
+   * Redis forgets them after `rememberMs`, longer than any test runs.
+   */
+  cartRemovals: Map<string, CartRemovals>;
+}
+
+export interface CartRemovals {
+  /** `*`: the latest time the cart was cleared */
+  clearedAt?: number;
+  /** by SKU: the latest removal's time and the units not found, or all of them */
+  skus: Map<string, { at: number; units: number | 'all' }>;
 }
 
 export function newTenantState(): TenantState {
@@ -75,6 +88,7 @@ export function newTenantState(): TenantState {
     network: { locations: new Map(), bound: new Set() },
     waits: new Map(),
     waitSeq: 0,
+    cartRemovals: new Map(),
   };
 }
 

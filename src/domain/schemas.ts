@@ -53,6 +53,8 @@ export const quantity = z
   .int('must be a whole number')
   .positive('must be positive')
   .max(1e9);
+/** An event's CloudEvents `time` as epoch ms (as `Date.parse` reads an RFC 3339 timestamp). */
+export const eventTime = z.number().int();
 export const count = z
   .number()
   .int('must be a whole number')
@@ -144,6 +146,7 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     locationId: idString.optional(),
     quantity,
     ttlMs: z.number().int().positive(),
+    at: eventTime.optional(),
   }),
   z.discriminatedUnion('mode', [
     z.strictObject({
@@ -152,8 +155,16 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       cartId: idString,
       sku: idString,
       quantity: quantity.optional(),
+      at: eventTime.optional(),
+      rememberMs: z.number().int().positive().optional(),
     }),
-    z.strictObject({ op: z.literal('releaseCart'), mode: z.literal('clear'), cartId: idString }),
+    z.strictObject({
+      op: z.literal('releaseCart'),
+      mode: z.literal('clear'),
+      cartId: idString,
+      at: eventTime.optional(),
+      rememberMs: z.number().int().positive().optional(),
+    }),
     z.strictObject({
       op: z.literal('releaseCart'),
       mode: z.literal('expire'),
@@ -172,6 +183,8 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       op: z.literal('placeOrder'),
       orderId: idString,
       cartId: idString.optional(),
+      at: eventTime.optional(),
+      rememberMs: z.number().int().positive().optional(),
       lines: z.array(line).max(500),
       routed: skuLines.optional(),
       destination: z

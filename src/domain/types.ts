@@ -109,10 +109,27 @@ export type Command =
       locationId?: string;
       quantity: number;
       ttlMs: number;
+      /**
+       * The event's CloudEvents `time` (epoch ms), when it had one: an addition earlier than a
+       * removal or clearing of the cart already applied is undone by it (see CartRemovals).
+       */
+      at?: number;
     }
-  /** `quantity` omitted releases the cart's whole hold on the SKU (every location). */
-  | { op: 'releaseCart'; mode: 'remove'; cartId: string; sku: string; quantity?: number }
-  | { op: 'releaseCart'; mode: 'clear'; cartId: string }
+  /**
+   * `quantity` omitted releases the cart's whole hold on the SKU (every location). With `at`
+   * (the event's `time`), what it could not find to release is remembered for `rememberMs`
+   * against earlier additions still to come (another worker's).
+   */
+  | {
+      op: 'releaseCart';
+      mode: 'remove';
+      cartId: string;
+      sku: string;
+      quantity?: number;
+      at?: number;
+      rememberMs?: number;
+    }
+  | { op: 'releaseCart'; mode: 'clear'; cartId: string; at?: number; rememberMs?: number }
   /** Released only if the cart is still open and its expiry is still `expiresAt`. */
   | { op: 'releaseCart'; mode: 'expire'; cartId: string; expiresAt: number }
   /**
@@ -132,6 +149,12 @@ export type Command =
       lines: Line[];
       routed?: { sku: string; quantity: number }[];
       destination?: Destination;
+      /**
+       * With `cartId`, the event's CloudEvents `time` (epoch ms): a cart not open yet remembers
+       * it for `rememberMs`, and its additions earlier than it, overtaken, are not held.
+       */
+      at?: number;
+      rememberMs?: number;
     }
   | { op: 'commitOrder'; orderId: string; paymentId: string; lines?: Line[] }
   /** payment.failed (nothing released once paid) or order.cancelled (what has not shipped) */

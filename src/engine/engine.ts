@@ -241,6 +241,7 @@ export class Engine {
     ];
     const fixed = keys.length - plan.pairs.length;
     if (spec.waitQueues) for (const p of plan.pairs) keys.push(k.wait(p));
+    if (plan.tail) for (const key of plan.tail) keys.push(key);
     if (fixed !== spec.fixedKeys) {
       throw new Error(`${plan.script}: planned ${fixed} fixed keys`);
     }

@@ -12,6 +12,8 @@
  *   <prefix>:{<tenant>}:locs                    hash: locationId -> JSON {name, priority, shipsTo}
  *   <prefix>:{<tenant>}:bind                    hash: <sku>\x1f<loc> -> 1 (the SKUs each location stocks)
  *   <prefix>:{<tenant>}:cartexp                 sorted set: open cartId -> its expiry (ms)
+ *   <prefix>:{<tenant>}:cartrm:<cartId>         hash: what the cart's removals could not find
+ *                                               (`*` cleared at, <sku> `<at>|<units or all>`)
  *   <prefix>:{<tenant>}:wait:<sku>\x1f<loc>     sorted set: cart:<id> / order:<id> waiting for
  *                                               stock at the pair -> place in the queue
  *
@@ -49,6 +51,10 @@ export class TenantKeys {
   }
   cart(cartId: string): string {
     return `${this.base}cart:${cartId}`;
+  }
+  /** What a cart's removals and clearings could not find to release (see CartRemovals). */
+  cartRemovals(cartId: string): string {
+    return `${this.base}cartrm:${cartId}`;
   }
   order(orderId: string): string {
     return `${this.base}order:${orderId}`;

@@ -19,6 +19,11 @@ export interface Plan {
   keys: string[];
   pairs: string[];
   args: Record<string, unknown>;
+  /**
+   * Keys passed last, after the pairs' (and their wait queues'), when an event needs them: a
+   * script that takes one finds it as KEYS[#KEYS] when its ARGV says so.
+   */
+  tail?: string[];
 }
 
 /** What planning reads: the tenant's keys and network, and the pairs a hold has now. */
@@ -56,6 +61,8 @@ export function plan(c: Command, x: PlanContext): Plan | Promise<Plan> {
 }
 
 const one = (sku: string, loc: string) => [pairOf(sku, loc)];
+/** How long a timed removal is remembered when the command does not say (the default cart TTL). */
+const DEFAULT_REMEMBER_MS = 3_600_000;
 
 /** stock.received: one pair. */
 function receiveStockCall(c: Cmd<'receiveStock'>, _x: PlanContext): Plan {
@@ -105,7 +112,15 @@ function configureStockCall(c: Cmd<'configureStock'>, _x: PlanContext): Plan {
 
 /** cart.added: the named pair, else the route's candidates in a network (`default` outside one). */
 function reserveCartCall(c: Cmd<'reserveCart'>, x: PlanContext): Plan {
-  const args = { cartId: c.cartId, sku: c.sku, quantity: c.quantity, ttlMs: c.ttlMs };
+  const args: Record<string, unknown> = {
+    cartId: c.cartId,
+    sku: c.sku,
+    quantity: c.quantity,
+    ttlMs: c.ttlMs,
+  };
+  // timed: the cart's removals that may have overtaken it are looked up (CartRemovals)
+  const tail = c.at !== undefined ? [x.keys.cartRemovals(c.cartId)] : undefined;
+  if (c.at !== undefined) args.at = c.at;
   if (c.locationId === undefined && isNetwork(x.net)) {
     const route = routeFor(x.net, [c.sku]);
     return {
@@ -113,6 +128,7 @@ function reserveCartCall(c: Cmd<'reserveCart'>, x: PlanContext): Plan {
       keys: [x.keys.cart(c.cartId), x.keys.cartExpiries],
       pairs: routePairs(route),
       args: { ...args, route },
+      ...(tail ? { tail } : {}),
     };
   }
   return {
@@ -120,6 +136,7 @@ function reserveCartCall(c: Cmd<'reserveCart'>, x: PlanContext): Plan {
     keys: [x.keys.cart(c.cartId), x.keys.cartExpiries],
     pairs: one(c.sku, c.locationId ?? DEFAULT_LOCATION),
     args,
+    ...(tail ? { tail } : {}),
   };
 }
 
@@ -155,7 +172,11 @@ async function releaseCartCall(c: Cmd<'releaseCart'>, x: PlanContext): Promise<P
       mode: c.mode,
       ...(c.mode === 'remove' ? { sku: c.sku, quantity: c.quantity } : {}),
       ...(c.mode === 'expire' ? { expiresAt: c.expiresAt } : {}),
+      ...(c.mode !== 'expire' && c.at !== undefined
+        ? { at: c.at, rememberMs: c.rememberMs ?? DEFAULT_REMEMBER_MS }
+        : {}),
     },
+    ...(c.mode !== 'expire' && c.at !== undefined ? { tail: [x.keys.cartRemovals(c.cartId)] } : {}),
   };
 }
 
@@ -186,7 +207,13 @@ async function placeOrderCall(c: Cmd<'placeOrder'>, x: PlanContext): Promise<Pla
       cartId: c.cartId,
       lines: located,
       ...(route ? { routed, route } : {}),
+      ...(c.cartId !== undefined && c.at !== undefined
+        ? { at: c.at, rememberMs: c.rememberMs ?? DEFAULT_REMEMBER_MS }
+        : {}),
     },
+    ...(c.cartId !== undefined && c.at !== undefined
+      ? { tail: [x.keys.cartRemovals(c.cartId)] }
+      : {}),
   };
 }
 

@@ -11,13 +11,17 @@
     KEYS[6]    cart expiry set (see includes/holds.lua): a converted cart leaves it
     KEYS[7..]  stock hashes: every pair of the lines and of the cart's hold
                (and every candidate pair of the route)
+    KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the wait queues
     ARGV[1]    JSON { ...base, pairs, orderId, cartId? , lines = {{sku, locationId, quantity}},
-                      routed? = {{sku, quantity}}, route? = { locs, skus }, due? }
+                      routed? = {{sku, quantity}}, route? = { locs, skus }, due?,
+                      at?, rememberMs? (with cartId: the event's time; how long it is kept) }
   `routed` lines have no location: includes/route allocates them (what a pair can give is its
   available, plus what the cart holds there, minus what the located lines take), preferring
   one location for all of them. Output: see includes/base.lua; rejected/insufficient-stock
   with locationId '*' for a routed SKU the network cannot fill; with `due`, EXPIRE_FIRST
   instead of that refusal while a cart is past its expiry (see includes/holds.lua).
+  With `at`, a cart not open yet (this order overtook its additions) remembers the order's time
+  as a clearing (see releaseCart, cart removals): its additions earlier than it are not held.
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
@@ -32,9 +36,18 @@ local order = loadHold(KEYS[4])
 local cart = loadHold(KEYS[5])
 if not covers(holdPairs(cart)) then return { RETRY } end
 local prior = order.st
+-- the cart's additions this order overtook are not held when they come (see the header)
+local function rememberTakeover()
+  if not a.at or cart.st == 'open' or cart.st == 'converted' then return end
+  local key = KEYS[#KEYS]
+  local was = tonumber(rcall('HGET', key, '*'))
+  if not was or was < a.at then rcall('HSET', key, '*', a.at) end
+  rcall('PEXPIRE', key, a.rememberMs)
+end
 if prior ~= nil and prior ~= 'prepaid' and prior ~= 'payfailed' then
   local why = prior == 'cancelled' and 'order-cancelled' or 'order-exists'
   if cart.st ~= 'open' then
+    rememberTakeover()
     return finish({ result = 'ignored', reason = why })
   end
   -- A payment with lines, a cancellation or a shipment reached the order first. The cart still
@@ -114,6 +127,8 @@ if cartOpen then
   cart.st, cart.lk, cart.exp = 'converted', a.orderId, nil
   saveHold(KEYS[5], 'cart', a.cartId, cart, a.dedupTtl)
   order.lk = a.cartId
+else
+  rememberTakeover()
 end
 order.st = 'placed'
 if prior == 'prepaid' then

@@ -4,11 +4,21 @@
     KEYS[4]    cart hold hash
     KEYS[5]    cart expiry set (see includes/holds.lua): the cart leaves it when released
     KEYS[6..]  stock hashes of every pair the cart holds
+    KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the wait queues
     ARGV[1]    JSON { ...base, pairs, cartId, mode = 'remove'|'clear'|'expire',
                       sku? (remove), quantity? (remove; absent = all of the SKU),
-                      expiresAt? (expire: the expiry the job was scheduled for) }
+                      expiresAt? (expire: the expiry the job was scheduled for),
+                      at?, rememberMs? (remove, clear: the event's time, and how long what it
+                      could not find is remembered) }
   Output: see includes/base.lua. An expiry whose cart was refreshed, converted or released
   is ignored, so a late or duplicate job changes nothing.
+
+  Cart removals: with several workers, a removal or clearing may be applied before an addition
+  that happened earlier (by the events' CloudEvents `time`). A timed one remembers what it did
+  not find for `rememberMs`: a clearing its time (field `*`), a removal its time and the units it
+  could not release (field <sku>: '<at>|<units>', or '<at>|all' without a quantity). reserveCart
+  takes them off an earlier addition that comes later. Two removals of one SKU remembered at
+  once add up, under the later time; `all` outweighs units.
 ]]
 --- @include "includes/base"
 --- @include "includes/stock"
@@ -21,7 +31,29 @@ if not a then return early end
 local cart = loadHold(KEYS[4])
 local held = holdPairs(cart)
 if not covers(held) then return { RETRY } end
+-- what a timed removal did not find is remembered (unfound: units, or 'all')
+local function remember(unfound)
+  if not a.at or a.mode == 'expire' then return end
+  local key = KEYS[#KEYS]
+  if a.mode == 'clear' then
+    local was = tonumber(rcall('HGET', key, '*'))
+    if not was or was < a.at then rcall('HSET', key, '*', a.at) end
+  else
+    if unfound ~= 'all' and unfound <= 0 then return end
+    local at, units = a.at, unfound
+    local was = rcall('HGET', key, a.sku)
+    if was then
+      local bar = string.find(was, '|', 1, true)
+      local t, u = tonumber(string.sub(was, 1, bar - 1)), string.sub(was, bar + 1)
+      if t > at then at = t end
+      if u == 'all' or units == 'all' then units = 'all' else units = units + tonumber(u) end
+    end
+    rcall('HSET', key, a.sku, at .. '|' .. units)
+  end
+  rcall('PEXPIRE', key, a.rememberMs)
+end
 if cart.st ~= 'open' then
+  remember(a.quantity or 'all')
   -- a set entry without an open cart (a hash lost or rewritten behind the scripts' back) goes
   -- too, or every refusal would ask to expire it again
   rcall('ZREM', KEYS[5], a.cartId)
@@ -49,6 +81,7 @@ for _, p in ipairs(held) do
     end
   end
 end
+remember(a.quantity and left or 'all')
 if #MOVES == 0 then
   -- an open cart holding nothing has nothing to expire: it need not be found again
   if a.mode == 'expire' then rcall('ZREM', KEYS[5], a.cartId) end

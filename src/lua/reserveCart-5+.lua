@@ -4,12 +4,16 @@
     KEYS[4]    cart hold hash
     KEYS[5]    cart expiry set (see includes/holds.lua): the cart's new expiry goes in
     KEYS[6]    stock hash of the one pair (routed: KEYS[6..] each candidate pair)
-    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due? }
+    KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the stock keys
+    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due?, at? }
   With `route` (no location named, a tenant with locations) the SKU is allocated by
   includes/route, and the hold may span locations.
   Output: see includes/base.lua. Outcome rejected/insufficient-stock names the short line;
   ignored/cart-converted when the cart already became an order. With `due`, a refusal while
   another cart is past its expiry is EXPIRE_FIRST instead (see includes/holds.lua).
+  With `at` (the event's time), a removal or clearing of the cart applied already but later
+  by time takes back what it could not find then (see releaseCart): the addition holds that
+  much less, ignored/removed-later when nothing is left.
 
   This is the busiest script, so the common case (a new or open cart holding only h: lines,
   nothing to escape in JSON) takes a fast path: it works on the HGETALL and HMGET replies
@@ -32,6 +36,28 @@ local mine = 'h:' .. p
 local st, ver, held, hasMine
 local others, no, olen = {}, 0, 0
 local plain = CLEAN and EPOCH ~= nil
+-- cut: units of this addition that a removal applied already, but later by time, took back
+-- (owed: what that removal is still owed after it, when it named units)
+local cut, owed, owedAt
+if a.at then
+  local rm = rcall('HMGET', KEYS[#KEYS], '*', a.sku)
+  local clearedAt = tonumber(rm[1])
+  if clearedAt and a.at < clearedAt then
+    cut = q
+  elseif rm[2] then
+    local bar = string.find(rm[2], '|', 1, true)
+    local t, u = tonumber(string.sub(rm[2], 1, bar - 1)), string.sub(rm[2], bar + 1)
+    if a.at < t then
+      if u == 'all' then
+        cut = q
+      else
+        cut = math.min(q, tonumber(u))
+        owed, owedAt = tonumber(u) - cut, t
+      end
+    end
+  end
+  if cut then plain = false end
+end
 for i = 1, n, 2 do
   local f, v = flat[i], flat[i + 1]
   if f == 'st' then
@@ -85,6 +111,15 @@ if not fast then
 --- @include "includes/route"
   CART_EXP = 5
   local cart = loadHold(cartKey)
+  -- what the removal is still owed, written once this addition is applied or ignored
+  local function settleCut()
+    if owed == nil then return end
+    if owed > 0 then
+      rcall('HSET', KEYS[#KEYS], a.sku, owedAt .. '|' .. owed)
+    else
+      rcall('HDEL', KEYS[#KEYS], a.sku)
+    end
+  end
   -- now + the TTL, unless the cart is open with a later expiry (a checkout's): never shortened
   local function slidExp()
     local next, cur = a.now + a.ttlMs, cart.st == 'open' and tonumber(cart.exp)
@@ -93,6 +128,13 @@ if not fast then
   end
   if cart.st == 'converted' then
     return finish({ result = 'ignored', reason = 'cart-converted' })
+  end
+  if cut then
+    q = q - cut
+    if q == 0 then
+      settleCut()
+      return finish({ result = 'ignored', reason = 'removed-later' })
+    end
   end
   if a.route then
     local alloc, short = allocate(a.route, { [a.sku] = q }, { a.sku }, function(rp)
@@ -112,6 +154,7 @@ if not fast then
     cart.exp = slidExp()
     cart.st = 'open'
     saveHold(cartKey, 'cart', a.cartId, cart)
+    settleCut()
     return finish()
   end
   -- what is available is held; beyond it the pair's policy may let the rest wait
@@ -130,6 +173,7 @@ if not fast then
   cart.exp = slidExp()
   cart.st = 'open'
   saveHold(cartKey, 'cart', a.cartId, cart)
+  settleCut()
   return finish()
 end
 

@@ -299,6 +299,68 @@ describe('shipments and cancellations', () => {
   });
 });
 
+describe("a cart's events put in order by their time (as several workers may apply them)", () => {
+  // one cart's story as a platform stamps it, a second apart
+  const at = (s: number) => ({ time: `2026-11-23T10:15:0${s}Z` });
+
+  it('cart.cleared applied before an earlier cart.added: the addition is not held', async () => {
+    const t = await stocked({ A: 10 });
+    const add = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 }, at(1));
+    const clear = x.ev(t, 'cart.cleared', { cartId: 'c' }, at(2));
+    await x.run(clear, add);
+    expect(await x.outcome(clear)).toEqual({ result: 'ignored', reason: 'no-cart-hold' });
+    expect(await x.outcome(add)).toEqual({ result: 'ignored', reason: 'removed-later' });
+    await x.expectRows(add, []);
+    expect(await x.level(t, 'A')).toEqual(fig(10, 0));
+    // a later addition is held as always
+    const again = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 1 }, at(3));
+    await x.run(again);
+    expect(await x.level(t, 'A')).toEqual(fig(10, 1));
+  });
+
+  it('cart.removed with a quantity before its addition: the addition holds that much less', async () => {
+    const t = await stocked({ A: 10, B: 10 });
+    const addA = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 3 }, at(1));
+    const addB = x.ev(t, 'cart.added', { cartId: 'c', sku: 'B', quantity: 2 }, at(1));
+    const removeA = x.ev(t, 'cart.removed', { cartId: 'c', sku: 'A', quantity: 1 }, at(2));
+    const removeB = x.ev(t, 'cart.removed', { cartId: 'c', sku: 'B' }, at(2));
+    await x.run(removeA, removeB, addA, addB);
+    // in order: 3 - 1 of A, and none of B
+    expect(await x.level(t, 'A')).toEqual(fig(10, 2));
+    expect(await x.level(t, 'B')).toEqual(fig(10, 0));
+    expect(await x.outcome(addB)).toEqual({ result: 'ignored', reason: 'removed-later' });
+    await x.expectRows(addA, [mv('A', 'reserved', 2, [0, 2], 'cart', 'c')]);
+    expect(await hold(t, 'cart', 'c')).toMatchObject({ state: 'open' });
+  });
+
+  it('order.placed before the additions of its cart: the order holds its lines, the cart nothing', async () => {
+    const t = await stocked({ A: 10 });
+    const add = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 }, at(1));
+    const place = x.ev(
+      t,
+      'order.placed',
+      { orderId: 'o', cartId: 'c', lines: [line('A', 2)] },
+      at(2),
+    );
+    await x.run(place, add);
+    expect(await x.outcome(add)).toEqual({ result: 'ignored', reason: 'removed-later' });
+    expect(await x.level(t, 'A')).toEqual(fig(10, 2));
+    expect(await hold(t, 'order', 'o')).toMatchObject({ state: 'placed' });
+  });
+
+  it('the same time, or events without one: applied in delivery order, as before', async () => {
+    const t = await stocked({ A: 10 });
+    const clear = x.ev(t, 'cart.cleared', { cartId: 'c' }, at(5));
+    const add = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 }, at(5));
+    await x.run(clear, add);
+    expect(await x.level(t, 'A')).toEqual(fig(10, 2));
+    const clear2 = x.ev(t, 'cart.cleared', { cartId: 'd' }, { time: undefined });
+    const add2 = x.ev(t, 'cart.added', { cartId: 'd', sku: 'A', quantity: 1 }, { time: undefined });
+    await x.run(clear2, add2);
+    expect(await x.level(t, 'A')).toEqual(fig(10, 3));
+  });
+});
+
 describe('transfers', () => {
   it('transfer.received before transfer.shipped goes through the 1 s retry tier and applies once the shipment arrives', async () => {
     const t = await stocked({ W: 10 });

@@ -27,7 +27,11 @@ export interface Ev {
   data: Record<string, unknown>;
 }
 
-export const toMessage = (e: Ev): Message => ({
+/** The event as published, at the time every event of the set-up and the scenarios shares. */
+export const toMessage = (e: Ev): Message => messageAt(e, TIME);
+
+/** The event as published, with `time` as its CloudEvents time. */
+export const messageAt = (e: Ev, time: string): Message => ({
   exchange: 'commerce.events',
   routingKey: e.type,
   messageId: e.id,
@@ -37,7 +41,7 @@ export const toMessage = (e: Ev): Message => ({
       id: e.id,
       source: SOURCE,
       type: e.type,
-      time: TIME,
+      time,
       tenant: e.tenant,
       data: e.data,
     }),
@@ -148,6 +152,10 @@ export function* mixedStream(o: MixedOptions): Generator<Message> {
   let stories = 0;
   let poisons = 0;
   const id = (type: string) => `${type}-${o.seed}-${++n}`;
+  // each event a millisecond after the one published before it, as a platform's clock would
+  // stamp them: what a cart's removals are ordered by when workers overtake each other
+  let published = 0;
+  const timed = (e: Ev) => messageAt(e, new Date(Date.parse(TIME) + ++published).toISOString());
   const line = () => ({
     sku: `sku-${r.int(0, skus - 1)}`,
     quantity: r.int(1, 3),
@@ -260,21 +268,21 @@ export function* mixedStream(o: MixedOptions): Generator<Message> {
     }
     const left = o.events - out;
     if (r.chance(0.05)) {
-      yield toMessage(single(tenant));
+      yield timed(single(tenant));
       continue;
     }
     // start stories while there is room for them to finish before the end
     const pending = active.reduce((a, s) => a + s.length, 0);
     if (active.length < 60 && pending + 12 < left && r.chance(0.3)) active.push(story(tenant));
     if (active.length === 0) {
-      yield toMessage(single(tenant));
+      yield timed(single(tenant));
       continue;
     }
     const i = r.int(0, active.length - 1);
     const s = active[i]!;
-    yield toMessage(s.shift()!);
+    yield timed(s.shift()!);
     if (s.length === 0) active.splice(i, 1);
   }
   // whatever is left of open stories (never more than a few dozen events)
-  for (const s of active) for (const e of s) yield toMessage(e);
+  for (const s of active) for (const e of s) yield timed(e);
 }
