@@ -8,6 +8,8 @@ export interface ConsumeContext {
   cartTtlMs: number;
   /** how long a cart lasts at least once its checkout started, ms (CHECKOUT_TTL_SECONDS) */
   checkoutTtlMs: number;
+  /** the event's CloudEvents `time` (else when it was decoded), epoch ms */
+  occurredAtMs?: number;
 }
 
 /**

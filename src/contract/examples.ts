@@ -66,6 +66,7 @@ export const CONSUMED_EXAMPLES: Record<string, Record<string, unknown>> = {
   },
   'location.bound': { locationId: 'wh-east', skus: ['SNK-AIR-1-9-BLK', 'SNK-PRE-2'] },
   'location.unbound': { locationId: 'store-nyc', skus: ['SNK-PRE-2'] },
+  'tenant.configured': { cartTtlSeconds: 1800, checkoutTtlSeconds: null },
 };
 
 const cause = (type: string, id: string) => ({

@@ -25,6 +25,8 @@ export const CONSUMED_SUMMARY: Record<string, string> = {
   'location.upserted': "Create or replace one of the tenant's locations.",
   'location.bound': 'The location stocks these SKUs.',
   'location.unbound': 'The location no longer stocks these SKUs (none on hand).',
+  'tenant.configured':
+    "The tenant's cart TTL, checkout TTL and default reorder level (null: the environment's).",
 };
 
 export const PUBLISHED_SUMMARY: Record<AnnouncementType, string> = {
