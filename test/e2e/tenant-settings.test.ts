@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TenantKeys } from '../../src/engine/keys.js';
+import { expiryBucketOf } from '../../src/domain/cart-expiry.js';
 import { unlinkTenantKeys } from '../../src/ledger/tenant-keys.js';
 import { inventory } from '../cli/run.js';
 import { E2E } from './harness.js';
@@ -64,10 +65,23 @@ it('cartTtlSeconds applies to the next cart.added; a late older event changes no
   expect(await x.outcome(configured)).toMatchObject({ result: 'applied' });
 
   const before = Date.now();
-  await x.run(x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 }));
+  const add = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 });
+  await x.run(add);
   const added = await expiryOf(t, 'c');
   after(added.set, before, 5);
   expect(added.mysql).toBe(added.set);
+  // its expiry job is due at the new TTL: the bucket of that expiry is scheduled
+  const bucket = expiryBucketOf(added.set!);
+  const jobs = await x.t.worker.cartExpiry.queue.getJobs([
+    'delayed',
+    'waiting',
+    'active',
+    'completed',
+  ]);
+  expect(jobs.map((j) => j.data).filter((d) => 'until' in d && d.until === bucket)).toHaveLength(1);
+  // the cart's reservation is announced; the settings announce nothing
+  await x.waitAnnouncements(add, 1);
+  expect(x.announcementsOf(configured)).toEqual([]);
 
   // a late event, older by its time: ignored, the setting stays
   const older = x.ev(
