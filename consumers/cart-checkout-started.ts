@@ -4,8 +4,8 @@ import { defineConsumer } from './consumer.js';
 
 /**
  * cart.checkout-started → extendCart-5.lua: the shopper reached payment; the cart's hold lasts
- * at least `ttlSeconds` (else CHECKOUT_TTL_SECONDS) from now, even past the cart TTL. Never
- * shortens it.
+ * at least `ttlSeconds` (else the tenant's checkoutTtlSeconds, else CHECKOUT_TTL_SECONDS) from
+ * now, even past the cart TTL. Never shortens it.
  */
 export default defineConsumer({
   type: 'cart.checkout-started',
@@ -16,7 +16,9 @@ export default defineConsumer({
   command: (d, ctx) => ({
     op: 'extendCart',
     cartId: d.cartId,
-    ttlMs: d.ttlSeconds !== undefined ? d.ttlSeconds * 1000 : ctx.checkoutTtlMs,
+    ...(d.ttlSeconds !== undefined
+      ? { ttlMs: d.ttlSeconds * 1000, ttlFromEvent: true }
+      : { ttlMs: ctx.checkoutTtlMs }),
   }),
   orderingKeys: (d) => [`cart:${d.cartId}`],
 });

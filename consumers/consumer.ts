@@ -8,6 +8,8 @@ export interface ConsumeContext {
   cartTtlMs: number;
   /** how long a cart lasts at least once its checkout started, ms (CHECKOUT_TTL_SECONDS) */
   checkoutTtlMs: number;
+  /** the event's CloudEvents `time` (else when it was decoded), epoch ms: for settings, the later wins */
+  occurredAtMs?: number;
   /** the event's CloudEvents `time`, epoch ms, when it has one (not when it was received) */
   eventTimeMs?: number;
 }

@@ -3,6 +3,7 @@ import cartAdded from './cart-added.js';
 import cartCleared from './cart-cleared.js';
 import cartRemoved from './cart-removed.js';
 import cartCheckoutStarted from './cart-checkout-started.js';
+import tenantConfigured from './tenant-configured.js';
 import orderCancelled from './order-cancelled.js';
 import orderPlaced from './order-placed.js';
 import paymentFailed from './payment-failed.js';
@@ -45,6 +46,7 @@ const all = [
   locationUpserted,
   locationBound,
   locationUnbound,
+  tenantConfigured,
 ] as Consumer[];
 
 /** Every consumed event type, by `type` (also the routing key on commerce.events). */

@@ -25,6 +25,7 @@ import * as m026 from './026_add_waiting_to_bi_holds_by_state.js';
 import * as m030 from './030_create_bi_accounts.js';
 import * as m031 from './031_add_processed_events_trace_id.js';
 import * as m032 from './032_add_reservations_shipments.js';
+import * as m033 from './033_create_tenant_settings.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -59,6 +60,7 @@ const migrations: Record<string, Knex.Migration> = {
   '030_create_bi_accounts': m030,
   '031_add_processed_events_trace_id': m031,
   '032_add_reservations_shipments': m032,
+  '033_create_tenant_settings': m033,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -9,6 +9,7 @@ import { registerMaintenance } from './cli/maintenance.js';
 import { registerReconcile } from './cli/reconcile.js';
 import { registerReports } from './cli/reports.js';
 import { registerStock } from './cli/stock.js';
+import { registerTenant } from './cli/tenant.js';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors/config-error.js';
 import { toError } from './errors/to-error.js';
@@ -44,6 +45,7 @@ const program = new Command()
 
 registerStock(program, config);
 registerLocations(program, config);
+registerTenant(program, config);
 registerReports(program, config);
 registerDlq(program, config);
 registerMaintenance(program, config);

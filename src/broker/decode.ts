@@ -98,6 +98,7 @@ export function decode(msg: ConsumeMessage, options: DecodeOptions): DecodedEven
       tenant,
       cartTtlMs: options.cartTtlMs(tenant),
       checkoutTtlMs: options.checkoutTtlMs ?? 15 * 60_000,
+      occurredAtMs: Date.parse(meta.occurredAt),
       ...(e.time !== undefined ? { eventTimeMs: Date.parse(e.time) } : {}),
     }),
     orderingKeys: consumer!.orderingKeys(data.data).map((k) => `${tenant}\x1f${k}`),

@@ -8,7 +8,7 @@ import { CliError } from '../errors/cli-error.js';
 
 /**
  * What BI may read: the ledger, the current figures, the holds, the locations and what each
- * stocks, unit costs, and the views over them.
+ * stocks, unit costs, the tenants' settings, and the views over them.
  */
 export const BI_TABLES = [
   'inventory_ledger',
@@ -17,6 +17,7 @@ export const BI_TABLES = [
   'locations',
   'location_skus',
   'sku_costs',
+  'tenant_settings',
 ] as const;
 export const BI_VIEWS = [
   'bi_stock_daily_changes',

@@ -13,7 +13,7 @@ import { CliError } from '../errors/cli-error.js';
 import { cliId, cliIdOption } from './ids.js';
 import { printJson, printTable } from './output.js';
 
-async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
+export async function withKnex<T>(config: Config, f: (knex: Knex) => Promise<T>): Promise<T> {
   await within(migrate(config.MYSQL_URL, config.tls.mysql), 30_000, 'MySQL');
   const knex = createKnex(config.MYSQL_URL, { max: 2, tls: config.tls.mysql });
   try {

@@ -8,6 +8,7 @@ export const CONSUMED_EXAMPLES: Record<string, Record<string, unknown>> = {
   'cart.added': { cartId: 'cart-42', sku: 'SNK-AIR-1-9-BLK', quantity: 2 },
   'cart.removed': { cartId: 'cart-42', sku: 'SNK-AIR-1-9-BLK', quantity: 1 },
   'cart.cleared': { cartId: 'cart-42' },
+  'cart.checkout-started': { cartId: 'cart-42', ttlSeconds: 1200 },
   'order.placed': {
     orderId: 'order-1001',
     cartId: 'cart-42',
@@ -66,6 +67,7 @@ export const CONSUMED_EXAMPLES: Record<string, Record<string, unknown>> = {
   },
   'location.bound': { locationId: 'wh-east', skus: ['SNK-AIR-1-9-BLK', 'SNK-PRE-2'] },
   'location.unbound': { locationId: 'store-nyc', skus: ['SNK-PRE-2'] },
+  'tenant.configured': { cartTtlSeconds: 1800, checkoutTtlSeconds: null },
 };
 
 const cause = (type: string, id: string) => ({

@@ -8,6 +8,8 @@ export const CONSUMED_SUMMARY: Record<string, string> = {
   'cart.added': 'Hold more units for a cart, if available (all or nothing); sliding cart TTL.',
   'cart.removed': "Release part of a cart's hold on a SKU (all of it without quantity).",
   'cart.cleared': "Release a cart's whole hold.",
+  'cart.checkout-started':
+    "The cart's hold lasts at least the checkout TTL from now; never shortened.",
   'order.placed': "The order's lines become an order hold (the cart's hold converts).",
   'payment.succeeded': "Commit the order's hold (reserve it first if it has none).",
   'payment.failed': "Release the order's hold unless a payment already succeeded.",
@@ -25,6 +27,8 @@ export const CONSUMED_SUMMARY: Record<string, string> = {
   'location.upserted': "Create or replace one of the tenant's locations.",
   'location.bound': 'The location stocks these SKUs.',
   'location.unbound': 'The location no longer stocks these SKUs (none on hand).',
+  'tenant.configured':
+    "The tenant's cart TTL, checkout TTL and default reorder level (null: the environment's).",
 };
 
 export const PUBLISHED_SUMMARY: Record<AnnouncementType, string> = {

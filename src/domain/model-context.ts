@@ -23,6 +23,7 @@ import {
   type AvailabilityLine,
   type ShortLine,
   type StockRecord,
+  type TenantSettings,
 } from './types.js';
 import {
   cloneHold,
@@ -45,6 +46,8 @@ export interface ModelPayload {
   holds: HoldSnapshot[];
   config: ConfigChange[];
   network: NetworkChange[];
+  /** the tenant's settings, after a tenant.configured that changed them */
+  settings?: TenantSettings;
 }
 
 /**
@@ -102,6 +105,8 @@ export class EventContext {
   private readonly holds: HoldSnapshot[] = [];
   readonly config: ConfigChange[] = [];
   readonly network: NetworkChange[] = [];
+  /** set by a tenant.configured that changed the settings: they go into the payload */
+  settingsChanged = false;
 
   constructor(
     private readonly state: TenantState,
@@ -109,6 +114,11 @@ export class EventContext {
     readonly now: number,
     private readonly dedupTtlMs: number,
   ) {}
+
+  /** The tenant's settings (tenant.configured; changed in place). */
+  get settings(): TenantSettings {
+    return this.state.settings;
+  }
 
   /** The tenant's locations and bindings (changed in place, as the scripts change Redis). */
   get net(): NetworkState {
@@ -428,6 +438,9 @@ export class EventContext {
       holds: this.holds,
       config: this.config,
       network: this.network,
+      ...(this.settingsChanged
+        ? { settings: { ...this.state.settings, setAt: { ...this.state.settings.setAt } } }
+        : {}),
     };
   }
 

@@ -4,6 +4,7 @@
  */
 import {
   DEFAULT_LOCATION,
+  TENANT_SETTINGS,
   type Command,
   type HoldKind,
   type Outcome,
@@ -80,6 +81,8 @@ export function runCommand(ctx: EventContext, c: Command): Result {
           : releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
     case 'extendCart':
       return extendCart(ctx, c);
+    case 'configureTenant':
+      return configureTenant(ctx, c);
     case 'requeueWaiting':
       return requeueWaiting(ctx, c);
     case 'placeOrder':
@@ -253,11 +256,35 @@ function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: s
   ctx.move(p, 'reserved', [0, sup.backed], 'cart', c.cartId);
   holdLine(cart, p).held += sup.backed;
   if (sup.rest > 0) ctx.wait(cart, 'cart', c.cartId, p, sup.rest, sup.backing!);
-  cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
+  cart.expiresAt = slidExpiry(cart, ctx.now + cartTtlMs(ctx, c));
   cart.state = 'open';
   ctx.saveHold('cart', c.cartId, cart);
   later?.settle();
   return applied();
+}
+
+/** The tenant's cart TTL (tenant.configured), else the environment's the command carries. */
+function cartTtlMs(ctx: EventContext, c: Cmd<'reserveCart'>): number {
+  const s = ctx.settings.cartTtlSeconds;
+  return s !== null ? s * 1000 : c.ttlMs;
+}
+
+/**
+ * configureTenant-3.lua: each setting named is set (null clears it) unless an event with a
+ * later time set it; ignored/older-settings when none was.
+ */
+function configureTenant(ctx: EventContext, c: Cmd<'configureTenant'>): Result {
+  const s = ctx.settings;
+  for (const name of TENANT_SETTINGS) {
+    const v = c[name];
+    if (v === undefined) continue;
+    const at = s.setAt[name];
+    if (at !== undefined && at > c.at) continue;
+    s[name] = v;
+    s.setAt[name] = c.at;
+    ctx.settingsChanged = true;
+  }
+  return ctx.settingsChanged ? applied() : ignored('older-settings');
 }
 
 /** extendCart-5.lua: an open cart lasts at least `ttlMs` from now; never shortened. */
@@ -265,7 +292,10 @@ function extendCart(ctx: EventContext, c: Cmd<'extendCart'>): Result {
   const cart = ctx.loadHold('cart', c.cartId);
   if (cart.state !== 'open')
     return ignored(cart.state === 'converted' ? 'cart-converted' : 'no-cart-hold');
-  const until = ctx.now + c.ttlMs;
+  // the event's TTL, else the tenant's (tenant.configured), else the environment's
+  const tenantTtl = ctx.settings.checkoutTtlSeconds;
+  const ttlMs = !c.ttlFromEvent && tenantTtl !== null ? tenantTtl * 1000 : c.ttlMs;
+  const until = ctx.now + ttlMs;
   if (cart.expiresAt !== undefined && cart.expiresAt >= until) return ignored('expires-later');
   cart.expiresAt = until;
   ctx.saveHold('cart', c.cartId, cart);
@@ -292,7 +322,7 @@ function routeCart(ctx: EventContext, c0: Cmd<'reserveCart'>): Result {
     ctx.move(p, 'reserved', [0, alloc.get(p)!], 'cart', c.cartId);
     holdLine(cart, p).held += alloc.get(p)!;
   }
-  cart.expiresAt = slidExpiry(cart, ctx.now + c.ttlMs);
+  cart.expiresAt = slidExpiry(cart, ctx.now + cartTtlMs(ctx, c));
   cart.state = 'open';
   ctx.saveHold('cart', c.cartId, cart);
   later?.settle();

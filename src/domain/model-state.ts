@@ -2,7 +2,7 @@
  * The state the pure model keeps per tenant: the same records the Lua scripts keep in Redis
  * (stock hashes, hold hashes, event markers), as plain data. No I/O.
  */
-import type { HoldKind, StockRecord } from './types.js';
+import type { HoldKind, StockRecord, TenantSettings } from './types.js';
 import type { NetworkState } from './network.js';
 import { compareBytes } from './pairs.js';
 
@@ -64,6 +64,8 @@ export interface TenantState {
   waits: Map<string, Map<string, number>>;
   /** `wseq` in meta: the last place given in a wait queue */
   waitSeq: number;
+  /** tenant.configured (`cfg:*`, `cfgAt:*` in meta) */
+  settings: TenantSettings;
   /**
    * By cart (`cartrm:<cartId>`): what its timed removals and clearings did not find to release,
    * taken off earlier additions applied after them (see releaseCart-5+.lua). Kept for ever here:
@@ -88,6 +90,12 @@ export function newTenantState(): TenantState {
     network: { locations: new Map(), bound: new Set() },
     waits: new Map(),
     waitSeq: 0,
+    settings: {
+      cartTtlSeconds: null,
+      checkoutTtlSeconds: null,
+      defaultReorderLevel: null,
+      setAt: {},
+    },
     cartRemovals: new Map(),
   };
 }

@@ -64,6 +64,24 @@ export const count = z
 /** Selling ahead of stock (`stock.configured`): see docs/events.md, "Selling ahead of stock". */
 export const sellPolicy = z.enum(['deny', 'backorder', 'preorder']);
 
+/** A tenant's settings (`tenant.configured`), each within its bounds. */
+export const tenantSetting = {
+  /** 1 s to 30 days */
+  cartTtlSeconds: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be positive')
+    .max(30 * 24 * 3600),
+  /** 1 s to 7 days, as CHECKOUT_TTL_SECONDS and cart.checkout-started's ttlSeconds */
+  checkoutTtlSeconds: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be positive')
+    .max(7 * 24 * 3600),
+  /** as stock.configured's reorderLevel */
+  defaultReorderLevel: count,
+};
+
 const line = z.strictObject({ sku: idString, locationId: idString, quantity });
 const skuLines = z
   .array(z.strictObject({ sku: idString, quantity }))
@@ -226,7 +244,23 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       .int()
       .min(1)
       .max(7 * 24 * 3600 * 1000),
+    ttlFromEvent: z.boolean().optional(),
   }),
+  z
+    .strictObject({
+      op: z.literal('configureTenant'),
+      at: z.number().int(),
+      cartTtlSeconds: tenantSetting.cartTtlSeconds.nullable().optional(),
+      checkoutTtlSeconds: tenantSetting.checkoutTtlSeconds.nullable().optional(),
+      defaultReorderLevel: tenantSetting.defaultReorderLevel.nullable().optional(),
+    })
+    .refine(
+      (c) =>
+        c.cartTtlSeconds !== undefined ||
+        c.checkoutTtlSeconds !== undefined ||
+        c.defaultReorderLevel !== undefined,
+      'names no setting',
+    ),
   z
     .strictObject({
       op: z.literal('fulfilShipment'),

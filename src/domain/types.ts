@@ -161,10 +161,27 @@ export type Command =
   | { op: 'releaseOrder'; mode: 'payfail'; orderId: string; paymentId: string }
   | { op: 'releaseOrder'; mode: 'cancel'; orderId: string; reason?: string }
   | {
-      /** cart.checkout-started: the cart's hold lasts at least `ttlMs` from now */
+      /**
+       * cart.checkout-started: the cart's hold lasts at least `ttlMs` from now. `ttlMs` is the
+       * event's own (`ttlFromEvent`), else CHECKOUT_TTL_SECONDS, which the tenant's
+       * checkoutTtlSeconds (tenant.configured) replaces.
+       */
       op: 'extendCart';
       cartId: string;
       ttlMs: number;
+      ttlFromEvent?: boolean;
+    }
+  | {
+      /**
+       * tenant.configured: sets each setting it names (null: back to the environment's
+       * default), unless an event with a later `at` set that setting already.
+       */
+      op: 'configureTenant';
+      /** the event's CloudEvents `time`, epoch ms */
+      at: number;
+      cartTtlSeconds?: number | null;
+      checkoutTtlSeconds?: number | null;
+      defaultReorderLevel?: number | null;
     }
   /**
    * `unlocated`: shipped lines that named no location; they ship from the order's own hold of
@@ -406,6 +423,23 @@ export type NetworkChange =
     }
   | { kind: 'binding'; sku: string; locationId: string; bound: boolean };
 
+/** Names of the tenant's settings (tenant.configured). */
+export const TENANT_SETTINGS = [
+  'cartTtlSeconds',
+  'checkoutTtlSeconds',
+  'defaultReorderLevel',
+] as const;
+export type TenantSettingName = (typeof TENANT_SETTINGS)[number];
+
+/**
+ * A tenant's settings (tenant.configured): null where the environment's default applies;
+ * `setAt`: per setting ever set or cleared, the CloudEvents time (epoch ms) of the event that
+ * last did.
+ */
+export type TenantSettings = { [K in TenantSettingName]: number | null } & {
+  setAt: Partial<Record<TenantSettingName, number>>;
+};
+
 export interface ConfigChange {
   sku: string;
   locationId: string;
@@ -433,6 +467,8 @@ export interface OutboxPayload {
   config: ConfigChange[];
   /** location and binding changes (absent in payloads that have none) */
   network?: NetworkChange[];
+  /** the tenant's settings after a tenant.configured that changed them (absent otherwise) */
+  settings?: TenantSettings;
   /** the trace id the event came with (absent when none): processed_events.trace_id */
   traceId?: string;
 }

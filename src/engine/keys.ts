@@ -18,8 +18,10 @@
  *                                               stock at the pair -> place in the queue
  *
  * The meta hash also has `nv`, the version of locs and bind (bumped by every change),
- * `wseq`, the last place given in a wait queue, and on a Redis Cluster `node`, the id of the
- * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua).
+ * `wseq`, the last place given in a wait queue, on a Redis Cluster `node`, the id of the
+ * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua), and the
+ * tenant's settings (tenant.configured): `cfg:<name>` its value, `cfgAt:<name>` the time of
+ * the event that last set or cleared it (see src/lua/configureTenant-3.lua).
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */

@@ -146,7 +146,22 @@ function extendCartCall(c: Cmd<'extendCart'>, x: PlanContext): Plan {
     script: 'extendCart',
     keys: [x.keys.cart(c.cartId), x.keys.cartExpiries],
     pairs: [],
-    args: { cartId: c.cartId, ttlMs: c.ttlMs },
+    args: { cartId: c.cartId, ttlMs: c.ttlMs, ttlFromEvent: c.ttlFromEvent },
+  };
+}
+
+/** tenant.configured: the tenant's meta hash only (KEYS[1]); absent settings stay absent. */
+function configureTenantCall(c: Cmd<'configureTenant'>, _x: PlanContext): Plan {
+  return {
+    script: 'configureTenant',
+    keys: [],
+    pairs: [],
+    args: {
+      at: c.at,
+      cartTtlSeconds: c.cartTtlSeconds,
+      checkoutTtlSeconds: c.checkoutTtlSeconds,
+      defaultReorderLevel: c.defaultReorderLevel,
+    },
   };
 }
 
@@ -371,6 +386,7 @@ const PLANNERS: { [O in Op]: Planner<O> } = {
   configureStock: configureStockCall,
   reserveCart: reserveCartCall,
   extendCart: extendCartCall,
+  configureTenant: configureTenantCall,
   requeueWaiting: requeueWaitingCall,
   releaseCart: releaseCartCall,
   placeOrder: placeOrderCall,

@@ -14,6 +14,7 @@ import {
 import { isDuplicateKey } from './mysql-errors.js';
 import { sqlDateTime } from './sql-time.js';
 import { mirrorNetwork } from './mirror-network.js';
+import { mirrorSettings } from './mirror-settings.js';
 import {
   fitsOneStatement,
   insertMany,
@@ -261,6 +262,7 @@ export async function mirrorInTransaction(
     `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
   );
   await mirrorNetwork(trx, fresh);
+  await mirrorSettings(trx, fresh);
   return results;
 }
 

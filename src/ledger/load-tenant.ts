@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { lockEpochForLoad } from './epochs.js';
 import { copyHolds, copyMarkers, copyStock, type CopyContext } from './copy-tenant.js';
 import { copyNetwork } from './copy-network.js';
+import { copySettings } from './copy-settings.js';
 import { copyWaits } from './copy-waits.js';
 import { drainOutboxInto } from './drain-outbox.js';
 import { unlinkTenantKeys } from './tenant-keys.js';
@@ -146,13 +147,24 @@ export class TenantLoader {
         const waiting = await copyWaits(c);
         const markers = await copyMarkers(c);
         const network = await copyNetwork(c);
+        const settings = await copySettings(c);
         published = next;
         await callScript(this.o.redis, 'publishEpoch', [keys.meta], [String(next), this.cluster]);
         // Events committed in MySQL whose marker the replaced copy lacked: writes its node never
         // got (a promoted replica's lost writes). At least this many: a marker of an event
         // whose payload was still on its way to MySQL counts against it.
         const lost = replacing === undefined ? {} : { lostWrites: Math.max(0, markers - found) };
-        return { epoch: next, drained, stock, holds, waiting, markers, network, ...lost };
+        return {
+          epoch: next,
+          drained,
+          stock,
+          holds,
+          waiting,
+          markers,
+          network,
+          settings,
+          ...lost,
+        };
       });
       if (!loaded) return;
       if (loaded.drained.length > 0) await this.o.redis.xdel(keys.outbox, ...loaded.drained);

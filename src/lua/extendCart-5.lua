@@ -5,7 +5,9 @@
     KEYS[1..3] meta, marker, outbox (see includes/base.lua)
     KEYS[4]    cart hold hash
     KEYS[5]    cart expiry set (see includes/holds.lua)
-    ARGV[1]    JSON { ...base, pairs = {}, cartId, ttlMs }
+    ARGV[1]    JSON { ...base, pairs = {}, cartId, ttlMs, ttlFromEvent? }
+               ttlMs: the event's (ttlFromEvent), else the environment's, which the tenant's
+               checkoutTtlSeconds in meta (configureTenant-3.lua) replaces
   Output: see includes/base.lua. A cart that is not open (none, converted, released, expired)
   is ignored, and so is one whose expiry is already as late.
 ]]
@@ -16,6 +18,10 @@
 local a, early = begin(5)
 CART_EXP = 5
 if not a then return early end
+if not a.ttlFromEvent then
+  local tenantTtl = rcall('HGET', KEYS[1], 'cfg:checkoutTtlSeconds')
+  if tenantTtl then a.ttlMs = tonumber(tenantTtl) * 1000 end
+end
 local cart = loadHold(KEYS[4])
 if cart.st ~= 'open' then
   return finish({ result = 'ignored',

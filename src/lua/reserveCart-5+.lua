@@ -6,6 +6,7 @@
     KEYS[6]    stock hash of the one pair (routed: KEYS[6..] each candidate pair)
     KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the stock keys
     ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due?, at? }
+               ttlMs: the environment's cart TTL; the tenant's cartTtlSeconds in meta wins
   With `route` (no location named, a tenant with locations) the SKU is allocated by
   includes/route, and the hold may span locations.
   Output: see includes/base.lua. Outcome rejected/insufficient-stock names the short line;
@@ -26,6 +27,10 @@
 
 local a, early = begin(5)
 if not a then return early end
+-- the tenant's cart TTL (tenant.configured, see configureTenant-3.lua) replaces the
+-- environment's the caller passed
+local tenantTtl = rcall('HGET', KEYS[1], 'cfg:cartTtlSeconds')
+if tenantTtl then a.ttlMs = tonumber(tenantTtl) * 1000 end
 local cartKey = KEYS[4]
 local flat = rcall('HGETALL', cartKey)
 local n = #flat

@@ -215,8 +215,31 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
     // cart.checkout-started: longer than the cart TTL (kept by a later cart.added), or shorter
     weight: 1,
     arbitrary: fc
-      .record({ cartId, ttlMs: fc.constantFrom(2 * TTL, TTL - 1) })
+      .record({
+        cartId,
+        ttlMs: fc.constantFrom(2 * TTL, TTL - 1),
+        ttlFromEvent: maybe(fc.constant(true)),
+      })
       .map((c) => clean({ op: 'extendCart', ...c })),
+  },
+  {
+    // tenant.configured: the cart and checkout TTLs (shorter or longer than the defaults; null
+    // clears), at one of three times, so that some arrive after a later one
+    weight: 1,
+    arbitrary: fc
+      .record({
+        at: fc.constantFrom(NOW - 2000, NOW - 1000, NOW),
+        cartTtlSeconds: maybe(fc.constantFrom(null, TTL / 2000, (3 * TTL) / 1000)),
+        checkoutTtlSeconds: maybe(fc.constantFrom(null, TTL / 2000, (3 * TTL) / 1000)),
+        defaultReorderLevel: maybe(fc.constantFrom(null, 2)),
+      })
+      .filter(
+        (c) =>
+          c.cartTtlSeconds !== undefined ||
+          c.checkoutTtlSeconds !== undefined ||
+          c.defaultReorderLevel !== undefined,
+      )
+      .map((c) => clean({ op: 'configureTenant', ...c })),
   },
   {
     weight: 4,
@@ -487,8 +510,16 @@ const runs = fc.oneof(
 /** What both sides return, without the Redis stream ids and envelope fields. */
 function comparable(r: ApplyResult | ModelResult) {
   if (r.status === 'applied') {
-    const { outcome, movements, holds, config, network } = r.payload;
-    return { status: r.status, outcome, movements, holds, config, network: network ?? [] };
+    const { outcome, movements, holds, config, network, settings } = r.payload;
+    return {
+      status: r.status,
+      outcome,
+      movements,
+      holds,
+      config,
+      network: network ?? [],
+      settings,
+    };
   }
   return r.status === 'duplicate' ? { status: r.status } : r;
 }

@@ -265,6 +265,67 @@ describe('loading tenants into Redis from MySQL', () => {
     expect(await mirrorDifferences(h, t)).toEqual([]);
   });
 
+  it("a tenant's settings (tenant.configured) come back with it, the one still in the outbox too", async () => {
+    const t = 'settings';
+    await activity(t, 17, 20);
+    const meta = (id: string, occurredAt: string): EventMeta => ({
+      tenant: t,
+      source: '/admin',
+      id,
+      type: 'tenant.configured',
+      occurredAt,
+    });
+    const at = (iso: string) => Date.parse(iso);
+    const first = toWrite(
+      await h.engine.apply(meta('s1', '2026-11-23T10:00:00Z'), {
+        op: 'configureTenant',
+        at: at('2026-11-23T10:00:00Z'),
+        cartTtlSeconds: 30,
+        defaultReorderLevel: 5,
+      }),
+    )!;
+    expect(await h.writer.write(first.payload, first.entryId)).toBe('committed');
+    // applied, not mirrored yet: the rebuild mirrors it from the outbox first
+    await h.engine.apply(meta('s2', '2026-11-23T11:00:00Z'), {
+      op: 'configureTenant',
+      at: at('2026-11-23T11:00:00Z'),
+      checkoutTtlSeconds: 90,
+      defaultReorderLevel: null,
+    });
+    const settings = async () =>
+      Object.fromEntries(
+        Object.entries(await h.redis.hgetall(h.keys(t).meta)).filter(([k]) => k.startsWith('cfg')),
+      );
+    const before = await settings();
+    expect(before).toEqual({
+      'cfg:cartTtlSeconds': '30',
+      'cfgAt:cartTtlSeconds': String(at('2026-11-23T10:00:00Z')),
+      'cfg:checkoutTtlSeconds': '90',
+      'cfgAt:checkoutTtlSeconds': String(at('2026-11-23T11:00:00Z')),
+      'cfgAt:defaultReorderLevel': String(at('2026-11-23T11:00:00Z')),
+    });
+    await rebuildTenant(deps, t);
+    expect(await settings()).toEqual(before);
+    expect(await h.knex('tenant_settings').where({ tenant: t }).first()).toMatchObject({
+      cart_ttl_seconds: 30,
+      checkout_ttl_seconds: 90,
+      default_reorder_level: null,
+      event_id: 's2',
+    });
+    // flushed outright: the next event reloads them
+    await unlinkTenantKeys(h.redis, h.keys(t));
+    const older = await h.engine.apply(meta('s3', '2026-11-23T09:00:00Z'), {
+      op: 'configureTenant',
+      at: at('2026-11-23T09:00:00Z'),
+      cartTtlSeconds: 3600,
+    });
+    expect(older).toMatchObject({
+      status: 'applied',
+      payload: { outcome: { result: 'ignored', reason: 'older-settings' } },
+    });
+    expect(await settings()).toEqual(before);
+  });
+
   it('at start-up loads every known tenant Redis lacks, and only those', async () => {
     for (const [i, t] of ['boot-a', 'boot-b', 'boot-c'].entries()) await activity(t, 20 + i, 40);
     const before = await redisState('boot-a');
