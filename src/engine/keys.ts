@@ -14,6 +14,10 @@
  *   <prefix>:{<tenant>}:cartexp                 sorted set: open cartId -> its expiry (ms)
  *   <prefix>:{<tenant>}:wait:<sku>\x1f<loc>     sorted set: cart:<id> / order:<id> waiting for
  *                                               stock at the pair -> place in the queue
+ *   <prefix>:{<tenant>}:instock                 hash: sku -> how many of its stock hashes have
+ *                                               available > 0 (no field: none); the scripts
+ *                                               build its name from meta's (see finish in
+ *                                               src/lua/includes/stock.lua)
  *
  * The meta hash also has `nv`, the version of locs and bind (bumped by every change),
  * `wseq`, the last place given in a wait queue, and on a Redis Cluster `node`, the id of the
@@ -65,6 +69,10 @@ export class TenantKeys {
   /** The open carts by expiry, kept by the scripts that change cart holds. */
   get cartExpiries(): string {
     return `${this.base}cartexp`;
+  }
+  /** Per SKU, how many of its locations are in stock (available > 0): the SKU's total. */
+  get inStock(): string {
+    return `${this.base}instock`;
   }
   /** The holds waiting for stock at the pair, in the order they started waiting. */
   wait(pair: string): string {
