@@ -120,6 +120,8 @@ export const DRIFT_KINDS = [
   'wait-queue',
   /** a location or binding in Redis differs from `locations` / `location_skus` */
   'network-vs-mysql',
+  /** a SKU's count of in-stock locations (its total's availability) differs from its stock */
+  'in-stock-count',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 

@@ -157,7 +157,7 @@ if av == q then
   flip = { { sku = sku, locationId = loc, available = 0, inStock = false } }
   -- one in-stock location fewer for the SKU's total (see finish in includes/stock)
   local key = string.sub(KEYS[1], 1, -5) .. 'instock'
-  if rcall('HINCRBY', key, sku, -1) == 0 then
+  if rcall('HINCRBY', key, sku, -1) <= 0 then
     rcall('HDEL', key, sku)
     flip[2] = { sku = sku, available = 0, inStock = false }
   end

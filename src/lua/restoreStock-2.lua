@@ -41,7 +41,7 @@ local function restored()
     local key = string.sub(KEYS[1], 1, -5) .. 'instock'
     local pair = string.sub(KEYS[2], #string.sub(KEYS[1], 1, -5) + 7)
     local sku = string.sub(pair, 1, string.find(pair, '\31', 1, true) - 1)
-    if rcall('HINCRBY', key, sku, after > 0 and 1 or -1) == 0 then rcall('HDEL', key, sku) end
+    if rcall('HINCRBY', key, sku, after > 0 and 1 or -1) <= 0 then rcall('HDEL', key, sku) end
   end
   return 1
 end

@@ -208,7 +208,8 @@ local function finish(outcome)
       local dk = d[k]
       if dk ~= 0 then
         local c = rcall('HINCRBY', key, k, dk)
-        if c == 0 then rcall('HDEL', key, k) end
+        -- (below 0 only after a change behind the scripts: the reconciliation counts again)
+        if c <= 0 then rcall('HDEL', key, k) end
         if (c > 0) ~= (c - dk > 0) then
           nf = nf + 1
           flip[nf] = { sku = k, available = c > 0 and pos[k] or 0, inStock = c > 0 }
