@@ -20,8 +20,10 @@
  *                                               src/lua/includes/stock.lua)
  *
  * The meta hash also has `nv`, the version of locs and bind (bumped by every change),
- * `wseq`, the last place given in a wait queue, and on a Redis Cluster `node`, the id of the
- * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua).
+ * `wseq`, the last place given in a wait queue, on a Redis Cluster `node`, the id of the
+ * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua), and `isc`: the
+ * load built `instock` (a tenant loaded by a version before it has none, and no SKU totals
+ * until it is loaded again).
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */

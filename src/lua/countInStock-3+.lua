@@ -14,11 +14,16 @@
     KEYS[4..]  the stock hashes of the SKUs' pairs, SKU by SKU in the order of `skus`
     ARGV[1]    JSON { skus = { sku, ... }, pairs = { how many stock keys each SKU has }, since
                       (an outbox entry id, '0-0' for none), repair }
-  Output: { -1 } not loaded; { 1, { stored, counted, moved (0/1), ... } } three per SKU
+  Output: { -1 } not loaded; { -2 } loaded without the counts (by an older version: meta has
+  no `isc`); { 1, { stored, counted, moved (0/1), ... } } three per SKU
 ]]
 local rcall = redis.call
-if not rcall('HGET', KEYS[1], 'epoch') then
+local meta = rcall('HMGET', KEYS[1], 'epoch', 'isc')
+if not meta[1] then
   return { -1 }
+end
+if not meta[2] then
+  return { -2 }
 end
 local a = cjson.decode(ARGV[1])
 -- the payloads appended after `since`

@@ -156,10 +156,12 @@ end
 if av == q then
   flip = { { sku = sku, locationId = loc, available = 0, inStock = false } }
   -- one in-stock location fewer for the SKU's total (see finish in includes/stock)
-  local key = string.sub(KEYS[1], 1, -5) .. 'instock'
-  if rcall('HINCRBY', key, sku, -1) <= 0 then
-    rcall('HDEL', key, sku)
-    flip[2] = { sku = sku, available = 0, inStock = false }
+  if TOTALS then
+    local key = string.sub(KEYS[1], 1, -5) .. 'instock'
+    if rcall('HINCRBY', key, sku, -1) <= 0 then
+      rcall('HDEL', key, sku)
+      flip[2] = { sku = sku, available = 0, inStock = false }
+    end
   end
 end
 if lowLine or flip then

@@ -25,7 +25,8 @@ local FIGURES = { 'onHand', 'reserved', 'committed', 'unavailable', 'incoming', 
   'preordered' }
 
 local a = cjson.decode(ARGV[1])
-if rcall('HGET', KEYS[1], 'epoch') ~= tostring(a.epoch) then
+local meta = rcall('HMGET', KEYS[1], 'epoch', 'isc')
+if meta[1] ~= tostring(a.epoch) then
   return 0
 end
 -- the SKU's count of in-stock locations (<base>instock, see includes/stock) follows the
@@ -37,7 +38,7 @@ end
 local before = available()
 local function restored()
   local after = available()
-  if (after > 0) ~= (before > 0) then
+  if meta[2] and (after > 0) ~= (before > 0) then
     local key = string.sub(KEYS[1], 1, -5) .. 'instock'
     local pair = string.sub(KEYS[2], #string.sub(KEYS[1], 1, -5) + 7)
     local sku = string.sub(pair, 1, string.find(pair, '\31', 1, true) - 1)

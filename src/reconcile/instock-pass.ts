@@ -132,6 +132,12 @@ async function check(
     [scope.keys.meta, scope.keys.outbox, scope.keys.inStock, ...keys],
     [JSON.stringify({ skus, pairs: counts, since: scope.outbox.cursor, repair: ctx.repair })],
   )) as [number, number[]?];
+  if (reply[0] === -2) {
+    scope.skipped.push(
+      'SKU totals not compared: the tenant was loaded without its in-stock counts (rebuild it)',
+    );
+    return false;
+  }
   if (reply[0] !== 1) {
     scope.stopRedis('tenant not loaded in Redis');
     return false;

@@ -274,6 +274,18 @@ describe('a networked tenant', () => {
 });
 
 describe("the SKU's total across its locations", () => {
+  it('a tenant loaded without the counts (meta without isc: an older version) announces no total', async () => {
+    const name = `av${++tenants}`;
+    await redis.hset(new TenantKeys(prefix, name).meta, 'epoch', 1);
+    const ev = eventMaker(name);
+    const all = async (c: Command) =>
+      (await mustApply(engine, ev(c.op), c)).payload.outcome.availability;
+    expect(await all(receive('A', 2))).toEqual([back('A', 2)]);
+    expect(await all(cartAdd('c1', 'A', 2))).toEqual([out('A')]); // the fast path
+    expect(await all(adjust('A', 1))).toEqual([back('A', 1)]); // the generic path
+    expect(await redis.exists(new TenantKeys(prefix, name).inStock)).toBe(0);
+  });
+
   it('out of stock when its last in-stock location sells out, back with the first receipt', async () => {
     const t = tenant();
     // one location: each of its crossings is the total's too

@@ -150,4 +150,22 @@ describe('reconciliation of the SKUs’ in-stock counts', () => {
     expect(await count(last)).toEqual([1, [9, 1, 0]]);
     expect(await h.s.redis.hget(k.inStock, 'A')).toBe('1');
   });
+
+  test('a tenant loaded without the counts (an older version) is skipped, saying so', async () => {
+    const T = 'old';
+    const e = events(T);
+    await h.apply(e(), receive('A', 'north', 5));
+    await h.s.redis.hdel(h.keys(T).meta, 'isc');
+    await h.s.redis.del(h.keys(T).inStock);
+    const r = await h.run({ tenant: T, repair: true });
+    expect(r).toMatchObject({ status: 'incomplete', drifts: 0 });
+    expect(r.skipped).toEqual([
+      {
+        tenant: T,
+        reason:
+          'SKU totals not compared: the tenant was loaded without its in-stock counts (rebuild it)',
+      },
+    ]);
+    expect(await h.s.redis.exists(h.keys(T).inStock)).toBe(0);
+  });
 });

@@ -193,7 +193,7 @@ local function finish(outcome)
   -- with none has no field). Only a crossing at a location changes it, so an event without
   -- one costs nothing here. The total crosses when the count leaves or reaches 0; it is then
   -- what its in-stock locations have, all of them among this event's crossings (0 when out).
-  if flip then
+  if flip and TOTALS then
     local nf = #flip
     local d, pos, skus, ns = {}, {}, {}, 0
     for i = 1, nf do
