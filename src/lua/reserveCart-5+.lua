@@ -158,10 +158,9 @@ if av == q then
   -- one in-stock location fewer for the SKU's total (see finish in includes/stock)
   if TOTALS then
     local key = string.sub(KEYS[1], 1, -5) .. 'instock'
-    if rcall('HINCRBY', key, sku, -1) <= 0 then
-      rcall('HDEL', key, sku)
-      flip[2] = { sku = sku, available = 0, inStock = false }
-    end
+    local c = rcall('HINCRBY', key, sku, -1)
+    if c <= 0 then rcall('HDEL', key, sku) end
+    if c == 0 then flip[2] = { sku = sku, available = 0, inStock = false } end
   end
 end
 if lowLine or flip then

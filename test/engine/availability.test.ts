@@ -347,6 +347,17 @@ describe("the SKU's total across its locations", () => {
     expect(await t.inStock()).toEqual({ A: '2', B: '2' });
   });
 
+  it('a count lost behind the scripts never goes below 0 nor announces a total it cannot know', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 2, 'north'));
+    await t.ok(receive('B', 2, 'north'));
+    await redis.hdel(new TenantKeys(prefix, `av${tenants}`).inStock, 'A', 'B');
+    // the fast path and the generic path: the count would go to -1
+    expect(await t.all(cartAdd('c1', 'A', 2, 'north'))).toEqual([out('A', 0, 'north')]);
+    expect(await t.all(adjust('B', -2, 'north'))).toEqual([out('B', 0, 'north')]);
+    expect(await t.inStock()).toEqual({});
+  });
+
   it('a shortage elsewhere does not hide stock: the total counts in-stock locations', async () => {
     const t = tenant();
     await t.ok(receive('A', 2, 'north'));
