@@ -42,6 +42,6 @@ export const PUBLISHED_SUMMARY: Record<AnnouncementType, string> = {
   'inventory.low-stock': 'available crossed down to the reorder level or below.',
   'inventory.shortage': 'An event left available below zero, and lower than before.',
   'inventory.availability-changed':
-    'available crossed zero at a SKU-location: in stock (above 0) or out of stock (0 or less).',
+    'available crossed zero at a SKU-location: in stock (above 0) or out of stock (0 or less); without locationId, the SKU as a whole: some location in stock, or none.',
   'inventory.drift-detected': 'The reconciliation found drift: one per tenant and run.',
 };

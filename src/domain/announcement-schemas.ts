@@ -90,10 +90,11 @@ const shortage = z.strictObject({
 const availabilityChanged = z.strictObject({
   ...causation,
   sku: idString,
-  /** the SKU-location; absent: the SKU's total across the tenant's locations (not sent yet) */
+  /** the SKU-location; absent: the SKU's total across the tenant's locations */
   locationId: idString.optional(),
+  /** after the event; the total: the units of the SKU's in-stock locations (0 when none) */
   available: figure,
-  /** available > 0 after the event */
+  /** available > 0 after the event (the total: some location has available > 0) */
   inStock: z.boolean(),
 });
 
@@ -119,6 +120,8 @@ export const DRIFT_KINDS = [
   'wait-queue',
   /** a location or binding in Redis differs from `locations` / `location_skus` */
   'network-vs-mysql',
+  /** a SKU's count of in-stock locations (its total's availability) differs from its stock */
+  'in-stock-count',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 

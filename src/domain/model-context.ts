@@ -424,6 +424,7 @@ export class EventContext {
         crossed.push({ sku: s.sku, locationId: s.locationId, available: a, inStock: a > 0 });
       this.trackDeficit(p, s, a);
     }
+    this.totals(crossed);
     const m = this.meta;
     this.state.markers.set(`${m.source}${PAIR_SEP}${m.id}`, this.now + this.dedupTtlMs);
     return {
@@ -442,6 +443,33 @@ export class EventContext {
         ? { settings: { ...this.state.settings, setAt: { ...this.state.settings.setAt } } }
         : {}),
     };
+  }
+
+  /**
+   * The SKU's total across its locations (`locationId` absent), for each SKU a location of
+   * crossed zero in: crossed when the SKU went from no location in stock to some, or back.
+   * Counted here from every stock record of the SKU (the script keeps a count instead, see
+   * finish in includes/stock.lua); `available` is what its in-stock locations have.
+   */
+  private totals(crossed: AvailabilityLine[]): void {
+    const skus: string[] = [];
+    for (const l of crossed) if (!skus.includes(l.sku)) skus.push(l.sku);
+    for (const sku of skus) {
+      let before = 0;
+      let after = 0;
+      let units = 0;
+      for (const [p, r] of this.state.stocks) {
+        if (splitPair(p).sku !== sku) continue;
+        const a = availableOf(r);
+        const touched = this.stocks.get(p);
+        if ((touched ? touched.availBefore : a) > 0) before++;
+        if (a > 0) {
+          after++;
+          units += a;
+        }
+      }
+      if (before > 0 !== after > 0) crossed.push({ sku, available: units, inStock: after > 0 });
+    }
   }
 
   /**

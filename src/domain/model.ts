@@ -23,7 +23,7 @@ import {
   type HoldState,
   type TenantState,
 } from './model-state.js';
-import { pairOf, PAIR_SEP, sortedKeys } from './pairs.js';
+import { pairOf, PAIR_SEP, sortedKeys, splitPair } from './pairs.js';
 
 export type { ModelPayload } from './model-context.js';
 export type { HoldLineState, HoldState } from './model-state.js';
@@ -90,6 +90,23 @@ export class InventoryModel {
   pairs(tenant = DEFAULT_TENANT): string[] {
     const state = this.tenants.get(tenant);
     return state ? sortedKeys(state.stocks) : [];
+  }
+
+  /**
+   * Per SKU with a location in stock (available > 0), how many: what the scripts keep in the
+   * tenant's `instock` hash for the SKU's total (`inventory.availability-changed` with no
+   * location).
+   */
+  inStockCounts(tenant = DEFAULT_TENANT): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.pairs(tenant)) {
+      const r = this.tenants.get(tenant)!.stocks.get(p)!;
+      if (availableOf(r) > 0) {
+        const sku = splitPair(p).sku;
+        out[sku] = (out[sku] ?? 0) + 1;
+      }
+    }
+    return out;
   }
 
   /** The wait queue of each pair with one (`wait:<pair>`): members first in line first. */

@@ -369,11 +369,14 @@ export interface ShortageLine {
 
 /**
  * `available` crossed zero at a SKU-location during the event (above 0 before, 0 or less
- * after, or the other way round): `inventory.availability-changed`. `locationId` absent would
- * be the SKU's total across the tenant's locations, which the scripts do not compute yet.
+ * after, or the other way round): `inventory.availability-changed`. `locationId` absent: the
+ * SKU's total across the tenant's locations crossed, from no location in stock to some
+ * (`available` the units of its in-stock locations) or from some to none (`available` 0);
+ * these lines follow the per-location ones, one per SKU in the order the SKU first crossed.
  */
 export interface AvailabilityLine {
   sku: string;
+  /** absent: the SKU's total */
   locationId?: string;
   available: number;
   /** available > 0: units on hand that a new reservation can take now */

@@ -16,12 +16,18 @@
  *                                               (`*` cleared at, <sku> `<at>|<units or all>`)
  *   <prefix>:{<tenant>}:wait:<sku>\x1f<loc>     sorted set: cart:<id> / order:<id> waiting for
  *                                               stock at the pair -> place in the queue
+ *   <prefix>:{<tenant>}:instock                 hash: sku -> how many of its stock hashes have
+ *                                               available > 0 (no field: none); the scripts
+ *                                               build its name from meta's (see finish in
+ *                                               src/lua/includes/stock.lua)
  *
  * The meta hash also has `nv`, the version of locs and bind (bumped by every change),
  * `wseq`, the last place given in a wait queue, on a Redis Cluster `node`, the id of the
- * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua), and the
- * tenant's settings (tenant.configured): `cfg:<name>` its value, `cfgAt:<name>` the time of
- * the event that last set or cleared it (see src/lua/configureTenant-3.lua).
+ * node that writes the tenant (see NODE_CHANGED in src/lua/includes/base.lua); `isc`: the
+ * load built `instock` (a tenant loaded by a version before it has none, and no SKU totals
+ * until it is loaded again); and the tenant's settings (tenant.configured): `cfg:<name>` its
+ * value, `cfgAt:<name>` the time of the event that last set or cleared it (see
+ * src/lua/configureTenant-3.lua).
  *
  * The separator \x1f cannot occur in ids, which are printable characters only.
  */
@@ -73,6 +79,10 @@ export class TenantKeys {
   /** The open carts by expiry, kept by the scripts that change cart holds. */
   get cartExpiries(): string {
     return `${this.base}cartexp`;
+  }
+  /** Per SKU, how many of its locations are in stock (available > 0): the SKU's total. */
+  get inStock(): string {
+    return `${this.base}instock`;
   }
   /** The holds waiting for stock at the pair, in the order they started waiting. */
   wait(pair: string): string {

@@ -79,6 +79,9 @@ export async function copyStock(c: CopyContext): Promise<number> {
       if (r.reorder_quantity !== null) fields.push('reorderQuantity', r.reorder_quantity);
       fields.push(...policyFields(r));
       pipeline.hset(c.keys.stock(pairOf(r.sku, r.location_id)), ...fields);
+      // the SKU's count of in-stock locations (the keys were deleted before the copy)
+      if (Number(r.on_hand) - Number(r.reserved) - Number(r.unavailable) > 0)
+        pipeline.hincrby(c.keys.inStock, r.sku, 1);
     }
     await run(pipeline);
     copied += rows.length;

@@ -204,6 +204,13 @@ if level and av - q <= level and not (av <= level) then
 end
 if av == q then
   flip = { { sku = sku, locationId = loc, available = 0, inStock = false } }
+  -- one in-stock location fewer for the SKU's total (see finish in includes/stock)
+  if TOTALS then
+    local key = string.sub(KEYS[1], 1, -5) .. 'instock'
+    local c = rcall('HINCRBY', key, sku, -1)
+    if c <= 0 then rcall('HDEL', key, sku) end
+    if c == 0 then flip[2] = { sku = sku, available = 0, inStock = false } end
+  end
 end
 if lowLine or flip then
   out = cjson.encode({ result = 'applied', lowStock = lowLine, availability = flip })

@@ -17,6 +17,7 @@
                     reorderLevel?, reorderQuantity?, policy? = { field, value, ... } of the
                     selling policy (pol, plim, pto); written only when the hash is created }
   A figure missing from shift, expected or set counts as 0.
+  The SKU's count of in-stock locations (<base>instock) follows the pair across zero.
   Output: 1 restored; 0 the hash or the epoch changed since it was read: nothing written
 ]]
 local rcall = redis.call
@@ -24,8 +25,26 @@ local FIGURES = { 'onHand', 'reserved', 'committed', 'unavailable', 'incoming', 
   'preordered' }
 
 local a = cjson.decode(ARGV[1])
-if rcall('HGET', KEYS[1], 'epoch') ~= tostring(a.epoch) then
+local meta = rcall('HMGET', KEYS[1], 'epoch', 'isc')
+if meta[1] ~= tostring(a.epoch) then
   return 0
+end
+-- the SKU's count of in-stock locations (<base>instock, see includes/stock) follows the
+-- pair's available across zero
+local function available()
+  local v = rcall('HMGET', KEYS[2], 'onHand', 'reserved', 'unavailable')
+  return (tonumber(v[1]) or 0) - (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0)
+end
+local before = available()
+local function restored()
+  local after = available()
+  if meta[2] and (after > 0) ~= (before > 0) then
+    local key = string.sub(KEYS[1], 1, -5) .. 'instock'
+    local pair = string.sub(KEYS[2], #string.sub(KEYS[1], 1, -5) + 7)
+    local sku = string.sub(pair, 1, string.find(pair, '\31', 1, true) - 1)
+    if rcall('HINCRBY', key, sku, after > 0 and 1 or -1) <= 0 then rcall('HDEL', key, sku) end
+  end
+  return 1
 end
 local exists = rcall('EXISTS', KEYS[2]) == 1
 if a.shift then
@@ -34,7 +53,7 @@ if a.shift then
     local d = a.shift[f] or 0
     if d ~= 0 then rcall('HINCRBY', KEYS[2], f, d) end
   end
-  return 1
+  return restored()
 end
 if not a.expected then
   if exists then return 0 end
@@ -47,7 +66,7 @@ else
 end
 if not a.set then
   rcall('DEL', KEYS[2])
-  return 1
+  return restored()
 end
 local fields = {}
 for _, f in ipairs(FIGURES) do
@@ -60,4 +79,4 @@ if not exists then
   for _, v in ipairs(a.policy or {}) do table.insert(fields, v) end
 end
 rcall('HSET', KEYS[2], unpack(fields))
-return 1
+return restored()

@@ -19,6 +19,7 @@ import { releaseLeakedCart, requeueWaiting } from './repair-events.js';
 import type { LedgerSink } from '../domain/types.js';
 import { TenantScope } from './tenant-scope.js';
 import { reconcileStock } from './stock-pass.js';
+import { reconcileInStock } from './instock-pass.js';
 import { countStockLevels } from './stock-sql.js';
 import { reconcileWaits } from './wait-pass.js';
 import { RunTally } from './tenant-tally.js';
@@ -178,6 +179,7 @@ async function reconcileTenant(
   };
   await reconcileNetwork(ctx);
   await reconcileStock(ctx);
+  await reconcileInStock(ctx);
   await reconcileHolds({
     ...ctx,
     leakGraceMs: options.leakGraceMs ?? 60_000,

@@ -40,7 +40,7 @@ async function main(n: number, rounds: number): Promise<void> {
       prefix,
       dedupTtlSeconds: 3600,
       ensureTenant: async (t) => {
-        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
       },
     });
     const apply = async (command: Command) => {

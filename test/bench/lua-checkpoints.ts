@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       prefix,
       dedupTtlSeconds: 3600,
       ensureTenant: async (t) => {
-        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
       },
     });
     const w = realisticMix(800, 'cuts');

@@ -105,7 +105,7 @@ async function seedRedis(
     }
     await pipe.exec();
   }
-  await redis.hset(keys.meta, 'epoch', 1);
+  await redis.hset(keys.meta, 'epoch', 1, 'isc', 1);
 }
 
 export async function benchReconcile(opts: { skuLocations: number; pageSize?: number }): Promise<{

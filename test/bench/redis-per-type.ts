@@ -88,7 +88,7 @@ export async function redisPerType(n: number, inFlight: number): Promise<string>
       prefix,
       dedupTtlSeconds: 3600,
       ensureTenant: async (t) => {
-        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+        await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
       },
     });
     const w = realisticMix(n, 'rpt');

@@ -167,7 +167,7 @@ export function reserveBench(clients: Redis[], prefix: string, label: string): R
         prefix,
         dedupTtlSeconds: 3600,
         ensureTenant: async (t) => {
-          await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+          await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
         },
       }),
   );

@@ -619,6 +619,11 @@ async function compareState(
   expect(await readWaits(redis, k, VIEW_PAIRS), `wait queues ${where}`).toEqual(
     model.waits(k.tenant),
   );
+  // the SKUs' totals: Redis's counts of in-stock locations, kept on crossings only
+  const counts = Object.fromEntries(
+    Object.entries(await redis.hgetall(k.inStock)).map(([sku, n]) => [sku, Number(n)]),
+  );
+  expect(counts, `in-stock counts ${where}`).toEqual(model.inStockCounts(k.tenant));
   expect(checkInvariants(model, NOW), `model invariants ${where}`).toEqual([]);
   expect(checkView(view), `Redis invariants ${where}`).toEqual([]);
   const after = { model: viewOfModel(model, k.tenant, NOW), redis: view };
@@ -682,7 +687,9 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
         count('cut by a later removal');
       // crossings of zero (inventory.availability-changed), each way
       for (const l of got.payload.outcome.availability ?? [])
-        count(l.inStock ? 'back in stock' : 'out of stock');
+        count(
+          `${l.locationId === undefined ? 'total ' : ''}${l.inStock ? 'back in stock' : 'out of stock'}`,
+        );
       // paths of waiting units: released, shipped, filled into a paid order, taken over
       for (const m of got.payload.movements) {
         if (!m.backordered && !m.preordered) continue;
@@ -741,6 +748,8 @@ describe('model ≡ engine', () => {
         'out of stock',
         'reserveCart:ignored',
         'cut by a later removal',
+        'total back in stock',
+        'total out of stock',
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }

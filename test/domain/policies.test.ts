@@ -129,7 +129,11 @@ describe('policies in the model', () => {
     // the last units on hand went: out of stock, though the policy still lets units wait
     expect(p.outcome).toEqual({
       result: 'applied',
-      availability: [{ sku: 'A', locationId: 'main', available: 0, inStock: false }],
+      availability: [
+        { sku: 'A', locationId: 'main', available: 0, inStock: false },
+        // its only location: the SKU's total too
+        { sku: 'A', available: 0, inStock: false },
+      ],
     });
     expect(p.movements).toEqual([
       mv('reserved', 'c1', { reserved: 2 }),

@@ -33,6 +33,11 @@ async function expectAnnounced(
 }
 
 const line = (sku: string, quantity: number, locationId = D) => ({ sku, locationId, quantity });
+/** inventory.availability-changed of the SKU's total across its locations (no locationId) */
+const total = (sku: string, available: number) => ({
+  type: 'inventory.availability-changed',
+  data: { sku, available, inStock: available > 0 },
+});
 
 describe('publish → ledger rows, stock_levels and announcements', () => {
   it('stock.received: on-hand rises; reference defaults to the event id; per location', async () => {
@@ -85,6 +90,8 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
         type: 'inventory.availability-changed',
         data: { sku: 'B', locationId: D, available: -2, inStock: false },
       },
+      // B's only location: its total too (the units of its in-stock locations: none)
+      total('B', 0),
     ]);
     expect(x.announcementsOf(tooMuch)).toEqual([]);
   });
@@ -113,6 +120,7 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
         type: 'inventory.availability-changed',
         data: { sku: 'C', locationId: D, available: -2, inStock: false },
       },
+      total('C', 0),
     ]);
   });
 
@@ -162,8 +170,11 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
     const last = x.ev(t, 'cart.added', { cartId: 'c2', sku: 'S', quantity: 2 });
     const freed = x.ev(t, 'cart.removed', { cartId: 'c2', sku: 'S', quantity: 1 });
     const other = x.ev(t, 'stock.received', { sku: 'S', quantity: 4, locationId: 'wh-2' });
-    await x.run(rcv, some, last, freed, other);
-    await expectAnnounced(rcv, [changed(3)]);
+    await x.run(rcv, some, last, freed);
+    // after them: the SKU's total depends on the order of events at different locations
+    await x.run(other);
+    // S's only location so far: each of its crossings is the total's too
+    await expectAnnounced(rcv, [changed(3), total('S', 3)]);
     await expectAnnounced(some, [
       {
         type: 'inventory.reserved',
@@ -176,6 +187,7 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
         data: { referenceType: 'cart', referenceId: 'c2', lines: [line('S', 2)] },
       },
       changed(0),
+      total('S', 0),
     ]);
     await expectAnnounced(freed, [
       {
@@ -183,13 +195,64 @@ describe('publish → ledger rows, stock_levels and announcements', () => {
         data: { referenceType: 'cart', referenceId: 'c2', lines: [line('S', 1)] },
       },
       changed(1),
+      total('S', 1),
     ]);
-    // per SKU-location: another location's stock is its own crossing
+    // per SKU-location: another location's stock is its own crossing; the total was in stock
     await expectAnnounced(other, [changed(4, 'wh-2')]);
     const got = x.announcementsOf(last).find((a) => a.type === 'inventory.availability-changed');
     // held to its published schema by the collector, which reads this dataschema
     expect(got).toMatchObject({
       source: '/inventory-worker',
+      tenant: t,
+      dataschema: 'urn:inventory-worker:schema:inventory.availability-changed:v1',
+    });
+  });
+
+  it("inventory.availability-changed of the SKU's total: out when its last in-stock location sells out, back with a receipt", async () => {
+    const t = x.tenant();
+    const changed = (available: number, locationId: string) => ({
+      type: 'inventory.availability-changed',
+      data: { sku: 'T', locationId, available, inStock: available > 0 },
+    });
+    const reserved = (cartId: string, q: number, locationId: string) => ({
+      type: 'inventory.reserved',
+      data: { referenceType: 'cart', referenceId: cartId, lines: [line('T', q, locationId)] },
+    });
+    const north = x.ev(t, 'stock.received', { sku: 'T', quantity: 2, locationId: 'north' });
+    const south = x.ev(t, 'stock.received', { sku: 'T', quantity: 3, locationId: 'south' });
+    const sellNorth = x.ev(t, 'cart.added', {
+      cartId: 'c1',
+      sku: 'T',
+      quantity: 2,
+      locationId: 'north',
+    });
+    const sellSouth = x.ev(t, 'cart.added', {
+      cartId: 'c2',
+      sku: 'T',
+      quantity: 3,
+      locationId: 'south',
+    });
+    const receipt = x.ev(t, 'stock.received', { sku: 'T', quantity: 6, locationId: 'north' });
+    // one at a time: the total depends on the order of events at different locations
+    for (const e of [north, south, sellNorth, sellSouth, receipt]) await x.run(e);
+    await expectAnnounced(north, [changed(2, 'north'), total('T', 2)]);
+    await expectAnnounced(south, [changed(3, 'south')]);
+    // north sold out, south still has 3: the SKU is still in stock, no total
+    await expectAnnounced(sellNorth, [reserved('c1', 2, 'north'), changed(0, 'north')]);
+    // the last in-stock location sold out: the total is out of stock
+    await expectAnnounced(sellSouth, [
+      reserved('c2', 3, 'south'),
+      changed(0, 'south'),
+      total('T', 0),
+    ]);
+    // a receipt: back in stock, with what its in-stock locations have
+    await expectAnnounced(receipt, [changed(6, 'north'), total('T', 6)]);
+    const got = x
+      .announcementsOf(sellSouth)
+      .filter((a) => a.type === 'inventory.availability-changed');
+    // the total's announcement has no locationId, and its published schema allows that
+    expect(got.map((a) => 'locationId' in (a.data as object))).toEqual([true, false]);
+    expect(got[1]).toMatchObject({
       tenant: t,
       dataschema: 'urn:inventory-worker:schema:inventory.availability-changed:v1',
     });
@@ -545,7 +608,7 @@ describe('after all of it', () => {
   it('stock_levels equals the ledger sums for every tenant; nothing queued, nothing dead-lettered', async () => {
     await x.quiesce();
     const tenants = (await x.knex('stock_levels').distinct('tenant')) as { tenant: string }[];
-    expect(tenants.length).toBe(16);
+    expect(tenants.length).toBe(17);
     for (const { tenant } of tenants) await x.expectLedgerMatchesLevels(tenant);
     expect(await x.queueCounts()).toEqual({ main: 0, dlq: 0, retry: 0 });
   });

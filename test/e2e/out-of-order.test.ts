@@ -160,7 +160,7 @@ describe('shipments and cancellations', () => {
     await x.run(ship, late);
     await x.expectRows(ship, [mv('A', 'shipped', -5, [-5], 'order', 'ox')]);
     expect(await x.level(t, 'A')).toEqual(fig(-2));
-    const got = await x.waitAnnouncements(ship, 3);
+    const got = await x.waitAnnouncements(ship, 4);
     expect(got.map((a) => ({ type: a.type, id: a.id, data: a.data }))).toEqual([
       {
         type: 'inventory.fulfilled',
@@ -196,6 +196,19 @@ describe('shipments and cancellations', () => {
           sku: 'A',
           locationId: D,
           available: -2,
+          inStock: false,
+        },
+      },
+      {
+        // A's only location: the SKU's total too
+        type: 'inventory.availability-changed',
+        id: `${SOURCE}#${ship.id}#3`,
+        data: {
+          causationId: ship.id,
+          causationSource: SOURCE,
+          causationType: ship.type,
+          sku: 'A',
+          available: 0,
           inStock: false,
         },
       },

@@ -132,7 +132,10 @@ describe('stock facts', () => {
     expect(down.payload.outcome).toEqual({
       result: 'applied',
       shortage: [{ sku: 'A', locationId: D, available: -2 }],
-      availability: [{ sku: 'A', locationId: D, available: -2, inStock: false }],
+      availability: [
+        { sku: 'A', locationId: D, available: -2, inStock: false },
+        { sku: 'A', available: 0, inStock: false }, // its only location: the total too
+      ],
     });
     expect(await t.fig('A')).toEqual(fig(6, 8));
 
@@ -145,7 +148,10 @@ describe('stock facts', () => {
     ]);
     expect(up.payload.outcome).toEqual({
       result: 'applied',
-      availability: [{ sku: 'A', locationId: D, available: 1, inStock: true }],
+      availability: [
+        { sku: 'A', locationId: D, available: 1, inStock: true },
+        { sku: 'A', available: 1, inStock: true },
+      ],
     });
     expect(await t.fig('A')).toEqual(fig(9, 8));
 
@@ -803,7 +809,10 @@ describe('shipments, returns, transfers', () => {
     expect(s.payload.outcome).toEqual({
       result: 'applied',
       shortage: [{ sku: 'A', locationId: D, available: -2 }],
-      availability: [{ sku: 'A', locationId: D, available: -2, inStock: false }],
+      availability: [
+        { sku: 'A', locationId: D, available: -2, inStock: false },
+        { sku: 'A', available: 0, inStock: false }, // its only location: the total too
+      ],
     });
     expect(s.payload.movements).toEqual([mv('A', D, 'shipped', [-3, 0, 0], 'order', 'nobody')]);
     expect(s.payload.holds).toMatchObject([

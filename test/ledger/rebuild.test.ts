@@ -61,13 +61,16 @@ async function redisState(tenant: string) {
   for (const key of holds.keys()) holdTtl.set(key, await ttl(key));
   const markers = new Map<string, number>();
   for (const key of await scanKeys(h.redis, `${k.base}evt:*`)) markers.set(key, await ttl(key));
-  return { stock: await redisStock(h, tenant), holds, holdTtl, markers };
+  // the SKUs' counts of in-stock locations, rebuilt by the load
+  const inStock = await h.redis.hgetall(k.inStock);
+  return { stock: await redisStock(h, tenant), holds, holdTtl, markers, inStock };
 }
 
 type State = Awaited<ReturnType<typeof redisState>>;
 
 function expectSameState(after: State, before: State, exceptMarkers: string[] = []) {
   expect(after.stock).toEqual(before.stock);
+  expect(after.inStock).toEqual(before.inStock);
   expect(after.holds).toEqual(before.holds);
   expect([...after.holdTtl.keys()]).toEqual([...before.holdTtl.keys()]);
   for (const [key, at] of before.holdTtl) {
@@ -92,6 +95,7 @@ describe('loading tenants into Redis from MySQL', () => {
     expect(await epochOf(t)).toBe(1);
     const before = await redisState(t);
     expect(before.holds.size).toBeGreaterThan(5);
+    expect(Object.keys(before.inStock).length).toBeGreaterThan(0);
     expect([...before.holdTtl.values()].some((at) => at > 0)).toBe(true);
     const ledgerRows = await count(h, 'inventory_ledger', t);
 
@@ -116,6 +120,8 @@ describe('loading tenants into Redis from MySQL', () => {
 
     const after = await redisState(t);
     after.stock.delete('NEW|default');
+    expect(after.inStock['NEW']).toBe('1');
+    delete after.inStock['NEW'];
     const freshMarker = h.keys(t).marker('/erp', 'after-loss');
     expectSameState(after, before, [freshMarker]);
     expect(await h.redis.get(h.keys(t).marker(applied[0]!.meta.source, applied[0]!.meta.id))).toBe(

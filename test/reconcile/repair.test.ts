@@ -67,16 +67,21 @@ describe('reconcile --repair', () => {
     await sleep(200);
 
     const first = await h.run({ tenant: T, repair: true, leakGraceMs: 100 });
-    expect(first).toMatchObject({ status: 'drift', drifts: 6, repaired: 6, repair: true });
+    expect(first).toMatchObject({ status: 'drift', drifts: 7, repaired: 7, repair: true });
     expect(first.byKind).toEqual({
       'redis-vs-ledger': 1,
       'stock-levels-vs-ledger': 2,
       'redis-missing': 1,
       'mysql-missing': 1,
+      // C's hash deleted behind the scripts left A, B, C, D counted in stock: the repair that
+      // put C back counted it again (2), the count of C's locations says 1
+      'in-stock-count': 1,
       'leaked-cart': 1,
     });
     expect(first.firstDrifts.every((d) => d.repaired)).toBe(true);
 
+    // every SKU in stock at its one location; GHOST's deleted hash left no count below 0
+    expect(await h.s.redis.hgetall(h.keys(T).inStock)).toEqual({ A: '1', B: '1', C: '1', D: '1' });
     // Redis = ledger + the pending receipt; stock_levels = ledger; C back; GHOST gone
     expect(await figures('A')).toEqual([11, 0, 0, 0, 0]);
     expect(await level('B')).toEqual([10, 0, 0, 0, 0]);
@@ -115,8 +120,8 @@ describe('reconcile --repair', () => {
       tenants: 1,
       stock_checked: 5,
       holds_checked: 1,
-      drifts: 6,
-      repaired: 6,
+      drifts: 7,
+      repaired: 7,
       error: null,
     });
     expect(run.finished_at).toBeInstanceOf(Date);
@@ -187,6 +192,16 @@ describe('reconcile --repair', () => {
           repaired: 1,
         },
         {
+          kind: 'in-stock-count',
+          sku: 'C',
+          field: 'inStock',
+          ledger_value: 1,
+          redis_value: 2,
+          stock_levels_value: null,
+          pending_value: null,
+          repaired: 1,
+        },
+        {
           kind: 'leaked-cart',
           sku: null,
           field: 'held',
@@ -198,7 +213,7 @@ describe('reconcile --repair', () => {
         },
       ]),
     );
-    expect(rows).toHaveLength(6);
+    expect(rows).toHaveLength(7);
 
     // announced: the drift, and the release like any expiry
     expect(h.published.map((p) => p.routingKey).sort()).toEqual([
@@ -210,9 +225,9 @@ describe('reconcile --repair', () => {
       type: 'inventory.drift-detected',
       source: RECONCILE_SOURCE,
       tenant: T,
-      data: { runId: first.runId, repair: true, drifts: 6, repaired: 6, truncated: false },
+      data: { runId: first.runId, repair: true, drifts: 7, repaired: 7, truncated: false },
     });
-    expect(drift.data.items).toHaveLength(6);
+    expect(drift.data.items).toHaveLength(7);
 
     const second = await h.run({ tenant: T, repair: true, leakGraceMs: 100 });
     expect(second).toMatchObject({ status: 'clean', drifts: 0, repaired: 0 });

@@ -22,7 +22,7 @@ export function testEngine(redis: Redis, prefix: string, now?: () => number): En
     prefix,
     dedupTtlSeconds: DEDUP_TTL_SECONDS,
     ensureTenant: async (t) => {
-      await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1);
+      await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
     },
     ...(now ? { now } : {}),
   });

@@ -7,7 +7,9 @@
   Every script takes the same three leading keys:
     KEYS[1] tenant meta hash   field `epoch`; missing means Redis lost this tenant (NOT_READY);
                                on a Redis Cluster, field `node`: the id of the node the
-                               tenant was loaded on (publishEpoch-1.lua; see NODE_CHANGED)
+                               tenant was loaded on (publishEpoch-1.lua; see NODE_CHANGED);
+                               field `isc`: the load built the SKUs' in-stock counts (a
+                               tenant loaded by an older version has none: no totals)
     KEYS[2] event marker       string: the outbox entry id of the event's first application
     KEYS[3] outbox stream      one entry per applied event, field `p` = JSON payload
   then the script's own fixed keys, then one stock hash per entry of `pairs`, then (scripts
@@ -56,6 +58,7 @@ local A          -- ARGV[1] decoded
 local EPOCH      -- the tenant's epoch, a number
 local STOCK_BASE -- the stock key of A.pairs[i] is KEYS[STOCK_BASE + i]
 local CLEAN      -- every string in ARGV[1] can go into JSON as it is
+local TOTALS     -- the load built the SKUs' in-stock counts (meta `isc`): keep them (includes/stock)
 
 -- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
 -- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
@@ -85,7 +88,7 @@ end
 -- Opens the event: checks the tenant is loaded and the event is new.
 -- Returns the decoded arguments, or nil and the reply to return as is.
 local function begin(stockBase)
-  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node')
+  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node', 'isc')
   local epoch = meta[1]
   if not epoch then
     return nil, { -1 } -- NOT_READY
@@ -120,6 +123,7 @@ local function begin(stockBase)
   end
   EPOCH = tonumber(epoch)
   STOCK_BASE = stockBase
+  TOTALS = meta[4] and true or false
   -- ARGV[1] comes from JSON.stringify, which escapes with a backslash whatever JSON must
   -- escape. The only backslashes expected are the \u001f separators in the pairs, one per
   -- pair: then no string of ARGV needs escaping.
