@@ -27,6 +27,7 @@ import { realisticMix } from './e2e/workloads.js';
 const VARIANTS: Record<string, [string, string, string][]> = {
   // the same cart.added through the generic path (what the other ops all run)
   reserveCart: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  commitOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
 };
 
 /** In finish (includes/stock.lua): where the payload's building starts, and its XADD. */
@@ -57,12 +58,11 @@ const CUTS: Record<string, [string, string][]> = {
   ],
   commitOrder: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'CART_EXP = 5'],
-    ['loadHold order', 'if not covers(holdPairs(order))'],
-    ["moves 'committed' (HMGET stock per line)", "order.st = 'paid'\nelseif"],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey = KEYS[4]'],
+    ['HGETALL order, fast-path checks', 'local slots, sv'],
+    ['HMGET stock per line', 'if not fast then'],
+    ['fast path: stock HSETs, lines', '-- the order: paid'],
+    ['fast path: order HSET, payload built', "local entryId = rcall('XADD'"],
   ],
   fulfilShipment: [
     ['includes defined', 'local a, early = begin('],

@@ -26,6 +26,7 @@ import {
   testEngine,
   type HoldRead,
 } from '../support/engine-harness.js';
+import { checkFastPaths, FAST_PATH_SCRIPTS, type FastPathCounts } from '../support/fast-paths.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;
@@ -535,12 +536,15 @@ const prefix = uniqueName('model');
 let redis: Redis;
 let engine: Engine;
 let run = 0;
+/** calls the scripts' fast paths took, each checked against the generic path */
+let fastPaths: FastPathCounts;
 const stats = { runs: 0, steps: 0, results: {} as Record<string, number> };
 const count = (key: string) => (stats.results[key] = (stats.results[key] ?? 0) + 1);
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = testRedis();
   engine = testEngine(redis, prefix, () => NOW);
+  fastPaths = await checkFastPaths(redis);
 });
 
 afterAll(async () => {
@@ -692,7 +696,17 @@ describe('model ≡ engine', () => {
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }
+      // and the scripts' fast paths, each call of them checked against the generic path
+      for (const name of FAST_PATH_SCRIPTS)
+        expect(fastPaths.fast[name] ?? 0, `${name} fast path`).toBeGreaterThan(0);
+      expect(fastPaths.mismatches).toEqual([]);
       console.info(`model ≡ engine: ${stats.runs} runs, ${stats.steps} steps`, stats.results);
+      console.info(
+        'fast paths taken (checked against the generic path)',
+        fastPaths.fast,
+        'not taken',
+        fastPaths.other,
+      );
     },
     Math.max(60_000, RUNS * 1_000),
   );
