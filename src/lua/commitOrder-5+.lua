@@ -45,8 +45,9 @@ for i = 1, n, 2 do
   else
     local k1, k2 = string.byte(f, 1, 2)
     local num = tonumber(v)
-    -- h: and o: lines (104 h, 111 o); c, pay, s:/b:/p:/x: lines, other fields: the generic path
-    if k2 == 58 and (k1 == 104 or k1 == 111) and num then
+    -- h: and o: lines (104 h, 111 o); c, pay, s:/b:/p:/x: lines, other fields, a line of 0
+    -- (which saveHold would delete): the generic path
+    if k2 == 58 and (k1 == 104 or k1 == 111) and num and num > 0 then
       seps = seps + 1
       local p = string.sub(f, 3)
       if not held[p] then

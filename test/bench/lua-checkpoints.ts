@@ -28,6 +28,9 @@ const VARIANTS: Record<string, [string, string, string][]> = {
   // the same cart.added through the generic path (what the other ops all run)
   reserveCart: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
   commitOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  fulfilShipment: [
+    ['whole, generic path forced', 'local fast = plain and', 'local fast = false and'],
+  ],
 };
 
 /** In finish (includes/stock.lua): where the payload's building starts, and its XADD. */
@@ -66,13 +69,11 @@ const CUTS: Record<string, [string, string][]> = {
   ],
   fulfilShipment: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'local order = loadHold(KEYS[4])'],
-    ['loadHold order', 'local paid ='],
-    ['sumLines, moves (HMGET stock per line)', 'local holding = false'],
-    ['holding, state', '-- a cancelled order keeps the expiry'],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey = KEYS[4]'],
+    ['HGETALL order, fast-path checks', 'local sp, ns, ship = {}, 0, {}'],
+    ['shipment lines, HMGET stock per line', 'if not fast then'],
+    ['fast path: stock HSETs, movements', '-- the order: each line'],
+    ['fast path: order HSET, snapshot, payload built', "local entryId = rcall('XADD'"],
   ],
   returnStock: [
     ['includes defined', 'local a, early = begin('],

@@ -1,6 +1,6 @@
 /**
  * The scripts' fast paths against their generic paths (test/support/fast-paths.ts): every call
- * of reserveCart and commitOrder the fast path takes is run again with the
+ * of reserveCart, commitOrder and fulfilShipment the fast path takes is run again with the
  * generic path forced, on the same state; both must leave the same keys (DUMP), write the same
  * outbox payload and give the same reply. The common cases go through the fast path (counted);
  * the uncommon ones must not, and still apply as before.
@@ -102,6 +102,12 @@ describe('cart.added (reserveCart)', () => {
     ).toBe(4);
   });
 });
+const ship = (orderId: string, shipmentId: string, lines: Line[]): Command => ({
+  op: 'fulfilShipment',
+  orderId,
+  shipmentId,
+  lines,
+});
 
 describe('payment.succeeded (commitOrder)', () => {
   it('the fast path: an order placed from a cart, one line and three lines', async () => {
@@ -176,6 +182,76 @@ describe('payment.succeeded (commitOrder)', () => {
       // an id JSON must escape
       await t.ok(place('o"7', [l('A', 1)]));
       await t.ok(pay('o"7'));
+    });
+    expect(n).toBe(0);
+  });
+});
+
+describe('shipment.created (fulfilShipment)', () => {
+  it('the fast path: a paid order shipped whole, one line and three lines', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 10));
+    await t.ok(receive('B', 10));
+    await t.ok(receive('C', 10, 'north'));
+    await t.ok(cartAdd('c1', 'A', 2));
+    await t.ok(place('o1', [l('A', 2)], 'c1'));
+    await t.ok(pay('o1'));
+    await t.ok(place('o2', [l('A', 1), l('B', 3), l('C', 1, 'north')]));
+    await t.ok(pay('o2'));
+    expect(
+      await fastCalls('fulfilShipment', async () => {
+        const r = await t.ok(ship('o1', 's1', [l('A', 2)]));
+        expect(r.payload.holds[0]).toMatchObject({ state: 'fulfilled', link: 'c1' });
+        // lines out of order, one pair twice
+        await t.traced(ship('o2', 's1', [l('C', 1, 'north'), l('B', 2), l('A', 1), l('B', 1)]));
+      }),
+    ).toBe(2);
+  });
+
+  it('the fast path: part of a paid order, stock hashes missing figures', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 10));
+    await t.ok(receive('B', 10));
+    await t.ok({ op: 'configureStock', sku: 'A', locationId: D, reorderLevel: 9 });
+    await t.ok(place('o1', [l('A', 3), l('B', 2)]));
+    await t.ok(pay('o1'));
+    await redis.hdel(t.keys.stock(pairOf('A', D)), 'incoming');
+    await redis.hdel(t.keys.stock(pairOf('B', D)), 'unavailable', 'incoming');
+    expect(
+      await fastCalls('fulfilShipment', async () => {
+        const r = await t.ok(ship('o1', 's1', [l('A', 1), l('B', 2)]));
+        expect(r.payload.holds[0]).toMatchObject({ state: 'paid' });
+      }),
+    ).toBe(1);
+    // a second shipment: the order has a shipment record (the generic path)
+    expect(await fastCalls('fulfilShipment', () => t.ok(ship('o1', 's2', [l('A', 2)])))).toBe(0);
+  });
+
+  it('uncommon cases take the generic path', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 5));
+    await t.ok(place('o1', [l('A', 2)]));
+    await t.ok(pay('o1'));
+    const n = await fastCalls('fulfilShipment', async () => {
+      // more than the order holds
+      await t.ok(ship('o1', 's1', [l('A', 3)]));
+      // the same shipment again
+      await t.ok(ship('o1', 's1', [l('A', 3)]));
+      // an unpaid order
+      await t.ok(place('o2', [l('A', 1)]));
+      await t.ok(ship('o2', 's1', [l('A', 1)]));
+      // an order never placed
+      await t.ok(ship('o3', 's1', [l('A', 1)]));
+      // a line naming no location
+      await t.ok(place('o4', [l('A', 1)]));
+      await t.ok(pay('o4'));
+      await t.ok({
+        op: 'fulfilShipment',
+        orderId: 'o4',
+        shipmentId: 's1',
+        lines: [],
+        unlocated: [{ sku: 'A', quantity: 1 }],
+      });
     });
     expect(n).toBe(0);
   });
