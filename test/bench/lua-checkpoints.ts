@@ -27,6 +27,7 @@ import { realisticMix } from './e2e/workloads.js';
 const VARIANTS: Record<string, [string, string, string][]> = {
   // the same cart.added through the generic path (what the other ops all run)
   reserveCart: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  placeOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
   commitOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
   fulfilShipment: [
     ['whole, generic path forced', 'local fast = plain and', 'local fast = false and'],
@@ -49,15 +50,12 @@ const CUTS: Record<string, [string, string][]> = {
   ],
   placeOrder: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'CART_EXP = 6'],
-    ['loadHold order + cart (HGETALL x2)', 'if not covers(holdPairs(cart))'],
-    ['covers, sumLines, takeOver', 'local routed = a.routed'],
-    ['supplyLines (HMGET stock per line)', 'if #short > 0 then return refuseShort'],
-    ['moves and order lines', 'if cartOpen then'],
-    ['cart released, saveHold cart', "order.st = 'placed'\nif prior"],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey, cartKey = KEYS[4], KEYS[5]'],
+    ['EXISTS order, HGETALL cart, fast-path checks', 'local nps, np, need = {}, 0, {}'],
+    ['lines, HMGET stock per pair', 'if not fast then'],
+    ['fast path: order lines, cart HDEL, HSET, ZREM, EXPIRE', "rcall('HSET', orderKey, unpack("],
+    ['fast path: order HSET, stock HSETs, crossings', 'local out = \'{"result":"applied"}\''],
+    ['fast path: payload built', "local entryId = rcall('XADD'"],
   ],
   commitOrder: [
     ['includes defined', 'local a, early = begin('],

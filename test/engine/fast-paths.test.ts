@@ -1,6 +1,6 @@
 /**
  * The scripts' fast paths against their generic paths (test/support/fast-paths.ts): every call
- * of reserveCart, commitOrder and fulfilShipment the fast path takes is run again with the
+ * of reserveCart, placeOrder, commitOrder and fulfilShipment the fast path takes is run again with the
  * generic path forced, on the same state; both must leave the same keys (DUMP), write the same
  * outbox payload and give the same reply. The common cases go through the fast path (counted);
  * the uncommon ones must not, and still apply as before.
@@ -107,6 +107,86 @@ const ship = (orderId: string, shipmentId: string, lines: Line[]): Command => ({
   orderId,
   shipmentId,
   lines,
+});
+
+describe('order.placed (placeOrder)', () => {
+  it('the fast path: from a cart holding the lines, more, less, other lines; from none', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 20));
+    await t.ok(receive('B', 20));
+    await t.ok(receive('C', 20, 'north'));
+    await t.ok(cartAdd('c1', 'A', 2));
+    await t.ok(cartAdd('c2', 'A', 3));
+    await t.ok(cartAdd('c2', 'B', 1));
+    await t.ok(cartAdd('c2', 'C', 2, 'north'));
+    await t.ok(cartAdd('c3', 'A', 1));
+    expect(
+      await fastCalls('placeOrder', async () => {
+        // exactly what the cart holds: nothing moves but the cart's conversion
+        const r = await t.ok(place('o1', [l('A', 2)], 'c1'));
+        expect(r.payload.movements).toEqual([]);
+        // less of A than held, more of B, C not ordered, D not in the cart; a line twice
+        await t.ok(place('o2', [l('B', 2), l('A', 1), l('B', 1), l('C', 1, 'north')], 'c2'));
+        // no cart; a cart id whose cart does not exist
+        await t.ok(place('o3', [l('A', 1), l('B', 2)]));
+        await t.traced(place('o4', [l('B', 1)], 'c-none'));
+        await t.ok(place('o5', [l('A', 4)], 'c3'));
+      }),
+    ).toBe(5);
+  });
+
+  it('the fast path: crossings (low stock, out of stock, back in stock), missing figures', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 6));
+    await t.ok(receive('B', 2));
+    await t.ok({
+      op: 'configureStock',
+      sku: 'A',
+      locationId: D,
+      reorderLevel: 3,
+      reorderQuantity: 10,
+    });
+    await t.ok(cartAdd('c1', 'B', 2));
+    await redis.hdel(t.keys.stock(pairOf('A', D)), 'committed', 'incoming');
+    await redis.hdel(t.keys.stock(pairOf('B', D)), 'unavailable');
+    expect(
+      await fastCalls('placeOrder', async () => {
+        // A crosses its level; B's cart line released (back in stock)
+        const r = await t.ok(place('o1', [l('A', 4)], 'c1'));
+        expect(Object.keys(r.payload.outcome)).toEqual(['result', 'lowStock', 'availability']);
+        // the last units of A: out of stock
+        await t.ok(place('o2', [l('A', 2)]));
+      }),
+    ).toBe(2);
+  });
+
+  it('uncommon cases take the generic path', async () => {
+    const t = tenant();
+    await t.ok(receive('A', 5));
+    await t.ok(cartAdd('c1', 'A', 1));
+    await t.ok(place('o4', [l('A', 1)], 'c1'));
+    const n = await fastCalls('placeOrder', async () => {
+      // not enough: refused
+      await t.ok(place('o1', [l('A', 9)]));
+      // the order exists (paid first, placed twice)
+      await t.ok(pay('o2', 'p', [l('A', 1)]));
+      await t.ok(place('o2', [l('A', 1)]));
+      await t.ok(pay('o3', 'p'));
+      await t.ok(place('o3', [l('A', 1)]));
+      // a cart already converted (by o4, before)
+      await t.ok(place('o5', [l('A', 1)], 'c1'));
+      // units waiting at the pair
+      await t.ok({
+        op: 'configureStock',
+        sku: 'W',
+        locationId: D,
+        policy: 'backorder',
+        policyLimit: 5,
+      });
+      await t.ok(place('o6', [l('W', 2)]));
+    });
+    expect(n).toBe(0);
+  });
 });
 
 describe('payment.succeeded (commitOrder)', () => {

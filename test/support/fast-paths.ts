@@ -16,7 +16,12 @@ import type { Redis } from 'ioredis';
 import { readScripts } from '../../src/engine/lua-scripts.js';
 
 /** The scripts with a fast path, each with exactly one `local fast = plain and`. */
-export const FAST_PATH_SCRIPTS = ['reserveCart', 'commitOrder', 'fulfilShipment'] as const;
+export const FAST_PATH_SCRIPTS = [
+  'reserveCart',
+  'placeOrder',
+  'commitOrder',
+  'fulfilShipment',
+] as const;
 
 const SWITCH = 'local fast = plain and';
 const GENERIC = 'if not fast then\n';
