@@ -213,7 +213,11 @@ if av == q then
   end
 end
 if lowLine or flip then
-  out = cjson.encode({ result = 'applied', lowStock = lowLine, availability = flip })
+  -- the table finish builds, field by field: cjson writes the fields in the same order
+  local o = { result = 'applied' }
+  if lowLine then o.lowStock = lowLine end
+  if flip then o.availability = flip end
+  out = cjson.encode(o)
 end
 -- the cart: our line, state, expiry, version
 local version = (tonumber(ver) or 0) + 1

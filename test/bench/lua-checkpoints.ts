@@ -27,6 +27,11 @@ import { realisticMix } from './e2e/workloads.js';
 const VARIANTS: Record<string, [string, string, string][]> = {
   // the same cart.added through the generic path (what the other ops all run)
   reserveCart: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  placeOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  commitOrder: [['whole, generic path forced', 'local fast = plain and', 'local fast = false and']],
+  fulfilShipment: [
+    ['whole, generic path forced', 'local fast = plain and', 'local fast = false and'],
+  ],
 };
 
 /** In finish (includes/stock.lua): where the payload's building starts, and its XADD. */
@@ -46,34 +51,28 @@ const CUTS: Record<string, [string, string][]> = {
   ],
   placeOrder: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'CART_EXP = 6'],
-    ['loadHold order + cart (HGETALL x2)', 'if not covers(holdPairs(cart))'],
-    ['covers, sumLines, takeOver', 'local routed = a.routed'],
-    ['supplyLines (HMGET stock per line)', 'if #short > 0 then return refuseShort'],
-    ['moves and order lines', 'if cartOpen then'],
-    ['cart released, saveHold cart', "order.st = 'placed'\nif prior"],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey, cartKey = KEYS[4], KEYS[5]'],
+    ['EXISTS order, HGETALL cart, fast-path checks', 'local nps, np, need = {}, 0, {}'],
+    ['lines, HMGET stock per pair', 'if not fast then'],
+    ['fast path: order lines, cart HDEL, HSET, ZREM, EXPIRE', "rcall('HSET', orderKey, unpack("],
+    ['fast path: order HSET, stock HSETs, crossings', 'local out = \'{"result":"applied"}\''],
+    ['fast path: payload built', "local entryId = rcall('XADD'"],
   ],
   commitOrder: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'CART_EXP = 5'],
-    ['loadHold order', 'if not covers(holdPairs(order))'],
-    ["moves 'committed' (HMGET stock per line)", "order.st = 'paid'\nelseif"],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey = KEYS[4]'],
+    ['HGETALL order, fast-path checks', 'local slots, sv'],
+    ['HMGET stock per line', 'if not fast then'],
+    ['fast path: stock HSETs, lines', '-- the order: paid'],
+    ['fast path: order HSET, payload built', "local entryId = rcall('XADD'"],
   ],
   fulfilShipment: [
     ['includes defined', 'local a, early = begin('],
-    ['begin', 'local order = loadHold(KEYS[4])'],
-    ['loadHold order', 'local paid ='],
-    ['sumLines, moves (HMGET stock per line)', 'local holding = false'],
-    ['holding, state', '-- a cancelled order keeps the expiry'],
-    ['saveHold order', 'return finish()'],
-    ['finish: fills, stock HSETs', FINISH_PAYLOAD],
-    ['finish: payload built', FINISH_XADD],
+    ['begin', 'local orderKey = KEYS[4]'],
+    ['HGETALL order, fast-path checks', 'local sp, ns, ship = {}, 0, {}'],
+    ['shipment lines, HMGET stock per line', 'if not fast then'],
+    ['fast path: stock HSETs, movements', '-- the order: each line'],
+    ['fast path: order HSET, snapshot, payload built', "local entryId = rcall('XADD'"],
   ],
   returnStock: [
     ['includes defined', 'local a, early = begin('],

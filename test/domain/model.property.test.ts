@@ -26,6 +26,7 @@ import {
   testEngine,
   type HoldRead,
 } from '../support/engine-harness.js';
+import { checkFastPaths, FAST_PATH_SCRIPTS, type FastPathCounts } from '../support/fast-paths.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;
@@ -359,6 +360,33 @@ const dupOf = fc.oneof(
 const step = fc.record({ command, dupOf });
 
 /**
+ * An order's common life, three steps in a row: placed (from a cart or not), paid, shipped
+ * whole or in part. Random steps seldom meet a paid order holding what a shipment names: this
+ * is what takes the fast paths of commitOrder and fulfilShipment (test/support/fast-paths.ts).
+ */
+const lifecycle = fc
+  .record({ orderId, cartId: maybe(cartId), lines: lines(2), shipmentId, part: fc.boolean() })
+  .map(({ orderId: o, cartId: c, lines: ls, shipmentId: sid, part }) =>
+    [
+      clean({ op: 'placeOrder', orderId: o, cartId: c, lines: ls }),
+      clean({ op: 'commitOrder', orderId: o, paymentId: 'p1' }),
+      clean({
+        op: 'fulfilShipment',
+        orderId: o,
+        shipmentId: sid,
+        lines: part ? [{ ...ls[0]!, quantity: 1 }] : ls,
+      }),
+    ].map((command) => ({ command, dupOf: null })),
+  );
+/** Random steps, a few of them orders' lifecycles. */
+const steps = fc
+  .array(
+    fc.oneof({ weight: 12, arbitrary: step.map((x) => [x]) }, { weight: 1, arbitrary: lifecycle }),
+    { minLength: 1, maxLength: MAX_STEPS, size: 'max' },
+  )
+  .map((xs) => xs.flat().slice(0, MAX_STEPS));
+
+/**
  * Selling ahead of stock, hard: more carts, orders and shipments, and stock arriving to fill
  * them, mostly at two pairs so that they meet.
  */
@@ -489,7 +517,7 @@ const runs = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      steps: fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
+      steps,
       selling: fc.oneof(
         { weight: 1, arbitrary: fc.constant([] as Command[]) },
         { weight: 2, arbitrary: somePolicies },
@@ -574,12 +602,15 @@ const prefix = uniqueName('model');
 let redis: Redis;
 let engine: Engine;
 let run = 0;
+/** calls the scripts' fast paths took, each checked against the generic path */
+let fastPaths: FastPathCounts;
 const stats = { runs: 0, steps: 0, results: {} as Record<string, number> };
 const count = (key: string) => (stats.results[key] = (stats.results[key] ?? 0) + 1);
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = testRedis();
   engine = testEngine(redis, prefix, () => NOW);
+  fastPaths = await checkFastPaths(redis);
 });
 
 afterAll(async () => {
@@ -753,7 +784,17 @@ describe('model ≡ engine', () => {
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }
+      // and the scripts' fast paths, each call of them checked against the generic path
+      for (const name of FAST_PATH_SCRIPTS)
+        expect(fastPaths.fast[name] ?? 0, `${name} fast path`).toBeGreaterThan(0);
+      expect(fastPaths.mismatches).toEqual([]);
       console.info(`model ≡ engine: ${stats.runs} runs, ${stats.steps} steps`, stats.results);
+      console.info(
+        'fast paths taken (checked against the generic path)',
+        fastPaths.fast,
+        'not taken',
+        fastPaths.other,
+      );
     },
     Math.max(60_000, RUNS * 1_000),
   );

@@ -60,6 +60,38 @@ local STOCK_BASE -- the stock key of A.pairs[i] is KEYS[STOCK_BASE + i]
 local CLEAN      -- every string in ARGV[1] can go into JSON as it is
 local TOTALS     -- the load built the SKUs' in-stock counts (meta `isc`): keep them (includes/stock)
 
+--[[ The SKU's total: <base>instock counts, per SKU, its locations with available > 0 (a SKU
+  with none has no field). Only a crossing at a location changes it, so an event without one
+  costs nothing. The total crosses when the count leaves or reaches 0; it is then what its
+  in-stock locations have, all of them among this event's crossings (0 when out). `flip` is the
+  event's crossings at locations ({sku, locationId, available, inStock}); the SKUs' total
+  crossings are appended to it. Called by finish (includes/stock) and the fast paths, only
+  when TOTALS. ]]
+local function countTotals(flip)
+  local nf = #flip
+  local d, pos, skus, ns = {}, {}, {}, 0
+  for i = 1, nf do
+    local l = flip[i]
+    local k = l.sku
+    if not d[k] then d[k] = 0; pos[k] = 0; ns = ns + 1; skus[ns] = k end
+    if l.inStock then d[k] = d[k] + 1; pos[k] = pos[k] + l.available else d[k] = d[k] - 1 end
+  end
+  local key = string.sub(KEYS[1], 1, -5) .. 'instock'
+  for i = 1, ns do
+    local k = skus[i]
+    local dk = d[k]
+    if dk ~= 0 then
+      local c = rcall('HINCRBY', key, k, dk)
+      -- (below 0 only after a change behind the scripts: the reconciliation counts again)
+      if c <= 0 then rcall('HDEL', key, k) end
+      if (c > 0) ~= (c - dk > 0) then
+        nf = nf + 1
+        flip[nf] = { sku = k, available = c > 0 and pos[k] or 0, inStock = c > 0 }
+      end
+    end
+  end
+end
+
 -- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
 -- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
 -- 0-9 need no printf at all. For those integers it is also the text redis.call would send for

@@ -189,34 +189,7 @@ local function finish(outcome)
       flip[#flip + 1] = { sku = s.sku, locationId = s.loc, available = a, inStock = a > 0 }
     end
   end
-  -- The SKU's total: <base>instock counts, per SKU, its locations with available > 0 (a SKU
-  -- with none has no field). Only a crossing at a location changes it, so an event without
-  -- one costs nothing here. The total crosses when the count leaves or reaches 0; it is then
-  -- what its in-stock locations have, all of them among this event's crossings (0 when out).
-  if flip and TOTALS then
-    local nf = #flip
-    local d, pos, skus, ns = {}, {}, {}, 0
-    for i = 1, nf do
-      local l = flip[i]
-      local k = l.sku
-      if not d[k] then d[k] = 0; pos[k] = 0; ns = ns + 1; skus[ns] = k end
-      if l.inStock then d[k] = d[k] + 1; pos[k] = pos[k] + l.available else d[k] = d[k] - 1 end
-    end
-    local key = string.sub(KEYS[1], 1, -5) .. 'instock'
-    for i = 1, ns do
-      local k = skus[i]
-      local dk = d[k]
-      if dk ~= 0 then
-        local c = rcall('HINCRBY', key, k, dk)
-        -- (below 0 only after a change behind the scripts: the reconciliation counts again)
-        if c <= 0 then rcall('HDEL', key, k) end
-        if (c > 0) ~= (c - dk > 0) then
-          nf = nf + 1
-          flip[nf] = { sku = k, available = c > 0 and pos[k] or 0, inStock = c > 0 }
-        end
-      end
-    end
-  end
+  if flip and TOTALS then countTotals(flip) end
   local out
   if outcome == nil and not low and not neg and not flip then
     out = '{"result":"applied"}'
