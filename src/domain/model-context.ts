@@ -406,14 +406,18 @@ export class EventContext {
         });
       }
       const a = availableOf(s);
-      const wasLow = s.levelBefore !== undefined && s.availBefore <= s.levelBefore;
-      const isLow = s.reorderLevel !== undefined && a <= s.reorderLevel;
+      // a pair with no level of its own has the tenant's default, if any
+      const fallback = this.state.settings.defaultReorderLevel ?? undefined;
+      const level = s.reorderLevel ?? fallback;
+      const levelBefore = s.levelBefore ?? fallback;
+      const wasLow = levelBefore !== undefined && s.availBefore <= levelBefore;
+      const isLow = level !== undefined && a <= level;
       if (isLow && !wasLow) {
         low.push({
           sku: s.sku,
           locationId: s.locationId,
           available: a,
-          reorderLevel: s.reorderLevel!,
+          reorderLevel: level,
           reorderQuantity: s.reorderQuantity ?? null,
         });
       }

@@ -370,7 +370,7 @@ for i = 1, nt do
     end
   end
   local av = on - res - una
-  local level = v[6] and tonumber(v[6]) or nil
+  local level = v[6] and tonumber(v[6]) or DEFAULT_REORDER
   if level ~= nil and av <= level and not (before <= level) then
     local j = string.find(p, SEP, 1, true)
     low = low or {}

@@ -29,8 +29,7 @@ local a, early = begin(5)
 if not a then return early end
 -- the tenant's cart TTL (tenant.configured, see configureTenant-3.lua) replaces the
 -- environment's the caller passed
-local tenantTtl = rcall('HGET', KEYS[1], 'cfg:cartTtlSeconds')
-if tenantTtl then a.ttlMs = tonumber(tenantTtl) * 1000 end
+if CART_TTL_S then a.ttlMs = CART_TTL_S * 1000 end
 local cartKey = KEYS[4]
 local flat = rcall('HGETALL', cartKey)
 local n = #flat
@@ -196,7 +195,8 @@ end
 -- a reservation lowers `available` and never below 0: a low-stock crossing, never a shortage
 -- (and av >= q > 0 here: taking the last units is a crossing of zero, to out of stock)
 local out = '{"result":"applied"}'
-local level = sv[6] and tonumber(sv[6])
+-- (the pair's own level, else the tenant's default: tenant.configured)
+local level = sv[6] and tonumber(sv[6]) or DEFAULT_REORDER
 local lowLine, flip
 if level and av - q <= level and not (av <= level) then
   lowLine = { { sku = sku, locationId = loc, available = av - q, reorderLevel = level,

@@ -10,7 +10,7 @@ import { TenantKeys } from '../../src/engine/keys.js';
 import { expiryBucketOf } from '../../src/domain/cart-expiry.js';
 import { unlinkTenantKeys } from '../../src/ledger/tenant-keys.js';
 import { inventory } from '../cli/run.js';
-import { E2E } from './harness.js';
+import { E2E, type Ev } from './harness.js';
 
 const CART_TTL_S = 600;
 const CHECKOUT_TTL_S = 1800;
@@ -142,6 +142,42 @@ it("checkoutTtlSeconds applies to the next cart.checkout-started naming no ttlSe
   expect((await expiryOf(t, 'c')).mysql).toBe((await expiryOf(t, 'c')).set);
   await x.run(x.ev(t, 'cart.checkout-started', { cartId: 'd', ttlSeconds: 300 }));
   after((await expiryOf(t, 'd')).set, startedAt, 300);
+});
+
+it('defaultReorderLevel: low stock for a SKU-location with no level of its own, never written into it', async () => {
+  const t = x.tenant('reorder');
+  await x.run(
+    x.ev(t, 'tenant.configured', { defaultReorderLevel: 3 }),
+    x.ev(t, 'stock.received', { sku: 'R', quantity: 6 }),
+    x.ev(t, 'stock.received', { sku: 'OWN', quantity: 6 }),
+    x.ev(t, 'stock.configured', { sku: 'OWN', locationId: 'default', reorderLevel: 1 }),
+  );
+  // 6 → 4: above the default; 4 → 2: at or below it, once
+  const first = x.ev(t, 'cart.added', { cartId: 'c1', sku: 'R', quantity: 2 });
+  const second = x.ev(t, 'cart.added', { cartId: 'c2', sku: 'R', quantity: 2 });
+  const third = x.ev(t, 'cart.added', { cartId: 'c3', sku: 'R', quantity: 1 });
+  // its own level (1) wins over the default: 6 → 3 is not low
+  const own = x.ev(t, 'cart.added', { cartId: 'c4', sku: 'OWN', quantity: 3 });
+  await x.run(first);
+  await x.run(second);
+  await x.run(third, own);
+  const lows = async (e: Ev) =>
+    (await x.waitAnnouncements(e, 1)).filter((a) => a.type === 'inventory.low-stock');
+  expect(await lows(first)).toEqual([]);
+  const low = await lows(second);
+  expect(low.map((a) => a.data)).toEqual([
+    expect.objectContaining({
+      sku: 'R',
+      locationId: 'default',
+      available: 2,
+      reorderLevel: 3,
+      reorderQuantity: null,
+    }),
+  ]);
+  expect(await lows(third)).toEqual([]);
+  expect(await lows(own)).toEqual([]);
+  // the default is not written into the pair
+  expect(await x.config(t, 'R')).toEqual({ reorderLevel: null, reorderQuantity: null });
 });
 
 it('Redis losing the tenant: the loader restores its settings from MySQL', async () => {

@@ -59,6 +59,8 @@ local EPOCH      -- the tenant's epoch, a number
 local STOCK_BASE -- the stock key of A.pairs[i] is KEYS[STOCK_BASE + i]
 local CLEAN      -- every string in ARGV[1] can go into JSON as it is
 local TOTALS     -- the load built the SKUs' in-stock counts (meta `isc`): keep them (includes/stock)
+local CART_TTL_S -- the tenant's cart TTL in seconds (tenant.configured, meta `cfg:cartTtlSeconds`)
+local DEFAULT_REORDER -- the tenant's reorder level of a pair with none (`cfg:defaultReorderLevel`)
 
 --[[ The SKU's total: <base>instock counts, per SKU, its locations with available > 0 (a SKU
   with none has no field). Only a crossing at a location changes it, so an event without one
@@ -120,7 +122,8 @@ end
 -- Opens the event: checks the tenant is loaded and the event is new.
 -- Returns the decoded arguments, or nil and the reply to return as is.
 local function begin(stockBase)
-  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node', 'isc')
+  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node', 'isc', 'cfg:cartTtlSeconds',
+    'cfg:defaultReorderLevel')
   local epoch = meta[1]
   if not epoch then
     return nil, { -1 } -- NOT_READY
@@ -156,6 +159,8 @@ local function begin(stockBase)
   EPOCH = tonumber(epoch)
   STOCK_BASE = stockBase
   TOTALS = meta[4] and true or false
+  CART_TTL_S = tonumber(meta[5])
+  DEFAULT_REORDER = tonumber(meta[6])
   -- ARGV[1] comes from JSON.stringify, which escapes with a backslash whatever JSON must
   -- escape. The only backslashes expected are the \u001f separators in the pairs, one per
   -- pair: then no string of ARGV needs escaping.

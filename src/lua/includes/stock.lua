@@ -174,6 +174,8 @@ local function finish(outcome)
       if s.pto then rcall('HSET', key, 'pto', s.pto) else rcall('HDEL', key, 'pto') end
     end
     local a = s.onHand - s.reserved - s.unavailable
+    -- a pair with no level of its own has the tenant's default, if any (never written here)
+    level, levelBefore = level or DEFAULT_REORDER, levelBefore or DEFAULT_REORDER
     if level ~= nil and a <= level and not (levelBefore ~= nil and s.availBefore <= levelBefore) then
       low = low or {}
       low[#low + 1] = { sku = s.sku, locationId = s.loc, available = a,
