@@ -142,6 +142,15 @@ it('a paid order edited: its extra units are committed, released ones leave comm
     mv('B', 'released', -2, [0, -2, -2], 'order', 'o', 'order-updated'),
   ]);
   expect(await x.levels(t)).toEqual({ 'A@default': fig(10, 4, 4), 'B@default': fig(10, 1, 1) });
+  const anns = await x.waitAnnouncements(edit, 3);
+  expect(Object.fromEntries(anns.map((a) => [a.type, a.data.lines]))).toEqual({
+    'inventory.reserved': [
+      { sku: 'A', locationId: 'default', quantity: 4 },
+      { sku: 'B', locationId: 'default', quantity: 1 },
+    ],
+    'inventory.committed': [{ sku: 'A', locationId: 'default', quantity: 2 }],
+    'inventory.released': [{ sku: 'B', locationId: 'default', quantity: 2 }],
+  });
   const row = await orderRow(t, 'o');
   expect({ state: row.state, paid: row.paid }).toEqual({ state: 'paid', paid: 1 });
   await x.expectLedgerMatchesLevels(t);
