@@ -6,6 +6,7 @@ import cartCheckoutStarted from './cart-checkout-started.js';
 import tenantConfigured from './tenant-configured.js';
 import orderCancelled from './order-cancelled.js';
 import orderPlaced from './order-placed.js';
+import orderUpdated from './order-updated.js';
 import paymentFailed from './payment-failed.js';
 import paymentSucceeded from './payment-succeeded.js';
 import rmaPassed from './rma-passed.js';
@@ -29,6 +30,7 @@ const all = [
   cartCleared,
   cartCheckoutStarted,
   orderPlaced,
+  orderUpdated,
   paymentSucceeded,
   paymentFailed,
   orderCancelled,

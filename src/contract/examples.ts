@@ -15,6 +15,13 @@ export const CONSUMED_EXAMPLES: Record<string, Record<string, unknown>> = {
     lines: [{ sku: 'SNK-AIR-1-9-BLK', quantity: 2 }],
     shippingAddress: { country: 'US', region: 'CA', postalCode: '94103' },
   },
+  'order.updated': {
+    orderId: 'order-1001',
+    lines: [
+      { sku: 'SNK-AIR-1-9-BLK', quantity: 3 },
+      { sku: 'SNK-RUN-2-10-WHT', quantity: 1, locationId: 'wh-east' },
+    ],
+  },
   'payment.succeeded': { orderId: 'order-1001', paymentId: 'pay-77' },
   'payment.failed': { orderId: 'order-1001', paymentId: 'pay-78' },
   'order.cancelled': { orderId: 'order-1001', reason: 'customer-request' },

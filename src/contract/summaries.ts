@@ -11,6 +11,8 @@ export const CONSUMED_SUMMARY: Record<string, string> = {
   'cart.checkout-started':
     "The cart's hold lasts at least the checkout TTL from now; never shortened.",
   'order.placed': "The order's lines become an order hold (the cart's hold converts).",
+  'order.updated':
+    "The order's complete new lines: growth reserved (all or nothing), shrinkage released.",
   'payment.succeeded': "Commit the order's hold (reserve it first if it has none).",
   'payment.failed': "Release the order's hold unless a payment already succeeded.",
   'order.cancelled': 'Release every unit of the order not yet shipped.',

@@ -19,7 +19,14 @@ import {
   encodeShipment,
   type ShipmentLine,
 } from './shipment-record.js';
-import { allocate, isNetwork, referenceOf, routeFor, unstocked } from './network.js';
+import {
+  allocate,
+  isNetwork,
+  referenceOf,
+  routeFor,
+  unstocked,
+  updateFallback,
+} from './network.js';
 
 /** A precondition has not arrived: nothing is written, not even the event marker. */
 export interface NotYet {
@@ -95,6 +102,8 @@ export function runCommand(ctx: EventContext, c: Command): Result {
         : releaseOrder(ctx, c.orderId, 'cancel', c.reason);
     case 'fulfilShipment':
       return fulfilShipment(ctx, c);
+    case 'updateOrder':
+      return updateOrder(ctx, c);
     case 'voidShipment':
       return voidShipment(ctx, c);
     case 'returnStock':
@@ -686,6 +695,90 @@ function fulfilShipment(ctx: EventContext, c: Cmd<'fulfilShipment'>): Result {
   // a cancelled order keeps the expiry releaseOrder gave it
   ctx.saveHold('order', c.orderId, order, { keep: order.state === 'cancelled' });
   return applied();
+}
+
+/**
+ * updateOrder-5+.lua: order.updated, the order's complete new lines. The hold at each pair
+ * becomes the new quantity less what shipped there: what grows is reserved (all or nothing;
+ * beyond what is available, what the pair's policy lets wait; committed when the order is
+ * paid), what shrinks is released (waiting units first; reason `order-updated`). A line below
+ * what shipped is refused (`below-shipped`). Before order.placed: not yet (retried); after
+ * order.cancelled: ignored. A released order (payment failed) records the new lines only.
+ * New lines equal to the order's (a late duplicate): ignored (`unchanged`).
+ */
+function updateOrder(ctx: EventContext, c: Cmd<'updateOrder'>): Result {
+  const order = ctx.loadHold('order', c.orderId);
+  const st = order.state;
+  if (st === 'cancelled') return ignored('order-cancelled');
+  if (st === undefined || st === 'prepaid' || st === 'payfailed') {
+    return { notYet: 'order-not-placed' };
+  }
+  const want = sumLines(c.lines);
+  const had = sortedKeys(order.lines);
+  for (const l of c.unlocated ?? []) {
+    const p =
+      had.find((q) => splitPair(q).sku === l.sku) ?? pairOf(l.sku, updateFallback(ctx.net, l.sku));
+    want.set(p, (want.get(p) ?? 0) + l.quantity);
+  }
+  const all = sortedKeys(new Map([...order.lines, ...want].map(([p]) => [p, 0])));
+  let changed = false;
+  for (const p of all) {
+    const l = order.lines.get(p);
+    const q = want.get(p) ?? 0;
+    if (q < (l?.shipped ?? 0)) return { result: 'rejected', reason: 'below-shipped' };
+    if (q !== (l?.ordered ?? 0)) changed = true;
+  }
+  const holding = st === 'placed' || st === 'paid' || st === 'fulfilled';
+  // the hold each pair grows to (need), beyond what it has (credit)
+  const need = new Map<string, number>();
+  const credit = new Map<string, number>();
+  for (const p of all) {
+    const l = order.lines.get(p);
+    const cur = l ? l.held + waitingOf(l) : 0;
+    const target = (want.get(p) ?? 0) - (l?.shipped ?? 0);
+    if (holding && target !== cur) changed = true;
+    if (holding && target > cur) {
+      need.set(p, target);
+      credit.set(p, cur);
+    }
+  }
+  if (!changed) return ignored('unchanged');
+  const { supplies, short } = ctx.supplyLines(need, credit);
+  if (short.length) return insufficient(short, 'order', c.orderId);
+  const paid = order.paid === true;
+  for (const p of all) {
+    const l = holdLine(order, p);
+    if (holding) {
+      const cur = l.held + waitingOf(l);
+      const target = (want.get(p) ?? 0) - l.shipped;
+      if (target > cur) {
+        const sup = supplies.get(p)!;
+        ctx.move(p, 'reserved', [0, sup.backed], 'order', c.orderId);
+        if (paid) ctx.move(p, 'committed', [0, 0, sup.backed], 'order', c.orderId);
+        l.held += sup.backed;
+        if (sup.rest > 0) ctx.wait(order, 'order', c.orderId, p, sup.rest, sup.backing!);
+      } else if (target < cur) {
+        const [wb, wp] = ctx.unwait(l, 'order', c.orderId, p, cur - target);
+        const dh = cur - target - wb - wp;
+        ctx.move(
+          p,
+          'released',
+          [0, -dh, paid ? -dh : 0, 0, 0, -wb, -wp],
+          'order',
+          c.orderId,
+          'order-updated',
+        );
+        l.held -= dh;
+      }
+    }
+    l.ordered = want.get(p) ?? 0;
+  }
+  if (holding) {
+    const holds = [...order.lines.values()].some((l) => l.held + waitingOf(l) > 0);
+    order.state = holds ? (paid ? 'paid' : 'placed') : 'fulfilled';
+  }
+  ctx.saveHold('order', c.orderId, order);
+  return holding ? applied() : applied('order-released');
 }
 
 /**

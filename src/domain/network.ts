@@ -10,7 +10,7 @@
  * location are routed.
  */
 import { compareBytes, pairOf, splitPair } from './pairs.js';
-import type { Command, Destination, ShortLine } from './types.js';
+import { DEFAULT_LOCATION, type Command, type Destination, type ShortLine } from './types.js';
 
 export interface LocationDef {
   locationId: string;
@@ -143,6 +143,7 @@ export function namedPairs(c: Command): string[] {
       if (c.locationId !== undefined) ps.push(pairOf(c.sku, c.locationId));
       break;
     case 'placeOrder':
+    case 'updateOrder':
       for (const l of c.lines) ps.push(pairOf(l.sku, l.locationId));
       break;
     case 'returnStock':
@@ -176,6 +177,7 @@ export function referenceOf(
     case 'reserveCart':
       return { referenceType: 'cart', referenceId: c.cartId };
     case 'placeOrder':
+    case 'updateOrder':
       return { referenceType: 'order', referenceId: c.orderId };
     case 'shipTransfer':
     case 'createTransfer':
@@ -183,4 +185,13 @@ export function referenceOf(
     default:
       return undefined;
   }
+}
+
+/**
+ * Where a line of order.updated naming no location goes when the order does not have the SKU
+ * yet: the tenant's first location bound to it (by priority), else `default`. The planner
+ * passes the same to the script (`fallbacks`), the model uses it too.
+ */
+export function updateFallback(net: NetworkState, sku: string): string {
+  return (isNetwork(net) ? routeFor(net, [sku]).skus[sku]?.[0] : undefined) ?? DEFAULT_LOCATION;
 }

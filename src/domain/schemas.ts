@@ -273,6 +273,17 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
       message: 'must have at least one line',
       path: ['lines'],
     }),
+  z
+    .strictObject({
+      op: z.literal('updateOrder'),
+      orderId: idString,
+      lines: z.array(line).max(500),
+      unlocated: skuLines.optional(),
+    })
+    .refine((o) => o.lines.length + (o.unlocated?.length ?? 0) > 0, {
+      message: 'must have at least one line',
+      path: ['lines'],
+    }),
   z.strictObject({
     op: z.literal('voidShipment'),
     shipmentId: idString,

@@ -195,6 +195,17 @@ export type Command =
       lines: Line[];
       unlocated?: { sku: string; quantity: number }[];
     }
+  /**
+   * order.updated: the order's complete new lines. `unlocated`: lines that named no location;
+   * each goes where the order has the SKU already (its first pair in byte order), else to the
+   * tenant's first location bound to the SKU (by priority), else `default`.
+   */
+  | {
+      op: 'updateOrder';
+      orderId: string;
+      lines: Line[];
+      unlocated?: { sku: string; quantity: number }[];
+    }
   /** shipment.cancelled: the shipment's units come back (see src/domain/shipment-record.ts) */
   | {
       op: 'voidShipment';

@@ -4,6 +4,7 @@ import {
   routeFor,
   routePairs,
   unstocked,
+  updateFallback,
   type NetworkState,
 } from '../domain/network.js';
 import { compareBytes, pairOf } from '../domain/pairs.js';
@@ -277,6 +278,30 @@ async function fulfilShipmentCall(c: Cmd<'fulfilShipment'>, x: PlanContext): Pro
   };
 }
 
+/**
+ * order.updated: its lines and the pairs the order has; for lines naming no location, the
+ * fallback pair of each SKU (updateFallback) in case the order does not have it.
+ */
+async function updateOrderCall(c: Cmd<'updateOrder'>, x: PlanContext): Promise<Plan> {
+  const key = x.keys.order(c.orderId);
+  const unlocated = c.unlocated ?? [];
+  const fallbacks: Record<string, string> = {};
+  for (const l of unlocated) fallbacks[l.sku] = updateFallback(x.net, l.sku);
+  const fallbackPairs = Object.keys(fallbacks)
+    .sort(compareBytes)
+    .map((s) => pairOf(s, fallbacks[s]!));
+  return {
+    script: 'updateOrder',
+    keys: [key, x.keys.cartExpiries],
+    pairs: union(union(linePairs(c.lines), await x.holdPairs(key)), fallbackPairs),
+    args: {
+      orderId: c.orderId,
+      lines: c.lines,
+      ...(unlocated.length ? { unlocated, fallbacks } : {}),
+    },
+  };
+}
+
 /** shipment.cancelled: the order's pairs (the shipment's are among them: it left `shipped`). */
 async function voidShipmentCall(c: Cmd<'voidShipment'>, x: PlanContext): Promise<Plan> {
   const key = x.keys.order(c.orderId);
@@ -393,6 +418,7 @@ const PLANNERS: { [O in Op]: Planner<O> } = {
   commitOrder: commitOrderCall,
   releaseOrder: releaseOrderCall,
   fulfilShipment: fulfilShipmentCall,
+  updateOrder: updateOrderCall,
   voidShipment: voidShipmentCall,
   returnStock: returnStockCall,
   shipTransfer: shipTransferCall,

@@ -96,7 +96,10 @@ export async function findPayload(
     outcome,
     movements: lines.map(movementOf),
     holds:
-      (command?.op === 'placeOrder' || command?.op === 'voidShipment') && row.result === 'applied'
+      (command?.op === 'placeOrder' ||
+        command?.op === 'voidShipment' ||
+        command?.op === 'updateOrder') &&
+      row.result === 'applied'
         ? await orderHold(knex, tenant, command.orderId)
         : [],
     config: [],

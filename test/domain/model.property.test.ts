@@ -60,6 +60,25 @@ const voidShipment = fc
   .record({ shipmentId, orderId })
   .map((c) => clean({ op: 'voidShipment', ...c }));
 const line = fc.record({ sku, locationId: loc, quantity: qty });
+/** order.updated: the order's whole new lines, some naming no location */
+const updateOrder = (
+  located: fc.Arbitrary<{ sku: string; locationId: string; quantity: number }>,
+) =>
+  fc
+    .record({
+      orderId,
+      lines: fc.array(located, { maxLength: 3 }),
+      unlocated: fc.array(fc.record({ sku, quantity: qty }), { maxLength: 2 }),
+    })
+    .filter((c) => c.lines.length + c.unlocated.length > 0)
+    .map((c) =>
+      clean({
+        op: 'updateOrder',
+        orderId: c.orderId,
+        lines: c.lines,
+        ...(c.unlocated.length ? { unlocated: c.unlocated } : {}),
+      }),
+    );
 const lines = (max: number) => fc.array(line, { minLength: 1, maxLength: max });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 /**
@@ -157,6 +176,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
       .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
   { weight: 1, arbitrary: voidShipment },
+  { weight: 2, arbitrary: updateOrder(line) },
   {
     weight: 1,
     arbitrary: fc
@@ -277,6 +297,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
       .map((c) => clean({ op: 'fulfilShipment', ...c })),
   },
   { weight: 2, arbitrary: voidShipment },
+  { weight: 3, arbitrary: updateOrder(line) },
   {
     weight: 1,
     arbitrary: fc
@@ -428,6 +449,7 @@ const sellingStep = fc.record({
         .map((c) => clean({ op: 'fulfilShipment', ...c })),
     },
     { weight: 1, arbitrary: voidShipment },
+    { weight: 1, arbitrary: updateOrder(hotLine) },
     {
       weight: 1,
       arbitrary: fc
@@ -697,6 +719,19 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
         ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
         : got.status,
     );
+    if (s.command.op === 'updateOrder') {
+      count(
+        got.status === 'applied'
+          ? `updateOrder:${got.payload.outcome.reason ?? got.payload.outcome.result}`
+          : `updateOrder:${got.status}`,
+      );
+      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'released'))
+        count('updateOrder:shrank');
+      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'reserved'))
+        count('updateOrder:grew');
+      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'committed'))
+        count('updateOrder:grew paid');
+    }
     if (got.status === 'applied') {
       const waited = got.payload.movements.find(
         (m) => m.kind === 'backordered' || m.kind === 'preordered',
@@ -764,6 +799,14 @@ describe('model ≡ engine', () => {
         'fulfilShipment:applied',
         'voidShipment:applied',
         'voidShipment:ignored',
+        'updateOrder:applied',
+        'updateOrder:grew',
+        'updateOrder:grew paid',
+        'updateOrder:shrank',
+        'updateOrder:insufficient-stock',
+        'updateOrder:below-shipped',
+        'updateOrder:order-cancelled',
+        'updateOrder:not-yet',
         'duplicate',
         'reserveCart(routed):applied',
         'placeOrder(routed):applied',

@@ -119,6 +119,32 @@ describe('cart expiry set and EXPIRE_FIRST', () => {
     expect(again.status === 'applied' && again.payload.outcome.result).toBe('applied');
   });
 
+  it('an order.updated growing an order asks too', async () => {
+    clock = NOW;
+    const t = tenant();
+    await t.ok({ op: 'receiveStock', sku: 'A', locationId: D, quantity: 3 });
+    await t.ok({
+      op: 'placeOrder',
+      orderId: 'o1',
+      lines: [{ sku: 'A', locationId: D, quantity: 1 }],
+    });
+    await t.ok(add('old', 2));
+    clock = NOW + TTL;
+    const grow: Command = {
+      op: 'updateOrder',
+      orderId: 'o1',
+      lines: [{ sku: 'A', locationId: D, quantity: 2 }],
+    };
+    expect(await t.due(grow)).toEqual({
+      status: 'expire-first',
+      due: [{ cartId: 'old', expiresAt: NOW + TTL }],
+    });
+    await t.ok({ op: 'releaseCart', mode: 'expire', cartId: 'old', expiresAt: NOW + TTL });
+    const again = await t.due(grow);
+    expect(again.status === 'applied' && again.payload.outcome.result).toBe('applied');
+    expect(await readFigures(redis, t.k, 'A', D)).toMatchObject({ reserved: 2, available: 1 });
+  });
+
   it('a cart refreshed before its expiry still blocks; a converted cart is never due', async () => {
     clock = NOW;
     const t = tenant();
