@@ -20,7 +20,7 @@ import {
   type DecodeOptions,
 } from './decode.js';
 import { propertyString } from './headers.js';
-import { KeyedSerializer } from './keyed-serializer.js';
+import { KeyedSerializer, KeyedTurns } from './keyed-serializer.js';
 import { DLQ, INVENTORY_EXCHANGE } from './topology.js';
 
 export interface ProcessorOptions extends DecodeOptions {
@@ -85,7 +85,10 @@ const MAX_EXPIRE_ROUNDS = 3;
  * completes whatever step was missing.
  */
 export class Processor {
+  /** events of one cart or order are applied in Redis one at a time, in delivery order */
   private readonly serializer = new KeyedSerializer();
+  /** ... and their announcements published in that order (their commits may end in another) */
+  private readonly announcing = new KeyedTurns();
   /**
    * Payloads whose announcements the broker did not confirm, by event. Their redelivery is a
    * duplicate, and what MySQL keeps of an event has no hold snapshots: an `order.placed` that
@@ -245,7 +248,6 @@ export class Processor {
     decoded: DecodedEvent | Error,
     span: EventSpan | undefined,
   ): Promise<Outcome> {
-    const log = this.o.logger;
     if (decoded instanceof Error) {
       const err = decoded;
       const reason =
@@ -263,7 +265,23 @@ export class Processor {
         span,
       );
     }
-    const event = decoded;
+    // in delivery order, as the serializer's turns are taken (nothing is awaited before)
+    const turn = this.announcing.enter(decoded.orderingKeys);
+    try {
+      return await this.processEvent(msg, session, decoded, span, turn);
+    } finally {
+      turn.done();
+    }
+  }
+
+  private async processEvent(
+    msg: ConsumeMessage,
+    session: Session,
+    event: DecodedEvent,
+    span: EventSpan | undefined,
+    turn: { ready: Promise<void>; done: () => void },
+  ): Promise<Outcome> {
+    const log = this.o.logger;
     let { meta } = event;
     // traced: announcements and the dead letter name the event's span, and an event that came
     // with no trace context is the root of a trace, whose id the ledger keeps too
@@ -277,8 +295,10 @@ export class Processor {
     if (known) Object.assign(known, ctx);
     let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
     try {
-      applied = await this.serializer.run(event.orderingKeys, () =>
-        this.applyDurably(meta, event.command, trace, span),
+      // the next event of the cart or order is applied once this one is in Redis, while
+      // this one waits for its commit
+      applied = await this.serializer.run(event.orderingKeys, (release) =>
+        this.applyDurably(meta, event.command, trace, span, release),
       );
     } catch (e) {
       const err = toError(e);
@@ -321,7 +341,11 @@ export class Processor {
     const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
     if (p) {
       try {
-        await this.announce(p, trace, span);
+        // after those of the events of its cart or order delivered before it
+        await turn.ready;
+        const sent = this.announce(p, trace, span);
+        turn.done();
+        await sent;
       } catch (e) {
         // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
         span?.reason(`announcement not confirmed: ${toError(e).message}`);
@@ -350,12 +374,19 @@ export class Processor {
     return outcome;
   }
 
-  /** Applies the event in Redis and waits until its payload is committed to MySQL. */
+  /**
+   * Applies the event in Redis and waits until its payload is committed to MySQL. `inRedis` is
+   * called once the script has run (the event's effect in Redis is decided; what is left is
+   * making it durable). A payload that comes back stale (Redis lost it) is applied again after
+   * that, so possibly after a later event of its cart or order: the out-of-order rules
+   * (docs/events.md) cover that, as they cover several workers on one queue.
+   */
   async applyDurably(
     meta: EventMeta,
     command: Command,
     trace?: TraceContext,
     span?: EventSpan,
+    inRedis?: () => void,
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
     let rounds = 0;
     for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
@@ -373,6 +404,7 @@ export class Processor {
         await this.expireDue(meta, r.due, trace);
         continue;
       }
+      inRedis?.();
       if (r.status === 'not-yet') return { duplicate: false, notYet: r.reason };
       if (r.status === 'applied') {
         if ((await this.write(r.payload, r.entryId, span)) === 'stale') continue;

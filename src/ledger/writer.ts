@@ -37,7 +37,7 @@ export interface LedgerWriterOptions {
 interface Pending extends MirrorItem {
   /** 1 for the writer's first write, and so on (what `flush` waits for) */
   seq: number;
-  /** what its transaction made of it, once that committed (it settles after the outbox) */
+  /** what its transaction made of it, once that committed */
   result?: WriteResult;
   settled: boolean;
   resolve: (r: WriteResult) => void;
@@ -73,6 +73,8 @@ export class LedgerWriter {
   private unsettled = 0;
   private readonly waiters: FlushWaiter[] = [];
   private isHealthy = true;
+  /** deletes of mirrored outbox entries under way (off the writes' path) */
+  private readonly deleting = new Set<Promise<void>>();
 
   constructor(private readonly o: LedgerWriterOptions) {
     this.batchSize = o.batchSize ?? 2000;
@@ -105,12 +107,17 @@ export class LedgerWriter {
     return written;
   }
 
-  /** Resolves once every write made before the call is settled. */
-  flush(): Promise<void> {
-    if (this.unsettled === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waiters.push({ upTo: this.writes, remaining: this.unsettled, resolve });
-    });
+  /**
+   * Resolves once every write made before the call is settled, and the outbox entries of
+   * those committed so far are deleted.
+   */
+  async flush(): Promise<void> {
+    if (this.unsettled > 0) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push({ upTo: this.writes, remaining: this.unsettled, resolve });
+      });
+    }
+    await Promise.all(this.deleting);
   }
 
   /** Settles a write once (and the flushes waiting for it). */
@@ -171,12 +178,17 @@ export class LedgerWriter {
       await this.commit(batch.slice(half));
       return;
     }
-    // The transaction is over: the next one may start while the entries leave the outbox.
-    // Each write still resolves only after that (deleteEntries never throws).
-    batch.forEach((p, i) => (p.result = results[i]!));
-    void this.deleteEntries(batch, results).then(() =>
-      batch.forEach((p) => this.settle(p, p.result!)),
-    );
+    // The transaction is over: each write resolves now, and its entry leaves the outbox
+    // meanwhile (a clean-up: an entry left there is mirrored again as a duplicate, by a
+    // redelivery or the sweeper). `flush` and `close` wait for these deletes too.
+    batch.forEach((p, i) => {
+      p.result = results[i]!;
+      this.settle(p, p.result);
+    });
+    const deleting = this.deleteEntries(batch, results).then(() => {
+      this.deleting.delete(deleting);
+    });
+    this.deleting.add(deleting);
   }
 
   /** Throws only errors that retrying cannot cure. */

@@ -16,6 +16,8 @@
  *   --prefetch N                   prefetch of every consumer (1000, the worker's default)
  *   --baseline-pool N              the baseline's MySQL connections (16)
  *   --paced F                      also run the worker paced at F x its rate (0.8; 0: skip)
+ *   --rate N                       pace that run at N events/s instead (a fixed rate, e.g.
+ *                                  1000, whatever the worker sustained; overrides --paced)
  *   --paced-baseline               pace the baseline too (slow)
  *   --workers 1,2,3                also run the worker as 2 and 3 processes on one queue (the
  *                                  scaling rows; 1: none, the default)
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Args {
     'prefetch',
     'baseline-pool',
     'paced',
+    'rate',
     'paced-baseline',
     'cpu-prof',
     'worker-tsx',
@@ -117,6 +120,7 @@ function parseArgs(argv: string[]): Args {
     if (w !== 'flash' && w !== 'mix') throw new Error(`--workloads: unknown ${w}`);
   const paced = Number(flags.get('paced') ?? 0.8);
   if (!(paced >= 0 && paced <= 1)) throw new Error('--paced: a fraction from 0 to 1');
+  const rate = flags.has('rate') ? positive('rate', 1) : undefined;
   const workerCounts = (flags.get('workers') ?? '1').split(',').map(Number);
   if (!workerCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 8))
     throw new Error('--workers: counts from 1 to 8, comma-separated');
@@ -138,6 +142,7 @@ function parseArgs(argv: string[]): Args {
       prefetch: positive('prefetch', 1000),
       baselinePool: positive('baseline-pool', 16),
       pacedFraction: paced,
+      ...(rate !== undefined ? { pacedRate: rate } : {}),
       pacedBaseline: flags.has('paced-baseline'),
       workerCounts,
       tracing: flags.has('tracing'),

@@ -149,7 +149,8 @@ describe('ledger mirror', () => {
     expect([events[4]!.payload, events[4]!.outcome]).toEqual(['', null]);
     expect(await announcedFromMysql(h, shipped.payload)).toEqual(announced(shipped.payload));
     expect(await mirrorDifferences(h, t)).toEqual([]);
-    // mirrored entries leave the outbox
+    // mirrored entries leave the outbox (right after their commit: flush waits for it)
+    await h.writer.flush();
     expect(await h.redis.xlen(h.keys(t).outbox)).toBe(0);
   });
 

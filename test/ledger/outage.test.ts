@@ -93,6 +93,7 @@ describe('ledger writer while MySQL is unreachable', () => {
     expect(await count(h, 'inventory_ledger', 'outage')).toBe(
       writes.reduce((s, w) => s + w.payload.movements.length, 0),
     );
+    await writer.flush();
     expect(await h.redis.xlen(h.keys('outage').outbox)).toBe(0);
     expect(await mirrorDifferences(h, 'outage')).toEqual([]);
   });
@@ -128,6 +129,7 @@ describe('ledger writer while MySQL is unreachable', () => {
     expect(await count(h, 'inventory_ledger', 'outage')).toBe(
       before.rows + writes.reduce((s, w) => s + w.payload.movements.length, 0),
     );
+    await writer.flush();
     expect(await h.redis.xlen(h.keys('outage').outbox)).toBe(0);
     expect(await mirrorDifferences(h, 'outage')).toEqual([]);
   });

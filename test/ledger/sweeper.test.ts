@@ -142,6 +142,7 @@ describe('outbox sweeper (crash recovery)', () => {
       graceMs: 0,
     });
     expect(await sweeper.sweep()).toBe(0);
+    await h.writer.flush();
     expect(await h.redis.xlen(h.keys('south').outbox)).toBe(0);
     expect(
       await h.knex('processed_events').where({ tenant: 'south', event_id: w.payload.id }),
