@@ -68,15 +68,11 @@ local fast = plain and st == 'placed'
 local slots, sv
 if fast then
   if np > 1 then table.sort(ps) end
-  local ap = a.pairs
   slots, sv = {}, {}
   for i = 1, np do
     local p = ps[i]
     local hp = held[p]
-    local slot
-    for k = 1, #ap do
-      if ap[k] == p then slot = k; break end
-    end
+    local slot = pairSlot(p)
     -- a line not held (held 0 or less), a pair not passed (RETRY): the generic path
     if not slot or not (hp > 0) then fast = false; break end
     local v = rcall('HMGET', KEYS[5 + slot], 'onHand', 'reserved', 'committed', 'unavailable',

@@ -72,29 +72,13 @@ local fast = plain and st == 'paid' and c == '1'
 local sp, ns, ship = {}, 0, {}
 local slots, sv
 if fast then
-  local ls = a.lines
-  for i = 1, #ls do
-    local l = ls[i]
-    local p = l.sku .. SEP .. l.locationId
-    local q = ship[p]
-    if not q then
-      ns = ns + 1
-      sp[ns] = p
-      q = 0
-    end
-    ship[p] = q + l.quantity
-  end
-  if ns > 1 then table.sort(sp) end
+  sp, ns, ship = linePairs(a.lines)
   fast = ns > 0
-  local ap = a.pairs
   slots, sv = {}, {}
   for i = 1, ns do
     local p = sp[i]
     local q, hp = ship[p], held[p]
-    local slot
-    for k = 1, #ap do
-      if ap[k] == p then slot = k; break end
-    end
+    local slot = pairSlot(p)
     if not (slot and hp and q > 0 and q <= hp) then fast = false; break end
     local v = rcall('HMGET', KEYS[4 + slot], 'onHand', 'reserved', 'committed', 'unavailable',
       'incoming', 'backordered', 'preordered')

@@ -90,19 +90,7 @@ local nps, np, need = {}, 0, {}
 -- cart's other pairs (each sorted); slot and HMGET reply of each
 local touched, nt, slots, sv = {}, 0, {}, {}
 if fast then
-  local ls = a.lines
-  for i = 1, #ls do
-    local l = ls[i]
-    local p = l.sku .. SEP .. l.locationId
-    local q = need[p]
-    if not q then
-      np = np + 1
-      nps[np] = p
-      q = 0
-    end
-    need[p] = q + l.quantity
-  end
-  if np > 1 then table.sort(nps) end
+  nps, np, need = linePairs(a.lines)
   if ncp > 1 then table.sort(cps) end
   fast = np > 0
   for i = 1, np do
@@ -118,13 +106,9 @@ if fast then
   end
 end
 if fast then
-  local ap = a.pairs
   for i = 1, nt do
     local p = touched[i]
-    local slot
-    for k = 1, #ap do
-      if ap[k] == p then slot = k; break end
-    end
+    local slot = pairSlot(p)
     if not slot then fast = false; break end
     local v = rcall('HMGET', KEYS[6 + slot], 'onHand', 'reserved', 'committed', 'unavailable',
       'incoming', 'reorderLevel', 'reorderQuantity', 'backordered', 'preordered')

@@ -94,6 +94,34 @@ local function countTotals(flip)
   end
 end
 
+-- The fast paths' helpers. The index of pair p in A.pairs (its stock hash is
+-- KEYS[STOCK_BASE + index]), or nil when the caller did not pass it.
+local function pairSlot(p)
+  local ap = A.pairs
+  for k = 1, #ap do
+    if ap[k] == p then return k end
+  end
+end
+
+-- Located lines ({sku, locationId, quantity}) summed by pair: the pairs sorted, their number,
+-- and pair -> units.
+local function linePairs(lines)
+  local ps, n, units = {}, 0, {}
+  for i = 1, #lines do
+    local l = lines[i]
+    local p = l.sku .. SEP .. l.locationId
+    local q = units[p]
+    if not q then
+      n = n + 1
+      ps[n] = p
+      q = 0
+    end
+    units[p] = q + l.quantity
+  end
+  if n > 1 then table.sort(ps) end
+  return ps, n, units
+end
+
 -- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
 -- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
 -- 0-9 need no printf at all. For those integers it is also the text redis.call would send for
