@@ -3,7 +3,7 @@
  * (stock hashes, hold hashes, event markers), as plain data. No I/O.
  */
 import type { HoldKind, StockRecord, TenantSettings } from './types.js';
-import type { NetworkState } from './network.js';
+import { emptyNetwork, type NetworkState } from './network.js';
 import { compareBytes } from './pairs.js';
 
 export interface HoldLineState {
@@ -87,7 +87,7 @@ export function newTenantState(): TenantState {
     holds: { cart: new Map(), order: new Map(), transfer: new Map() },
     markers: new Map(),
     physicalDeficit: new Set(),
-    network: { locations: new Map(), bound: new Set() },
+    network: emptyNetwork(),
     waits: new Map(),
     waitSeq: 0,
     settings: {

@@ -11,6 +11,7 @@
  */
 import { compareBytes, pairOf, splitPair } from './pairs.js';
 import { DEFAULT_LOCATION, type Command, type Destination, type ShortLine } from './types.js';
+import type { KitComponent } from './kits.js';
 
 export interface LocationDef {
   locationId: string;
@@ -25,9 +26,15 @@ export interface NetworkState {
   locations: Map<string, LocationDef>;
   /** bound pairs (`sku \x1f location`) */
   bound: Set<string>;
+  /** kit definitions by kit SKU (`kits` in Redis): components in byte order of their SKUs */
+  kits: Map<string, KitComponent[]>;
 }
 
-export const emptyNetwork = (): NetworkState => ({ locations: new Map(), bound: new Set() });
+export const emptyNetwork = (): NetworkState => ({
+  locations: new Map(),
+  bound: new Set(),
+  kits: new Map(),
+});
 
 export const isNetwork = (n: NetworkState): boolean => n.locations.size > 0;
 

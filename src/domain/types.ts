@@ -15,6 +15,8 @@
  * (moved into `reserved`) as stock arrives, in the order they started waiting.
  */
 
+import type { KitComponent } from './kits.js';
+
 export const DEFAULT_TENANT = 'default';
 export const DEFAULT_LOCATION = 'default';
 
@@ -245,7 +247,11 @@ export type Command =
       shipsTo: string[];
     }
   /** Binds (or unbinds) SKUs to a location: which SKUs it stocks. */
-  | { op: 'bindLocation'; locationId: string; skus: string[]; bound: boolean };
+  | { op: 'bindLocation'; locationId: string; skus: string[]; bound: boolean }
+  /** kit.defined: creates or replaces a kit (components in byte order of their SKUs, distinct). */
+  | { op: 'defineKit'; sku: string; components: KitComponent[] }
+  /** kit.removed */
+  | { op: 'removeKit'; sku: string };
 
 export type Op = Command['op'];
 
@@ -435,7 +441,9 @@ export type NetworkChange =
       priority: number;
       shipsTo: string[];
     }
-  | { kind: 'binding'; sku: string; locationId: string; bound: boolean };
+  | { kind: 'binding'; sku: string; locationId: string; bound: boolean }
+  /** a kit defined (components) or removed (null): mirrored to `kits` */
+  | { kind: 'kit'; sku: string; components: KitComponent[] | null };
 
 /** Names of the tenant's settings (tenant.configured). */
 export const TENANT_SETTINGS = [
@@ -485,6 +493,18 @@ export interface OutboxPayload {
   settings?: TenantSettings;
   /** the trace id the event came with (absent when none): processed_events.trace_id */
   traceId?: string;
+  /**
+   * Lines the event named as kits (absent when none): per kit and component, the component
+   * units the event's kit lines came to. The mirror names the kit on those units' ledger rows.
+   */
+  kits?: KitTag[];
+}
+
+/** `quantity` units of component `sku` that an event's lines named as kit `kit`. */
+export interface KitTag {
+  kit: string;
+  sku: string;
+  quantity: number;
 }
 
 /**

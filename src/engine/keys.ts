@@ -11,6 +11,7 @@
  *   <prefix>:{<tenant>}:transfer:<transferId>   hash: transfer record
  *   <prefix>:{<tenant>}:locs                    hash: locationId -> JSON {name, priority, shipsTo}
  *   <prefix>:{<tenant>}:bind                    hash: <sku>\x1f<loc> -> 1 (the SKUs each location stocks)
+ *   <prefix>:{<tenant>}:kits                    hash: kit sku -> JSON [[component sku, quantity], ...]
  *   <prefix>:{<tenant>}:cartexp                 sorted set: open cartId -> its expiry (ms)
  *   <prefix>:{<tenant>}:cartrm:<cartId>         hash: what the cart's removals could not find
  *                                               (`*` cleared at, <sku> `<at>|<units or all>`)
@@ -75,6 +76,10 @@ export class TenantKeys {
   }
   get bindings(): string {
     return `${this.base}bind`;
+  }
+  /** The tenant's kit definitions (part of its network: changes bump meta `nv`). */
+  get kits(): string {
+    return `${this.base}kits`;
   }
   /** The open carts by expiry, kept by the scripts that change cart holds. */
   get cartExpiries(): string {
