@@ -38,6 +38,7 @@ import {
 } from './model-state.js';
 import { PAIR_SEP, sortedKeys, splitPair } from './pairs.js';
 import type { NetworkState } from './network.js';
+import type { KitTag } from './types.js';
 
 /** What an applied event hands to the outbox, minus the envelope fields. */
 export interface ModelPayload {
@@ -48,6 +49,8 @@ export interface ModelPayload {
   network: NetworkChange[];
   /** the tenant's settings, after a tenant.configured that changed them */
   settings?: TenantSettings;
+  /** the event's kit lines (domain/kits.ts expandKits) */
+  kits?: KitTag[];
 }
 
 /**
@@ -107,6 +110,8 @@ export class EventContext {
   readonly network: NetworkChange[] = [];
   /** set by a tenant.configured that changed the settings: they go into the payload */
   settingsChanged = false;
+  /** the event's kit lines, set by runCommand: they go into the payload */
+  kits: KitTag[] | undefined;
 
   constructor(
     private readonly state: TenantState,
@@ -446,6 +451,7 @@ export class EventContext {
       ...(this.settingsChanged
         ? { settings: { ...this.state.settings, setAt: { ...this.state.settings.setAt } } }
         : {}),
+      ...(this.kits ? { kits: this.kits } : {}),
     };
   }
 

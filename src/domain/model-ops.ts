@@ -19,9 +19,11 @@ import {
   encodeShipment,
   type ShipmentLine,
 } from './shipment-record.js';
+import { expandKits, kitLocations, type KitComponent } from './kits.js';
 import {
   allocate,
   isNetwork,
+  NETWORK_LOCATION,
   referenceOf,
   routeFor,
   unstocked,
@@ -55,7 +57,10 @@ const insufficient = (
   referenceId,
 });
 
-export function runCommand(ctx: EventContext, c: Command): Result {
+export function runCommand(ctx: EventContext, named: Command): Result {
+  // lines naming kits become their components' (domain/kits.ts), as the planner does
+  const { command: c, tags } = expandKits(named, ctx.net.kits);
+  if (tags) ctx.kits = tags;
   // rejectEvent-3.lua: the planner refuses SKU-locations the network does not stock
   const refused = unstocked(ctx.net, c);
   if (refused.length > 0) {
@@ -76,13 +81,19 @@ export function runCommand(ctx: EventContext, c: Command): Result {
     case 'configureStock':
       return configureStock(ctx, c);
     case 'reserveCart':
+      if (c.kit) return reserveKit(ctx, { ...c, kit: c.kit });
       if (c.locationId !== undefined) return reserveCart(ctx, { ...c, locationId: c.locationId });
       return isNetwork(ctx.net)
         ? routeCart(ctx, c)
         : reserveCart(ctx, { ...c, locationId: DEFAULT_LOCATION });
     case 'releaseCart':
       return c.mode === 'remove'
-        ? releaseCart(ctx, c.cartId, 'remove', { sku: c.sku, quantity: c.quantity, at: c.at })
+        ? releaseCart(ctx, c.cartId, 'remove', {
+            sku: c.sku,
+            quantity: c.quantity,
+            at: c.at,
+            kit: c.kit,
+          })
         : c.mode === 'clear'
           ? releaseCart(ctx, c.cartId, 'clear', { at: c.at })
           : releaseCart(ctx, c.cartId, 'expire', { expiresAt: c.expiresAt });
@@ -272,6 +283,58 @@ function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: s
   return applied();
 }
 
+/**
+ * reserveCart-5+.lua with a kit: `quantity` x its quantity of every component at the first
+ * location (kitLocations) where all of them are available, stock on hand only; else nothing.
+ */
+function reserveKit(ctx: EventContext, c0: Cmd<'reserveCart'> & { kit: KitComponent[] }): Result {
+  const cart = ctx.loadHold('cart', c0.cartId);
+  const later = removedLater(ctx, c0);
+  if (cart.state === 'converted') return ignored('cart-converted');
+  const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
+  if (later && c.quantity === 0) {
+    later.settle();
+    return ignored('removed-later');
+  }
+  let chosen: string | undefined;
+  let short: ShortLine[] | undefined;
+  for (const loc of kitLocations(ctx.net, c.kit, c.locationId)) {
+    const miss: ShortLine[] = [];
+    for (const k of c.kit) {
+      const s = ctx.stock(pairOf(k.sku, loc));
+      const av = s.onHand - s.reserved - s.unavailable;
+      const want = c.quantity * k.quantity;
+      if (av < want)
+        miss.push({ sku: k.sku, locationId: loc, requested: want, available: Math.max(av, 0) });
+    }
+    if (miss.length === 0) {
+      chosen = loc;
+      break;
+    }
+    short ??= miss;
+  }
+  if (chosen === undefined) {
+    // no location stocks every component: each is short everywhere
+    short ??= c.kit.map((k) => ({
+      sku: k.sku,
+      locationId: NETWORK_LOCATION,
+      requested: c.quantity * k.quantity,
+      available: 0,
+    }));
+    return insufficient(short, 'cart', c.cartId);
+  }
+  for (const k of c.kit) {
+    const p = pairOf(k.sku, chosen);
+    ctx.move(p, 'reserved', [0, c.quantity * k.quantity], 'cart', c.cartId);
+    holdLine(cart, p).held += c.quantity * k.quantity;
+  }
+  cart.expiresAt = slidExpiry(cart, ctx.now + cartTtlMs(ctx, c));
+  cart.state = 'open';
+  ctx.saveHold('cart', c.cartId, cart);
+  later?.settle();
+  return applied();
+}
+
 /** The tenant's cart TTL (tenant.configured), else the environment's the command carries. */
 function cartTtlMs(ctx: EventContext, c: Cmd<'reserveCart'>): number {
   const s = ctx.settings.cartTtlSeconds;
@@ -342,7 +405,13 @@ function releaseCart(
   ctx: EventContext,
   cartId: string,
   mode: 'remove' | 'clear' | 'expire',
-  a: { sku?: string; quantity?: number | undefined; expiresAt?: number; at?: number | undefined },
+  a: {
+    sku?: string;
+    quantity?: number | undefined;
+    expiresAt?: number;
+    at?: number | undefined;
+    kit?: KitComponent[] | undefined;
+  },
 ): Result {
   const cart = ctx.loadHold('cart', cartId);
   const held = sortedKeys(cart.lines);
@@ -353,14 +422,28 @@ function releaseCart(
   if (mode === 'expire' && cart.expiresAt !== a.expiresAt) return ignored('cart-refreshed');
   const kind = mode === 'expire' ? 'expired' : 'released';
   let left = a.quantity;
+  // a kit: units to release by component SKU (no quantity: every whole kit the cart holds)
+  let takes: Map<string, number> | undefined;
+  if (a.kit) {
+    const units = (sku: string) =>
+      held
+        .filter((p) => splitPair(p).sku === sku)
+        .reduce((n, p) => n + cart.lines.get(p)!.held + waitingOf(cart.lines.get(p)!), 0);
+    const n = a.quantity ?? Math.min(...a.kit.map((k) => Math.floor(units(k.sku) / k.quantity)));
+    takes = new Map(a.kit.map((k) => [k.sku, n * k.quantity]));
+  }
   let moved = false;
   for (const p of held) {
     const l = cart.lines.get(p)!;
-    if (mode !== 'remove' || splitPair(p).sku === a.sku) {
+    const sku = splitPair(p).sku;
+    let lim = takes ? takes.get(sku) : left;
+    if (mode !== 'remove' || (takes ? lim !== undefined : sku === a.sku)) {
       let q = l.held + waitingOf(l);
-      if (left !== undefined) {
-        q = Math.min(q, left);
-        left -= q;
+      if (lim !== undefined) {
+        q = Math.min(q, lim);
+        lim -= q;
+        if (takes) takes.set(sku, lim);
+        else left = lim;
       }
       if (q > 0) {
         // waiting units go first: what is backed by stock stays held longest
@@ -372,6 +455,9 @@ function releaseCart(
       }
     }
   }
+  // a kit's units not found count in kits: the most any component still lacks
+  if (takes && a.quantity !== undefined)
+    left = Math.max(0, ...a.kit!.map((k) => Math.ceil(takes.get(k.sku)! / k.quantity)));
   rememberRemoval(ctx, cartId, mode, a, a.quantity !== undefined ? left! : 'all');
   if (!moved) return ignored('nothing-held');
   if (held.some((p) => cart.lines.get(p)!.held + waitingOf(cart.lines.get(p)!) > 0)) {
@@ -416,11 +502,14 @@ function placeOrder(ctx: EventContext, c: Cmd<'placeOrder'>): Result {
     for (const l of routed) want.set(l.sku, (want.get(l.sku) ?? 0) + l.quantity);
     // routed demand uses stock on hand only: the cart's held units, not its waiting ones
     const cartHeld = (p: string) => (cartOpen ? (cart.lines.get(p)?.held ?? 0) : 0);
-    const route = routeFor(
-      ctx.net,
-      routed.map((l) => l.sku),
-      c.destination,
-    );
+    const route = {
+      ...routeFor(
+        ctx.net,
+        routed.map((l) => l.sku),
+        c.destination,
+      ),
+      ...(c.kitGroups ? { groups: c.kitGroups } : {}),
+    };
     const { alloc, short } = allocate(route, want, (p) => {
       const s = ctx.stock(p);
       return s.onHand - s.reserved - s.unavailable + cartHeld(p) - (need.get(p) ?? 0);

@@ -59,6 +59,11 @@ export function byPriority(n: NetworkState): LocationDef[] {
 export interface Route {
   locs: string[];
   skus: Record<string, string[]>;
+  /**
+   * SKUs that go to one location together: the components of the kits routed lines named
+   * (domain/kits.ts), each group sorted, no SKU in two
+   */
+  groups?: string[][];
 }
 
 export function routeFor(n: NetworkState, skus: string[], dest?: Destination): Route {
@@ -92,7 +97,8 @@ export const NETWORK_LOCATION = '*';
  * The routing strategy. `need`: units per SKU to route; `free(pair)`: what the pair can give.
  * One location that fills every SKU, the first in routing order; else SKU by SKU (byte order):
  * the first candidate that fills the SKU, else the candidates in order, each giving what it
- * has. Returns units by pair, and the SKUs the network cannot fill.
+ * has; a group's SKUs (a kit's components) all at the first location that fills every one of
+ * them, else all short. Returns units by pair, and the SKUs the network cannot fill.
  */
 export function allocate(
   route: Route,
@@ -111,7 +117,34 @@ export function allocate(
     }
   }
   const short: ShortLine[] = [];
+  const groupOf = new Map<string, string[]>();
+  for (const g of route.groups ?? []) for (const s of g) groupOf.set(s, g);
+  const done = new Set<string>();
   for (const s of skus) {
+    if (done.has(s)) continue;
+    const group = groupOf.get(s);
+    if (group) {
+      // a kit's components: the first location that fills all of them, else all are short
+      for (const m of group) done.add(m);
+      const fills = (l: string) =>
+        group.every((m) => route.skus[m]?.includes(l) && free(pairOf(m, l)) >= need.get(m)!);
+      const at = route.locs.find(fills);
+      for (const m of group) {
+        const q = need.get(m)!;
+        if (at !== undefined) alloc.set(pairOf(m, at), q);
+        else {
+          let best = 0;
+          for (const l of route.skus[m] ?? []) best = Math.max(best, free(pairOf(m, l)));
+          short.push({
+            sku: m,
+            locationId: NETWORK_LOCATION,
+            requested: q,
+            available: Math.min(best, q),
+          });
+        }
+      }
+      continue;
+    }
     const q = need.get(s)!;
     const cands = route.skus[s] ?? [];
     const one = cands.find((l) => free(pairOf(s, l)) >= q);
@@ -147,7 +180,11 @@ export function namedPairs(c: Command): string[] {
       ps.push(pairOf(c.sku, c.locationId));
       break;
     case 'reserveCart':
-      if (c.locationId !== undefined) ps.push(pairOf(c.sku, c.locationId));
+      if (c.locationId !== undefined) {
+        // a kit (expanded, domain/kits.ts): its components there
+        if (c.kit) for (const k of c.kit) ps.push(pairOf(k.sku, c.locationId));
+        else ps.push(pairOf(c.sku, c.locationId));
+      }
       break;
     case 'placeOrder':
     case 'updateOrder':

@@ -116,6 +116,8 @@ export type Command =
        * removal or clearing of the cart already applied is undone by it (see CartRemovals).
        */
       at?: number;
+      /** set by expandKits (domain/kits.ts) when `sku` is a kit: `quantity` kits */
+      kit?: KitComponent[];
     }
   /**
    * `quantity` omitted releases the cart's whole hold on the SKU (every location). With `at`
@@ -130,6 +132,8 @@ export type Command =
       quantity?: number;
       at?: number;
       rememberMs?: number;
+      /** set by expandKits when `sku` is a kit: `quantity` kits (absent: every whole kit held) */
+      kit?: KitComponent[];
     }
   | { op: 'releaseCart'; mode: 'clear'; cartId: string; at?: number; rememberMs?: number }
   /** Released only if the cart is still open and its expiry is still `expiresAt`. */
@@ -157,6 +161,8 @@ export type Command =
        */
       at?: number;
       rememberMs?: number;
+      /** set by expandKits: the components of each routed kit, to go to one location */
+      kitGroups?: string[][];
     }
   | { op: 'commitOrder'; orderId: string; paymentId: string; lines?: Line[] }
   /** payment.failed (nothing released once paid) or order.cancelled (what has not shipped) */
@@ -504,7 +510,8 @@ export interface OutboxPayload {
 export interface KitTag {
   kit: string;
   sku: string;
-  quantity: number;
+  /** absent: every unit of `sku` the event moved (a kit removed from a cart without a quantity) */
+  quantity?: number;
 }
 
 /**

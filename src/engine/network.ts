@@ -72,6 +72,7 @@ export class NetworkCache {
         .hmget(k.meta, 'epoch', 'nv')
         .hgetall(k.locations)
         .hgetall(k.bindings)
+        .hgetall(k.kits)
         .exec();
       if (!res) throw new Error('network read: transaction aborted');
       for (const [err] of res) if (err) throw err;
@@ -80,13 +81,18 @@ export class NetworkCache {
         await this.ensureTenant(tenant);
         continue;
       }
-      return {
-        token: `${epoch}:${nv ?? '0'}`,
-        net: parseNetwork(
-          res[1]![1] as Record<string, string>,
-          res[2]![1] as Record<string, string>,
-        ),
-      };
+      const net = parseNetwork(
+        res[1]![1] as Record<string, string>,
+        res[2]![1] as Record<string, string>,
+      );
+      for (const [sku, json] of Object.entries(res[3]![1] as Record<string, string>)) {
+        const comps = JSON.parse(json) as [string, number][];
+        net.kits.set(
+          sku,
+          comps.map(([c, quantity]) => ({ sku: c, quantity })),
+        );
+      }
+      return { token: `${epoch}:${nv ?? '0'}`, net };
     }
     throw new Error(`tenant ${tenant}: not loadable for its network`);
   }

@@ -10,6 +10,7 @@ import {
 import { compareBytes, pairOf } from '../domain/pairs.js';
 import { DEFAULT_LOCATION, type Command, type Op } from '../domain/types.js';
 import type { TenantKeys } from './keys.js';
+import { expandKits, kitLocations } from '../domain/kits.js';
 
 /**
  * A planned script call: which script, its own fixed keys (after meta, marker and outbox), the
@@ -41,7 +42,18 @@ type Planner<O extends Op> = (c: Cmd<O>, x: PlanContext) => Plan | Promise<Plan>
  * The script call that applies a command: its own script (one name per operation), or
  * `rejectEvent` when it names a SKU-location the tenant's network does not stock.
  */
-export function plan(c: Command, x: PlanContext): Plan | Promise<Plan> {
+export function plan(named: Command, x: PlanContext): Plan | Promise<Plan> {
+  // lines naming kits become their components' (domain/kits.ts); the tags go to the payload
+  const { command: c, tags } = expandKits(named, x.net.kits);
+  if (tags) {
+    const tagged = (p: Plan): Plan => ({ ...p, args: { ...p.args, kits: tags } });
+    const p = planExpanded(c, x);
+    return p instanceof Promise ? p.then(tagged) : tagged(p);
+  }
+  return planExpanded(c, x);
+}
+
+function planExpanded(c: Command, x: PlanContext): Plan | Promise<Plan> {
   const refused = unstocked(x.net, c);
   if (refused.length > 0) {
     return {
@@ -122,6 +134,17 @@ function reserveCartCall(c: Cmd<'reserveCart'>, x: PlanContext): Plan {
   // timed: the cart's removals that may have overtaken it are looked up (CartRemovals)
   const tail = c.at !== undefined ? [x.keys.cartRemovals(c.cartId)] : undefined;
   if (c.at !== undefined) args.at = c.at;
+  if (c.kit) {
+    // a kit: every component at one location, the first of these that has them all
+    const locs = kitLocations(x.net, c.kit, c.locationId);
+    return {
+      script: 'reserveCart',
+      keys: [x.keys.cart(c.cartId), x.keys.cartExpiries],
+      pairs: locs.flatMap((l) => c.kit!.map((k) => pairOf(k.sku, l))),
+      args: { ...args, kit: { locs, components: c.kit.map((k) => [k.sku, k.quantity]) } },
+      ...(tail ? { tail } : {}),
+    };
+  }
   if (c.locationId === undefined && isNetwork(x.net)) {
     const route = routeFor(x.net, [c.sku]);
     return {
@@ -187,6 +210,9 @@ async function releaseCartCall(c: Cmd<'releaseCart'>, x: PlanContext): Promise<P
       cartId: c.cartId,
       mode: c.mode,
       ...(c.mode === 'remove' ? { sku: c.sku, quantity: c.quantity } : {}),
+      ...(c.mode === 'remove' && c.kit
+        ? { kit: { components: c.kit.map((k) => [k.sku, k.quantity]) } }
+        : {}),
       ...(c.mode === 'expire' ? { expiresAt: c.expiresAt } : {}),
       ...(c.mode !== 'expire' && c.at !== undefined
         ? { at: c.at, rememberMs: c.rememberMs ?? DEFAULT_REMEMBER_MS }
@@ -208,11 +234,14 @@ async function placeOrderCall(c: Cmd<'placeOrder'>, x: PlanContext): Promise<Pla
     : [...c.lines, ...(c.routed ?? []).map((l) => ({ ...l, locationId: DEFAULT_LOCATION }))];
   const route =
     routed.length > 0
-      ? routeFor(
-          x.net,
-          routed.map((l) => l.sku),
-          c.destination,
-        )
+      ? {
+          ...routeFor(
+            x.net,
+            routed.map((l) => l.sku),
+            c.destination,
+          ),
+          ...(c.kitGroups ? { groups: c.kitGroups } : {}),
+        }
       : undefined;
   return {
     script: 'placeOrder',

@@ -7,6 +7,8 @@
     KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the wait queues
     ARGV[1]    JSON { ...base, pairs, cartId, mode = 'remove'|'clear'|'expire',
                       sku? (remove), quantity? (remove; absent = all of the SKU),
+                      kit? = { components = {{sku, quantity}} } (remove: `sku` is a kit,
+                      `quantity` kits; absent quantity = every whole kit the cart holds),
                       expiresAt? (expire: the expiry the job was scheduled for),
                       at?, rememberMs? (remove, clear: the event's time, and how long what it
                       could not find is remembered) }
@@ -65,20 +67,51 @@ if a.mode == 'expire' and tonumber(cart.exp) ~= a.expiresAt then
 end
 local kind = a.mode == 'expire' and 'expired' or 'released'
 local left = a.quantity
+-- a kit: units to release by component SKU, quantity x its own (no quantity: every whole kit
+-- the cart holds, the least over the components of floor(units held / quantity))
+local takes
+if a.kit then
+  local n = a.quantity
+  if n == nil then
+    for _, k in ipairs(a.kit.components) do
+      local u = 0
+      for _, p in ipairs(held) do
+        if splitPair(p) == k[1] then
+          local l = cart.lines[p]
+          u = u + l.held + l.bo + l.po
+        end
+      end
+      local whole = math.floor(u / k[2])
+      if n == nil or whole < n then n = whole end
+    end
+  end
+  takes = {}
+  for _, k in ipairs(a.kit.components) do takes[k[1]] = n * k[2] end
+end
 for _, p in ipairs(held) do
   local l = cart.lines[p]
   local sku = splitPair(p)
-  if a.mode ~= 'remove' or sku == a.sku then
+  local lim = left
+  if takes then lim = takes[sku] end
+  if a.mode ~= 'remove' or (takes and lim ~= nil) or (not takes and sku == a.sku) then
     -- waiting units go first, then held ones
     local w = l.bo + l.po
-    if left ~= nil then w = math.min(w, left); left = left - w end
+    if lim ~= nil then w = math.min(w, lim); lim = lim - w end
     local wb, wp = unwait(l, 'cart', a.cartId, p, w)
     local q = l.held
-    if left ~= nil then q = math.min(q, left); left = left - q end
+    if lim ~= nil then q = math.min(q, lim); lim = lim - q end
+    if takes then takes[sku] = lim else left = lim end
     if q > 0 or w > 0 then
       move(p, kind, 0, -q, 0, 0, 0, 'cart', a.cartId, '', -wb, -wp)
       l.held = l.held - q
     end
+  end
+end
+if takes and a.quantity then
+  -- kits not found: the most any component still lacks, in kits
+  left = 0
+  for _, k in ipairs(a.kit.components) do
+    left = math.max(left, math.ceil(takes[k[1]] / k[2]))
   end
 end
 remember(a.quantity and left or 'all')

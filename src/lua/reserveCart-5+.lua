@@ -5,8 +5,14 @@
     KEYS[5]    cart expiry set (see includes/holds.lua): the cart's new expiry goes in
     KEYS[6]    stock hash of the one pair (routed: KEYS[6..] each candidate pair)
     KEYS[#KEYS] with `at`: the cart's removals hash (cartrm:<cartId>), after the stock keys
-    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due?, at? }
+    ARGV[1]    JSON { ...base, pairs = {pair}, cartId, sku, quantity, ttlMs, route?, due?, at?,
+                      kit? = { locs, components = {{sku, quantity}} } }
                ttlMs: the environment's cart TTL; the tenant's cartTtlSeconds in meta wins
+               kit: `sku` is a kit (src/domain/kits.ts), `quantity` kits; the pairs are every
+               component at each of `locs`
+  A kit takes `quantity` x its quantity of every component at the first of `locs` where all of
+  them are available (stock on hand only: no policy lets kit units wait), or nothing: the
+  refusal names the short components at the first location (locationId '*' when there is none).
   With `route` (no location named, a tenant with locations) the SKU is allocated by
   includes/route, and the hold may span locations.
   Output: see includes/base.lua. Outcome rejected/insufficient-stock names the short line;
@@ -139,6 +145,48 @@ if not fast then
       settleCut()
       return finish({ result = 'ignored', reason = 'removed-later' })
     end
+  end
+  if a.kit then
+    -- q kits: q x quantity of every component, all at one location (the first of a.kit.locs
+    -- where every component is available), from stock on hand only
+    local comps, chosen, short = a.kit.components, nil, nil
+    for _, loc in ipairs(a.kit.locs) do
+      local miss
+      for _, k in ipairs(comps) do
+        local s = stock(pairOf(k[1], loc))
+        local av = s.onHand - s.reserved - s.unavailable
+        if av < q * k[2] then
+          miss = miss or {}
+          miss[#miss + 1] = { sku = k[1], locationId = loc, requested = q * k[2],
+            available = math.max(av, 0) }
+        end
+      end
+      if not miss then chosen = loc break end
+      short = short or miss
+    end
+    if not chosen then
+      if not short then
+        -- no location stocks every component
+        short = {}
+        for i, k in ipairs(comps) do
+          short[i] = { sku = k[1], locationId = '*', requested = q * k[2], available = 0 }
+        end
+      end
+      if expireFirst() then return { -5 } end -- EXPIRE_FIRST
+      return finish({ result = 'rejected', reason = 'insufficient-stock', short = short,
+        referenceType = 'cart', referenceId = a.cartId })
+    end
+    for _, k in ipairs(comps) do
+      local kp = pairOf(k[1], chosen)
+      move(kp, 'reserved', 0, q * k[2], 0, 0, 0, 'cart', a.cartId, '')
+      local l = line(cart, kp)
+      l.held = l.held + q * k[2]
+    end
+    cart.exp = slidExp()
+    cart.st = 'open'
+    saveHold(cartKey, 'cart', a.cartId, cart)
+    settleCut()
+    return finish()
   end
   if a.route then
     local alloc, short = allocate(a.route, { [a.sku] = q }, { a.sku }, function(rp)

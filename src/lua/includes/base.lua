@@ -208,5 +208,7 @@ local function begin(stockBase)
     end
     pos = j + 6
   end
+  -- kit tags go into the payload as cjson writes them: the generic paths only
+  if A.kits then CLEAN = false end
   return A, nil
 end

@@ -221,6 +221,10 @@ local function finish(outcome)
   if NET then
     config = config .. ',"network":' .. cjson.encode(NET)
   end
+  -- the event's kit lines, as the planner tagged them (OutboxPayload.kits)
+  if A.kits then
+    config = config .. ',"kits":' .. cjson.encode(A.kits)
+  end
   -- one concatenation when possible: every intermediate string would be hashed too
   local payload
   if CLEAN and EPOCH then
