@@ -1,4 +1,5 @@
 import type {
+  KitTag,
   StockFigures,
   ConfigChange,
   HoldSnapshot,
@@ -7,6 +8,7 @@ import type {
   OutboxPayload,
 } from '../domain/types.js';
 import { ZERO_FIGURES } from '../domain/types.js';
+import { compareBytes } from '../domain/pairs.js';
 import { changeSeq } from './change-seq.js';
 import { sqlEscape as esc, sqlLiteral, sqlNumber as num } from './sql-batch.js';
 import { entryTimeMs, sqlDateTime, sqlOccurredAt } from './sql-time.js';
@@ -81,7 +83,8 @@ export function processedTuple(item: MirrorItem): string {
 export const LEDGER_COLUMNS =
   'tenant, sku, location_id, movement, qty, on_hand_delta, reserved_delta, committed_delta, ' +
   'unavailable_delta, incoming_delta, reason, reference_type, reference_id, event_source, ' +
-  'event_id, event_type, line_no, occurred_at, event_ref, backordered_delta, preordered_delta';
+  'event_id, event_type, line_no, occurred_at, event_ref, backordered_delta, preordered_delta, ' +
+  'kit, kit_qty';
 
 /**
  * Appends the payload's ledger rows to `out` as `(…)` tuples; `eventRef` is the id of its
@@ -93,15 +96,44 @@ export function ledgerTuples(p: OutboxPayload, eventRef: number, out: string[]):
   const tenant = `'${esc(p.tenant)}'`;
   const event = `'${esc(p.source)}','${esc(p.id)}','${esc(p.type)}',`;
   const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${num(eventRef)},`;
+  const kitOf = p.kits ? kitRows(p.kits) : undefined;
   p.movements.forEach((m, lineNo) => {
     out.push(
       `(${tenant},'${esc(m.sku)}','${esc(m.locationId)}','${esc(m.kind)}',${num(headlineQty(m))},` +
         `${num(m.onHand)},${num(m.reserved)},${num(m.committed)},${num(m.unavailable)},` +
         `${num(m.incoming)},'${esc(m.reason ?? '')}','${esc(m.referenceType)}',` +
         `'${esc(m.referenceId)}',${event}${lineNo}${end}` +
-        `${num(m.backordered ?? 0)},${num(m.preordered ?? 0)})`,
+        `${num(m.backordered ?? 0)},${num(m.preordered ?? 0)},${kitOf ? kitOf(m) : 'NULL,NULL'})`,
     );
   });
+}
+
+/**
+ * The `kit, kit_qty` of each movement of an event whose lines named kits: a component's rows
+ * name its kit (the first in byte order when two of the event's kits share it) and give each
+ * row, of each kind of movement in turn, as many of the kit's units as are left, at most the
+ * row's own.
+ */
+function kitRows(tags: KitTag[]): (m: Movement) => string {
+  const first = new Map<string, KitTag>();
+  for (const t of tags) {
+    const had = first.get(t.sku);
+    if (!had || compareBytes(t.kit, had.kit) < 0) first.set(t.sku, t);
+  }
+  const used = new Map<string, number>();
+  return (m) => {
+    const t = first.get(m.sku);
+    if (!t) return 'NULL,NULL';
+    const units = Math.abs(headlineQty(m));
+    let n = units;
+    if (t.quantity !== undefined) {
+      const key = m.kind + SEP + m.sku;
+      const u = used.get(key) ?? 0;
+      n = Math.min(units, Math.max(t.quantity - u, 0));
+      used.set(key, u + n);
+    }
+    return `'${esc(t.kit)}',${num(n)}`;
+  };
 }
 
 /** Figures summed per tenant, SKU and location over a batch. */
