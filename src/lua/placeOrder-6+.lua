@@ -39,10 +39,7 @@ if not a then return early end
 -- `st`: the cart's state as read
 local function rememberTakeover(st)
   if not a.at or st == 'open' or st == 'converted' then return end
-  local key = KEYS[#KEYS]
-  local was = tonumber(rcall('HGET', key, '*'))
-  if not was or was < a.at then rcall('HSET', key, '*', a.at) end
-  rcall('PEXPIRE', key, a.rememberMs)
+  rememberCleared(KEYS[#KEYS], a.at, a.rememberMs)
 end
 local orderKey, cartKey = KEYS[4], KEYS[5]
 -- a new order (nothing in its hash), located lines only

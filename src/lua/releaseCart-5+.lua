@@ -37,21 +37,17 @@ if not covers(held) then return { RETRY } end
 local function remember(unfound)
   if not a.at or a.mode == 'expire' then return end
   local key = KEYS[#KEYS]
-  if a.mode == 'clear' then
-    local was = tonumber(rcall('HGET', key, '*'))
-    if not was or was < a.at then rcall('HSET', key, '*', a.at) end
-  else
-    if unfound ~= 'all' and unfound <= 0 then return end
-    local at, units = a.at, unfound
-    local was = rcall('HGET', key, a.sku)
-    if was then
-      local bar = string.find(was, '|', 1, true)
-      local t, u = tonumber(string.sub(was, 1, bar - 1)), string.sub(was, bar + 1)
-      if t > at then at = t end
-      if u == 'all' or units == 'all' then units = 'all' else units = units + tonumber(u) end
-    end
-    rcall('HSET', key, a.sku, at .. '|' .. units)
+  if a.mode == 'clear' then return rememberCleared(key, a.at, a.rememberMs) end
+  if unfound ~= 'all' and unfound <= 0 then return end
+  local at, units = a.at, unfound
+  local was = rcall('HGET', key, a.sku)
+  if was then
+    local bar = string.find(was, '|', 1, true)
+    local t, u = tonumber(string.sub(was, 1, bar - 1)), string.sub(was, bar + 1)
+    if t > at then at = t end
+    if u == 'all' or units == 'all' then units = 'all' else units = units + tonumber(u) end
   end
+  rcall('HSET', key, a.sku, at .. '|' .. units)
   rcall('PEXPIRE', key, a.rememberMs)
 end
 if cart.st ~= 'open' then

@@ -122,6 +122,15 @@ local function linePairs(lines)
   return ps, n, units
 end
 
+-- A cart's removals hash (see releaseCart-5+.lua): the cart was cleared at `at` (epoch ms),
+-- or taken over by an order of that time, unless a later clearing is remembered already; kept
+-- `ms` more.
+local function rememberCleared(key, at, ms)
+  local was = tonumber(rcall('HGET', key, '*'))
+  if not was or was < at then rcall('HSET', key, '*', at) end
+  rcall('PEXPIRE', key, ms)
+end
+
 -- JSON text of a number as cjson writes it (printf %.14g, which `..` uses too). Integers of
 -- magnitude below 1e14 print the same with %d, which skips printf's floating point path, and
 -- 0-9 need no printf at all. For those integers it is also the text redis.call would send for
