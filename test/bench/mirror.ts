@@ -26,12 +26,12 @@ const TENANTS = ['acme', 'globex', 'initech', 'umbrella'];
 const SKUS = 5000;
 const LOCATIONS = ['default', 'wh-east', 'wh-west'];
 
-interface Generated {
+export interface Generated {
   payload: OutboxPayload;
   entryId: string;
 }
 
-function* checkoutPayloads(rows: number): Generator<Generated, void, undefined> {
+export function* checkoutPayloads(rows: number): Generator<Generated, void, undefined> {
   let n = 0;
   let made = 0;
   let ms = Date.now() - 60_000;
