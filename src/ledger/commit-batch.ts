@@ -13,13 +13,14 @@ import {
 } from './mirror-rows.js';
 import { isDuplicateKey } from './mysql-errors.js';
 import { sqlDateTime } from './sql-time.js';
-import { mirrorNetwork } from './mirror-network.js';
-import { mirrorSettings } from './mirror-settings.js';
+import { networkStatements } from './mirror-network.js';
+import { settingsStatements } from './mirror-settings.js';
 import {
   fitsOneStatement,
-  insertMany,
-  insertTuples,
+  insertManyStatements,
   insertTuplesReturningIds,
+  insertTuplesStatements,
+  runStatements,
 } from './sql-batch.js';
 
 export type MirrorResult = 'committed' | 'duplicate' | 'stale';
@@ -152,6 +153,13 @@ async function recordEvents(
  * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
  * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
  * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
+ *
+ * The events are recorded first, on their own statement (a collision there leaves events out,
+ * see `recordEvents`). What follows from them (ledger rows keyed by the records, upserts of the
+ * figures, configurations, holds, network and settings) is sent together (`runStatements`):
+ * one round trip on a connection that takes multiple statements (createKnex's option, the
+ * writer's pool). If one of those statements fails, the error is the caller's, whose
+ * transaction rolls back whole, the events' records with it.
  */
 export async function mirrorInTransaction(
   trx: Knex.Transaction,
@@ -190,9 +198,8 @@ export async function mirrorInTransaction(
 
   const lines: string[] = [];
   for (const i of fresh) ledgerTuples(i.payload, recorded.get(i)!, lines);
-  await insertTuples(trx, `inventory_ledger (${LEDGER_COLUMNS})`, lines);
-  await insertMany(
-    trx,
+  const sqls = insertTuplesStatements(`inventory_ledger (${LEDGER_COLUMNS})`, lines);
+  insertManyStatements(
     'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
     sumDeltas(fresh).map((d) => [
       d.tenant,
@@ -210,6 +217,7 @@ export async function mirrorInTransaction(
      committed = committed + VALUES(committed), unavailable = unavailable + VALUES(unavailable),
      incoming = incoming + VALUES(incoming), backordered = backordered + VALUES(backordered),
      preordered = preordered + VALUES(preordered)`,
+    sqls,
   );
   // Each assignment sees the columns assigned before it, so the guard column goes last.
   const newerConfig = 'config_seq IS NULL OR VALUES(config_seq) > config_seq';
@@ -221,8 +229,7 @@ export async function mirrorInTransaction(
     'preorder_until',
     'config_seq',
   ];
-  await insertMany(
-    trx,
+  insertManyStatements(
     `stock_levels (tenant, sku, location_id, ${configured.join(', ')})`,
     latestConfig(fresh).map((c) => [
       c.tenant,
@@ -238,6 +245,7 @@ export async function mirrorInTransaction(
     ]),
     `ON DUPLICATE KEY UPDATE
      ${configured.map((col) => `${col} = IF(${newerConfig}, VALUES(${col}), ${col})`).join(',\n     ')}`,
+    sqls,
   );
   const newer = 'VALUES(change_seq) > change_seq';
   const guarded = [
@@ -255,14 +263,15 @@ export async function mirrorInTransaction(
     // last: the IFs before it compare against the change_seq the row had
     'change_seq',
   ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
-  await insertTuples(
-    trx,
+  insertTuplesStatements(
     `reservations (${RESERVATION_COLUMNS})`,
     latestHolds(fresh).map(reservationTuple),
     `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
+    sqls,
   );
-  await mirrorNetwork(trx, fresh);
-  await mirrorSettings(trx, fresh);
+  networkStatements(fresh, sqls);
+  settingsStatements(fresh, sqls);
+  await runStatements(trx, sqls);
   return results;
 }
 

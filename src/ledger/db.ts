@@ -189,6 +189,14 @@ export function createKnex(
     tls?: TlsFiles;
     /** see guardStatements; 0: none. @default DEFAULT_STATEMENT_TIMEOUT_MS */
     statementTimeoutMs?: number;
+    /**
+     * Lets one query carry several statements: the ledger writer's pool only, which sends its
+     * commit's upserts in one round trip (commit-batch.ts). Safe there because every statement
+     * on it is one the mirror renders itself, each value escaped by sql-batch.ts, never SQL
+     * from outside; the other pools keep it off, so a mistake in a query of theirs can at
+     * worst bend that one statement, never append another. @default false
+     */
+    multipleStatements?: boolean;
   } = {},
 ): Knex {
   const statementTimeoutMs = pool.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
@@ -221,6 +229,7 @@ export function createKnex(
       supportBigNumbers: true,
       dateStrings: false,
       timezone: 'Z',
+      multipleStatements: pool.multipleStatements === true,
     },
     pool: {
       min: pool.min ?? 0,

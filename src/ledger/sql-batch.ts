@@ -131,6 +131,62 @@ export async function insertTuples(
   for (const { sql } of statements(head, tuples, tail)) await db.raw(sql);
 }
 
+/** The statements `insertMany` runs, rendered, to send with others (`runStatements`). */
+export function insertManyStatements(
+  head: string,
+  rows: SqlValue[][],
+  tail = '',
+  out: string[] = [],
+): string[] {
+  return insertTuplesStatements(head, rows.map(sqlTuple), tail, out);
+}
+
+/** The statements `insertTuples` runs, rendered, appended to `out`; none for no rows. */
+export function insertTuplesStatements(
+  head: string,
+  tuples: string[],
+  tail = '',
+  out: string[] = [],
+): string[] {
+  for (const { sql } of statements(head, tuples, tail)) out.push(sql);
+  return out;
+}
+
+/**
+ * True when `db`'s connections were opened with `multipleStatements` (createKnex's option):
+ * then several statements go in one query.
+ */
+export function takesMultipleStatements(db: Knex | Knex.Transaction): boolean {
+  const client = db.client as { config?: { connection?: { multipleStatements?: unknown } } };
+  return client.config?.connection?.multipleStatements === true;
+}
+
+/**
+ * Runs `sqls` in order, each a statement we rendered (no placeholders). On a connection that
+ * takes multiple statements, as few queries as the size limit allows, usually one: one round
+ * trip instead of one per statement. MySQL runs the statements of a query in order and stops
+ * at the first that fails, whose error the query returns; the ones before it stay done, so
+ * inside a transaction the caller rolls back, as after any failed statement.
+ */
+export async function runStatements(db: Knex | Knex.Transaction, sqls: string[]): Promise<void> {
+  if (!takesMultipleStatements(db)) {
+    for (const sql of sqls) await db.raw(sql);
+    return;
+  }
+  let group: string[] = [];
+  let bytes = 0;
+  for (const sql of sqls) {
+    if (group.length > 0 && bytes + sql.length > MAX_STATEMENT_BYTES) {
+      await db.raw(group.join(';\n'));
+      group = [];
+      bytes = 0;
+    }
+    group.push(sql);
+    bytes += sql.length + 2;
+  }
+  if (group.length > 0) await db.raw(group.join(';\n'));
+}
+
 /**
  * `insertTuples` into a table with an AUTO_INCREMENT key, returning the key each row got, in
  * row order. `step` is the server's auto_increment_increment, given only when its lock mode

@@ -82,7 +82,8 @@ export async function benchCommitTrips(opts: {
   meanMs: number;
 }> {
   const url = await createTestDatabase('bench_trips');
-  const knex = createKnex(url, { max: 1 });
+  // as the worker's ledger pool
+  const knex = createKnex(url, { max: 1, multipleStatements: true });
   try {
     await knex('tenant_epochs').insert(TENANTS.map((tenant) => ({ tenant, epoch: 1 })));
     const all: MirrorItem[] = [...checkoutPayloads(opts.batch + opts.small * (opts.commits + 10))];

@@ -186,7 +186,8 @@ export async function benchMirror(opts: {
 }> {
   const url = await createTestDatabase('bench_mirror');
   const prefix = uniqueName('bench_mirror');
-  const knex = createKnex(url);
+  // as the worker's ledger pool
+  const knex = createKnex(url, { multipleStatements: true });
   const redis = testRedis();
   try {
     await knex('tenant_epochs').insert(TENANTS.map((tenant) => ({ tenant, epoch: 1 })));
