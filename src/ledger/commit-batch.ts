@@ -21,6 +21,9 @@ import {
   insertTuplesReturningIds,
   insertTuplesStatements,
   runStatements,
+  sqlNumber,
+  type StatementResult,
+  takesMultipleStatements,
 } from './sql-batch.js';
 
 export type MirrorResult = 'committed' | 'duplicate' | 'stale';
@@ -150,55 +153,19 @@ async function recordEvents(
 }
 
 /**
- * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
- * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
- * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
- *
- * The events are recorded first, on their own statement (a collision there leaves events out,
- * see `recordEvents`). What follows from them (ledger rows keyed by the records, upserts of the
- * figures, configurations, holds, network and settings) is sent together (`runStatements`):
- * one round trip on a connection that takes multiple statements (createKnex's option, the
- * writer's pool). If one of those statements fails, the error is the caller's, whose
- * transaction rolls back whole, the events' records with it.
+ * Appends to `sqls` the statements that write what follows from the recorded events `fresh`:
+ * their ledger rows (`refOf`: the SQL of an event's processed_events key), the upserts of the
+ * stock figures, configurations, holds, network and settings. None for a table with nothing
+ * to write.
  */
-export async function mirrorInTransaction(
-  trx: Knex.Transaction,
-  items: MirrorItem[],
-  epochs: Map<string, number>,
-  idStep?: IdStep,
-): Promise<MirrorResult[]> {
-  const results: MirrorResult[] = new Array(items.length);
-  const firstOf = new Map<string, number>();
-  const candidates: MirrorItem[] = [];
-  items.forEach((item, i) => {
-    if (epochs.get(item.payload.tenant) !== item.payload.epoch) {
-      results[i] = 'stale';
-      return;
-    }
-    const key = eventKey(item);
-    if (firstOf.has(key)) {
-      results[i] = 'duplicate';
-      return;
-    }
-    firstOf.set(key, i);
-    candidates.push(item);
-  });
-  if (candidates.length === 0) return results;
-
-  const recorded = await recordEvents(
-    trx,
-    candidates,
-    idStep === undefined ? await readIdStep(trx) : idStep,
-  );
-  for (const item of candidates) {
-    results[firstOf.get(eventKey(item))!] = recorded.has(item) ? 'committed' : 'duplicate';
-  }
-  const fresh = candidates.filter((i) => recorded.has(i));
-  if (fresh.length === 0) return results;
-
+function followingStatements(
+  fresh: MirrorItem[],
+  refOf: (item: MirrorItem) => string,
+  sqls: string[],
+): void {
   const lines: string[] = [];
-  for (const i of fresh) ledgerTuples(i.payload, recorded.get(i)!, lines);
-  const sqls = insertTuplesStatements(`inventory_ledger (${LEDGER_COLUMNS})`, lines);
+  for (const i of fresh) ledgerTuples(i.payload, refOf(i), lines);
+  insertTuplesStatements(`inventory_ledger (${LEDGER_COLUMNS})`, lines, '', sqls);
   insertManyStatements(
     'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
     sumDeltas(fresh).map((d) => [
@@ -271,7 +238,120 @@ export async function mirrorInTransaction(
   );
   networkStatements(fresh, sqls);
   settingsStatements(fresh, sqls);
-  await runStatements(trx, sqls);
+  networkStatements(fresh, sqls);
+  settingsStatements(fresh, sqls);
+}
+
+/** The session variable that holds the first processed_events key of the query recording them. */
+const FIRST_REF = '@mirror_first_event_ref';
+const SAVEPOINT = 'mirror_record';
+
+/**
+ * Records the events and writes what follows from them in one query (`runStatements`), when
+ * the connection takes multiple statements and the session numbers one INSERT's keys
+ * consecutively (`step`): the ledger rows compute their `event_ref` from the key the INSERT
+ * gave the batch's first event. Returns the events it recorded, or undefined, having sent
+ * nothing, when it cannot (the caller records them first, then writes the rest).
+ *
+ * The query opens with a savepoint: on a duplicate key (an event recorded meanwhile, by
+ * another writer or an earlier delivery), whichever statement hit it, the query is undone to
+ * there (one round trip more, on this rare path only), the colliding events are left out and
+ * the rest is sent again, as `recordEvents` does. Any other failure is the caller's: the
+ * transaction rolls back whole.
+ */
+async function recordAndWrite(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  step: number,
+): Promise<Set<MirrorItem> | undefined> {
+  if (!takesMultipleStatements(trx)) return undefined;
+  let todo = items;
+  for (;;) {
+    if (todo.length === 0) return new Set();
+    const rows = todo.map(processedTuple);
+    // several INSERTs would need several first keys: left to recordEvents (a savepoint each)
+    if (!fitsOneStatement(rows)) return undefined;
+    const sqls = [`SAVEPOINT ${SAVEPOINT}`];
+    insertTuplesStatements(`processed_events (${PROCESSED_COLUMNS})`, rows, '', sqls);
+    sqls.push(`SET ${FIRST_REF} = LAST_INSERT_ID()`);
+    const offset = new Map(todo.map((item, k) => [item, k * step]));
+    followingStatements(todo, (i) => `${FIRST_REF}+${offset.get(i)!}`, sqls);
+    let header: StatementResult;
+    try {
+      header = (await runStatements(trx, sqls))[1]!;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      await trx.raw(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      const seen = await recordedIds(trx, todo, true);
+      const rest = todo.filter((i) => !seen.has(eventKey(i)));
+      // as in recordEvents: a collision that leaves out none of ours is not a duplicate
+      if (rest.length === todo.length) throw err;
+      todo = rest;
+      continue;
+    }
+    const first = Number(header.insertId);
+    if (
+      header.affectedRows !== todo.length ||
+      !(first >= 1) ||
+      !Number.isSafeInteger(first + todo.length * step)
+    ) {
+      throw new Error(
+        `INSERT INTO processed_events: ${todo.length} rows gave affectedRows ${header.affectedRows}, insertId ${header.insertId}`,
+      );
+    }
+    return new Set(todo);
+  }
+}
+
+/**
+ * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
+ * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
+ * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
+ *
+ * On the writer's pool (createKnex's `multipleStatements`) this is one query, see
+ * `recordAndWrite`. Elsewhere, or when the keys must be read back, the events are recorded
+ * first (`recordEvents`), then what follows from them is sent, in one query where the
+ * connection takes several statements. Whatever fails, the error is the caller's, whose
+ * transaction rolls back whole.
+ */
+export async function mirrorInTransaction(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  epochs: Map<string, number>,
+  idStep?: IdStep,
+): Promise<MirrorResult[]> {
+  const results: MirrorResult[] = new Array(items.length);
+  const firstOf = new Map<string, number>();
+  const candidates: MirrorItem[] = [];
+  items.forEach((item, i) => {
+    if (epochs.get(item.payload.tenant) !== item.payload.epoch) {
+      results[i] = 'stale';
+      return;
+    }
+    const key = eventKey(item);
+    if (firstOf.has(key)) {
+      results[i] = 'duplicate';
+      return;
+    }
+    firstOf.set(key, i);
+    candidates.push(item);
+  });
+  if (candidates.length === 0) return results;
+
+  const step = idStep === undefined ? await readIdStep(trx) : idStep;
+  let recorded: { has(item: MirrorItem): boolean } | undefined =
+    step === null ? undefined : await recordAndWrite(trx, candidates, step);
+  if (!recorded) {
+    const keys = await recordEvents(trx, candidates, step);
+    const fresh = candidates.filter((i) => keys.has(i));
+    const sqls: string[] = [];
+    followingStatements(fresh, (i) => sqlNumber(keys.get(i)!), sqls);
+    await runStatements(trx, sqls);
+    recorded = keys;
+  }
+  for (const item of candidates) {
+    results[firstOf.get(eventKey(item))!] = recorded.has(item) ? 'committed' : 'duplicate';
+  }
   return results;
 }
 

@@ -1,7 +1,9 @@
 /**
- * The commit's upserts go to MySQL as one multi-statement query on the writer's pool
- * (createKnex's `multipleStatements`), one by one on any other: the same rows either way, and
- * a statement that fails late in the query leaves nothing of the batch.
+ * The commit's statements after the epochs go to MySQL as one multi-statement query on the
+ * writer's pool (createKnex's `multipleStatements`), one by one on any other: the same rows
+ * either way, each ledger row pointing at its event's processed_events row; a statement that
+ * fails late in the query leaves nothing of the batch, and a collision in processed_events
+ * leaves out only the events recorded already.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxPayload } from '../../src/domain/types.js';
@@ -133,6 +135,18 @@ async function rowsOf(tenant: string): Promise<Record<string, unknown[]>> {
   return out;
 }
 
+/** Ledger rows of the tenant whose event_ref is not their own event's processed_events row. */
+async function misreferenced(tenant: string): Promise<number> {
+  const [rows] = (await single.raw(
+    `SELECT COUNT(*) AS n FROM inventory_ledger l LEFT JOIN processed_events p
+       ON p.id = l.event_ref AND p.tenant = l.tenant AND p.event_source = l.event_source
+      AND p.event_id = l.event_id
+     WHERE l.tenant = ? AND p.id IS NULL`,
+    [tenant],
+  )) as [{ n: number }[]];
+  return Number(rows[0]!.n);
+}
+
 async function counts(tenant: string): Promise<number[]> {
   return Promise.all(
     TABLES.map(async (table) => {
@@ -143,7 +157,7 @@ async function counts(tenant: string): Promise<number[]> {
 }
 
 describe('the commit as one multi-statement query', () => {
-  it('sends the upserts after processed_events in one query, and writes what one by one writes', async () => {
+  it('sends everything after the epochs in one query, and writes what one by one writes', async () => {
     await single('tenant_epochs').insert([
       { tenant: 'one-query', epoch: 1 },
       { tenant: 'one-by-one', epoch: 1 },
@@ -157,12 +171,43 @@ describe('the commit as one multi-statement query', () => {
 
     expect(together).toEqual(Array(5).fill('committed'));
     expect(apart).toEqual(together);
-    // BEGIN, the epochs, processed_events, the rest, COMMIT
-    expect(sent).toHaveLength(5);
-    const rest = sent[3]!;
-    for (const table of TABLES.slice(1)) expect(rest).toContain(`INSERT INTO ${table} (`);
+    // BEGIN, the epochs, everything else, COMMIT
+    expect(sent).toHaveLength(4);
+    for (const table of TABLES) expect(sent[2]).toContain(`INSERT INTO ${table} (`);
     expect(await counts('one-query')).toEqual([5, 5, 3, 5, 1, 1, 1]);
     expect(await rowsOf('one-query')).toEqual(await rowsOf('one-by-one'));
+    expect(await misreferenced('one-query')).toBe(0);
+    expect(await misreferenced('one-by-one')).toBe(0);
+  });
+
+  it('leaves out only the events recorded already, and points each ledger row at its event', async () => {
+    const t = 'collision';
+    await single('tenant_epochs').insert({ tenant: t, epoch: 1 });
+    const items = batch(t, 6);
+    expect(await commitBatch(multi, [items[1]!, items[4]!])).toEqual(['committed', 'committed']);
+    // keys one step of 2 apart, as a server of a multi-master setup numbers them
+    await multi.raw('SET SESSION auto_increment_increment = 2');
+    const sent: string[] = [];
+    const onQuery = (q: { sql: string }) => sent.push(q.sql);
+    multi.on('query', onQuery);
+    try {
+      expect(await commitBatch(multi, items)).toEqual([
+        'committed',
+        'duplicate',
+        'committed',
+        'committed',
+        'duplicate',
+        'committed',
+      ]);
+    } finally {
+      multi.off('query', onQuery);
+      await multi.raw('SET SESSION auto_increment_increment = 1');
+    }
+    // the query collided, was undone to its savepoint and sent again without the two
+    expect(sent.filter((q) => /^ROLLBACK TO SAVEPOINT/.test(q))).toHaveLength(1);
+    expect(sent.filter((q) => /INSERT INTO processed_events/.test(q))).toHaveLength(2);
+    expect(await counts(t)).toEqual([6, 6, 3, 6, 1, 1, 1]);
+    expect(await misreferenced(t)).toBe(0);
   });
 
   it('leaves nothing of the batch when the last statement of the query fails', async () => {
@@ -188,5 +233,6 @@ describe('the commit as one multi-statement query', () => {
     expect(await commitBatch(multi, items)).toEqual(Array(4).fill('committed'));
     expect(await commitBatch(multi, items)).toEqual(Array(4).fill('duplicate'));
     expect(await counts(t)).toEqual([4, 4, 3, 4, 1, 1, 1]);
+    expect(await misreferenced(t)).toBe(0);
   });
 });
