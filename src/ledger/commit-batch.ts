@@ -238,8 +238,6 @@ function followingStatements(
   );
   networkStatements(fresh, sqls);
   settingsStatements(fresh, sqls);
-  networkStatements(fresh, sqls);
-  settingsStatements(fresh, sqls);
 }
 
 /** The session variable that holds the first processed_events key of the query recording them. */

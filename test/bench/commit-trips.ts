@@ -2,7 +2,7 @@
  * Round trips and latency of one ledger commit (`commitBatch`), on its own database, removed
  * afterwards. Counts what one commit of `batch` mixed payloads sends (knex 'query' events are
  * round trips; the session's `Questions` counts the statements in them) on a pool of one
- * connection, then times `commits` commits of `small` payloads each, one after another, as
+ * connection, with the session's `Com_…` counters that moved, then times `commits` commits of `small` payloads each, one after another, as
  * the writer commits at moderate load.
  *
  * The payloads are the mirror benchmark's checkout flow (test/bench/mirror.ts); in the
@@ -20,9 +20,12 @@ import { checkoutPayloads } from './mirror.js';
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella'];
 
-async function questions(knex: Knex): Promise<number> {
-  const [rows] = (await knex.raw("SHOW SESSION STATUS LIKE 'Questions'")) as [{ Value: string }[]];
-  return Number(rows[0]!.Value);
+/** The session's statement counters: `Questions` and every `Com_…`. */
+async function counters(knex: Knex): Promise<Map<string, number>> {
+  const [rows] = (await knex.raw(
+    "SHOW SESSION STATUS WHERE Variable_name = 'Questions' OR Variable_name LIKE 'Com\\_%'",
+  )) as [{ Variable_name: string; Value: string }[]];
+  return new Map(rows.map((r) => [r.Variable_name, Number(r.Value)]));
 }
 
 /** Payloads of `n` events from the `from`-th on, with fresh ids (`tag`). */
@@ -75,6 +78,7 @@ export async function benchCommitTrips(opts: {
 }): Promise<{
   roundTrips: number;
   statements: number;
+  commands: Record<string, number>;
   sent: string[];
   p50Ms: number;
   p90Ms: number;
@@ -91,13 +95,19 @@ export async function benchCommitTrips(opts: {
     const onQuery = (q: { sql: string }) => sent.push(q.sql.slice(0, 60).replace(/\s+/g, ' '));
     // warm the pool's one connection and the tables' pages
     await commitBatch(knex, take(all, 0, opts.small, 'warm'));
-    const before = await questions(knex);
+    const before = await counters(knex);
     knex.on('query', onQuery);
     const counted = withEveryTable(take(all, 0, opts.batch, 'count'));
     const results = await commitBatch(knex, counted);
     knex.off('query', onQuery);
-    // minus the SHOW STATUS that reads the after figure
-    const statements = (await questions(knex)) - before - 1;
+    // minus the SHOW STATUS that reads the after figures
+    const after = await counters(knex);
+    const statements = after.get('Questions')! - before.get('Questions')! - 1;
+    const commands: Record<string, number> = {};
+    for (const [name, n] of after) {
+      const d = n - (before.get(name) ?? 0) - (name === 'Com_show_status' ? 1 : 0);
+      if (name.startsWith('Com_') && d !== 0) commands[name] = d;
+    }
     if (results.some((r) => r !== 'committed')) throw new Error(`not committed: ${results}`);
 
     const times: number[] = [];
@@ -114,6 +124,7 @@ export async function benchCommitTrips(opts: {
     return {
       roundTrips: sent.length,
       statements,
+      commands,
       sent,
       p50Ms: at(0.5),
       p90Ms: at(0.9),
