@@ -14,7 +14,7 @@ export type WriteResult = MirrorResult;
 export interface LedgerWriterOptions {
   /**
    * A pool of its own opened with createKnex's `multipleStatements`: a commit then sends its
-   * upserts in one round trip (without it, one each).
+   * INSERTs in one query (without it, one each).
    */
   knex: Knex;
   redis: RedisClient;
