@@ -31,6 +31,14 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     tls: config.tls.mysql,
     statementTimeoutMs: config.MYSQL_STATEMENT_TIMEOUT_MS,
   });
+  // The ledger writer's own pool, the only one that sends several statements in one query
+  // (createKnex's multipleStatements): one connection per commit in flight, and one spare.
+  const ledgerKnex = createKnex(config.MYSQL_URL, {
+    max: 3,
+    tls: config.tls.mysql,
+    statementTimeoutMs: config.MYSQL_STATEMENT_TIMEOUT_MS,
+    multipleStatements: true,
+  });
   const prefix = config.REDIS_PREFIX;
   const loader = new TenantLoader({
     knex,
@@ -40,7 +48,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     logger,
   });
   const writer = new LedgerWriter({
-    knex,
+    knex: ledgerKnex,
     redis,
     prefix,
     logger,
@@ -64,6 +72,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
         .close()
         .catch((e: unknown) => logger.warn({ err: errorText(e) }, 'ledger flush failed'));
       await redis.quit().catch(() => redis.disconnect());
+      await ledgerKnex.destroy().catch(() => undefined);
       await knex.destroy().catch(() => undefined);
     },
   };

@@ -13,13 +13,17 @@ import {
 } from './mirror-rows.js';
 import { isDuplicateKey } from './mysql-errors.js';
 import { sqlDateTime } from './sql-time.js';
-import { mirrorNetwork } from './mirror-network.js';
-import { mirrorSettings } from './mirror-settings.js';
+import { networkStatements } from './mirror-network.js';
+import { settingsStatements } from './mirror-settings.js';
 import {
   fitsOneStatement,
-  insertMany,
-  insertTuples,
+  insertManyStatements,
   insertTuplesReturningIds,
+  insertTuplesStatements,
+  runStatements,
+  sqlNumber,
+  type StatementResult,
+  takesMultipleStatements,
 } from './sql-batch.js';
 
 export type MirrorResult = 'committed' | 'duplicate' | 'stale';
@@ -149,9 +153,164 @@ async function recordEvents(
 }
 
 /**
+ * Appends to `sqls` the statements that write what follows from the recorded events `fresh`:
+ * their ledger rows (`refOf`: the SQL of an event's processed_events key), the upserts of the
+ * stock figures, configurations, holds, network and settings. None for a table with nothing
+ * to write.
+ */
+function followingStatements(
+  fresh: MirrorItem[],
+  refOf: (item: MirrorItem) => string,
+  sqls: string[],
+): void {
+  const lines: string[] = [];
+  for (const i of fresh) ledgerTuples(i.payload, refOf(i), lines);
+  insertTuplesStatements(`inventory_ledger (${LEDGER_COLUMNS})`, lines, '', sqls);
+  insertManyStatements(
+    'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
+    sumDeltas(fresh).map((d) => [
+      d.tenant,
+      d.sku,
+      d.locationId,
+      d.onHand,
+      d.reserved,
+      d.committed,
+      d.unavailable,
+      d.incoming,
+      d.backordered,
+      d.preordered,
+    ]),
+    `ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), reserved = reserved + VALUES(reserved),
+     committed = committed + VALUES(committed), unavailable = unavailable + VALUES(unavailable),
+     incoming = incoming + VALUES(incoming), backordered = backordered + VALUES(backordered),
+     preordered = preordered + VALUES(preordered)`,
+    sqls,
+  );
+  // Each assignment sees the columns assigned before it, so the guard column goes last.
+  const newerConfig = 'config_seq IS NULL OR VALUES(config_seq) > config_seq';
+  const configured = [
+    'reorder_level',
+    'reorder_quantity',
+    'policy',
+    'policy_limit',
+    'preorder_until',
+    'config_seq',
+  ];
+  insertManyStatements(
+    `stock_levels (tenant, sku, location_id, ${configured.join(', ')})`,
+    latestConfig(fresh).map((c) => [
+      c.tenant,
+      c.sku,
+      c.locationId,
+      c.reorderLevel,
+      c.reorderQuantity,
+      // a payload of a script older than the policy fields configured a pair that denies
+      c.policy ?? 'deny',
+      c.policyLimit ?? 0,
+      c.preorderUntil == null ? null : sqlDateTime(c.preorderUntil),
+      c.seq,
+    ]),
+    `ON DUPLICATE KEY UPDATE
+     ${configured.map((col) => `${col} = IF(${newerConfig}, VALUES(${col}), ${col})`).join(',\n     ')}`,
+    sqls,
+  );
+  const newer = 'VALUES(change_seq) > change_seq';
+  const guarded = [
+    'state',
+    '`lines`',
+    'link',
+    'paid',
+    'payment_id',
+    'from_location_id',
+    'to_location_id',
+    'expires_at',
+    'version',
+    'updated_at',
+    'shipments',
+    // last: the IFs before it compare against the change_seq the row had
+    'change_seq',
+  ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
+  insertTuplesStatements(
+    `reservations (${RESERVATION_COLUMNS})`,
+    latestHolds(fresh).map(reservationTuple),
+    `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
+    sqls,
+  );
+  networkStatements(fresh, sqls);
+  settingsStatements(fresh, sqls);
+}
+
+/** The session variable that holds the first processed_events key of the query recording them. */
+const FIRST_REF = '@mirror_first_event_ref';
+const SAVEPOINT = 'mirror_record';
+
+/**
+ * Records the events and writes what follows from them in one query (`runStatements`), when
+ * the connection takes multiple statements and the session numbers one INSERT's keys
+ * consecutively (`step`): the ledger rows compute their `event_ref` from the key the INSERT
+ * gave the batch's first event. Returns the events it recorded, or undefined, having sent
+ * nothing, when it cannot (the caller records them first, then writes the rest).
+ *
+ * The query opens with a savepoint: on a duplicate key (an event recorded meanwhile, by
+ * another writer or an earlier delivery), whichever statement hit it, the query is undone to
+ * there (one round trip more, on this rare path only), the colliding events are left out and
+ * the rest is sent again, as `recordEvents` does. Any other failure is the caller's: the
+ * transaction rolls back whole.
+ */
+async function recordAndWrite(
+  trx: Knex.Transaction,
+  items: MirrorItem[],
+  step: number,
+): Promise<Set<MirrorItem> | undefined> {
+  if (!takesMultipleStatements(trx)) return undefined;
+  let todo = items;
+  for (;;) {
+    if (todo.length === 0) return new Set();
+    const rows = todo.map(processedTuple);
+    // several INSERTs would need several first keys: left to recordEvents (a savepoint each)
+    if (!fitsOneStatement(rows)) return undefined;
+    const sqls = [`SAVEPOINT ${SAVEPOINT}`];
+    insertTuplesStatements(`processed_events (${PROCESSED_COLUMNS})`, rows, '', sqls);
+    sqls.push(`SET ${FIRST_REF} = LAST_INSERT_ID()`);
+    const offset = new Map(todo.map((item, k) => [item, k * step]));
+    followingStatements(todo, (i) => `${FIRST_REF}+${offset.get(i)!}`, sqls);
+    let header: StatementResult;
+    try {
+      header = (await runStatements(trx, sqls))[1]!;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      await trx.raw(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      const seen = await recordedIds(trx, todo, true);
+      const rest = todo.filter((i) => !seen.has(eventKey(i)));
+      // as in recordEvents: a collision that leaves out none of ours is not a duplicate
+      if (rest.length === todo.length) throw err;
+      todo = rest;
+      continue;
+    }
+    const first = Number(header.insertId);
+    if (
+      header.affectedRows !== todo.length ||
+      !(first >= 1) ||
+      !Number.isSafeInteger(first + todo.length * step)
+    ) {
+      throw new Error(
+        `INSERT INTO processed_events: ${todo.length} rows gave affectedRows ${header.affectedRows}, insertId ${header.insertId}`,
+      );
+    }
+    return new Set(todo);
+  }
+}
+
+/**
  * Mirrors payloads inside a transaction whose caller holds the tenants' epochs (`epochs`):
  * the event record, its ledger rows, the stock figures and the hold snapshots, all or none.
  * Returns one result per item, in order. `idStep` is what `lockEpochs` read, if it did.
+ *
+ * On the writer's pool (createKnex's `multipleStatements`) this is one query, see
+ * `recordAndWrite`. Elsewhere, or when the keys must be read back, the events are recorded
+ * first (`recordEvents`), then what follows from them is sent, in one query where the
+ * connection takes several statements. Whatever fails, the error is the caller's, whose
+ * transaction rolls back whole.
  */
 export async function mirrorInTransaction(
   trx: Knex.Transaction,
@@ -177,92 +336,20 @@ export async function mirrorInTransaction(
   });
   if (candidates.length === 0) return results;
 
-  const recorded = await recordEvents(
-    trx,
-    candidates,
-    idStep === undefined ? await readIdStep(trx) : idStep,
-  );
+  const step = idStep === undefined ? await readIdStep(trx) : idStep;
+  let recorded: { has(item: MirrorItem): boolean } | undefined =
+    step === null ? undefined : await recordAndWrite(trx, candidates, step);
+  if (!recorded) {
+    const keys = await recordEvents(trx, candidates, step);
+    const fresh = candidates.filter((i) => keys.has(i));
+    const sqls: string[] = [];
+    followingStatements(fresh, (i) => sqlNumber(keys.get(i)!), sqls);
+    await runStatements(trx, sqls);
+    recorded = keys;
+  }
   for (const item of candidates) {
     results[firstOf.get(eventKey(item))!] = recorded.has(item) ? 'committed' : 'duplicate';
   }
-  const fresh = candidates.filter((i) => recorded.has(i));
-  if (fresh.length === 0) return results;
-
-  const lines: string[] = [];
-  for (const i of fresh) ledgerTuples(i.payload, recorded.get(i)!, lines);
-  await insertTuples(trx, `inventory_ledger (${LEDGER_COLUMNS})`, lines);
-  await insertMany(
-    trx,
-    'stock_levels (tenant, sku, location_id, on_hand, reserved, committed, unavailable, incoming, backordered, preordered)',
-    sumDeltas(fresh).map((d) => [
-      d.tenant,
-      d.sku,
-      d.locationId,
-      d.onHand,
-      d.reserved,
-      d.committed,
-      d.unavailable,
-      d.incoming,
-      d.backordered,
-      d.preordered,
-    ]),
-    `ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), reserved = reserved + VALUES(reserved),
-     committed = committed + VALUES(committed), unavailable = unavailable + VALUES(unavailable),
-     incoming = incoming + VALUES(incoming), backordered = backordered + VALUES(backordered),
-     preordered = preordered + VALUES(preordered)`,
-  );
-  // Each assignment sees the columns assigned before it, so the guard column goes last.
-  const newerConfig = 'config_seq IS NULL OR VALUES(config_seq) > config_seq';
-  const configured = [
-    'reorder_level',
-    'reorder_quantity',
-    'policy',
-    'policy_limit',
-    'preorder_until',
-    'config_seq',
-  ];
-  await insertMany(
-    trx,
-    `stock_levels (tenant, sku, location_id, ${configured.join(', ')})`,
-    latestConfig(fresh).map((c) => [
-      c.tenant,
-      c.sku,
-      c.locationId,
-      c.reorderLevel,
-      c.reorderQuantity,
-      // a payload of a script older than the policy fields configured a pair that denies
-      c.policy ?? 'deny',
-      c.policyLimit ?? 0,
-      c.preorderUntil == null ? null : sqlDateTime(c.preorderUntil),
-      c.seq,
-    ]),
-    `ON DUPLICATE KEY UPDATE
-     ${configured.map((col) => `${col} = IF(${newerConfig}, VALUES(${col}), ${col})`).join(',\n     ')}`,
-  );
-  const newer = 'VALUES(change_seq) > change_seq';
-  const guarded = [
-    'state',
-    '`lines`',
-    'link',
-    'paid',
-    'payment_id',
-    'from_location_id',
-    'to_location_id',
-    'expires_at',
-    'version',
-    'updated_at',
-    'shipments',
-    // last: the IFs before it compare against the change_seq the row had
-    'change_seq',
-  ].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`);
-  await insertTuples(
-    trx,
-    `reservations (${RESERVATION_COLUMNS})`,
-    latestHolds(fresh).map(reservationTuple),
-    `ON DUPLICATE KEY UPDATE ${guarded.join(', ')}`,
-  );
-  await mirrorNetwork(trx, fresh);
-  await mirrorSettings(trx, fresh);
   return results;
 }
 

@@ -189,6 +189,15 @@ export function createKnex(
     tls?: TlsFiles;
     /** see guardStatements; 0: none. @default DEFAULT_STATEMENT_TIMEOUT_MS */
     statementTimeoutMs?: number;
+    /**
+     * Lets one query carry several statements: for the ledger writer's pool only, which sends
+     * a commit's INSERTs in one round trip (commit-batch.ts). Safe there because that pool runs
+     * only the mirror's statements, written in the code, every value escaped on the client
+     * (sql-batch.ts, or a `?` knex fills in), never SQL from outside; the other pools keep it
+     * off, so a mistake in a query of theirs can at worst bend that one statement, never
+     * append another (docs/security.md). @default false
+     */
+    multipleStatements?: boolean;
   } = {},
 ): Knex {
   const statementTimeoutMs = pool.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
@@ -221,6 +230,7 @@ export function createKnex(
       supportBigNumbers: true,
       dateStrings: false,
       timezone: 'Z',
+      multipleStatements: pool.multipleStatements === true,
     },
     pool: {
       min: pool.min ?? 0,

@@ -1,8 +1,7 @@
-import type { Knex } from 'knex';
 import type { NetworkChange } from '../domain/types.js';
 import { changeSeq } from './change-seq.js';
 import type { MirrorItem } from './mirror-rows.js';
-import { insertMany } from './sql-batch.js';
+import { insertManyStatements } from './sql-batch.js';
 import { entryTimeMs, sqlDateTime } from './sql-time.js';
 
 const SEP = '\x1f';
@@ -53,40 +52,37 @@ const guarded = (cols: string[]) =>
     .join(', ');
 
 /**
- * Upserts the batch's location and binding changes (`locations`, `location_skus`), in the
- * mirror's transaction; an older change never overwrites a newer one.
+ * The statements that upsert the batch's location and binding changes (`locations`,
+ * `location_skus`), appended to `out`, for the mirror's transaction; an older change never
+ * overwrites a newer one. None when the batch changed neither.
  */
-export async function mirrorNetwork(trx: Knex.Transaction, items: MirrorItem[]): Promise<void> {
+export function networkStatements(items: MirrorItem[], out: string[]): void {
   const { locations, bindings } = latestNetwork(items);
-  if (locations.length > 0) {
-    await insertMany(
-      trx,
-      'locations (tenant, location_id, name, priority, ships_to, change_seq, updated_at)',
-      locations.map((l) => [
-        l.tenant,
-        l.change.locationId,
-        l.change.name,
-        l.change.priority,
-        JSON.stringify(l.change.shipsTo),
-        l.seq,
-        l.at,
-      ]),
-      `ON DUPLICATE KEY UPDATE ${guarded(['name', 'priority', 'ships_to'])}`,
-    );
-  }
-  if (bindings.length > 0) {
-    await insertMany(
-      trx,
-      'location_skus (tenant, sku, location_id, bound, change_seq, updated_at)',
-      bindings.map((b) => [
-        b.tenant,
-        b.change.sku,
-        b.change.locationId,
-        b.change.bound ? 1 : 0,
-        b.seq,
-        b.at,
-      ]),
-      `ON DUPLICATE KEY UPDATE ${guarded(['bound'])}`,
-    );
-  }
+  insertManyStatements(
+    'locations (tenant, location_id, name, priority, ships_to, change_seq, updated_at)',
+    locations.map((l) => [
+      l.tenant,
+      l.change.locationId,
+      l.change.name,
+      l.change.priority,
+      JSON.stringify(l.change.shipsTo),
+      l.seq,
+      l.at,
+    ]),
+    `ON DUPLICATE KEY UPDATE ${guarded(['name', 'priority', 'ships_to'])}`,
+    out,
+  );
+  insertManyStatements(
+    'location_skus (tenant, sku, location_id, bound, change_seq, updated_at)',
+    bindings.map((b) => [
+      b.tenant,
+      b.change.sku,
+      b.change.locationId,
+      b.change.bound ? 1 : 0,
+      b.seq,
+      b.at,
+    ]),
+    `ON DUPLICATE KEY UPDATE ${guarded(['bound'])}`,
+    out,
+  );
 }

@@ -88,14 +88,15 @@ export const LEDGER_COLUMNS =
 
 /**
  * Appends the payload's ledger rows to `out` as `(…)` tuples; `eventRef` is the id of its
- * processed_events row (migration 011).
+ * processed_events row (migration 011) as SQL: a number, or an expression that computes it
+ * in the query that records the event (commit-batch.ts).
  */
-export function ledgerTuples(p: OutboxPayload, eventRef: number, out: string[]): void {
+export function ledgerTuples(p: OutboxPayload, eventRef: string, out: string[]): void {
   if (p.movements.length === 0) return;
   // what every line of the event shares, before and after its line number
   const tenant = `'${esc(p.tenant)}'`;
   const event = `'${esc(p.source)}','${esc(p.id)}','${esc(p.type)}',`;
-  const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${num(eventRef)},`;
+  const end = `,${sqlLiteral(sqlOccurredAt(p.occurredAt))},${eventRef},`;
   const kitOf = p.kits ? kitRows(p.kits) : undefined;
   p.movements.forEach((m, lineNo) => {
     out.push(

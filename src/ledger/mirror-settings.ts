@@ -1,8 +1,7 @@
-import type { Knex } from 'knex';
 import type { TenantSettings } from '../domain/types.js';
 import { changeSeq } from './change-seq.js';
 import type { MirrorItem } from './mirror-rows.js';
-import { insertMany } from './sql-batch.js';
+import { insertManyStatements } from './sql-batch.js';
 import { entryTimeMs, sqlDateTime } from './sql-time.js';
 
 /** DATETIME(3) holds years 1000–9999: a setting's time outside is stored at the nearest end. */
@@ -59,16 +58,14 @@ const guarded = [...COLUMNS, 'updated_at', 'change_seq']
   .join(', ');
 
 /**
- * Upserts the batch's tenant settings (`tenant_settings`), in the mirror's transaction; an
- * older change never overwrites a newer one. Each payload carries the whole settings.
+ * The statement that upserts the batch's tenant settings (`tenant_settings`), appended to
+ * `out`, for the mirror's transaction; an older change never overwrites a newer one. Each
+ * payload carries the whole settings. None when the batch changed no settings.
  */
-export async function mirrorSettings(trx: Knex.Transaction, items: MirrorItem[]): Promise<void> {
-  const rows = latestSettings(items);
-  if (rows.length === 0) return;
-  await insertMany(
-    trx,
+export function settingsStatements(items: MirrorItem[], out: string[]): void {
+  insertManyStatements(
     `tenant_settings (tenant, ${COLUMNS.join(', ')}, change_seq, updated_at)`,
-    rows.map((r) => [
+    latestSettings(items).map((r) => [
       r.tenant,
       r.settings.cartTtlSeconds,
       r.settings.checkoutTtlSeconds,
@@ -82,5 +79,6 @@ export async function mirrorSettings(trx: Knex.Transaction, items: MirrorItem[])
       r.at,
     ]),
     `ON DUPLICATE KEY UPDATE ${guarded}`,
+    out,
   );
 }

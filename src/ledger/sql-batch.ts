@@ -131,6 +131,80 @@ export async function insertTuples(
   for (const { sql } of statements(head, tuples, tail)) await db.raw(sql);
 }
 
+/** The statements `insertMany` runs, rendered, to send with others (`runStatements`). */
+export function insertManyStatements(
+  head: string,
+  rows: SqlValue[][],
+  tail = '',
+  out: string[] = [],
+): string[] {
+  return insertTuplesStatements(head, rows.map(sqlTuple), tail, out);
+}
+
+/** The statements `insertTuples` runs, rendered, appended to `out`; none for no rows. */
+export function insertTuplesStatements(
+  head: string,
+  tuples: string[],
+  tail = '',
+  out: string[] = [],
+): string[] {
+  for (const { sql } of statements(head, tuples, tail)) out.push(sql);
+  return out;
+}
+
+/**
+ * True when `db`'s connections were opened with `multipleStatements` (createKnex's option):
+ * then several statements go in one query.
+ */
+export function takesMultipleStatements(db: Knex | Knex.Transaction): boolean {
+  const client = db.client as { config?: { connection?: { multipleStatements?: unknown } } };
+  return client.config?.connection?.multipleStatements === true;
+}
+
+/** What MySQL replies to a statement that returns no rows (`ResultSetHeader`). */
+export interface StatementResult {
+  affectedRows?: number;
+  insertId?: number | string;
+}
+
+/**
+ * Runs `sqls` in order, each a statement we rendered (no placeholders), and returns what each
+ * replied, in order. On a connection that takes multiple statements, as few queries as the
+ * size limit allows, usually one: one round trip instead of one per statement. MySQL runs the
+ * statements of a query in order and stops at the first that fails, whose error the query
+ * returns; the ones before it stay done, so inside a transaction the caller rolls back (or to
+ * a savepoint), as after any failed statement.
+ */
+export async function runStatements(
+  db: Knex | Knex.Transaction,
+  sqls: string[],
+): Promise<StatementResult[]> {
+  const results: StatementResult[] = [];
+  if (!takesMultipleStatements(db)) {
+    for (const sql of sqls) results.push(((await db.raw(sql)) as [StatementResult])[0]);
+    return results;
+  }
+  const send = async (group: string[]) => {
+    // one statement replies with its header, several with the list of theirs
+    const [reply] = (await db.raw(group.join(';\n'))) as [StatementResult | StatementResult[]];
+    if (group.length === 1) results.push(reply as StatementResult);
+    else results.push(...(reply as StatementResult[]));
+  };
+  let group: string[] = [];
+  let bytes = 0;
+  for (const sql of sqls) {
+    if (group.length > 0 && bytes + sql.length > MAX_STATEMENT_BYTES) {
+      await send(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(sql);
+    bytes += sql.length + 2;
+  }
+  if (group.length > 0) await send(group);
+  return results;
+}
+
 /**
  * `insertTuples` into a table with an AUTO_INCREMENT key, returning the key each row got, in
  * row order. `step` is the server's auto_increment_increment, given only when its lock mode

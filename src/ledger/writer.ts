@@ -12,6 +12,10 @@ import { isConnectionError, isLockConflict } from './mysql-errors.js';
 export type WriteResult = MirrorResult;
 
 export interface LedgerWriterOptions {
+  /**
+   * A pool of its own opened with createKnex's `multipleStatements`: a commit then sends its
+   * INSERTs in one query (without it, one each).
+   */
   knex: Knex;
   redis: RedisClient;
   /** Redis key prefix of the engine (to delete mirrored outbox entries). */

@@ -26,12 +26,12 @@ const TENANTS = ['acme', 'globex', 'initech', 'umbrella'];
 const SKUS = 5000;
 const LOCATIONS = ['default', 'wh-east', 'wh-west'];
 
-interface Generated {
+export interface Generated {
   payload: OutboxPayload;
   entryId: string;
 }
 
-function* checkoutPayloads(rows: number): Generator<Generated, void, undefined> {
+export function* checkoutPayloads(rows: number): Generator<Generated, void, undefined> {
   let n = 0;
   let made = 0;
   let ms = Date.now() - 60_000;
@@ -186,7 +186,8 @@ export async function benchMirror(opts: {
 }> {
   const url = await createTestDatabase('bench_mirror');
   const prefix = uniqueName('bench_mirror');
-  const knex = createKnex(url);
+  // as the worker's ledger pool
+  const knex = createKnex(url, { multipleStatements: true });
   const redis = testRedis();
   try {
     await knex('tenant_epochs').insert(TENANTS.map((tenant) => ({ tenant, epoch: 1 })));

@@ -44,7 +44,8 @@ export async function createHarness(
 ): Promise<Harness> {
   const url = await createTestDatabase(label, server);
   const prefix = uniqueName(label);
-  const knex = createKnex(url, { logger });
+  // as the worker's ledger pool, which the writer uses here too
+  const knex = createKnex(url, { logger, multipleStatements: true });
   const redis = new Redis(TEST_REDIS_URL);
   const loader = new TenantLoader({
     knex,

@@ -29,6 +29,8 @@ beforeAll(async () => {
     logger,
     // a statement the proxy swallows is given up after this (the default is 60 s)
     statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    // as the worker's ledger pool
+    multipleStatements: true,
   });
   writer = new LedgerWriter({
     knex: proxied,
