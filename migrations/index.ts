@@ -26,6 +26,7 @@ import * as m030 from './030_create_bi_accounts.js';
 import * as m031 from './031_add_processed_events_trace_id.js';
 import * as m032 from './032_add_reservations_shipments.js';
 import * as m033 from './033_create_tenant_settings.js';
+import * as m034 from './034_create_kits.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder) so the same list
@@ -61,6 +62,7 @@ const migrations: Record<string, Knex.Migration> = {
   '031_add_processed_events_trace_id': m031,
   '032_add_reservations_shipments': m032,
   '033_create_tenant_settings': m033,
+  '034_create_kits': m034,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { NetworkChange } from '../domain/types.js';
 import { changeSeq } from './change-seq.js';
+import { encodeKit } from '../engine/network.js';
 import type { MirrorItem } from './mirror-rows.js';
 import { insertMany } from './sql-batch.js';
 import { entryTimeMs, sqlDateTime } from './sql-time.js';
@@ -16,14 +17,17 @@ interface Latest<T> {
 
 type LocationChange = Extract<NetworkChange, { kind: 'location' }>;
 type BindingChange = Extract<NetworkChange, { kind: 'binding' }>;
+type KitChange = Extract<NetworkChange, { kind: 'kit' }>;
 
-/** The newest change per location and per binding in the batch, in one key order. */
+/** The newest change per location, per binding and per kit in the batch, in one key order. */
 export function latestNetwork(items: MirrorItem[]): {
   locations: Latest<LocationChange>[];
   bindings: Latest<BindingChange>[];
+  kits: Latest<KitChange>[];
 } {
   const locs = new Map<string, Latest<LocationChange>>();
   const binds = new Map<string, Latest<BindingChange>>();
+  const kits = new Map<string, Latest<KitChange>>();
   for (const { payload: p, entryId } of items) {
     if (!p.network || p.network.length === 0) continue;
     const seq = changeSeq(p.epoch, entryId);
@@ -33,6 +37,10 @@ export function latestNetwork(items: MirrorItem[]): {
         const key = p.tenant + SEP + c.locationId;
         const prev = locs.get(key);
         if (!prev || prev.seq < seq) locs.set(key, { tenant: p.tenant, change: c, seq, at });
+      } else if (c.kind === 'kit') {
+        const key = p.tenant + SEP + c.sku;
+        const prev = kits.get(key);
+        if (!prev || prev.seq < seq) kits.set(key, { tenant: p.tenant, change: c, seq, at });
       } else {
         const key = p.tenant + SEP + c.sku + SEP + c.locationId;
         const prev = binds.get(key);
@@ -42,7 +50,7 @@ export function latestNetwork(items: MirrorItem[]): {
   }
   const sorted = <T>(m: Map<string, T>): T[] =>
     [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-  return { locations: sorted(locs), bindings: sorted(binds) };
+  return { locations: sorted(locs), bindings: sorted(binds), kits: sorted(kits) };
 }
 
 const newer = 'VALUES(change_seq) > change_seq';
@@ -53,11 +61,13 @@ const guarded = (cols: string[]) =>
     .join(', ');
 
 /**
- * Upserts the batch's location and binding changes (`locations`, `location_skus`), in the
- * mirror's transaction; an older change never overwrites a newer one.
+ * Upserts the batch's location, binding and kit changes (`locations`, `location_skus`,
+ * `kits`), in the mirror's transaction; an older change never overwrites a newer one. A removed
+ * kit keeps its row with `components` NULL, so that an older definition mirrored later cannot
+ * bring it back.
  */
 export async function mirrorNetwork(trx: Knex.Transaction, items: MirrorItem[]): Promise<void> {
-  const { locations, bindings } = latestNetwork(items);
+  const { locations, bindings, kits } = latestNetwork(items);
   if (locations.length > 0) {
     await insertMany(
       trx,
@@ -87,6 +97,20 @@ export async function mirrorNetwork(trx: Knex.Transaction, items: MirrorItem[]):
         b.at,
       ]),
       `ON DUPLICATE KEY UPDATE ${guarded(['bound'])}`,
+    );
+  }
+  if (kits.length > 0) {
+    await insertMany(
+      trx,
+      'kits (tenant, sku, components, change_seq, updated_at)',
+      kits.map((k) => [
+        k.tenant,
+        k.change.sku,
+        k.change.components === null ? null : encodeKit(k.change.components),
+        k.seq,
+        k.at,
+      ]),
+      `ON DUPLICATE KEY UPDATE ${guarded(['components'])}`,
     );
   }
 }
