@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RedisClient } from './redis-client.js';
 
 /** Bump when a script's keys or arguments change, so old and new workers never mix. */
-export const SCRIPT_VERSION = 7;
+export const SCRIPT_VERSION = 8;
 
 export const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua');
 
