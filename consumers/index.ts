@@ -23,6 +23,8 @@ import transferCancelled from './transfer-cancelled.js';
 import locationUpserted from './location-upserted.js';
 import locationBound from './location-bound.js';
 import locationUnbound from './location-unbound.js';
+import kitDefined from './kit-defined.js';
+import kitRemoved from './kit-removed.js';
 
 const all = [
   cartAdded,
@@ -48,6 +50,8 @@ const all = [
   locationUpserted,
   locationBound,
   locationUnbound,
+  kitDefined,
+  kitRemoved,
   tenantConfigured,
 ] as Consumer[];
 

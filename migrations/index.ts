@@ -26,6 +26,7 @@ import * as m030 from './030_create_bi_accounts.js';
 import * as m031 from './031_add_processed_events_trace_id.js';
 import * as m032 from './032_add_reservations_shipments.js';
 import * as m033 from './033_create_tenant_settings.js';
+import * as m034 from './034_create_kits.js';
 import * as m035 from './035_add_inventory_ledger_kit.js';
 
 /**
@@ -62,6 +63,7 @@ const migrations: Record<string, Knex.Migration> = {
   '031_add_processed_events_trace_id': m031,
   '032_add_reservations_shipments': m032,
   '033_create_tenant_settings': m033,
+  '034_create_kits': m034,
   '035_add_inventory_ledger_kit': m035,
 };
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBi } from './cli/bi.js';
 import { registerDemo } from './cli/demo.js';
 import { registerDlq } from './cli/dlq.js';
+import { registerKits } from './cli/kits.js';
 import { registerLocations } from './cli/locations.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from './cli/exit.js';
 import { registerMaintenance } from './cli/maintenance.js';
@@ -45,6 +46,7 @@ const program = new Command()
 
 registerStock(program, config);
 registerLocations(program, config);
+registerKits(program, config);
 registerTenant(program, config);
 registerReports(program, config);
 registerDlq(program, config);

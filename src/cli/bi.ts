@@ -8,7 +8,7 @@ import { CliError } from '../errors/cli-error.js';
 
 /**
  * What BI may read: the ledger, the current figures, the holds, the locations and what each
- * stocks, unit costs, the tenants' settings, and the views over them.
+ * stocks, the kits, unit costs, the tenants' settings, and the views over them.
  */
 export const BI_TABLES = [
   'inventory_ledger',
@@ -16,6 +16,7 @@ export const BI_TABLES = [
   'reservations',
   'locations',
   'location_skus',
+  'kits',
   'sku_costs',
   'tenant_settings',
 ] as const;

@@ -74,6 +74,14 @@ export const CONSUMED_EXAMPLES: Record<string, Record<string, unknown>> = {
   },
   'location.bound': { locationId: 'wh-east', skus: ['SNK-AIR-1-9-BLK', 'SNK-PRE-2'] },
   'location.unbound': { locationId: 'store-nyc', skus: ['SNK-PRE-2'] },
+  'kit.defined': {
+    sku: 'KIT-RUN-STARTER',
+    components: [
+      { sku: 'SNK-RUN-2-10-WHT', quantity: 1 },
+      { sku: 'SOCK-RUN-3PK', quantity: 2 },
+    ],
+  },
+  'kit.removed': { sku: 'KIT-RUN-STARTER' },
   'tenant.configured': { cartTtlSeconds: 1800, checkoutTtlSeconds: null },
 };
 

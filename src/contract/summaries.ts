@@ -29,6 +29,8 @@ export const CONSUMED_SUMMARY: Record<string, string> = {
   'location.upserted': "Create or replace one of the tenant's locations.",
   'location.bound': 'The location stocks these SKUs.',
   'location.unbound': 'The location no longer stocks these SKUs (none on hand).',
+  'kit.defined': 'Create or replace a kit: a SKU sold as a set of component SKUs.',
+  'kit.removed': 'The SKU is no longer a kit (holds already taken keep their units).',
   'tenant.configured':
     "The tenant's cart TTL, checkout TTL and default reorder level (null: the environment's).",
 };

@@ -118,7 +118,7 @@ export const DRIFT_KINDS = [
   'leaked-cart',
   /** a hold waits at a pair outside its wait queue, or units are available while holds wait */
   'wait-queue',
-  /** a location or binding in Redis differs from `locations` / `location_skus` */
+  /** a location, binding or kit in Redis differs from `locations` / `location_skus` / `kits` */
   'network-vs-mysql',
   /** a SKU's count of in-stock locations (its total's availability) differs from its stock */
   'in-stock-count',

@@ -26,6 +26,7 @@ import {
   NETWORK_LOCATION,
   referenceOf,
   routeFor,
+  stockedKitSkus,
   unstocked,
   updateFallback,
 } from './network.js';
@@ -61,7 +62,10 @@ export function runCommand(ctx: EventContext, named: Command): Result {
   // lines naming kits become their components' (domain/kits.ts), as the planner does
   const { command: c, tags } = expandKits(named, ctx.net.kits);
   if (tags) ctx.kits = tags;
-  // rejectEvent-3.lua: the planner refuses SKU-locations the network does not stock
+  // rejectEvent-3.lua: the planner refuses a kit SKU named as stock, then SKU-locations the
+  // network does not stock
+  if (stockedKitSkus(ctx.net.kits, c).length > 0)
+    return { result: 'rejected', reason: 'kit-sku', ...referenceOf(c) };
   const refused = unstocked(ctx.net, c);
   if (refused.length > 0) {
     return {
@@ -131,6 +135,10 @@ export function runCommand(ctx: EventContext, named: Command): Result {
       return upsertLocation(ctx, c);
     case 'bindLocation':
       return bindLocation(ctx, c);
+    case 'defineKit':
+      return defineKit(ctx, c);
+    case 'removeKit':
+      return removeKit(ctx, c);
   }
 }
 
@@ -1056,5 +1064,35 @@ function bindLocation(ctx: EventContext, c: Cmd<'bindLocation'>): Result {
     else ctx.net.bound.delete(p);
     ctx.network.push({ kind: 'binding', sku, locationId: c.locationId, bound: c.bound });
   }
+  return applied();
+}
+
+/** defineKit-4.lua: no kit inside a kit; an identical definition changes nothing. */
+function defineKit(ctx: EventContext, c: Cmd<'defineKit'>): Result {
+  const kits = ctx.net.kits;
+  if (c.components.some((k) => kits.has(k.sku)))
+    return { result: 'rejected', reason: 'kit-in-kit' };
+  for (const [sku, comps] of kits)
+    if (sku !== c.sku && comps.some((k) => k.sku === c.sku))
+      return { result: 'rejected', reason: 'kit-in-kit' };
+  const components = [...c.components]
+    .sort((a, b) => compareBytes(a.sku, b.sku))
+    .map((k) => ({ sku: k.sku, quantity: k.quantity }));
+  const before = kits.get(c.sku);
+  if (
+    before &&
+    before.length === components.length &&
+    before.every((k, i) => k.sku === components[i]!.sku && k.quantity === components[i]!.quantity)
+  )
+    return ignored('unchanged');
+  kits.set(c.sku, components);
+  ctx.network.push({ kind: 'kit', sku: c.sku, components });
+  return applied();
+}
+
+/** removeKit-4.lua */
+function removeKit(ctx: EventContext, c: Cmd<'removeKit'>): Result {
+  if (!ctx.net.kits.delete(c.sku)) return ignored('unknown-kit');
+  ctx.network.push({ kind: 'kit', sku: c.sku, components: null });
   return applied();
 }

@@ -239,3 +239,31 @@ export function referenceOf(
 export function updateFallback(net: NetworkState, sku: string): string {
   return (isNetwork(net) ? routeFor(net, [sku]).skus[sku]?.[0] : undefined) ?? DEFAULT_LOCATION;
 }
+
+/**
+ * The kit SKUs a command names as stock of their own (stock.received, .adjusted, .counted,
+ * .configured, transfer.created / .shipped lines, location.bound): a kit has none, so the
+ * planner refuses the event (`kit-sku`), and the model the same. Sorted, distinct.
+ */
+export function stockedKitSkus(kits: ReadonlyMap<string, unknown>, c: Command): string[] {
+  if (kits.size === 0) return [];
+  let skus: string[];
+  switch (c.op) {
+    case 'receiveStock':
+    case 'adjustStock':
+    case 'countStock':
+    case 'configureStock':
+      skus = [c.sku];
+      break;
+    case 'createTransfer':
+    case 'shipTransfer':
+      skus = c.lines.map((l) => l.sku);
+      break;
+    case 'bindLocation':
+      skus = c.bound ? c.skus : [];
+      break;
+    default:
+      return [];
+  }
+  return [...new Set(skus.filter((s) => kits.has(s)))].sort(compareBytes);
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PermanentError } from '../errors/permanent-error.js';
 import type { Command, EventMeta } from './types.js';
+import { MAX_KIT_COMPONENTS } from './kits.js';
 
 /**
  * Characters that would let two different ids be one key somewhere, or look like one to a
@@ -107,6 +108,37 @@ export const transferData = z
   .refine((t) => t.fromLocationId !== t.toLocationId, {
     message: 'must differ from fromLocationId',
     path: ['toLocationId'],
+  });
+
+/**
+ * A kit's definition (`kit.defined`): the kit SKU and 1–MAX_KIT_COMPONENTS components, each a
+ * distinct SKU other than the kit's own, with a whole quantity of at least 1 per kit.
+ */
+export const kitDefinition = z
+  .object({
+    sku: idString,
+    components: z
+      .array(z.object({ sku: idString, quantity }))
+      .min(1, 'must have at least one component')
+      .max(MAX_KIT_COMPONENTS, `at most ${MAX_KIT_COMPONENTS} components`),
+  })
+  .superRefine((k, ctx) => {
+    const seen = new Set<string>();
+    k.components.forEach((c, i) => {
+      if (c.sku === k.sku)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a kit cannot be its own component',
+          path: ['components', i, 'sku'],
+        });
+      else if (seen.has(c.sku))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'component SKUs must be distinct',
+          path: ['components', i, 'sku'],
+        });
+      seen.add(c.sku);
+    });
   });
 
 export const eventMetaSchema: z.ZodType<EventMeta> = z.strictObject({
@@ -348,6 +380,25 @@ export const commandSchema: z.ZodType<Command> = z.discriminatedUnion('op', [
     skus: z.array(idString).min(1, 'must name at least one SKU').max(500),
     bound: z.boolean(),
   }),
+  z
+    .strictObject({
+      op: z.literal('defineKit'),
+      sku: idString,
+      components: z
+        .array(z.strictObject({ sku: idString, quantity }))
+        .min(1)
+        .max(MAX_KIT_COMPONENTS),
+    })
+    .superRefine((k, ctx) => {
+      const skus = k.components.map((c) => c.sku);
+      if (skus.includes(k.sku) || new Set(skus).size !== skus.length)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'component SKUs must be distinct and differ from the kit SKU',
+          path: ['components'],
+        });
+    }),
+  z.strictObject({ op: z.literal('removeKit'), sku: idString }),
 ]);
 
 /**

@@ -1,8 +1,10 @@
 import type { RedisClient } from './redis-client.js';
 import { emptyNetwork, type LocationDef, type NetworkState } from '../domain/network.js';
 import { TenantKeys } from './keys.js';
+import type { KitComponent } from '../domain/kits.js';
+import { compareBytes } from '../domain/pairs.js';
 
-/** A tenant's locations and bindings as read, and the version they were read at. */
+/** A tenant's locations, bindings and kits as read, and the version they were read at. */
 export interface NetworkSnapshot {
   /** `epoch:nv` of meta: the scripts refuse (STALE_NETWORK) a plan made at another */
   token: string;
@@ -16,7 +18,7 @@ export interface NetworkSnapshot {
 export const MAX_CACHED_NETWORKS = 1000;
 
 /**
- * Caches each tenant's network (locations, bindings) for the planner. Optimistic: every
+ * Caches each tenant's network (locations, bindings, kits) for the planner. Optimistic: every
  * script call carries the token it was planned at, and a script that finds another one
  * changes nothing and says so; the engine then drops the entry and plans again. So a cache
  * hit costs no round trip, and a stale one is never acted on.
@@ -81,27 +83,24 @@ export class NetworkCache {
         await this.ensureTenant(tenant);
         continue;
       }
-      const net = parseNetwork(
-        res[1]![1] as Record<string, string>,
-        res[2]![1] as Record<string, string>,
-      );
-      for (const [sku, json] of Object.entries(res[3]![1] as Record<string, string>)) {
-        const comps = JSON.parse(json) as [string, number][];
-        net.kits.set(
-          sku,
-          comps.map(([c, quantity]) => ({ sku: c, quantity })),
-        );
-      }
-      return { token: `${epoch}:${nv ?? '0'}`, net };
+      return {
+        token: `${epoch}:${nv ?? '0'}`,
+        net: parseNetwork(
+          res[1]![1] as Record<string, string>,
+          res[2]![1] as Record<string, string>,
+          res[3]![1] as Record<string, string>,
+        ),
+      };
     }
     throw new Error(`tenant ${tenant}: not loadable for its network`);
   }
 }
 
-/** Builds the network from the `locs` and `bind` hashes. */
+/** Builds the network from the `locs`, `bind` and `kits` hashes. */
 export function parseNetwork(
   locs: Record<string, string>,
   bind: Record<string, string>,
+  kits: Record<string, string>,
 ): NetworkState {
   const net = emptyNetwork();
   for (const [id, json] of Object.entries(locs)) {
@@ -115,5 +114,20 @@ export function parseNetwork(
     net.locations.set(id, def);
   }
   for (const pair of Object.keys(bind)) net.bound.add(pair);
+  for (const [sku, json] of Object.entries(kits)) net.kits.set(sku, parseKit(json));
   return net;
+}
+
+/** A `kits` hash value (JSON [[component sku, quantity], ...]) as components in byte order. */
+export function parseKit(json: string): KitComponent[] {
+  return (JSON.parse(json) as [string, number][])
+    .map(([sku, quantity]) => ({ sku, quantity }))
+    .sort((a, b) => compareBytes(a.sku, b.sku));
+}
+
+/** A kit's components as the `kits` hash keeps them (the inverse of parseKit). */
+export function encodeKit(components: readonly KitComponent[]): string {
+  return JSON.stringify(
+    [...components].sort((a, b) => compareBytes(a.sku, b.sku)).map((c) => [c.sku, c.quantity]),
+  );
 }

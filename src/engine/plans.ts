@@ -3,6 +3,7 @@ import {
   referenceOf,
   routeFor,
   routePairs,
+  stockedKitSkus,
   unstocked,
   updateFallback,
   type NetworkState,
@@ -40,7 +41,8 @@ type Planner<O extends Op> = (c: Cmd<O>, x: PlanContext) => Plan | Promise<Plan>
 
 /**
  * The script call that applies a command: its own script (one name per operation), or
- * `rejectEvent` when it names a SKU-location the tenant's network does not stock.
+ * `rejectEvent` when it names a kit SKU as stock of its own (`kit-sku`) or a SKU-location the
+ * tenant's network does not stock.
  */
 export function plan(named: Command, x: PlanContext): Plan | Promise<Plan> {
   // lines naming kits become their components' (domain/kits.ts); the tags go to the payload
@@ -54,6 +56,15 @@ export function plan(named: Command, x: PlanContext): Plan | Promise<Plan> {
 }
 
 function planExpanded(c: Command, x: PlanContext): Plan | Promise<Plan> {
+  // a kit has no stock of its own (checked first: a kit SKU is never bound either)
+  if (stockedKitSkus(x.net.kits, c).length > 0) {
+    return {
+      script: 'rejectEvent',
+      keys: [],
+      pairs: [],
+      args: { outcome: { result: 'rejected', reason: 'kit-sku', ...referenceOf(c) } },
+    };
+  }
   const refused = unstocked(x.net, c);
   if (refused.length > 0) {
     return {
@@ -433,6 +444,26 @@ function bindLocationCall(c: Cmd<'bindLocation'>, x: PlanContext): Plan {
   };
 }
 
+/** kit.defined: the kits hash (the script checks every kit for kit-in-kit). */
+function defineKitCall(c: Cmd<'defineKit'>, x: PlanContext): Plan {
+  return {
+    script: 'defineKit',
+    keys: [x.keys.kits],
+    pairs: [],
+    args: {
+      sku: c.sku,
+      components: [...c.components]
+        .sort((a, b) => compareBytes(a.sku, b.sku))
+        .map((k) => ({ sku: k.sku, quantity: k.quantity })),
+    },
+  };
+}
+
+/** kit.removed: the kits hash. */
+function removeKitCall(c: Cmd<'removeKit'>, x: PlanContext): Plan {
+  return { script: 'removeKit', keys: [x.keys.kits], pairs: [], args: { sku: c.sku } };
+}
+
 const PLANNERS: { [O in Op]: Planner<O> } = {
   receiveStock: receiveStockCall,
   adjustStock: adjustStockCall,
@@ -456,6 +487,8 @@ const PLANNERS: { [O in Op]: Planner<O> } = {
   cancelTransfer: cancelTransferCall,
   upsertLocation: upsertLocationCall,
   bindLocation: bindLocationCall,
+  defineKit: defineKitCall,
+  removeKit: removeKitCall,
 };
 
 function linePairs(lines: { sku: string; locationId: string }[]): string[] {

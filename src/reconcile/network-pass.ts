@@ -1,17 +1,18 @@
 import type { Knex } from 'knex';
 import { pairOf, splitPair } from '../engine/keys.js';
 import type { PassContext } from './pass-context.js';
-import { bindingRef, locationRef, readHashes, type HashesRead } from './pending-outbox.js';
+import { bindingRef, kitRef, locationRef, readHashes, type HashesRead } from './pending-outbox.js';
+import { encodeKit, parseKit } from '../engine/network.js';
 import { callScript } from '../engine/call-script.js';
 import type { TenantScope } from './tenant-scope.js';
 import { unmirrored, withTenantLock } from './read-snapshot.js';
 import { pairsSql, rangeSql, type PairKey } from './stock-sql.js';
 import type { Drift } from './types.js';
 
-/** One location or binding whose Redis value is not MySQL's. */
+/** One location, binding or kit whose Redis value is not MySQL's. */
 interface Difference {
-  /** 'l' locations hash, 'b' bindings hash (restoreNetwork-3.lua) */
-  hash: 'l' | 'b';
+  /** 'l' locations hash, 'b' bindings hash, 'k' kits hash (restoreNetwork-4.lua) */
+  hash: 'l' | 'b' | 'k';
   field: string;
   /** the raw hash value ('' = none) */
   redis: string;
@@ -21,7 +22,7 @@ interface Difference {
 
 /** What the difference is about, as pending outbox entries name it. */
 const refOf = (d: Difference): string =>
-  d.hash === 'l' ? locationRef(d.field) : bindingRef(d.field);
+  d.hash === 'l' ? locationRef(d.field) : d.hash === 'k' ? kitRef(d.field) : bindingRef(d.field);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,15 +30,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CAS_ATTEMPTS = 10;
 
 /**
- * Compares the tenant's locations and bindings in Redis (hashes `locs` and `bind`) with MySQL
- * (`locations`, `location_skus`), which Redis is loaded from. Detection reads each Redis page
+ * Compares the tenant's locations, bindings and kits in Redis (hashes `locs`, `bind`, `kits`)
+ * with MySQL (`locations`, `location_skus`, `kits`), which Redis is loaded from. Detection reads each Redis page
  * atomically with the tenant's outbox (changes still there are Redis's lead, not drift), then
  * MySQL. What differs is looked at again after `recheckDelayMs`, exactly this time: under the
  * tenant's lock (no mirror commit meanwhile), MySQL against Redis less the entries MySQL does
  * not have. Only what still differs is a `network-vs-mysql` drift. With `repair`, under the
  * same lock, Redis takes MySQL's values in one atomic step that first checks it still has the
- * values read (restoreNetwork-3.lua) and bumps the network version, so every worker's planner
- * reads the network again. Locations are read whole (a tenant has few); bindings in pages: the
+ * values read (restoreNetwork-4.lua) and bumps the network version, so every
+ * worker's planner reads the network again. Locations and kits are read whole (a tenant has
+ * few); bindings in pages: the
  * bound rows of `location_skus` in key order, then the Redis hash by HSCAN, so neither Redis
  * nor the process holds them all at once.
  */
@@ -48,22 +50,25 @@ export async function reconcileNetwork(ctx: PassContext): Promise<void> {
   if (locations === null) return;
   const bindings = await bindingDifferences(ctx);
   if (bindings === null) return;
-  const suspects = [...locations, ...bindings];
+  const kits = await kitDifferences(scope);
+  if (kits === null) return;
+  const suspects = [...locations, ...bindings, ...kits];
   if (suspects.length === 0) return;
   await sleep(ctx.recheckDelayMs);
   const ids = locations.map((d) => d.field);
   const pairs = bindings.map((d) => splitPair(d.field));
+  const kitSkus = kits.map((d) => d.field);
   const result = await withTenantLock(scope.knex, scope.tenant, async (trx) => {
     let found: Difference[] = [];
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
-      const exact = await exactDifferences(scope, trx, ids, pairs);
+      const exact = await exactDifferences(scope, trx, ids, pairs, kitSkus);
       if (exact === null) return { found, repaired: false, why: '; not repaired: unloaded' };
       found = exact;
       if (found.length === 0 || !ctx.repair) return { found, repaired: false, why: '' };
       const r = (await callScript(
         scope.redis,
         'restoreNetwork',
-        [scope.keys.meta, scope.keys.locations, scope.keys.bindings],
+        [scope.keys.meta, scope.keys.locations, scope.keys.bindings, scope.keys.kits],
         found.flatMap((d) => [d.hash, d.field, d.redis, d.mysql]),
       )) as [number, string?];
       if (r[0] === 1) return { found, repaired: true, why: '' };
@@ -78,6 +83,17 @@ export async function reconcileNetwork(ctx: PassContext): Promise<void> {
 }
 
 function toDrift(tenant: string, d: Difference, repaired: boolean, why: string): Drift {
+  if (d.hash === 'k') {
+    return {
+      tenant,
+      kind: 'network-vs-mysql',
+      referenceType: 'kit',
+      referenceId: d.field,
+      field: 'kit',
+      detail: `Redis ${d.redis || 'none'}, MySQL ${d.mysql || 'none'}${why}`,
+      repaired,
+    };
+  }
   if (d.hash === 'l') {
     return {
       tenant,
@@ -113,6 +129,59 @@ function canonical(json: string): string {
   } catch {
     return json; // unreadable: it differs from whatever MySQL has
   }
+}
+
+/** A kit's value (JSON [[sku, quantity], ...]) in one comparable form. */
+function canonicalKit(json: string): string {
+  try {
+    return encodeKit(parseKit(json));
+  } catch {
+    return json; // unreadable: it differs from whatever MySQL has
+  }
+}
+
+/** `kits` rows defined now (those of `skus`, or all), as the loader writes them into Redis. */
+async function mysqlKits(
+  db: Knex | Knex.Transaction,
+  tenant: string,
+  skus?: string[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (skus?.length === 0) return out;
+  const only = skus ? ` AND sku IN (${skus.map(() => '?').join(',')})` : '';
+  const [rows] = (await db.raw(
+    `SELECT sku, components FROM kits WHERE tenant = ? AND components IS NOT NULL${only}`,
+    [tenant, ...(skus ?? [])],
+  )) as [{ sku: string; components: string }[]];
+  for (const r of rows) out.set(r.sku, canonicalKit(r.components));
+  return out;
+}
+
+function kitsDiffering(
+  ahead: Set<string>,
+  inRedis: Record<string, string>,
+  inMysql: Map<string, string>,
+  skus: Iterable<string>,
+): Difference[] {
+  const out: Difference[] = [];
+  for (const sku of skus) {
+    if (ahead.has(kitRef(sku))) continue;
+    const redis = inRedis[sku] ?? '';
+    const mysql = inMysql.get(sku) ?? '';
+    if ((redis && canonicalKit(redis)) !== mysql) out.push({ hash: 'k', field: sku, redis, mysql });
+  }
+  return out;
+}
+
+/** The kits that differ now, or null when the tenant cannot be compared. */
+async function kitDifferences(scope: TenantScope): Promise<Difference[] | null> {
+  const read = await readNetwork(scope, [scope.keys.kits]);
+  const ahead = aheadOf(scope, read);
+  if (ahead === null) return null;
+  const inRedis = read.hashes[0] ?? {};
+  const inMysql = await mysqlKits(scope.knex, scope.tenant);
+  const skus = new Set([...inMysql.keys(), ...Object.keys(inRedis)]);
+  return kitsDiffering(ahead, inRedis, inMysql, skus);
 }
 
 /** Fields of the network hashes (all when none are named), atomically with the outbox. */
@@ -261,10 +330,11 @@ async function exactDifferences(
   trx: Knex.Transaction,
   ids: string[],
   pairs: PairKey[],
+  kitSkus: string[],
 ): Promise<Difference[] | null> {
   const k = scope.keys;
-  const fields = [...ids, ...pairs.map((p) => pairOf(p.sku, p.locationId))];
-  const read = await readNetwork(scope, [k.locations, k.bindings], fields);
+  const fields = [...ids, ...pairs.map((p) => pairOf(p.sku, p.locationId)), ...kitSkus];
+  const read = await readNetwork(scope, [k.locations, k.bindings, k.kits], fields);
   if (read.epoch === null || read.pending === null) return null;
   const open = await unmirrored(
     trx,
@@ -272,13 +342,15 @@ async function exactDifferences(
     read.pending.filter((e) => e.network.length > 0),
   );
   const ahead = new Set(open.flatMap((e) => e.network));
-  const [locs, binds] = read.hashes.map((h) => h ?? {}) as [
+  const [locs, binds, kits] = read.hashes.map((h) => h ?? {}) as [
+    Record<string, string>,
     Record<string, string>,
     Record<string, string>,
   ];
   return [
     ...locationsDiffering(ahead, locs, await mysqlLocations(trx, scope.tenant, ids), ids),
     ...bindingsDiffering(ahead, binds, await mysqlBindings(trx, scope.tenant, pairs), pairs),
+    ...kitsDiffering(ahead, kits, await mysqlKits(trx, scope.tenant, kitSkus), kitSkus),
   ];
 }
 

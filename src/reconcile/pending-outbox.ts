@@ -15,7 +15,7 @@ export interface PendingEntry {
   holds: string[];
   /** `sku \x1f location` of every stock.configured change */
   configPairs: string[];
-  /** `location \x1f id` and `binding \x1f sku \x1f location` of every network change */
+  /** `location \x1f id`, `binding \x1f sku \x1f location` and `kit \x1f sku` of every network change */
   network: string[];
 }
 
@@ -23,10 +23,15 @@ export const holdRef = (kind: string, id: string): string => `${kind}\x1f${id}`;
 
 export const locationRef = (locationId: string): string => `location\x1f${locationId}`;
 export const bindingRef = (pair: string): string => `binding\x1f${pair}`;
+export const kitRef = (sku: string): string => `kit\x1f${sku}`;
 
-/** What a network change is about: one location, or one binding. */
+/** What a network change is about: one location, one binding, or one kit. */
 const networkRef = (c: NetworkChange): string =>
-  c.kind === 'location' ? locationRef(c.locationId) : bindingRef(pairOf(c.sku, c.locationId));
+  c.kind === 'location'
+    ? locationRef(c.locationId)
+    : c.kind === 'kit'
+      ? kitRef(c.sku)
+      : bindingRef(pairOf(c.sku, c.locationId));
 
 /**
  * The outbox entries of one tenant, parsed once: each script call lists the ids of every

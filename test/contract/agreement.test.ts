@@ -73,7 +73,7 @@ describe('the schema and the worker agree on what is invalid', () => {
     expect(tally.valid).toBeGreaterThan(100);
     expect(tally.invalid).toBeGreaterThan(1_000);
     expect([...tally.refinements.keys()].sort()).toEqual(
-      ['place-trimmed-length', 'transfer-locations-differ'].sort(),
+      ['kit-components-distinct', 'place-trimmed-length', 'transfer-locations-differ'].sort(),
     );
   });
 
@@ -90,6 +90,11 @@ describe('the schema and the worker agree on what is invalid', () => {
     (blank.data as Obj).shippingAddress = { country: '   ' };
     expect(schemaSays(blank)).toBe(true);
     expect(workerVerdict(Buffer.from(JSON.stringify(blank)), 'order.placed').ok).toBe(false);
+    for (const self of [true, false]) {
+      const kit = mutate(validEvent('kit.defined', 8), { kind: 'kit-component', self });
+      expect(schemaSays(kit)).toBe(true);
+      expect(workerVerdict(Buffer.from(JSON.stringify(kit)), 'kit.defined').ok).toBe(false);
+    }
     // expressed in the schema, though zod checks it with a refinement: delta is not 0
     const zero = mutate(validEvent('stock.adjusted', 4), { kind: 'zero-delta' });
     expect(schemaSays(zero)).toBe(false);
@@ -141,6 +146,8 @@ describe('through a real worker: the DLQ gets exactly what the schema rejects', 
     const refinements: [string, Mutation[]][] = [
       ['transfer.created', [{ kind: 'same-locations' }]],
       ['order.placed', [{ kind: 'place', value: '   ' }]],
+      ['kit.defined', [{ kind: 'kit-component', self: true }]],
+      ['kit.defined', [{ kind: 'kit-component', self: false }]],
     ];
     const samples = [...generated, ...refinements].map(([type, ms], n) => {
       const event = ms.reduce((e, m) => mutate(e, m), validEvent(type, n, tenant));

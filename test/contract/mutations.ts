@@ -78,7 +78,8 @@ export type Mutation =
   | { kind: 'grow'; pick: number }
   | { kind: 'same-locations' }
   | { kind: 'zero-delta' }
-  | { kind: 'place'; value: string };
+  | { kind: 'place'; value: string }
+  | { kind: 'kit-component'; self: boolean };
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   {
@@ -101,6 +102,10 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('grow' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'same-locations' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'zero-delta' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('kit-component' as const), self: fc.boolean() }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -170,6 +175,15 @@ export function mutate(event: Obj, m: Mutation): Obj {
       const d = e.data as Obj | undefined;
       if (d && typeof d === 'object' && 'shippingAddress' in d)
         d.shippingAddress = { country: m.value };
+      break;
+    }
+    case 'kit-component': {
+      // a kit's last component becomes the kit itself, or repeats its first one
+      const d = e.data as Obj | undefined;
+      const cs = d && typeof d === 'object' ? d.components : undefined;
+      const last = Array.isArray(cs) ? cs[cs.length - 1] : undefined;
+      if (Array.isArray(cs) && last && typeof last === 'object' && !Array.isArray(last))
+        last.sku = m.self ? d!.sku! : ((cs[0] as Obj | undefined)?.sku ?? null);
       break;
     }
     case 'zero-delta': {
@@ -252,6 +266,13 @@ export function refinementBroken(e: Obj): string | undefined {
       const within = (x: string) => x.length >= 1 && x.length <= 64;
       if (within(v) !== within(v.trim().toUpperCase())) return 'place-trimmed-length';
     }
+  }
+  if (e.type === 'kit.defined' && Array.isArray(d.components)) {
+    const skus = d.components
+      .map((c) => (c && typeof c === 'object' && !Array.isArray(c) ? c.sku : undefined))
+      .filter((x): x is string => typeof x === 'string');
+    if (new Set(skus).size !== skus.length || skus.includes(d.sku as string))
+      return 'kit-components-distinct';
   }
   return undefined;
 }

@@ -134,6 +134,47 @@ const cases: [string, EventMeta, Command, string][] = [
     },
     'fromLocationId must differ from toLocationId',
   ],
+  [
+    'kit without components',
+    meta(),
+    { op: 'defineKit', sku: 'K', components: [] },
+    'components: Too small',
+  ],
+  [
+    'kit of 51 components',
+    meta(),
+    {
+      op: 'defineKit',
+      sku: 'K',
+      components: Array.from({ length: 51 }, (_, i) => ({ sku: `c${i}`, quantity: 1 })),
+    },
+    'components: Too big',
+  ],
+  [
+    'kit component twice',
+    meta(),
+    {
+      op: 'defineKit',
+      sku: 'K',
+      components: [
+        { sku: 'A', quantity: 1 },
+        { sku: 'A', quantity: 2 },
+      ],
+    },
+    'components: component SKUs must be distinct and differ from the kit SKU',
+  ],
+  [
+    'kit of itself',
+    meta(),
+    { op: 'defineKit', sku: 'K', components: [{ sku: 'K', quantity: 1 }] },
+    'components: component SKUs must be distinct and differ from the kit SKU',
+  ],
+  [
+    'kit component of 0',
+    meta(),
+    { op: 'defineKit', sku: 'K', components: [{ sku: 'A', quantity: 0 }] },
+    'components.0.quantity: must be positive',
+  ],
   ['empty event id', meta({ id: '' }), add(), 'id: must not be empty'],
   ['129-char event id', meta({ id: 'e'.repeat(129) }), add(), 'id: must be at most 128 characters'],
   ['tab in event id', meta({ id: 'e\t1' }), add(), 'id: must be printable characters only'],

@@ -111,18 +111,30 @@ const world = fc.record({
   cart: sqlId,
   order: sqlId,
   payment: sqlId,
+  kit: sqlId,
 });
 type World = typeof world extends fc.Arbitrary<infer T> ? T : never;
 
 let tenants = 0;
 
-/** A location, its bindings, receipts, a configuration, an adjustment, a cart, an order, paid. */
+/** The kit's SKU: `w.kit`, made to differ from its components'. */
+const kitSku = (w: World): string => (w.skus.includes(w.kit) ? `${w.kit}K` : w.kit);
+
+/**
+ * A location, its bindings, a kit of its SKUs, receipts, a configuration, an adjustment, a cart,
+ * an order, paid.
+ */
 function events(w: World): { meta: EventMeta; command: Command }[] {
   const L = w.location;
   const [first] = w.skus as [string, ...string[]];
   const commands: Command[] = [
     { op: 'upsertLocation', locationId: L, name: w.name, priority: 1, shipsTo: [] },
     { op: 'bindLocation', locationId: L, skus: w.skus, bound: true },
+    {
+      op: 'defineKit',
+      sku: kitSku(w),
+      components: w.skus.map((sku) => ({ sku, quantity: 2 })),
+    },
     ...w.skus.map((sku): Command => ({
       op: 'receiveStock',
       sku,
@@ -146,7 +158,8 @@ function events(w: World): { meta: EventMeta; command: Command }[] {
     meta: {
       tenant,
       source: w.source,
-      id: `${w.eventId}#${n}`,
+      // two digits: the ledger rows are compared in the order of their event ids' hex
+      id: `${w.eventId}#${String(n).padStart(2, '0')}`,
       type: command.op,
       occurredAt: '2026-11-23T10:15:00.000Z',
     },
@@ -209,6 +222,17 @@ async function expectStoredVerbatim(w: World, tenant: string, payloads: OutboxPa
       tenant,
     ]),
   ).toEqual([{ loc: hex(w.location), name: hex(w.name) }]);
+  const kits = await hexRows('SELECT HEX(sku) sku, components FROM kits WHERE tenant = ?', [
+    tenant,
+  ]);
+  expect(kits.map((k) => [k.sku, JSON.parse(k.components!) as unknown])).toEqual([
+    [
+      hex(kitSku(w)),
+      [...w.skus]
+        .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+        .map((sku) => [sku, 2]),
+    ],
+  ]);
   const holds = (await h
     .knex('reservations')
     .where({ tenant })
@@ -298,10 +322,15 @@ describe('the ledger under sql_mode NO_BACKSLASH_ESCAPES', () => {
         await expectStoredVerbatim(w, tenant, payloads);
 
         // Redis lost the tenant: the loader reads it all back from MySQL
+        const kits = await h.redis.hgetall(h.keys(tenant).kits);
         const keys = await scanKeys(h.redis, h.keys(tenant).all);
         await h.redis.del(...keys);
         await h.loader.ensureTenant(tenant);
         expect(await mirrorDifferences(h, tenant)).toEqual([]);
+        const reloaded = await h.redis.hgetall(h.keys(tenant).kits);
+        expect(Object.keys(reloaded)).toEqual(Object.keys(kits));
+        for (const [sku, json] of Object.entries(kits))
+          expect(JSON.parse(reloaded[sku]!)).toEqual(JSON.parse(json));
 
         const summary = await reconcile(
           {
@@ -338,6 +367,7 @@ describe('the ledger under sql_mode NO_BACKSLASH_ESCAPES', () => {
       cart: "cart \\' x",
       order: "order '' y",
       payment: 'pay \\',
+      kit: "kit \\' x",
     };
     const list = events(w);
     const tenant = list[0]!.meta.tenant;
