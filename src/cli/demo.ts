@@ -14,6 +14,8 @@ const SOURCE = '/demo';
 const TEE = 'DEMO-TEE-M';
 const MUG = 'DEMO-MUG';
 const CAP = 'DEMO-CAP';
+/** a kit (kit.defined): a T-shirt and a cap, no stock of its own */
+const GIFT = 'DEMO-GIFT';
 const SKUS = [TEE, MUG, CAP];
 
 interface DemoEvent {
@@ -241,6 +243,47 @@ async function scenario(d: Demo, o: DemoOptions): Promise<void> {
     ),
   );
   console.log(`  shipped: 2 T-shirts, 1 cap, ${paid.length} mugs leave the warehouse`);
+
+  say('An order edited, a shipment voided: order-1002 for 1 T-shirt becomes 2, then ships');
+  const edited = d.ref('order-1002');
+  await d.publish(d.ev('order.placed', { orderId: edited, lines: [{ sku: TEE, quantity: 1 }] }));
+  await d.publish(d.ev('order.updated', { orderId: edited, lines: [{ sku: TEE, quantity: 2 }] }));
+  await d.publish(d.ev('payment.succeeded', { orderId: edited, paymentId: `pay-${edited}` }));
+  const both = [{ sku: TEE, quantity: 2 }];
+  await d.publish(
+    d.ev('shipment.created', { shipmentId: `ship-${edited}-a`, orderId: edited, lines: both }),
+  );
+  await d.publish(d.ev('shipment.cancelled', { shipmentId: `ship-${edited}-a`, orderId: edited }));
+  console.log('  edited to 2 T-shirts (inventory.reserved for the second); the first shipment is');
+  console.log('  voided at the dock: its T-shirts are back on hand and in the paid hold');
+  await d.publish(
+    d.ev('shipment.created', { shipmentId: `ship-${edited}-b`, orderId: edited, lines: both }),
+  );
+  console.log('  shipped again: 2 T-shirts leave');
+
+  say(`A gift set: ${GIFT} is a kit of a T-shirt and a cap; one is bought and shipped`);
+  const gift = [{ sku: GIFT, quantity: 1 }];
+  const giftCart = d.ref('cart-gift');
+  const giftOrder = d.ref('order-1003');
+  await d.publish(
+    d.ev('kit.defined', {
+      sku: GIFT,
+      components: [
+        { sku: TEE, quantity: 1 },
+        { sku: CAP, quantity: 1 },
+      ],
+    }),
+  );
+  await d.publish(d.ev('cart.added', { cartId: giftCart, sku: GIFT, quantity: 1 }));
+  await d.publish(d.ev('order.placed', { orderId: giftOrder, cartId: giftCart, lines: gift }));
+  await d.publish(d.ev('payment.succeeded', { orderId: giftOrder, paymentId: `pay-${giftOrder}` }));
+  await d.publish(
+    d.ev('shipment.created', { shipmentId: `ship-${giftOrder}`, orderId: giftOrder, lines: gift }),
+  );
+  console.log(
+    `  a T-shirt and a cap held, paid and shipped as ${GIFT} (inventory_ledger.kit names it); ` +
+      `npx inventory stock ${GIFT} --tenant ${o.tenant} shows how many can still be sold`,
+  );
 
   say('A return: one T-shirt of order-1001 comes back and passes inspection; a cap is damaged');
   await d.publish(

@@ -6,13 +6,9 @@
  */
 import { byPriority, isNetwork, type NetworkState } from './network.js';
 import { compareBytes, PAIR_SEP, pairOf } from './pairs.js';
-import { DEFAULT_LOCATION, type Command, type KitTag } from './types.js';
+import { DEFAULT_LOCATION, type Command, type KitComponent, type KitTag } from './types.js';
 
-/** One component of a kit: `quantity` units of `sku` per kit. */
-export interface KitComponent {
-  sku: string;
-  quantity: number;
-}
+export type { KitComponent } from './types.js';
 
 /** The most components a kit may have (kit.defined). */
 export const MAX_KIT_COMPONENTS = 50;

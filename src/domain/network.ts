@@ -10,8 +10,13 @@
  * location are routed.
  */
 import { compareBytes, pairOf, splitPair } from './pairs.js';
-import { DEFAULT_LOCATION, type Command, type Destination, type ShortLine } from './types.js';
-import type { KitComponent } from './kits.js';
+import {
+  DEFAULT_LOCATION,
+  type Command,
+  type Destination,
+  type KitComponent,
+  type ShortLine,
+} from './types.js';
 
 export interface LocationDef {
   locationId: string;

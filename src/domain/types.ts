@@ -15,9 +15,13 @@
  * (moved into `reserved`) as stock arrives, in the order they started waiting.
  */
 
-import type { KitComponent } from './kits.js';
-
 export const DEFAULT_TENANT = 'default';
+
+/** One component of a kit (kit.defined, see domain/kits.ts): `quantity` units of `sku` per kit. */
+export interface KitComponent {
+  sku: string;
+  quantity: number;
+}
 export const DEFAULT_LOCATION = 'default';
 
 export interface StockFigures {

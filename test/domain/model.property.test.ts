@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
+import { compareBytes } from '../../src/domain/pairs.js';
 import type { ApplyResult, Engine } from '../../src/engine/engine.js';
 import { InventoryModel, type HoldState, type ModelResult } from '../../src/domain/model.js';
 import {
@@ -49,6 +50,27 @@ const HOLDS: { kind: HoldKind; id: string }[] = [
 ];
 
 const sku = fc.constantFrom(...SKUS);
+/** Kits of the SKUs above (kit.defined, domain/kits.ts): lines name them now and then. */
+const KITS = ['kit-x', 'kit-y'] as const;
+const kitSku = fc.constantFrom(...KITS);
+/** A line's SKU: a kit one time in six (a kit not defined at the time is a SKU like another) */
+const lineSku = fc.oneof({ weight: 5, arbitrary: sku }, { weight: 1, arbitrary: kitSku });
+const defineKit = fc
+  .record({
+    sku: kitSku,
+    components: fc.subarray([...SKUS], { minLength: 1 }),
+    quantities: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 3, maxLength: 3 }),
+  })
+  .map((c) =>
+    clean({
+      op: 'defineKit',
+      sku: c.sku,
+      components: [...c.components]
+        .sort(compareBytes)
+        .map((s, i) => ({ sku: s, quantity: c.quantities[i]! })),
+    }),
+  );
+const removeKit = kitSku.map((s) => clean({ op: 'removeKit', sku: s }));
 const loc = fc.constantFrom(...LOCS);
 const qty = fc.integer({ min: 1, max: 5 });
 const cartId = fc.constantFrom(...CARTS);
@@ -59,7 +81,7 @@ const shipmentId = fc.constantFrom('s1', 's2', 's3');
 const voidShipment = fc
   .record({ shipmentId, orderId })
   .map((c) => clean({ op: 'voidShipment', ...c }));
-const line = fc.record({ sku, locationId: loc, quantity: qty });
+const line = fc.record({ sku: lineSku, locationId: loc, quantity: qty });
 /** order.updated: the order's whole new lines, some naming no location */
 const updateOrder = (
   located: fc.Arbitrary<{ sku: string; locationId: string; quantity: number }>,
@@ -68,7 +90,7 @@ const updateOrder = (
     .record({
       orderId,
       lines: fc.array(located, { maxLength: 3 }),
-      unlocated: fc.array(fc.record({ sku, quantity: qty }), { maxLength: 2 }),
+      unlocated: fc.array(fc.record({ sku: lineSku, quantity: qty }), { maxLength: 2 }),
     })
     .filter((c) => c.lines.length + c.unlocated.length > 0)
     .map((c) =>
@@ -90,7 +112,7 @@ const at = maybe(fc.integer({ min: NOW - 4, max: NOW + 4 }));
 const clean = (o: Record<string, unknown>): Command =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Command;
 
-const skuQty = fc.record({ sku, quantity: qty });
+const skuQty = fc.record({ sku: lineSku, quantity: qty });
 const destination = fc.option(
   fc.record({
     country: fc.constantFrom('US', 'CA'),
@@ -124,9 +146,10 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .record({ cartId, sku, quantity: qty, at })
+      .record({ cartId, sku: lineSku, quantity: qty, at })
       .map((c) => clean({ op: 'reserveCart', ...c, ttlMs: TTL })),
   },
+  { weight: 1, arbitrary: defineKit },
   {
     weight: 4,
     arbitrary: fc
@@ -148,7 +171,7 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
       .record({
         transferId,
         forward: fc.boolean(),
-        lines: fc.array(skuQty, { minLength: 1, maxLength: 3 }),
+        lines: fc.array(fc.record({ sku, quantity: qty }), { minLength: 1, maxLength: 3 }),
       })
       .map(({ transferId: id, forward, lines: l }) =>
         clean({
@@ -180,7 +203,10 @@ const networkCommand: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .record({ transferId, lines: fc.array(skuQty, { minLength: 1, maxLength: 2 }) })
+      .record({
+        transferId,
+        lines: fc.array(fc.record({ sku, quantity: qty }), { minLength: 1, maxLength: 2 }),
+      })
       .map((c) => clean({ op: 'receiveTransfer', ...c })),
   },
 );
@@ -204,7 +230,7 @@ const policyCommand: fc.Arbitrary<Command> = fc
   .map((c) => clean({ op: 'configureStock', ...c }));
 
 const cartAdd: fc.Arbitrary<Command> = fc
-  .record({ cartId, sku, locationId: loc, quantity: qty, at })
+  .record({ cartId, sku: lineSku, locationId: loc, quantity: qty, at })
   .map((c) => clean({ op: 'reserveCart', ...c, ttlMs: TTL }));
 const receive: fc.Arbitrary<Command> = fc
   .record({ sku, locationId: loc, quantity: qty })
@@ -215,9 +241,17 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .record({ cartId, sku, quantity: maybe(qty), at })
+      .record({
+        cartId,
+        // kits more often: a cart holding a kit's components is rarer than one holding a SKU
+        sku: fc.oneof({ weight: 2, arbitrary: sku }, { weight: 1, arbitrary: kitSku }),
+        quantity: maybe(qty),
+        at,
+      })
       .map((c) => clean({ op: 'releaseCart', mode: 'remove', ...c })),
   },
+  { weight: 1, arbitrary: defineKit },
+  { weight: 2, arbitrary: removeKit },
   {
     weight: 1,
     arbitrary: fc
@@ -305,7 +339,7 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
         rmaId: fc.constant('r1'),
         lines: fc.array(
           fc.record({
-            sku,
+            sku: lineSku,
             locationId: loc,
             quantity: qty,
             disposition: fc.constantFrom('restock' as const, 'quarantine' as const),
@@ -338,6 +372,13 @@ const baseCommand: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: transferId.map((id) => clean({ op: 'receiveTransfer', transferId: id })),
   },
   { weight: 1, arbitrary: receive },
+  {
+    // a kit has no stock of its own: refused (kit-sku) while it is defined
+    weight: 1,
+    arbitrary: fc
+      .record({ sku: kitSku, locationId: loc, quantity: qty })
+      .map((c) => clean({ op: 'receiveStock', ...c })),
+  },
   { weight: 1, arbitrary: policyCommand },
   {
     weight: 1,
@@ -399,10 +440,60 @@ const lifecycle = fc
       }),
     ].map((command) => ({ command, dupOf: null })),
   );
-/** Random steps, a few of them orders' lifecycles. */
+/**
+ * A kit's common life: defined, added to a cart (at a location, or routed) and partly taken
+ * out, ordered from the cart (a line naming the kit, with or without a location), edited, paid,
+ * shipped in part, returned. Random steps seldom meet a cart or order holding a kit's components.
+ */
+const kitLife = fc
+  .record({
+    kit: defineKit,
+    cartId,
+    orderId,
+    locationId: maybe(loc),
+    n: fc.integer({ min: 1, max: 3 }),
+    removed: maybe(fc.integer({ min: 1, max: 2 })),
+    edit: fc.integer({ min: 1, max: 3 }),
+    shipmentId,
+  })
+  .map(({ kit, cartId: c, orderId: o, locationId, n, removed, edit, shipmentId: sid }) => {
+    const k = (kit as Extract<Command, { op: 'defineKit' }>).sku;
+    const at = locationId ? { locationId } : {};
+    const lines = (quantity: number) =>
+      locationId ? { lines: [{ sku: k, locationId, quantity }] } : { lines: [] };
+    const routed = (quantity: number) => (locationId ? {} : { routed: [{ sku: k, quantity }] });
+    const unlocated = (quantity: number) =>
+      locationId ? {} : { unlocated: [{ sku: k, quantity }] };
+    const shipLoc = locationId ?? 'main';
+    return [
+      kit,
+      clean({ op: 'reserveCart', cartId: c, sku: k, quantity: n + 1, ttlMs: TTL, ...at }),
+      clean({ op: 'releaseCart', mode: 'remove', cartId: c, sku: k, quantity: removed }),
+      clean({ op: 'placeOrder', orderId: o, cartId: c, ...lines(n), ...routed(n) }),
+      clean({ op: 'updateOrder', orderId: o, ...lines(edit), ...unlocated(edit) }),
+      clean({ op: 'commitOrder', orderId: o, paymentId: 'p1' }),
+      clean({
+        op: 'fulfilShipment',
+        orderId: o,
+        shipmentId: sid,
+        lines: [{ sku: k, locationId: shipLoc, quantity: 1 }],
+      }),
+      clean({
+        op: 'returnStock',
+        rmaId: 'r1',
+        orderId: o,
+        lines: [{ sku: k, locationId: shipLoc, quantity: 1, disposition: 'restock' }],
+      }),
+    ].map((command) => ({ command, dupOf: null }));
+  });
+/** Random steps, a few of them orders' and kits' lifecycles. */
 const steps = fc
   .array(
-    fc.oneof({ weight: 12, arbitrary: step.map((x) => [x]) }, { weight: 1, arbitrary: lifecycle }),
+    fc.oneof(
+      { weight: 12, arbitrary: step.map((x) => [x]) },
+      { weight: 1, arbitrary: lifecycle },
+      { weight: 2, arbitrary: kitLife },
+    ),
     { minLength: 1, maxLength: MAX_STEPS, size: 'max' },
   )
   .map((xs) => xs.flat().slice(0, MAX_STEPS));
@@ -489,6 +580,19 @@ const preludeOf = (low: boolean): Command[] =>
     const quantity = low ? i % 3 : 6 + (i % 3);
     return quantity > 0 ? [{ op: 'receiveStock' as const, sku: s, locationId: l, quantity }] : [];
   });
+
+/** Half the runs start with both kits defined (more are defined and removed as they go). */
+const kitPrelude: Command[] = [
+  {
+    op: 'defineKit',
+    sku: 'kit-x',
+    components: [
+      { sku: 'Sku-B', quantity: 2 },
+      { sku: 'sku-a', quantity: 1 },
+    ],
+  },
+  { op: 'defineKit', sku: 'kit-y', components: [{ sku: 'sku-a.2', quantity: 1 }] },
+];
 
 /** Half the runs start as a network: both locations, every SKU bound at each. */
 const networkPrelude: Command[] = [
@@ -719,6 +823,12 @@ async function agree(all: { command: Command; dupOf: number | null }[]): Promise
         ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
         : got.status,
     );
+    if (got.status === 'applied' && got.payload.kits) {
+      count(`kit ${s.command.op}:${got.payload.outcome.result}`);
+      if (s.command.op === 'placeOrder' && s.command.routed?.some((l) => l.sku.startsWith('kit-')))
+        count(`kit placeOrder(routed):${got.payload.outcome.result}`);
+    }
+    if (got.status === 'applied' && got.payload.outcome.reason === 'kit-sku') count('kit-sku');
     if (s.command.op === 'updateOrder') {
       count(
         got.status === 'applied'
@@ -783,8 +893,9 @@ describe('model ≡ engine', () => {
     `${RUNS} random sequences of up to ${MAX_STEPS} events agree step by step`,
     async () => {
       await fc.assert(
-        fc.asyncProperty(runs, fc.boolean(), async ({ steps, selling, low }, networked) => {
-          const prelude = preludeOf(low);
+        fc.asyncProperty(runs, fc.boolean(), fc.boolean(), async (r, networked, kitted) => {
+          const { steps, selling, low } = r;
+          const prelude = [...preludeOf(low), ...(kitted ? kitPrelude : [])];
           const start = [...(networked ? [...networkPrelude, ...prelude] : prelude), ...selling];
           await agree([...start.map((command) => ({ command, dupOf: null })), ...steps]);
           stats.runs++;
@@ -792,6 +903,7 @@ describe('model ≡ engine', () => {
         { numRuns: RUNS },
       );
       // the sequences reach the interesting paths, not only refusals
+      if (process.env.PROPERTY_STATS) console.info(stats.results);
       for (const k of [
         'reserveCart:applied',
         'placeOrder:applied',
@@ -824,6 +936,17 @@ describe('model ≡ engine', () => {
         'cut by a later removal',
         'total back in stock',
         'total out of stock',
+        'kit reserveCart:applied',
+        'kit reserveCart:rejected',
+        'kit releaseCart:applied',
+        'kit placeOrder:applied',
+        'kit placeOrder(routed):applied',
+        'kit fulfilShipment:applied',
+        'kit updateOrder:applied',
+        'kit returnStock:applied',
+        'defineKit:applied',
+        'removeKit:applied',
+        'kit-sku',
       ]) {
         expect(stats.results[k] ?? 0, k).toBeGreaterThan(0);
       }

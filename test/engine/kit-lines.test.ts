@@ -65,18 +65,12 @@ function tenant() {
   return {
     step,
     /** kit.defined, in both */
-    define: async (sku: string, components: { sku: string; quantity: number }[]) => {
-      // written directly until kit.defined is merged (branch kit-defs)
-      await redis.hset(k.kits, sku, JSON.stringify(components.map((c) => [c.sku, c.quantity])));
-      await redis.hincrby(k.meta, 'nv', 1);
-      (
-        model as unknown as {
-          stateOf: (t: string, c: boolean) => { network: { kits: Map<string, unknown> } };
-        }
-      )
-        .stateOf(name, true)
-        .network.kits.set(sku, components);
-    },
+    define: (sku: string, components: { sku: string; quantity: number }[]) =>
+      step({
+        op: 'defineKit',
+        sku,
+        components: [...components].sort((a, b) => (a.sku < b.sku ? -1 : 1)),
+      }),
     fig: (sku: string, loc = D) => readFigures(redis, k, sku, loc),
     cart: async (id: string) => (await redis.hgetall(k.cart(id))) as Record<string, string>,
   };
