@@ -31,7 +31,7 @@ import { checkFastPaths, FAST_PATH_SCRIPTS, type FastPathCounts } from '../suppo
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 60);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 80);
 const MAX_STEPS = 60;
 
 // Byte order differs from a naive locale order here: 'Sku-B' < 'sku-a' < 'sku-a.2'.
@@ -43,6 +43,9 @@ const TRANSFERS = ['t1', 't2'] as const;
 const PAIRS = SKUS.flatMap((s) => LOCS.map((l) => pairOf(s, l)));
 /** Compared after every step: lines naming no location outside a network go to `default`. */
 const VIEW_PAIRS = [...PAIRS, ...SKUS.map((s) => pairOf(s, 'default'))];
+/** Kit SKUs: a kit undefined at the time is a plain SKU, which may get stock and holds. */
+const KITS = ['kit-x', 'kit-y'] as const;
+const KIT_PAIRS = KITS.flatMap((s) => [...LOCS, 'default'].map((l) => pairOf(s, l)));
 const HOLDS: { kind: HoldKind; id: string }[] = [
   ...CARTS.map((id) => ({ kind: 'cart' as const, id })),
   ...ORDERS.map((id) => ({ kind: 'order' as const, id })),
@@ -51,7 +54,6 @@ const HOLDS: { kind: HoldKind; id: string }[] = [
 
 const sku = fc.constantFrom(...SKUS);
 /** Kits of the SKUs above (kit.defined, domain/kits.ts): lines name them now and then. */
-const KITS = ['kit-x', 'kit-y'] as const;
 const kitSku = fc.constantFrom(...KITS);
 /** A line's SKU: a kit one time in six (a kit not defined at the time is a SKU like another) */
 const lineSku = fc.oneof({ weight: 5, arbitrary: sku }, { weight: 1, arbitrary: kitSku });
@@ -486,13 +488,33 @@ const kitLife = fc
       }),
     ].map((command) => ({ command, dupOf: null }));
   });
-/** Random steps, a few of them orders' and kits' lifecycles. */
+/** A transfer shipped, then received (random steps seldom receive what shipped). */
+const transferLife = fc
+  .record({
+    transferId,
+    forward: fc.boolean(),
+    lines: fc.array(fc.record({ sku, quantity: qty }), { minLength: 1, maxLength: 2 }),
+  })
+  .map(({ transferId: id, forward, lines: l }) =>
+    [
+      clean({
+        op: 'shipTransfer',
+        transferId: id,
+        fromLocationId: forward ? LOCS[0] : LOCS[1],
+        toLocationId: forward ? LOCS[1] : LOCS[0],
+        lines: l,
+      }),
+      clean({ op: 'receiveTransfer', transferId: id }),
+    ].map((command) => ({ command, dupOf: null })),
+  );
+/** Random steps, a few of them orders', kits' and transfers' lifecycles. */
 const steps = fc
   .array(
     fc.oneof(
       { weight: 12, arbitrary: step.map((x) => [x]) },
       { weight: 1, arbitrary: lifecycle },
-      { weight: 2, arbitrary: kitLife },
+      { weight: 1, arbitrary: kitLife },
+      { weight: 1, arbitrary: transferLife },
     ),
     { minLength: 1, maxLength: MAX_STEPS, size: 'max' },
   )
@@ -759,10 +781,10 @@ async function compareState(
   where: string,
   before: Before | undefined,
 ): Promise<Before> {
-  const view = await readView(redis, k, VIEW_PAIRS, HOLDS);
+  const view = await readView(redis, k, [...VIEW_PAIRS, ...KIT_PAIRS], HOLDS);
   const fromRedis = Object.fromEntries([...view.stocks].map(([p, f]) => [p, record(f)]));
   const fromModel = Object.fromEntries(
-    VIEW_PAIRS.map((p) => {
+    [...VIEW_PAIRS, ...KIT_PAIRS].map((p) => {
       const [s, l] = p.split('\x1f') as [string, string];
       return [p, record(model.figures(s, l, k.tenant))];
     }),
@@ -773,7 +795,7 @@ async function compareState(
       holdFromModel(model.hold(h.kind, h.id, k.tenant, NOW)),
     );
   }
-  expect(await readWaits(redis, k, VIEW_PAIRS), `wait queues ${where}`).toEqual(
+  expect(await readWaits(redis, k, [...VIEW_PAIRS, ...KIT_PAIRS]), `wait queues ${where}`).toEqual(
     model.waits(k.tenant),
   );
   // the SKUs' totals: Redis's counts of in-stock locations, kept on crossings only
