@@ -259,15 +259,30 @@ function rememberRemoval(
   r.skus.set(a.sku!, { at, units });
 }
 
-function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: string }): Result {
+/**
+ * What every cart.added does first (reserveCart-5+.lua's generic path): the cart, unless it
+ * became an order; the addition less what a removal later by time took back (`later`), ignored
+ * when that is all of it.
+ */
+function cartAddition<C extends Cmd<'reserveCart'>>(
+  ctx: EventContext,
+  c0: C,
+): { outcome: Outcome } | { cart: HoldState; c: C; later: ReturnType<typeof removedLater> } {
   const cart = ctx.loadHold('cart', c0.cartId);
   const later = removedLater(ctx, c0);
-  if (cart.state === 'converted') return ignored('cart-converted');
+  if (cart.state === 'converted') return { outcome: ignored('cart-converted') };
   const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
   if (later && c.quantity === 0) {
     later.settle();
-    return ignored('removed-later');
+    return { outcome: ignored('removed-later') };
   }
+  return { cart, c, later };
+}
+
+function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: string }): Result {
+  const add = cartAddition(ctx, c0);
+  if ('outcome' in add) return add.outcome;
+  const { cart, c, later } = add;
   const p = pairOf(c.sku, c.locationId);
   // what is available is held; beyond it the pair's policy may let the rest wait
   const sup = ctx.supply(p, c.quantity);
@@ -296,14 +311,9 @@ function reserveCart(ctx: EventContext, c0: Cmd<'reserveCart'> & { locationId: s
  * location (kitLocations) where all of them are available, stock on hand only; else nothing.
  */
 function reserveKit(ctx: EventContext, c0: Cmd<'reserveCart'> & { kit: KitComponent[] }): Result {
-  const cart = ctx.loadHold('cart', c0.cartId);
-  const later = removedLater(ctx, c0);
-  if (cart.state === 'converted') return ignored('cart-converted');
-  const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
-  if (later && c.quantity === 0) {
-    later.settle();
-    return ignored('removed-later');
-  }
+  const add = cartAddition(ctx, c0);
+  if ('outcome' in add) return add.outcome;
+  const { cart, c, later } = add;
   let chosen: string | undefined;
   let short: ShortLine[] | undefined;
   for (const loc of kitLocations(ctx.net, c.kit, c.locationId)) {
@@ -384,14 +394,9 @@ function extendCart(ctx: EventContext, c: Cmd<'extendCart'>): Result {
 
 /** reserveCart-5+.lua with a route: the SKU is allocated across the network's locations. */
 function routeCart(ctx: EventContext, c0: Cmd<'reserveCart'>): Result {
-  const cart = ctx.loadHold('cart', c0.cartId);
-  const later = removedLater(ctx, c0);
-  if (cart.state === 'converted') return ignored('cart-converted');
-  const c = later ? { ...c0, quantity: c0.quantity - later.cut } : c0;
-  if (later && c.quantity === 0) {
-    later.settle();
-    return ignored('removed-later');
-  }
+  const add = cartAddition(ctx, c0);
+  if ('outcome' in add) return add.outcome;
+  const { cart, c, later } = add;
   const route = routeFor(ctx.net, [c.sku]);
   const { alloc, short } = allocate(route, new Map([[c.sku, c.quantity]]), (p) => {
     const s = ctx.stock(p);

@@ -8,16 +8,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { TenantKeys } from '../../src/engine/keys.js';
-import type { ApplyResult, Engine } from '../../src/engine/engine.js';
-import { InventoryModel, type ModelResult } from '../../src/domain/model.js';
+import type { Engine } from '../../src/engine/engine.js';
 import type { Command } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import {
-  DEDUP_TTL_SECONDS,
-  eventMaker,
-  readFigures,
-  testEngine,
-} from '../support/engine-harness.js';
+import { readFigures, testEngine, twinTenant } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const D = 'default';
@@ -35,34 +29,11 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const comparable = (r: ApplyResult | ModelResult) =>
-  r.status === 'applied'
-    ? {
-        status: r.status,
-        outcome: r.payload.outcome,
-        movements: r.payload.movements,
-        holds: r.payload.holds,
-      }
-    : r;
-
 let tenants = 0;
 function tenant() {
   const name = `u${++tenants}`;
-  const ev = eventMaker(name);
   const k = new TenantKeys(prefix, name);
-  const model = new InventoryModel();
-  const step = async (c: Command, id?: string) => {
-    const meta = ev(c.op, id);
-    const got = await engine.apply(meta, c);
-    const want = model.apply(meta, c, NOW, DEDUP_TTL_SECONDS);
-    expect(comparable(got), JSON.stringify(c)).toEqual(comparable(want));
-    return got;
-  };
-  const run = async (c: Command) => {
-    const got = await step(c);
-    if (got.status !== 'applied') throw new Error(`not applied: ${JSON.stringify(got)}`);
-    return got.payload;
-  };
+  const { step, run } = twinTenant(engine, name, NOW);
   return {
     step,
     run,

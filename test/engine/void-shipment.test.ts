@@ -7,16 +7,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { TenantKeys } from '../../src/engine/keys.js';
-import type { ApplyResult, Engine } from '../../src/engine/engine.js';
-import { InventoryModel, type ModelResult } from '../../src/domain/model.js';
+import type { Engine } from '../../src/engine/engine.js';
 import type { Command, HoldSnapshot } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import {
-  DEDUP_TTL_SECONDS,
-  eventMaker,
-  readFigures,
-  testEngine,
-} from '../support/engine-harness.js';
+import { readFigures, testEngine, twinTenant } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const D = 'default';
@@ -34,31 +28,12 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const comparable = (r: ApplyResult | ModelResult) =>
-  r.status === 'applied'
-    ? {
-        status: r.status,
-        outcome: r.payload.outcome,
-        movements: r.payload.movements,
-        holds: r.payload.holds,
-      }
-    : r;
-
 let tenants = 0;
 /** A fresh tenant; every step runs on the engine and the model, which must agree. */
 function tenant() {
   const name = `v${++tenants}`;
-  const ev = eventMaker(name);
   const k = new TenantKeys(prefix, name);
-  const model = new InventoryModel();
-  const run = async (c: Command) => {
-    const meta = ev(c.op);
-    const got = await engine.apply(meta, c);
-    const want = model.apply(meta, c, NOW, DEDUP_TTL_SECONDS);
-    expect(comparable(got), JSON.stringify(c)).toEqual(comparable(want));
-    if (got.status !== 'applied') throw new Error(`not applied: ${JSON.stringify(got)}`);
-    return got.payload;
-  };
+  const { run } = twinTenant(engine, name, NOW);
   return {
     run,
     fig: (sku: string) => readFigures(redis, k, sku, D),
