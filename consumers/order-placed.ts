@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { idString, quantity } from '../src/domain/schemas.js';
-import type { Line } from '../src/domain/types.js';
+import { idString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
+import { placeableLines, splitLocated } from './fields.js';
 
 const place = z
   .string()
@@ -21,21 +21,12 @@ export default defineConsumer({
   data: z.object({
     orderId: idString,
     cartId: idString.optional(),
-    lines: z
-      .array(z.object({ sku: idString, quantity, locationId: idString.optional() }))
-      .min(1, 'must have at least one line')
-      .max(500, 'at most 500 lines'),
+    lines: placeableLines,
     fulfillFromLocationId: idString.optional(),
     shippingAddress: z.object({ country: place, region: place.optional() }).optional(),
   }),
   command: (d, ctx) => {
-    const lines: Line[] = [];
-    const routed: { sku: string; quantity: number }[] = [];
-    for (const l of d.lines) {
-      const loc = d.fulfillFromLocationId ?? l.locationId;
-      if (loc !== undefined) lines.push({ sku: l.sku, quantity: l.quantity, locationId: loc });
-      else routed.push({ sku: l.sku, quantity: l.quantity });
-    }
+    const { lines, unlocated: routed } = splitLocated(d.lines, d.fulfillFromLocationId);
     const a = d.shippingAddress;
     return {
       op: 'placeOrder',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { idString, quantity } from '../src/domain/schemas.js';
-import type { Line } from '../src/domain/types.js';
+import { idString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
+import { placeableLines, splitLocated } from './fields.js';
 
 /**
  * order.updated → updateOrder-4+.lua: the order's complete new lines (not a diff). The hold
@@ -13,19 +13,10 @@ export default defineConsumer({
   type: 'order.updated',
   data: z.object({
     orderId: idString,
-    lines: z
-      .array(z.object({ sku: idString, quantity, locationId: idString.optional() }))
-      .min(1, 'must have at least one line')
-      .max(500, 'at most 500 lines'),
+    lines: placeableLines,
   }),
   command: (d) => {
-    const lines: Line[] = [];
-    const unlocated: { sku: string; quantity: number }[] = [];
-    for (const l of d.lines) {
-      if (l.locationId !== undefined)
-        lines.push({ sku: l.sku, quantity: l.quantity, locationId: l.locationId });
-      else unlocated.push({ sku: l.sku, quantity: l.quantity });
-    }
+    const { lines, unlocated } = splitLocated(d.lines);
     return {
       op: 'updateOrder',
       orderId: d.orderId,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { idString, quantity } from '../src/domain/schemas.js';
-import type { Line } from '../src/domain/types.js';
+import { idString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
+import { placeableLines, splitLocated } from './fields.js';
 
 /**
  * shipment.created → fulfilShipment-4+.lua: shipped units leave; partial shipments allowed.
@@ -12,19 +12,10 @@ export default defineConsumer({
   data: z.object({
     shipmentId: idString,
     orderId: idString,
-    lines: z
-      .array(z.object({ sku: idString, quantity, locationId: idString.optional() }))
-      .min(1, 'must have at least one line')
-      .max(500, 'at most 500 lines'),
+    lines: placeableLines,
   }),
   command: (d) => {
-    const lines: Line[] = [];
-    const unlocated: { sku: string; quantity: number }[] = [];
-    for (const l of d.lines) {
-      if (l.locationId !== undefined)
-        lines.push({ sku: l.sku, quantity: l.quantity, locationId: l.locationId });
-      else unlocated.push({ sku: l.sku, quantity: l.quantity });
-    }
+    const { lines, unlocated } = splitLocated(d.lines);
     return {
       op: 'fulfilShipment',
       shipmentId: d.shipmentId,

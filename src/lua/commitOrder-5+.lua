@@ -26,42 +26,14 @@ if not a then return early end
 local orderKey = KEYS[4]
 local flat = rcall('HGETALL', orderKey)
 local n = #flat
--- the order as read: st, v, exp, lk; ps[1..np] its pairs, held[p], ordered[p]
-local st, ver, exp, lk
-local ps, np, held, ordered = {}, 0, {}, {}
-local plain = CLEAN and EPOCH ~= nil and n > 0 and type(a.paymentId) == 'string'
-local len, seps = 0, 0
-for i = 1, n, 2 do
-  local f, v = flat[i], flat[i + 1]
-  len = len + #f + #v
-  if f == 'st' then
-    st = v
-  elseif f == 'v' then
-    ver = v
-  elseif f == 'exp' then
-    exp = v
-  elseif f == 'lk' then
-    lk = v
-  else
-    local k1, k2 = string.byte(f, 1, 2)
-    local num = tonumber(v)
-    -- h: and o: lines (104 h, 111 o); c, pay, s:/b:/p:/x: lines, other fields, a line of 0
-    -- (which saveHold would delete): the generic path
-    if k2 == 58 and (k1 == 104 or k1 == 111) and num and num > 0 then
-      seps = seps + 1
-      local p = string.sub(f, 3)
-      if not held[p] then
-        np = np + 1
-        ps[np] = p
-        held[p] = 0
-      end
-      if k1 == 104 then held[p] = num else ordered[p] = num end
-    else
-      plain = false
-      break
-    end
-  end
-end
+-- the order as read: st, v, exp, lk; ps[1..np] its pairs, held[p], ordered[p] (c and pay, a
+-- payment already recorded: the generic path)
+local o = readOrderHash(flat, n)
+local st, ver, exp, lk = o.st, o.v, o.exp, o.lk
+local ps, np, held, ordered = o.ps, o.np, o.held, o.ordered
+local plain = CLEAN and EPOCH ~= nil and n > 0 and type(a.paymentId) == 'string' and o.plain
+  and o.c == nil and o.pay == nil
+local len, seps = o.len, o.seps
 local fast = plain and st == 'placed'
   -- saveHold writes the snapshot as text only when none of the hash's strings needs escaping
   and #cjson.encode(flat) == len + 3 * n + 1 + 5 * seps

@@ -30,43 +30,11 @@ local orderKey = KEYS[4]
 local flat = rcall('HGETALL', orderKey)
 local n = #flat
 -- the order as read: st, v, exp, lk, c, pay; ps[1..np] its pairs, held[p], ordered[p]
-local st, ver, exp, lk, c, pay
-local ps, np, held, ordered = {}, 0, {}, {}
+local o = readOrderHash(flat, n)
+local st, ver, exp, lk, c, pay = o.st, o.v, o.exp, o.lk, o.c, o.pay
+local ps, np, held, ordered = o.ps, o.np, o.held, o.ordered
 local plain = CLEAN and EPOCH ~= nil and n > 0 and type(a.shipmentId) == 'string'
-  and (a.unlocated == nil or #a.unlocated == 0)
-for i = 1, n, 2 do
-  local f, v = flat[i], flat[i + 1]
-  if f == 'st' then
-    st = v
-  elseif f == 'v' then
-    ver = v
-  elseif f == 'exp' then
-    exp = v
-  elseif f == 'lk' then
-    lk = v
-  elseif f == 'c' then
-    c = v
-  elseif f == 'pay' then
-    pay = v
-  else
-    local k1, k2 = string.byte(f, 1, 2)
-    local num = tonumber(v)
-    -- h: and o: lines (104 h, 111 o); s:/b:/p:/x: lines, other fields: the generic path
-    -- (a line of 0, which saveHold would delete, too)
-    if k2 == 58 and (k1 == 104 or k1 == 111) and num and num > 0 then
-      local p = string.sub(f, 3)
-      if not held[p] then
-        np = np + 1
-        ps[np] = p
-        held[p] = 0
-      end
-      if k1 == 104 then held[p] = num else ordered[p] = num end
-    else
-      plain = false
-      break
-    end
-  end
-end
+  and (a.unlocated == nil or #a.unlocated == 0) and o.plain
 local fast = plain and st == 'paid' and c == '1'
 -- the shipment: sp[1..ns] its pairs, sorted, ship[p] the units; each within what is held there
 local sp, ns, ship = {}, 0, {}

@@ -103,6 +103,41 @@ local function pairSlot(p)
   end
 end
 
+-- An order's hash as its HGETALL reply `flat` (n entries) gives it to a fast path: o.st, o.v,
+-- o.exp, o.lk, o.c, o.pay; o.ps[1..o.np] the pairs of its h: and o: lines (hash order), o.held[p]
+-- and o.ordered[p]; o.len, the length of every field and value read; o.seps, the lines read.
+-- o.plain is false, and reading stops, at anything else (s:/b:/p:/x: lines, other fields, a line
+-- of 0, which saveHold would delete): the generic path.
+local function readOrderHash(flat, n)
+  local o = { ps = {}, np = 0, held = {}, ordered = {}, len = 0, seps = 0, plain = true }
+  local held, ordered = o.held, o.ordered
+  for i = 1, n, 2 do
+    local f, v = flat[i], flat[i + 1]
+    o.len = o.len + #f + #v
+    if f == 'st' or f == 'v' or f == 'exp' or f == 'lk' or f == 'c' or f == 'pay' then
+      o[f] = v
+    else
+      local k1, k2 = string.byte(f, 1, 2)
+      local num = tonumber(v)
+      -- h: and o: lines (104 h, 111 o)
+      if k2 == 58 and (k1 == 104 or k1 == 111) and num and num > 0 then
+        o.seps = o.seps + 1
+        local p = string.sub(f, 3)
+        if not held[p] then
+          o.np = o.np + 1
+          o.ps[o.np] = p
+          held[p] = 0
+        end
+        if k1 == 104 then held[p] = num else ordered[p] = num end
+      else
+        o.plain = false
+        break
+      end
+    end
+  end
+  return o
+end
+
 -- Located lines ({sku, locationId, quantity}) summed by pair: the pairs sorted, their number,
 -- and pair -> units.
 local function linePairs(lines)
