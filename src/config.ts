@@ -217,6 +217,12 @@ const schema = z.object({
    * @default 5000
    */
   MAX_EVENT_STOCK_KEYS: int(1).default(5000),
+  /**
+   * Most events of one tenant sent to Redis in one script call, when several reach the worker
+   * together (docs/architecture.md, Lua scripts, "Batched script calls"); 1 sends each event alone.
+   * @default 64
+   */
+  SCRIPT_BATCH_EVENTS: int(1).default(64),
   /** Largest message body accepted; larger ones are dead-lettered. @default 262144 (256 KiB) */
   MAX_MESSAGE_BYTES: int(1024).default(256 * 1024),
   /**

@@ -56,6 +56,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
   });
   const engine = new Engine(redis, {
     maxStockKeys: config.MAX_EVENT_STOCK_KEYS,
+    batchEvents: config.SCRIPT_BATCH_EVENTS,
     prefix,
     dedupTtlSeconds: config.DEDUP_TTL_SECONDS,
     ensureTenant: loader.ensureTenant,

@@ -10,6 +10,7 @@ import { NetworkCache } from './network.js';
 import { parsePayload } from './payload.js';
 import { plan as planOf, type Plan } from './plans.js';
 import { defineScripts, type ScriptSpec } from './lua-scripts.js';
+import { NOT_RUN, ScriptBatcher } from './script-batch.js';
 
 /** Script reply codes (see src/lua/includes/base.lua). */
 export enum ReplyCode {
@@ -24,6 +25,8 @@ export enum ReplyCode {
   ExpireFirst = -5,
   /** on a cluster, the tenant's writes were made on another node: reload it from MySQL */
   NodeChanged = -6,
+  /** (from the batcher, not Redis) the event's batch stopped before it: send it again */
+  NotRun = NOT_RUN,
 }
 
 /** An open cart past its expiry, as the tenant's cart expiry set has it. */
@@ -78,12 +81,22 @@ export interface EngineOptions {
    * over it is invalid (`too-much-work`). @default 5000
    */
   maxStockKeys?: number;
+  /**
+   * Most events of one tenant sent to Redis in one script call (see script-batch.ts); 1 sends
+   * each event alone. @default 64
+   */
+  batchEvents?: number;
 }
+
+/** See EngineOptions.batchEvents. */
+export const DEFAULT_BATCH_EVENTS = 64;
 
 /** See EngineOptions.maxStockKeys. */
 export const DEFAULT_MAX_STOCK_KEYS = 5000;
 
 const MAX_ATTEMPTS = 20;
+/** Sent again after its batch stopped before it: bounds that loop (each batch runs its first). */
+const MAX_NOT_RUN = 1000;
 
 /**
  * Runs commands through the Lua scripts. Ops that release by reference first read which
@@ -96,6 +109,15 @@ export class Engine {
   private readonly network: NetworkCache;
   /** on a Redis Cluster, scripts check which node made the tenant's writes (ARGV `cl`) */
   private readonly cluster: boolean;
+  private readonly batcher: ScriptBatcher | undefined;
+
+  /**
+   * Batch calls sent to Redis, the events they carried, and those of them not run (their
+   * batch stopped before them: sent again). All 0 when batching is off.
+   */
+  get batches(): { calls: number; events: number; notRun: number } {
+    return this.batcher?.sent ?? { calls: 0, events: 0, notRun: 0 };
+  }
 
   /** Tenants whose network is cached (bounded: see NetworkCache). */
   get cachedNetworks(): number {
@@ -110,6 +132,8 @@ export class Engine {
     this.cluster = redis instanceof Cluster;
     this.now = options.now ?? Date.now;
     this.network = new NetworkCache(redis, options.prefix, options.ensureTenant);
+    const batchEvents = options.batchEvents ?? DEFAULT_BATCH_EVENTS;
+    this.batcher = batchEvents > 1 ? new ScriptBatcher(redis, this.specs, batchEvents) : undefined;
   }
 
   keys(tenant: string): TenantKeys {
@@ -146,6 +170,7 @@ export class Engine {
   ): Promise<ApplyResult | ExpireFirst> {
     const k = this.keys(meta.tenant);
     const due = options?.expireDue === true;
+    let notRun = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const snap = await this.network.get(meta.tenant);
       const plan = await planOf(command, {
@@ -181,6 +206,10 @@ export class Engine {
           await this.options.ensureTenant(meta.tenant);
           break;
         case ReplyCode.Retry:
+          break;
+        case ReplyCode.NotRun:
+          // not an attempt: its batch stopped at another event
+          if (++notRun < MAX_NOT_RUN) attempt--;
           break;
         case ReplyCode.StaleNetwork:
           this.network.invalidate(meta.tenant, snap.token);
@@ -266,9 +295,12 @@ export class Engine {
     const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown[]>>)[
       spec.command
     ]!;
-    return spec.variadic
-      ? run.call(this.redis, keys.length, ...keys, argv)
-      : run.call(this.redis, ...keys, argv);
+    const alone = () =>
+      spec.variadic
+        ? run.call(this.redis, keys.length, ...keys, argv)
+        : run.call(this.redis, ...keys, argv);
+    const index = this.batcher ? ScriptBatcher.indexOf(spec.name) : -1;
+    return index < 0 ? alone() : this.batcher!.call(meta.tenant, index, keys, argv, alone);
   }
 
   /** Pairs a hold currently has lines for (fields h:, o:, s:, b:, p: of its hash). */

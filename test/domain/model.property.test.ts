@@ -595,6 +595,18 @@ const sellingStep = fc.record({
   dupOf,
 });
 
+/**
+ * How many consecutive steps go to the engine together, window after window (see agree): one
+ * run in four alone throughout (every script call alone), the others mostly in windows.
+ */
+const windows = fc.oneof(
+  { weight: 1, arbitrary: fc.constant([] as number[]) },
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 10, maxLength: 80 }),
+  },
+);
+
 /** Stock at every pair; `low` (runs that sell ahead of stock): little or none, so holds wait. */
 const preludeOf = (low: boolean): Command[] =>
   PAIRS.flatMap((p, i) => {
@@ -752,7 +764,7 @@ let engine: Engine;
 let run = 0;
 /** calls the scripts' fast paths took, each checked against the generic path */
 let fastPaths: FastPathCounts;
-const stats = { runs: 0, steps: 0, results: {} as Record<string, number> };
+const stats = { runs: 0, steps: 0, windows: 0, results: {} as Record<string, number> };
 const count = (key: string) => (stats.results[key] = (stats.results[key] ?? 0) + 1);
 
 beforeAll(async () => {
@@ -813,100 +825,162 @@ async function compareState(
   return after;
 }
 
-/** Applies the steps to the engine and to the model, as a new tenant, comparing every step. */
-async function agree(all: { command: Command; dupOf: number | null }[]): Promise<void> {
+/** Counts which paths a step reached (the run's statistics, checked at the end). */
+function tally(c: Command, got: ApplyResult): void {
+  const routedOrder =
+    (c.op === 'placeOrder' && c.routed) || (c.op === 'reserveCart' && c.locationId === undefined)
+      ? '(routed)'
+      : '';
+  count(
+    got.status === 'applied' ? `${c.op}${routedOrder}:${got.payload.outcome.result}` : got.status,
+  );
+  if (got.status === 'applied' && got.payload.kits) {
+    count(`kit ${c.op}:${got.payload.outcome.result}`);
+    if (c.op === 'placeOrder' && c.routed?.some((l) => l.sku.startsWith('kit-')))
+      count(`kit placeOrder(routed):${got.payload.outcome.result}`);
+  }
+  if (got.status === 'applied' && got.payload.outcome.reason === 'kit-sku') count('kit-sku');
+  if (c.op === 'updateOrder') {
+    count(
+      got.status === 'applied'
+        ? `updateOrder:${got.payload.outcome.reason ?? got.payload.outcome.result}`
+        : `updateOrder:${got.status}`,
+    );
+    if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'released'))
+      count('updateOrder:shrank');
+    if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'reserved'))
+      count('updateOrder:grew');
+    if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'committed'))
+      count('updateOrder:grew paid');
+  }
+  if (got.status === 'applied') {
+    const waited = got.payload.movements.find(
+      (m) => m.kind === 'backordered' || m.kind === 'preordered',
+    );
+    if (waited) count(`${c.op}:${waited.kind}`);
+    if (waited) count(waited.kind);
+    if (got.payload.outcome.filled) count(`${c.op}:filled`);
+    if (got.payload.outcome.filled) count('filled');
+    if (
+      c.op === 'reserveCart' &&
+      (got.payload.outcome.reason === 'removed-later' ||
+        (c.quantity > 0 &&
+          got.payload.outcome.result === 'applied' &&
+          got.payload.movements.reduce(
+            (n, m) => n + m.reserved + (m.backordered ?? 0) + (m.preordered ?? 0),
+            0,
+          ) < c.quantity))
+    )
+      count('cut by a later removal');
+    // crossings of zero (inventory.availability-changed), each way
+    for (const l of got.payload.outcome.availability ?? [])
+      count(
+        `${l.locationId === undefined ? 'total ' : ''}${l.inStock ? 'back in stock' : 'out of stock'}`,
+      );
+    // paths of waiting units: released, shipped, filled into a paid order, taken over
+    for (const m of got.payload.movements) {
+      if (!m.backordered && !m.preordered) continue;
+      if (m.kind === 'released' || m.kind === 'expired' || m.kind === 'shipped')
+        count(`waiting ${m.kind}`);
+      if (m.kind === 'filled' && m.committed > 0) count('waiting filled paid');
+    }
+    if (
+      c.op === 'placeOrder' &&
+      got.payload.holds.some(
+        (h) => h.kind === 'cart' && h.state === 'converted' && h.version > 1,
+      ) &&
+      got.payload.holds.some(
+        (h) => h.kind === 'order' && h.lines.some((l) => l.backordered || l.preordered),
+      )
+    )
+      count('order with waiting from a cart');
+  }
+}
+
+/** A step's holds (the cart, order or transfer it names): one window applies each at most once. */
+function holdsOf(c: Command): string[] {
+  const out: string[] = [];
+  const r = c as Partial<Record<'cartId' | 'orderId' | 'transferId', string>>;
+  if (r.cartId !== undefined) out.push(`cart:${r.cartId}`);
+  if (r.orderId !== undefined) out.push(`order:${r.orderId}`);
+  if (r.transferId !== undefined) out.push(`transfer:${r.transferId}`);
+  if (c.op === 'requeueWaiting') out.push(...c.members);
+  return out;
+}
+
+/** Redis stream ids in the order they were added. */
+const streamOrder = (a: string, b: string): number => {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+};
+
+/**
+ * Applies the steps to the engine and to the model, as a new tenant, comparing every step.
+ * `windows` groups consecutive steps (up to each size in turn; 1 once they run out) that go to
+ * the engine together, as the deliveries of one socket read do: in the same turn, so that
+ * they share batched script calls (src/engine/script-batch.ts). A window never holds a
+ * duplicate, nor two steps of one cart, order or transfer (the worker applies those one at a
+ * time); Redis may apply a window's events in another order than queued (an event its batch
+ * did not run goes again), so the model applies them in the order their outbox entries say.
+ */
+async function agree(
+  all: { command: Command; dupOf: number | null }[],
+  windows: number[] = [],
+): Promise<void> {
   const tenant = `p${++run}`;
   const k = new TenantKeys(prefix, tenant);
   const model = new InventoryModel();
   const ids: string[] = [];
   let before: Before | undefined;
-  for (const [i, s] of all.entries()) {
-    const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
-    ids.push(id);
-    const meta: EventMeta = {
-      tenant,
-      source: '/prop',
-      id,
-      type: s.command.op,
-      occurredAt: '2026-11-23T10:15:00Z',
-    };
-    const got = await engine.apply(meta, s.command);
-    const want = model.apply(meta, s.command, NOW, DEDUP_TTL_SECONDS);
-    const where = `at step ${i} (${id}: ${JSON.stringify(s.command)})`;
-    expect(comparable(got), where).toEqual(comparable(want));
-    before = await compareState(model, k, where, before);
-    const routedOrder =
-      (s.command.op === 'placeOrder' && s.command.routed) ||
-      (s.command.op === 'reserveCart' && s.command.locationId === undefined)
-        ? '(routed)'
-        : '';
-    count(
-      got.status === 'applied'
-        ? `${s.command.op}${routedOrder}:${got.payload.outcome.result}`
-        : got.status,
-    );
-    if (got.status === 'applied' && got.payload.kits) {
-      count(`kit ${s.command.op}:${got.payload.outcome.result}`);
-      if (s.command.op === 'placeOrder' && s.command.routed?.some((l) => l.sku.startsWith('kit-')))
-        count(`kit placeOrder(routed):${got.payload.outcome.result}`);
-    }
-    if (got.status === 'applied' && got.payload.outcome.reason === 'kit-sku') count('kit-sku');
-    if (s.command.op === 'updateOrder') {
-      count(
-        got.status === 'applied'
-          ? `updateOrder:${got.payload.outcome.reason ?? got.payload.outcome.result}`
-          : `updateOrder:${got.status}`,
-      );
-      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'released'))
-        count('updateOrder:shrank');
-      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'reserved'))
-        count('updateOrder:grew');
-      if (got.status === 'applied' && got.payload.movements.some((m) => m.kind === 'committed'))
-        count('updateOrder:grew paid');
-    }
-    if (got.status === 'applied') {
-      const waited = got.payload.movements.find(
-        (m) => m.kind === 'backordered' || m.kind === 'preordered',
-      );
-      if (waited) count(`${s.command.op}:${waited.kind}`);
-      if (waited) count(waited.kind);
-      if (got.payload.outcome.filled) count(`${s.command.op}:filled`);
-      if (got.payload.outcome.filled) count('filled');
-      if (
-        s.command.op === 'reserveCart' &&
-        (got.payload.outcome.reason === 'removed-later' ||
-          (s.command.quantity > 0 &&
-            got.payload.outcome.result === 'applied' &&
-            got.payload.movements.reduce(
-              (n, m) => n + m.reserved + (m.backordered ?? 0) + (m.preordered ?? 0),
-              0,
-            ) < s.command.quantity))
-      )
-        count('cut by a later removal');
-      // crossings of zero (inventory.availability-changed), each way
-      for (const l of got.payload.outcome.availability ?? [])
-        count(
-          `${l.locationId === undefined ? 'total ' : ''}${l.inStock ? 'back in stock' : 'out of stock'}`,
-        );
-      // paths of waiting units: released, shipped, filled into a paid order, taken over
-      for (const m of got.payload.movements) {
-        if (!m.backordered && !m.preordered) continue;
-        if (m.kind === 'released' || m.kind === 'expired' || m.kind === 'shipped')
-          count(`waiting ${m.kind}`);
-        if (m.kind === 'filled' && m.committed > 0) count('waiting filled paid');
+  let w = 0;
+  for (let i = 0; i < all.length;) {
+    const size = windows[w++] ?? 1;
+    const taken = new Set<string>();
+    const window: { i: number; meta: EventMeta; command: Command }[] = [];
+    for (; i < all.length && window.length < size; i++) {
+      const s = all[i]!;
+      const holds = holdsOf(s.command);
+      if (window.length > 0 && (s.dupOf !== null || holds.some((h) => taken.has(h)))) break;
+      for (const h of holds) taken.add(h);
+      const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
+      ids.push(id);
+      const meta: EventMeta = {
+        tenant,
+        source: '/prop',
+        id,
+        type: s.command.op,
+        occurredAt: '2026-11-23T10:15:00Z',
+      };
+      window.push({ i, meta, command: s.command });
+      if (s.dupOf !== null) {
+        i++;
+        break;
       }
-      if (
-        s.command.op === 'placeOrder' &&
-        got.payload.holds.some(
-          (h) => h.kind === 'cart' && h.state === 'converted' && h.version > 1,
-        ) &&
-        got.payload.holds.some(
-          (h) => h.kind === 'order' && h.lines.some((l) => l.backordered || l.preordered),
-        )
-      )
-        count('order with waiting from a cart');
     }
-    stats.steps++;
+    // the fast paths are checked on calls that run alone only
+    fastPaths.checking = window.length === 1;
+    const results = await Promise.all(window.map((e) => engine.apply(e.meta, e.command)));
+    fastPaths.checking = true;
+    // in the order Redis applied them: what changed nothing (not yet) first, as queued
+    const order = window
+      .map((e, j) => ({ ...e, got: results[j]! }))
+      .sort((a, b) =>
+        a.got.status === 'applied' && b.got.status === 'applied'
+          ? streamOrder(a.got.entryId, b.got.entryId)
+          : (a.got.status === 'applied' ? 1 : 0) - (b.got.status === 'applied' ? 1 : 0),
+      );
+    if (window.length > 1) stats.windows++;
+    let where = '';
+    for (const { i: at, meta, command, got } of order) {
+      const want = model.apply(meta, command, NOW, DEDUP_TTL_SECONDS);
+      where = `at step ${at} (${meta.id}: ${JSON.stringify(command)})${window.length > 1 ? ` in a window of ${window.length}` : ''}`;
+      expect(comparable(got), where).toEqual(comparable(want));
+      tally(command, got);
+      stats.steps++;
+    }
+    // the step invariants hold for one event; across a window only the state is compared
+    before = await compareState(model, k, where, window.length === 1 ? before : undefined);
   }
 }
 
@@ -915,13 +989,19 @@ describe('model ≡ engine', () => {
     `${RUNS} random sequences of up to ${MAX_STEPS} events agree step by step`,
     async () => {
       await fc.assert(
-        fc.asyncProperty(runs, fc.boolean(), fc.boolean(), async (r, networked, kitted) => {
-          const { steps, selling, low } = r;
-          const prelude = [...preludeOf(low), ...(kitted ? kitPrelude : [])];
-          const start = [...(networked ? [...networkPrelude, ...prelude] : prelude), ...selling];
-          await agree([...start.map((command) => ({ command, dupOf: null })), ...steps]);
-          stats.runs++;
-        }),
+        fc.asyncProperty(
+          runs,
+          fc.boolean(),
+          fc.boolean(),
+          windows,
+          async (r, networked, kitted, sizes) => {
+            const { steps, selling, low } = r;
+            const prelude = [...preludeOf(low), ...(kitted ? kitPrelude : [])];
+            const start = [...(networked ? [...networkPrelude, ...prelude] : prelude), ...selling];
+            await agree([...start.map((command) => ({ command, dupOf: null })), ...steps], sizes);
+            stats.runs++;
+          },
+        ),
         { numRuns: RUNS },
       );
       // the sequences reach the interesting paths, not only refusals
@@ -976,7 +1056,15 @@ describe('model ≡ engine', () => {
       for (const name of FAST_PATH_SCRIPTS)
         expect(fastPaths.fast[name] ?? 0, `${name} fast path`).toBeGreaterThan(0);
       expect(fastPaths.mismatches).toEqual([]);
-      console.info(`model ≡ engine: ${stats.runs} runs, ${stats.steps} steps`, stats.results);
+      // and the batched path: windows of several events, which shared script calls
+      expect(stats.windows, 'windows of several events').toBeGreaterThan(0);
+      expect(engine.batches.events, 'events in batched script calls').toBeGreaterThan(0);
+      console.info(
+        `model ≡ engine: ${stats.runs} runs, ${stats.steps} steps, ${stats.windows} windows;`,
+        `${engine.batches.events} events in ${engine.batches.calls} batched script calls,`,
+        `${engine.batches.notRun} of them sent again`,
+        stats.results,
+      );
       console.info(
         'fast paths taken (checked against the generic path)',
         fastPaths.fast,

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { Engine, type ApplyResult } from '../../src/engine/engine.js';
+import { Engine, type ApplyResult, type EngineOptions } from '../../src/engine/engine.js';
 import { InventoryModel, type ModelResult } from '../../src/domain/model.js';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { InventoryView } from '../../src/domain/invariants.js';
@@ -19,8 +19,14 @@ import type {
 
 export const DEDUP_TTL_SECONDS = 3600;
 
-export function testEngine(redis: Redis, prefix: string, now?: () => number): Engine {
+export function testEngine(
+  redis: Redis,
+  prefix: string,
+  now?: () => number,
+  more: Partial<EngineOptions> = {},
+): Engine {
   return new Engine(redis, {
+    ...more,
     prefix,
     dedupTtlSeconds: DEDUP_TTL_SECONDS,
     ensureTenant: async (t) => {

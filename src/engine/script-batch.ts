@@ -1,0 +1,180 @@
+/**
+ * One Redis call for the events of a tenant that reach the engine together.
+ *
+ * The deliveries of one socket read reach `Engine.applyValid` within one turn of the event loop;
+ * their script calls are queued here per tenant and sent once that turn's microtasks are done
+ * (process.nextTick): consecutive calls of the scripts in BATCHED as one EVALSHA of the batch
+ * script, which runs each event's script in the order queued, each as it would run alone (its
+ * checks before its writes: all or nothing), and returns one reply per event. An event whose
+ * reply asks the caller to do something first (NOT_READY, RETRY, STALE_NETWORK, EXPIRE_FIRST,
+ * NODE_CHANGED) stops the batch there: the events after it are not run (NOT_RUN) and their
+ * callers send them again. A script that raises an error fails its own event only (pcall): the
+ * batch stops after it, as Redis would have left that event alone.
+ *
+ * Every key of one call is a key of the tenant (its hash tag), so a batch is one slot on a
+ * Redis Cluster too.
+ */
+import type { RedisClient } from './redis-client.js';
+import { SCRIPT_VERSION, type ScriptSpec } from './lua-scripts.js';
+
+/** The scripts of the hot path that may share a call; the others are always sent alone. */
+export const BATCHED = [
+  'reserveCart',
+  'releaseCart',
+  'placeOrder',
+  'commitOrder',
+  'releaseOrder',
+  'fulfilShipment',
+  'returnStock',
+] as const;
+
+/** The command the batch script is registered as. */
+export const BATCH_COMMAND = `inv${SCRIPT_VERSION}_batch`;
+
+/** Reply of an event of a batch that stopped before it: send it again. Never sent by Redis. */
+export const NOT_RUN = -7;
+/** Reply of an event whose script raised an error in a batch: `{ -8, message }`. */
+export const SCRIPT_ERROR = -8;
+
+/** Most keys one batch passes (events over it go in the next batch). */
+const MAX_BATCH_KEYS = 5000;
+
+/**
+ * The batch script: each batched script's body becomes a function of (KEYS, ARGV), its
+ * includes inside it as when it runs alone, so it runs exactly as its own EVALSHA would.
+ *   KEYS   every event's keys, one event after the other
+ *   ARGV   n, then per event: the index of its script in BATCHED, its number of keys, its ARGV[1]
+ *   reply  one reply per event run, in order; it stops after the first that is not APPLIED (1),
+ *          DUPLICATE (0) or NOT_YET (-3), and after a script error ({ -8, message })
+ */
+export function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
+  const fns = BATCHED.map((name, i) => {
+    const spec = specs.get(name);
+    if (!spec) throw new Error(`no Lua script named ${name}`);
+    return `local function run${i + 1}(KEYS, ARGV)\n${spec.lua}\nend`;
+  });
+  return `${fns.join('\n')}
+local RUN = { ${BATCHED.map((_, i) => `run${i + 1}`).join(', ')} }
+local out, k, j = {}, 0, 2
+for i = 1, tonumber(ARGV[1]) do
+  local fn, nk = RUN[tonumber(ARGV[j])], tonumber(ARGV[j + 1])
+  local keys = {}
+  for x = 1, nk do keys[x] = KEYS[k + x] end
+  local ok, r = pcall(fn, keys, { ARGV[j + 2] })
+  k, j = k + nk, j + 3
+  if not ok then
+    out[i] = { ${SCRIPT_ERROR}, type(r) == 'table' and tostring(r.err) or tostring(r) }
+    break
+  end
+  out[i] = r
+  local c = r[1]
+  if c ~= 1 and c ~= 0 and c ~= -3 then break end
+end
+return out
+`;
+}
+
+interface Queued {
+  index: number;
+  keys: string[];
+  argv: string;
+  /** the call as its own EVALSHA, for a call with no other of its tenant to share with */
+  alone: () => Promise<unknown[]>;
+  resolve: (reply: unknown[]) => void;
+  reject: (e: unknown) => void;
+}
+
+type Send = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Queues script calls per tenant and sends each tenant's as few calls as it can. */
+export class ScriptBatcher {
+  private queues = new Map<string, Queued[]>();
+  private scheduled = false;
+  private readonly batch: Send;
+  /** batch calls sent, the events they carried, and those not run (sent again) */
+  readonly sent = { calls: 0, events: 0, notRun: 0 };
+
+  /** Registers the batch script on the client; `maxEvents`: most events in one batch. */
+  constructor(
+    redis: RedisClient,
+    specs: ReadonlyMap<string, ScriptSpec>,
+    private readonly maxEvents: number,
+  ) {
+    redis.defineCommand(BATCH_COMMAND, { lua: batchLua(specs) });
+    this.batch = (redis as unknown as Record<string, Send>)[BATCH_COMMAND]!.bind(redis);
+  }
+
+  /** The script's index in BATCHED, -1 for a script always sent alone. */
+  static indexOf(name: string): number {
+    return (BATCHED as readonly string[]).indexOf(name);
+  }
+
+  /**
+   * Queues one call of BATCHED[index]; resolves with its reply (NOT_RUN: send it again). A call
+   * that has no other of its tenant to go with is sent by `alone`.
+   */
+  call(
+    tenant: string,
+    index: number,
+    keys: string[],
+    argv: string,
+    alone: () => Promise<unknown[]>,
+  ): Promise<unknown[]> {
+    return new Promise<unknown[]>((resolve, reject) => {
+      let q = this.queues.get(tenant);
+      if (!q) this.queues.set(tenant, (q = []));
+      q.push({ index, keys, argv, alone, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const queues = this.queues;
+    this.queues = new Map();
+    for (const q of queues.values()) {
+      for (let i = 0; i < q.length;) {
+        const group: Queued[] = [];
+        let keys = 0;
+        while (
+          i < q.length &&
+          group.length < this.maxEvents &&
+          (group.length === 0 || keys + q[i]!.keys.length <= MAX_BATCH_KEYS)
+        ) {
+          keys += q[i]!.keys.length;
+          group.push(q[i++]!);
+        }
+        if (group.length === 1) group[0]!.alone().then(group[0]!.resolve, group[0]!.reject);
+        else this.send(group, keys);
+      }
+    }
+  }
+
+  private send(group: Queued[], keyCount: number): void {
+    const args: (string | number)[] = [keyCount];
+    for (const e of group) for (const key of e.keys) args.push(key);
+    args.push(group.length);
+    this.sent.calls++;
+    this.sent.events += group.length;
+    for (const e of group) args.push(e.index + 1, e.keys.length, e.argv);
+    this.batch(...args).then(
+      (reply) => {
+        const replies = reply as unknown[][];
+        for (let i = 0; i < group.length; i++) {
+          const r = replies[i];
+          if (r === undefined) {
+            this.sent.notRun++;
+            group[i]!.resolve([NOT_RUN]);
+          } else if (r[0] === SCRIPT_ERROR) group[i]!.reject(new Error(String(r[1])));
+          else group[i]!.resolve(r);
+        }
+      },
+      (e: unknown) => {
+        for (const q of group) q.reject(e);
+      },
+    );
+  }
+}

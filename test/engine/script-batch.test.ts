@@ -1,0 +1,151 @@
+/**
+ * One script call for the events of a tenant that reach the engine together
+ * (src/engine/script-batch.ts): the same effects as each event alone, in the order queued; a
+ * batch stops at an event that needs its caller first, and a script error fails its own event.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { ApplyResult, Engine } from '../../src/engine/engine.js';
+import { pairOf, TenantKeys } from '../../src/engine/keys.js';
+import type { Command, EventMeta } from '../../src/domain/types.js';
+import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
+import { readFigures, testEngine } from '../support/engine-harness.js';
+
+const NOW = Date.parse('2026-12-03T10:00:00Z');
+const TTL = 60 * 60 * 1000;
+const prefix = uniqueName('batch');
+let redis: Redis;
+let batched: Engine;
+let alone: Engine;
+
+beforeAll(() => {
+  redis = testRedis();
+  batched = testEngine(redis, prefix, () => NOW, { batchEvents: 8 });
+  alone = testEngine(redis, prefix, () => NOW, { batchEvents: 1 });
+});
+
+afterAll(async () => {
+  await dropRedisPrefix(redis, prefix);
+  await redis.quit();
+});
+
+const meta = (tenant: string, id: string, type: string): EventMeta => ({
+  tenant,
+  source: '/batch',
+  id,
+  type,
+  occurredAt: '2026-12-03T10:00:00Z',
+});
+
+/** Applies the commands on one tenant, all queued in the same turn (so batched together). */
+const together = (engine: Engine, tenant: string, cs: Command[], from = 0) =>
+  Promise.all(cs.map((c, i) => engine.apply(meta(tenant, `e${from + i}`, c.op), c)));
+
+const reserve = (cart: string, quantity: number): Command => ({
+  op: 'reserveCart',
+  cartId: cart,
+  sku: 'sku-1',
+  locationId: 'main',
+  quantity,
+  ttlMs: TTL,
+});
+
+/** The payloads without the stream ids, for comparing two tenants. */
+const shape = (r: ApplyResult) =>
+  r.status === 'applied'
+    ? { status: r.status, outcome: r.payload.outcome, movements: r.payload.movements }
+    : { status: r.status };
+
+describe('batched script calls', () => {
+  it('apply a flash sale as the events alone would, in the order queued, in fewer calls', async () => {
+    // 5 units for 12 carts of one each: the first five queued get them
+    const carts = Array.from({ length: 12 }, (_, i) => reserve(`c${i}`, 1));
+    const results: Record<string, ApplyResult[]> = {};
+    for (const [tenant, engine] of [
+      ['flash-batched', batched],
+      ['flash-alone', alone],
+    ] as const) {
+      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
+        op: 'receiveStock',
+        sku: 'sku-1',
+        locationId: 'main',
+        quantity: 5,
+      });
+      const before = { ...batched.batches };
+      results[tenant] = await together(engine, tenant, carts);
+      const after = batched.batches;
+      if (engine === batched) {
+        // 12 events, at most 8 per call: two batch calls
+        expect(after.calls - before.calls).toBe(2);
+        expect(after.events - before.events).toBe(12);
+      } else expect(after).toEqual(before);
+    }
+    expect(results['flash-batched']!.map(shape)).toEqual(results['flash-alone']!.map(shape));
+    expect(
+      results['flash-batched']!.map((r) =>
+        r.status === 'applied' ? r.payload.outcome.result : r.status,
+      ),
+    ).toEqual([...Array(5).fill('applied'), ...Array(7).fill('rejected')]);
+    const f = await readFigures(redis, new TenantKeys(prefix, 'flash-batched'), 'sku-1', 'main');
+    expect(f).toMatchObject({ onHand: 5, reserved: 5, available: 0 });
+    // the same events again: every one a duplicate, in one call again
+    const again = await together(batched, 'flash-batched', carts);
+    expect(again.map((r) => r.status)).toEqual(Array(12).fill('duplicate'));
+  });
+
+  it('stop at an event that needs its caller first (EXPIRE_FIRST) and run the rest again', async () => {
+    const tenant = 'expire-first';
+    const k = new TenantKeys(prefix, tenant);
+    const earlier = testEngine(redis, prefix, () => NOW - 2 * TTL, { batchEvents: 1 });
+    await earlier.apply(meta(tenant, 'stock', 'stock.received'), {
+      op: 'receiveStock',
+      sku: 'sku-1',
+      locationId: 'main',
+      quantity: 1,
+    });
+    // the one unit held by a cart past its expiry: a reservation asks for it to expire first
+    await earlier.apply(meta(tenant, 'old', 'cart.added'), reserve('old', 1));
+    const before = { ...batched.batches };
+    const got = await Promise.all(
+      ['a', 'b', 'c'].map((cart) =>
+        batched.apply(meta(tenant, cart, 'cart.added'), reserve(cart, 1), { expireDue: true }),
+      ),
+    );
+    expect(got.map((r) => r.status)).toEqual(Array(3).fill('expire-first'));
+    // the batch of three stopped at the first: the two behind it were not run, and went again
+    expect(batched.batches.events - before.events).toBeGreaterThanOrEqual(3);
+    expect(batched.batches.notRun - before.notRun).toBeGreaterThanOrEqual(2);
+    const f = await readFigures(redis, k, 'sku-1', 'main');
+    expect(f).toMatchObject({ onHand: 1, reserved: 1, available: 0 });
+  });
+
+  it('fail only the event whose script raised an error, and run the events after it', async () => {
+    const tenant = 'broken-key';
+    const k = new TenantKeys(prefix, tenant);
+    await batched.apply(meta(tenant, 'stock', 'stock.received'), {
+      op: 'receiveStock',
+      sku: 'sku-1',
+      locationId: 'main',
+      quantity: 10,
+    });
+    // a string where the second SKU's stock hash should be: its script's HMGET fails
+    await redis.set(k.stock(pairOf('sku-2', 'main')), 'not a hash');
+    const cs: Command[] = [
+      reserve('a', 1),
+      { op: 'reserveCart', cartId: 'b', sku: 'sku-2', locationId: 'main', quantity: 1, ttlMs: TTL },
+      reserve('c', 1),
+      reserve('d', 1),
+    ];
+    const before = { ...batched.batches };
+    const got = await Promise.allSettled(
+      cs.map((c, i) => batched.apply(meta(tenant, `e${i}`, c.op), c)),
+    );
+    // one batch of four stopped after the second: the last two went again
+    expect(batched.batches.events - before.events).toBeGreaterThanOrEqual(4);
+    expect(batched.batches.notRun - before.notRun).toBe(2);
+    expect(got.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(String((got[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    const f = await readFigures(redis, k, 'sku-1', 'main');
+    expect(f).toMatchObject({ onHand: 10, reserved: 3 });
+  });
+});
