@@ -261,7 +261,7 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The three script scenarios on `conns` connections, rounds interleaved. */
+/** The four script scenarios on `conns` connections, rounds interleaved. */
 async function benchScripts(
   conns: number,
   admin: Redis,
@@ -275,6 +275,7 @@ async function benchScripts(
       trivialScenario(clients, prefix),
       reserve.scenario(true),
       reserve.scenario(false),
+      reserve.scenario(true, true),
     ];
     for (const s of list) await warmUp(s, load.warmup, load.inFlight);
     const rounds: Round[][] = list.map(() => []);

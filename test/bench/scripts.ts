@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Command, EventMeta } from '../../src/domain/types.js';
-import { Engine } from '../../src/engine/engine.js';
+import { DEFAULT_BATCH_EVENTS, Engine } from '../../src/engine/engine.js';
 import { TenantKeys } from '../../src/engine/keys.js';
 
 /** One timed round of a scenario. */
@@ -18,8 +18,9 @@ export interface Round {
    */
   otherCpuPercent: number;
   /**
-   * Wall time Redis spent inside EVALSHA per call (INFO commandstats delta): the script with
-   * the commands it runs. Other clients of the server and CPU contention inflate it.
+   * Wall time Redis spent inside EVALSHA per call of the scenario (INFO commandstats delta):
+   * the script with the commands it runs (a batched scenario's EVALSHA carries many calls).
+   * Other clients of the server and CPU contention inflate it.
    */
   redisMicrosPerCall: number | null;
 }
@@ -127,7 +128,7 @@ export async function measure(
     redisCpuPercent,
     otherCpuPercent: Math.max(0, hostBusyPercent - nodeCpuPercent - redisCpuPercent),
     redisMicrosPerCall:
-      evalshaCalls > 0 ? (after.evalshaMicros - before.evalshaMicros) / evalshaCalls : null,
+      evalshaCalls > 0 ? (after.evalshaMicros - before.evalshaMicros) / calls : null,
   };
 }
 
@@ -155,22 +156,29 @@ export function trivialScenario(clients: Redis[], prefix: string): Scenario {
 export interface ReserveBench {
   /** Adds stock to every SKU the reserveCart commands use. */
   stockUp(): Promise<void>;
-  /** (b) cart.added through Engine.apply (validates) or Engine.applyValid (does not). */
-  scenario(validate: boolean): Scenario;
+  /**
+   * (b) cart.added through Engine.apply (validates) or Engine.applyValid (does not), each call
+   * its own EVALSHA, or `batched`: the calls in flight together sent as batches (64 at most).
+   */
+  scenario(validate: boolean, batched?: boolean): Scenario;
 }
 
 /** `label` keeps event ids distinct between benches sharing one prefix. */
 export function reserveBench(clients: Redis[], prefix: string, label: string): ReserveBench {
-  const engines = clients.map(
-    (redis) =>
-      new Engine(redis, {
-        prefix,
-        dedupTtlSeconds: 3600,
-        ensureTenant: async (t) => {
-          await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
-        },
-      }),
-  );
+  const enginesOf = (batchEvents: number) =>
+    clients.map(
+      (redis) =>
+        new Engine(redis, {
+          prefix,
+          dedupTtlSeconds: 3600,
+          batchEvents,
+          ensureTenant: async (t) => {
+            await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
+          },
+        }),
+    );
+  const engines = enginesOf(1);
+  const batchedEngines = enginesOf(DEFAULT_BATCH_EVENTS);
   const occurredAt = new Date().toISOString();
   const meta = (id: string, type: string): EventMeta => ({
     tenant: TENANT,
@@ -200,14 +208,14 @@ export function reserveBench(clients: Redis[], prefix: string, label: string): R
       };
       await drive(stockUp, SKUS, 64);
     },
-    scenario(validate) {
-      const tag = `${label}-${validate ? 'apply' : 'applyValid'}`;
+    scenario(validate, batched = false) {
+      const tag = `${label}-${validate ? 'apply' : 'applyValid'}${batched ? '-batched' : ''}`;
       return {
-        name: validate ? 'reserve (Engine.apply)' : 'reserve (Engine.applyValid)',
+        name: `reserve (Engine.${validate ? 'apply' : 'applyValid'}${batched ? ', batched' : ''})`,
         connections: clients.length,
         next: 0,
         call: async (i, conn) => {
-          const engine = engines[conn]!;
+          const engine = (batched ? batchedEngines : engines)[conn]!;
           const m = meta(`${tag}-${i}`, 'cart.added');
           const command: Command = {
             op: 'reserveCart',
