@@ -42,8 +42,7 @@ const FINISH_XADD = "  local entryId = rcall('XADD', KEYS[3], '*', 'p', payload)
 const CUTS: Record<string, [string, string][]> = {
   reserveCart: [
     ['includes defined', 'local a, early = begin('],
-    ['begin (HMGET meta, GET marker, cjson.decode ARGV, CLEAN scan)', 'local tenantTtl = rcall('],
-    ['the tenant cart TTL (HGET meta)', 'local cartKey = KEYS[4]'],
+    ['begin (HMGET meta, GET marker, cjson.decode ARGV, CLEAN scan)', 'local cartKey = KEYS[4]'],
     ['HGETALL cart, fast-path checks', 'local stockKey = KEYS[6]'],
     ['HMGET stock', 'if not fast then'],
     ['fast path: stock and cart HSET, ZADD', "-- the snapshot's lines, sorted by pair"],
