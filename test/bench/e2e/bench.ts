@@ -20,6 +20,7 @@ import {
   latencyTo,
   rssOf,
   startTarget,
+  type Storage,
   type Target,
   type TargetKind,
   type TargetOptions,
@@ -85,8 +86,40 @@ export interface RunResult {
    * same Redis count too), the six costliest; `evalsha` includes the commands its scripts run.
    */
   redisPerEvent: { command: string; calls: number; micros: number }[];
+  /**
+   * What the measured events added to the target's MySQL tables, per event: rows and bytes
+   * (data and indexes after ANALYZE TABLE), in all and by table (those that grew). Not for the
+   * pipe, which has no database.
+   */
+  mysqlPerEvent?: {
+    rows: number;
+    bytes: number;
+    tables: Record<string, { rows: number; bytes: number }>;
+  };
   loadavg: { start: number[]; end: number[] };
   errors: string[];
+}
+
+/** What the tables gained between two looks, per event (tables that did not grow left out). */
+export function storageDelta(
+  before: Storage,
+  after: Storage,
+  events: number,
+): NonNullable<RunResult['mysqlPerEvent']> {
+  const tables: Record<string, { rows: number; bytes: number }> = {};
+  let rows = 0;
+  let bytes = 0;
+  for (const [t, a] of Object.entries(after)) {
+    const b = before[t] ?? { rows: 0, bytes: 0 };
+    if (a.rows === b.rows && a.bytes <= b.bytes) continue;
+    tables[t] = {
+      rows: round((a.rows - b.rows) / events, 2),
+      bytes: Math.round((a.bytes - b.bytes) / events),
+    };
+    rows += a.rows - b.rows;
+    bytes += a.bytes - b.bytes;
+  }
+  return { rows: round(rows / events, 2), bytes: Math.round(bytes / events), tables };
 }
 
 async function redisCommandStats(): Promise<Map<string, { calls: number; usec: number }>> {
@@ -240,6 +273,7 @@ async function measureRun(
       60_000,
       () => target.done(),
     );
+    const stored0 = await target.storage();
     const redis0 = await redisCommandStats();
     const sink0 = sink ? { ...sink } : undefined;
     const cpu = cpuMeter(target.pids);
@@ -267,6 +301,7 @@ async function measureRun(
     const use = cpu();
     const redis1 = await redisCommandStats();
     const rssEnd = rssOf(target.pid);
+    const stored1 = await target.storage();
     // announcements and progress reports trail the finish line by a few ms
     const sampledIds = w.events.filter((e) => e.type !== 'rma.passed' || kind !== 'worker');
     const waitUntil = Date.now() + 2_000;
@@ -333,6 +368,9 @@ async function measureRun(
         ),
       },
       redisPerEvent: redisDelta(redis0, redis1, w.events.length),
+      ...(stored0 && stored1
+        ? { mysqlPerEvent: storageDelta(stored0, stored1, w.events.length) }
+        : {}),
       loadavg: { start: load0, end: loadavg() },
       errors: target.errors.slice(0, 10),
     };
@@ -569,6 +607,22 @@ export function e2eTable(r: E2eResult): string {
             `CPU ${fmt(x.cpuMicrosPerEvent.redis)} µs; ` +
             x.redisPerEvent
               .map((c) => `${c.command} ${fmt(c.calls, 2)} calls ${fmt(c.micros, 0)} µs`)
+              .join(', '),
+        ),
+    ),
+    '',
+    'MySQL per event (rows and bytes the measured events added; bytes: data and indexes after',
+    'ANALYZE TABLE, in 16 KiB pages), max-rate runs:',
+    ...r.workloads.flatMap((w) =>
+      w.runs
+        .filter((x) => x.mysqlPerEvent && x.mode === 'max' && !x.tracing && x.workers === 1)
+        .map(
+          (x) =>
+            `  ${w.name} ${x.target}: ${fmt(x.mysqlPerEvent!.rows, 2)} rows, ` +
+            `${fmt(x.mysqlPerEvent!.bytes)} bytes; ` +
+            Object.entries(x.mysqlPerEvent!.tables)
+              .sort((a, b) => b[1].bytes - a[1].bytes)
+              .map(([t, v]) => `${t} ${fmt(v.rows, 2)} rows ${fmt(v.bytes)} B`)
               .join(', '),
         ),
     ),

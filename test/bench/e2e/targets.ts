@@ -67,7 +67,34 @@ export interface Target {
   seedDirect(seed: BenchEvent[]): Promise<number>;
   /** errors the child reported (the baseline) */
   readonly errors: string[];
+  /** rows and bytes of the target's MySQL tables now (none for the pipe, which has none) */
+  storage(): Promise<Storage | undefined>;
   stop(): Promise<void>;
+}
+
+/**
+ * What a target keeps in MySQL: per table, its rows (COUNT) and bytes (data and indexes as
+ * InnoDB reports them after ANALYZE TABLE: pages in use, so a delta is exact to a page).
+ */
+export type Storage = Record<string, { rows: number; bytes: number }>;
+
+async function storageOf(c: Connection): Promise<Storage> {
+  const [tables] = await c.query(
+    "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'",
+  );
+  const out: Storage = {};
+  for (const { t } of tables as { t: string }[]) {
+    await c.query(`ANALYZE TABLE \`${t}\``);
+    const [[count]] = (await c.query(`SELECT COUNT(*) AS n FROM \`${t}\``)) as unknown as [
+      { n: number }[],
+    ];
+    const [[size]] = (await c.query(
+      'SELECT data_length + index_length AS b FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?',
+      [t],
+    )) as unknown as [{ b: number }[]];
+    out[t] = { rows: Number(count!.n), bytes: Number(size!.b) };
+  }
+  return out;
 }
 
 /**
@@ -212,10 +239,12 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
 
   const conn = await amqp.connect(url);
   let db: Connection | undefined;
+  let storageDb: Connection | undefined;
   const cleanup = async () => {
     await Promise.all(children.map(stopChild));
     await conn.close().catch(() => undefined);
     await db?.end().catch(() => undefined);
+    await storageDb?.end().catch(() => undefined);
     await dropTestDatabase(mysqlUrl).catch(() => undefined);
     const redis = testRedis();
     await dropRedisPrefix(redis, prefix);
@@ -279,6 +308,11 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
     }
     return seed.length;
   };
+  const storage = async (): Promise<Storage | undefined> => {
+    if (kind === 'pipe') return undefined;
+    storageDb ??= await createConnection(mysqlUrl);
+    return storageOf(storageDb);
+  };
   return {
     kind,
     amqpUrl: url,
@@ -286,6 +320,7 @@ export async function startTarget(kind: TargetKind, o: TargetOptions): Promise<T
     pids: children.map((c) => c.pid!),
     done,
     seedDirect,
+    storage,
     finishedAt,
     errors,
     stop: cleanup,
