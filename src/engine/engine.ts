@@ -299,8 +299,7 @@ export class Engine {
       spec.variadic
         ? run.call(this.redis, keys.length, ...keys, argv)
         : run.call(this.redis, ...keys, argv);
-    const index = this.batcher ? ScriptBatcher.indexOf(spec.name) : -1;
-    return index < 0 ? alone() : this.batcher!.call(meta.tenant, index, keys, argv, alone);
+    return this.batcher ? this.batcher.call(meta.tenant, spec.name, keys, argv, alone) : alone();
   }
 
   /** Pairs a hold currently has lines for (fields h:, o:, s:, b:, p: of its hash). */

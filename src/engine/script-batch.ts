@@ -18,7 +18,7 @@ import type { RedisClient } from './redis-client.js';
 import { SCRIPT_VERSION, type ScriptSpec } from './lua-scripts.js';
 
 /** The scripts of the hot path that may share a call; the others are always sent alone. */
-export const BATCHED = [
+const BATCHED = [
   'reserveCart',
   'releaseCart',
   'placeOrder',
@@ -28,13 +28,16 @@ export const BATCHED = [
   'returnStock',
 ] as const;
 
+/** Each batched script's place in BATCHED. */
+const BATCH_INDEX = new Map<string, number>(BATCHED.map((name, i) => [name, i]));
+
 /** The command the batch script is registered as. */
-export const BATCH_COMMAND = `inv${SCRIPT_VERSION}_batch`;
+const BATCH_COMMAND = `inv${SCRIPT_VERSION}_batch`;
 
 /** Reply of an event of a batch that stopped before it: send it again. Never sent by Redis. */
 export const NOT_RUN = -7;
 /** Reply of an event whose script raised an error in a batch: `{ -8, message }`. */
-export const SCRIPT_ERROR = -8;
+const SCRIPT_ERROR = -8;
 
 /** Most keys one batch passes (events over it go in the next batch). */
 const MAX_BATCH_KEYS = 5000;
@@ -47,7 +50,7 @@ const MAX_BATCH_KEYS = 5000;
  *   reply  one reply per event run, in order; it stops after the first that is not APPLIED (1),
  *          DUPLICATE (0) or NOT_YET (-3), and after a script error ({ -8, message })
  */
-export function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
+function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
   const fns = BATCHED.map((name, i) => {
     const spec = specs.get(name);
     if (!spec) throw new Error(`no Lua script named ${name}`);
@@ -104,22 +107,20 @@ export class ScriptBatcher {
     this.batch = (redis as unknown as Record<string, Send>)[BATCH_COMMAND]!.bind(redis);
   }
 
-  /** The script's index in BATCHED, -1 for a script always sent alone. */
-  static indexOf(name: string): number {
-    return (BATCHED as readonly string[]).indexOf(name);
-  }
-
   /**
-   * Queues one call of BATCHED[index]; resolves with its reply (NOT_RUN: send it again). A call
-   * that has no other of its tenant to go with is sent by `alone`.
+   * Queues one call of the script `name`; resolves with its reply (NOT_RUN: send it again). A
+   * script not in BATCHED, or a call that has no other of its tenant to go with, is sent by
+   * `alone`.
    */
   call(
     tenant: string,
-    index: number,
+    name: string,
     keys: string[],
     argv: string,
     alone: () => Promise<unknown[]>,
   ): Promise<unknown[]> {
+    const index = BATCH_INDEX.get(name);
+    if (index === undefined) return alone();
     return new Promise<unknown[]>((resolve, reject) => {
       let q = this.queues.get(tenant);
       if (!q) this.queues.set(tenant, (q = []));

@@ -21,6 +21,7 @@ import {
 import type { Command, EventMeta, HoldKind, StockRecord } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import {
+  compareEntryIds,
   DEDUP_TTL_SECONDS,
   readView,
   readWaits,
@@ -908,13 +909,6 @@ function holdsOf(c: Command): string[] {
   return out;
 }
 
-/** Redis stream ids in the order they were added. */
-const streamOrder = (a: string, b: string): number => {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am - bm || as - bs;
-};
-
 /**
  * Applies the steps to the engine and to the model, as a new tenant, comparing every step.
  * `windows` groups consecutive steps (up to each size in turn; 1 once they run out) that go to
@@ -967,7 +961,7 @@ async function agree(
       .map((e, j) => ({ ...e, got: results[j]! }))
       .sort((a, b) =>
         a.got.status === 'applied' && b.got.status === 'applied'
-          ? streamOrder(a.got.entryId, b.got.entryId)
+          ? compareEntryIds(a.got.entryId, b.got.entryId)
           : (a.got.status === 'applied' ? 1 : 0) - (b.got.status === 'applied' ? 1 : 0),
       );
     if (window.length > 1) stats.windows++;

@@ -9,7 +9,7 @@ import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { ApplyResult, Engine } from '../../src/engine/engine.js';
 import type { Command, Movement } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
-import { eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
+import { compareEntryIds, eventMaker, mustApply, testEngine } from '../support/engine-harness.js';
 
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;
@@ -339,7 +339,7 @@ describe('limits under concurrency', () => {
     // the carts that waited, in the order the engine applied them
     const waitedA = applied
       .filter((r) => r.payload.movements.some((m) => m.kind === 'backordered'))
-      .sort((x, y) => cmpEntry(x.entryId, y.entryId))
+      .sort((x, y) => compareEntryIds(x.entryId, y.entryId))
       .map((r) => r.payload.holds[0]!.id);
     expect(waitedA).toHaveLength(300);
     expect((await t.queue('A')).map((m) => m.slice('cart:'.length))).toEqual(waitedA);
@@ -349,10 +349,3 @@ describe('limits under concurrency', () => {
     expect(await t.fig('A')).toMatchObject({ onHand: 320, reserved: 320, backordered: 180 });
   });
 });
-
-/** Orders stream entry ids (ms-seq). */
-function cmpEntry(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am - bm || as - bs;
-}

@@ -38,8 +38,8 @@ const meta = (tenant: string, id: string, type: string): EventMeta => ({
 });
 
 /** Applies the commands on one tenant, all queued in the same turn (so batched together). */
-const together = (engine: Engine, tenant: string, cs: Command[], from = 0) =>
-  Promise.all(cs.map((c, i) => engine.apply(meta(tenant, `e${from + i}`, c.op), c)));
+const together = (engine: Engine, tenant: string, cs: Command[]) =>
+  Promise.all(cs.map((c, i) => engine.apply(meta(tenant, `e${i}`, c.op), c)));
 
 const reserve = (cart: string, quantity: number): Command => ({
   op: 'reserveCart',

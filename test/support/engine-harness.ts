@@ -36,6 +36,13 @@ export function testEngine(
   });
 }
 
+/** Orders Redis stream entry ids (ms-seq) as the stream does. */
+export function compareEntryIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
+
 /** Makes event envelopes with unique ids for one tenant. */
 export function eventMaker(tenant: string, source = '/test') {
   let n = 0;
