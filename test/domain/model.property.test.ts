@@ -33,7 +33,8 @@ import { checkFastPaths, FAST_PATH_SCRIPTS, type FastPathCounts } from '../suppo
 const NOW = 1_800_000_000_000;
 const TTL = 60 * 60 * 1000;
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 80);
-const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
+const SEED =
+  process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
 const MAX_STEPS = 60;
 
 // Byte order differs from a naive locale order here: 'Sku-B' < 'sku-a' < 'sku-a.2'.
