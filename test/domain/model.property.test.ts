@@ -900,10 +900,9 @@ function tally(c: Command, got: ApplyResult): void {
   }
 }
 
-/** A step's holds (the cart, order or transfer it names): one window applies each at most once. */
 /**
- * What a command changes that decides how another event is checked before it moves anything
- * (bindings, kits, locations, settings): such a step runs alone. In a window, an event that
+ * Commands that change how another event is checked before it moves anything (bindings, kits,
+ * locations, settings): a step of one runs alone, as a duplicate does. In a window, an event that
  * changes nothing (not yet) leaves no outbox entry to tell whether Redis ran it before or after
  * its neighbours, and its reason depends on these (an unbound line is refused before the order's
  * state is read), so the model could not be applied in Redis's order.
@@ -917,8 +916,8 @@ const CONFIG_OPS = new Set<Command['op']>([
   'configureTenant',
 ]);
 
+/** A step's holds (the cart, order or transfer it names): one window applies each at most once. */
 function holdsOf(c: Command): string[] {
-  if (CONFIG_OPS.has(c.op)) return ['*'];
   const out: string[] = [];
   const r = c as Partial<Record<'cartId' | 'orderId' | 'transferId', string>>;
   if (r.cartId !== undefined) out.push(`cart:${r.cartId}`);
@@ -933,9 +932,10 @@ function holdsOf(c: Command): string[] {
  * `windows` groups consecutive steps (up to each size in turn; 1 once they run out) that go to
  * the engine together, as the deliveries of one socket read do: in the same turn, so that
  * they share batched script calls (src/engine/script-batch.ts). A window never holds a
- * duplicate, nor two steps of one cart, order or transfer (the worker applies those one at a
- * time), nor a configuration step beside another (CONFIG_OPS); Redis may apply a window's events in another order than queued (an event its batch
- * did not run goes again), so the model applies them in the order their outbox entries say.
+ * duplicate or a configuration step (CONFIG_OPS) beside another, nor two steps of one cart,
+ * order or transfer (the worker applies those one at a time); Redis may apply a window's events
+ * in another order than queued (an event its batch did not run goes again), so the model applies
+ * them in the order their outbox entries say.
  */
 async function agree(
   all: { command: Command; dupOf: number | null }[],
@@ -954,8 +954,8 @@ async function agree(
     for (; i < all.length && window.length < size; i++) {
       const s = all[i]!;
       const holds = holdsOf(s.command);
-      const clash = holds.includes('*') || taken.has('*') || holds.some((h) => taken.has(h));
-      if (window.length > 0 && (s.dupOf !== null || clash)) break;
+      const alone = s.dupOf !== null || CONFIG_OPS.has(s.command.op);
+      if (window.length > 0 && (alone || holds.some((h) => taken.has(h)))) break;
       for (const h of holds) taken.add(h);
       const id = s.dupOf !== null && i > 0 ? ids[s.dupOf % i]! : `e${i}`;
       ids.push(id);
@@ -967,7 +967,7 @@ async function agree(
         occurredAt: '2026-11-23T10:15:00Z',
       };
       window.push({ i, meta, command: s.command });
-      if (s.dupOf !== null) {
+      if (alone) {
         i++;
         break;
       }
