@@ -12,6 +12,7 @@ import { toError } from '../errors/to-error.js';
 import { Acker } from './acker.js';
 import { declareTopology, MAIN_QUEUE, type QueueType } from './topology.js';
 import { amqpNodes, nextNodeDelay, RotatingAddress } from './amqp-nodes.js';
+import { batchFrameWrites } from './frame-writes.js';
 
 /**
  * The consuming connection's channel; a reconnect makes a new one and the old one's deliveries
@@ -120,6 +121,7 @@ export class Broker {
         calculateDelay: (attempt) =>
           nextNodeDelay(address, attempt, { firstMs: 200, maxMs: 5_000 }),
         setup: async (model: ChannelModel) => {
+          batchFrameWrites(model);
           await setup(model);
           log.info({ node: address.current.label }, 'broker connected');
         },
