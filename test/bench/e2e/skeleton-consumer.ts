@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { createConnection, createPool } from 'mysql2/promise';
 import { consumers } from '../../../consumers/index.js';
 import { Acker } from '../../../src/broker/acker.js';
+import { batchFrameWrites } from '../../../src/broker/frame-writes.js';
 import { declareTopology, INVENTORY_EXCHANGE, MAIN_QUEUE } from '../../../src/broker/topology.js';
 import { parseMysqlUrl } from '../../../src/ledger/db.js';
 import { toError } from '../../../src/errors/to-error.js';
@@ -51,6 +52,8 @@ const prefix = process.env.REDIS_PREFIX ?? 'skeleton';
 
 // as the worker: one connection publishes (and declares the topology), one consumes and acks
 const pubConn = await amqp.connect(process.env.AMQP_URL!);
+// the worker's socket writes: a turn's frames in one write (src/broker/frame-writes.ts)
+if (!batchFrameWrites(pubConn)) throw new Error('amqplib: cannot batch frame writes');
 const setup = await pubConn.createChannel();
 await declareTopology(setup, {
   queueType: 'quorum',
@@ -83,6 +86,7 @@ const announce = (r: EventRef): Promise<void> =>
   });
 
 const conn = await amqp.connect(process.env.AMQP_URL!);
+if (!batchFrameWrites(conn)) throw new Error('amqplib: cannot batch frame writes');
 const ch = await conn.createChannel();
 await ch.prefetch(Number(process.env.PREFETCH ?? 1000));
 const acker = new Acker(ch);
