@@ -121,7 +121,11 @@ export class Broker {
         calculateDelay: (attempt) =>
           nextNodeDelay(address, attempt, { firstMs: 200, maxMs: 5_000 }),
         setup: async (model: ChannelModel) => {
-          batchFrameWrites(model);
+          if (!batchFrameWrites(model)) {
+            log.warn(
+              'amqplib changed: each frame is written on its own (src/broker/frame-writes.ts)',
+            );
+          }
           await setup(model);
           log.info({ node: address.current.label }, 'broker connected');
         },
