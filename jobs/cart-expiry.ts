@@ -64,9 +64,10 @@ export class CartExpiry {
   private worker: Worker<ExpiryJobData> | undefined;
   private readonly queueConnection: RedisClient;
   private workerConnection: RedisClient | undefined;
-  private pending: { data: ExpiryBucketData; resolve: () => void; reject: (e: Error) => void }[] =
-    [];
-  private flushing: NodeJS.Immediate | undefined;
+  /** the buckets of this turn's open carts, by tenant and bucket, until the turn's flush */
+  private pending = new Map<string, ExpiryBucketData>();
+  /** that flush: every cart scheduled this turn waits for it */
+  private flushed: Promise<void> | undefined;
 
   constructor(private readonly o: CartExpiryOptions) {
     this.queueConnection = bullConnection(o.redis);
@@ -88,42 +89,38 @@ export class CartExpiry {
     return expiryJobId(d);
   }
 
-  /** Schedules the expiry of every open cart hold in the payload; batched into addBulk calls. */
+  /**
+   * Schedules the expiry of every open cart hold in the payload: its bucket's job, added with
+   * the other buckets of this turn in one addBulk call at the end of the turn. Resolves once
+   * that call did.
+   */
   schedule(p: OutboxPayload): Promise<void> {
-    const carts = p.holds.filter((h) => h.kind === 'cart' && h.state === 'open' && h.expiresAt);
-    if (carts.length === 0) return Promise.resolve();
-    return Promise.all(
-      carts.map(
-        (h) =>
-          new Promise<void>((resolve, reject) => {
-            this.pending.push({
-              data: { tenant: p.tenant, until: expiryBucketOf(h.expiresAt!) },
-              resolve,
-              reject,
-            });
-            this.flushing ??= setImmediate(() => void this.flush());
-          }),
-      ),
-    ).then(() => undefined);
+    let any = false;
+    for (const h of p.holds) {
+      if (h.kind !== 'cart' || h.state !== 'open' || !h.expiresAt) continue;
+      const until = expiryBucketOf(h.expiresAt);
+      const key = `${p.tenant}\x1f${until}`;
+      if (!this.pending.has(key)) this.pending.set(key, { tenant: p.tenant, until });
+      any = true;
+    }
+    if (!any) return Promise.resolve();
+    return (this.flushed ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => this.flush().then(resolve, reject)),
+    ));
   }
 
   private async flush(): Promise<void> {
-    this.flushing = undefined;
-    const batch = this.pending.splice(0);
-    const buckets = new Map(batch.map(({ data }) => [bucketJobId(data), data]));
+    const buckets = [...this.pending.values()];
+    this.pending = new Map();
+    this.flushed = undefined;
     const now = Date.now();
-    try {
-      await this.queue.addBulk(
-        [...buckets].map(([jobId, data]) => ({
-          name: 'expire-due',
-          data,
-          opts: { jobId, delay: Math.max(0, data.until - now) },
-        })),
-      );
-      for (const b of batch) b.resolve();
-    } catch (e) {
-      for (const b of batch) b.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    await this.queue.addBulk(
+      buckets.map((data) => ({
+        name: 'expire-due',
+        data,
+        opts: { jobId: bucketJobId(data), delay: Math.max(0, data.until - now) },
+      })),
+    );
   }
 
   /** Starts running due jobs in this process. */
@@ -192,10 +189,8 @@ export class CartExpiry {
 
   /** Stops taking jobs, waits for running ones up to `timeoutMs`, closes connections. */
   async close(timeoutMs = 10_000): Promise<void> {
-    if (this.flushing) {
-      clearImmediate(this.flushing);
-      await this.flush();
-    }
+    // this turn's buckets go in before the queue closes (a failure is their callers' to see)
+    await this.flushed?.catch(() => undefined);
     const closing = Promise.all([this.worker?.close(), this.queue.close()]);
     const timedOut = await Promise.race([
       closing.then(() => false),
