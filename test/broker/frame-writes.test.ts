@@ -18,7 +18,7 @@ afterAll(async () => {
   await deleteTestVhost(vhost);
 });
 
-/** Counts the socket's writes (one system call each) while `publishAll` runs. */
+/** Publishes MESSAGES, counting the socket's writes (a system call each), and reads them back. */
 async function publishCounted(batch: boolean): Promise<{ writes: number; bodies: string[] }> {
   let batched: boolean | undefined;
   let model: ChannelModel | undefined;
