@@ -45,6 +45,7 @@ import { toError } from '../../src/errors/to-error.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
 import { benchE2e, e2eLegend, e2eTable, type E2eOptions } from './e2e/bench.js';
 import { mergeE2e } from './e2e/merge.js';
+import { belowEngines } from './node-version.js';
 import { buildWorker, type TargetKind } from './e2e/targets.js';
 import {
   measure,
@@ -345,6 +346,17 @@ function scenarioTable(scenarios: ScenarioResult[]): string {
 }
 
 async function main(): Promise<void> {
+  const engines = (
+    JSON.parse(readFileSync(join(HERE, '..', '..', 'package.json'), 'utf8')) as {
+      engines?: { node?: string };
+    }
+  ).engines?.node;
+  const unsupported = engines ? belowEngines(process.version, engines) : undefined;
+  if (unsupported) {
+    console.error(`bench: ${unsupported}`);
+    process.exitCode = 1;
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const out = join(HERE, 'results', 'latest.json');
   let previous: Record<string, unknown> = {};
