@@ -3,12 +3,14 @@ import { idString } from '../src/domain/schemas.js';
 import { defineConsumer } from './consumer.js';
 import { placeableLines, splitLocated } from './fields.js';
 
+/** Trimmed, then upper-cased (which may lengthen it: ß is SS), and 1–64 characters as stored. */
 const place = z
   .string()
   .trim()
   .min(1)
   .max(64)
-  .transform((s) => s.toUpperCase());
+  .transform((s) => s.toUpperCase())
+  .pipe(z.string().max(64, 'must be at most 64 characters once upper-cased'));
 
 /**
  * order.placed → placeOrder-6+.lua: all lines or none become an order hold; the cart's hold

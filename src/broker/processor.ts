@@ -45,6 +45,21 @@ export interface ProcessorOptions extends DecodeOptions {
   tracer?: EventTracer;
 }
 
+export interface ApplyDurablyOptions {
+  /**
+   * `meta` and `command` come from `decode`, which validated them: the engine does not check
+   * them again (test/contract/validate-once.test.ts shows decode accepts nothing the engine's
+   * schemas refuse). Otherwise, as for commands made inside the worker, the engine validates.
+   */
+  valid?: boolean;
+  /** the event's trace context: the cart expiries its reservation causes are announced with it */
+  trace?: TraceContext;
+  /** the delivery's span: the script and the commit become steps of it */
+  span?: EventSpan;
+  /** called once the event's effect in Redis is decided */
+  inRedis?: () => void;
+}
+
 /** What is known of a delivery being processed (to say what was in flight at a crash). */
 export interface InFlight {
   messageId: string | undefined;
@@ -298,7 +313,7 @@ export class Processor {
       // the next event of the cart or order is applied once this one is in Redis, while
       // this one waits for its commit
       applied = await this.serializer.run(event.orderingKeys, (release) =>
-        this.applyDurably(meta, event.command, trace, span, release),
+        this.applyDurably(meta, event.command, { valid: true, trace, span, inRedis: release }),
       );
     } catch (e) {
       const err = toError(e);
@@ -384,21 +399,25 @@ export class Processor {
   async applyDurably(
     meta: EventMeta,
     command: Command,
-    trace?: TraceContext,
-    span?: EventSpan,
-    inRedis?: () => void,
+    o: ApplyDurablyOptions = {},
   ): Promise<{ payload?: OutboxPayload; duplicate: boolean; notYet?: string }> {
+    const { trace, span, inRedis } = o;
+    const engine = this.o.engine;
     let rounds = 0;
     for (let i = 0; i < MAX_REAPPLY + MAX_EXPIRE_ROUNDS; i++) {
       const options = { expireDue: rounds < MAX_EXPIRE_ROUNDS };
+      const run = () =>
+        o.valid === true
+          ? engine.applyValid(meta, command, options)
+          : engine.apply(meta, command, options);
       const r = await (span
         ? span.step(
             `script ${command.op}`,
             'client',
             { [DB_SYSTEM]: 'redis', 'inventory.script': command.op },
-            () => this.o.engine.apply(meta, command, options),
+            run,
           )
-        : this.o.engine.apply(meta, command, options));
+        : run());
       if (r.status === 'expire-first') {
         rounds++;
         await this.expireDue(meta, r.due, trace);
