@@ -18,8 +18,18 @@ export interface ScriptSpec {
   variadic: boolean;
   /** it includes includes/holds: after the stock keys it takes each pair's wait queue */
   waitQueues: boolean;
+  /** the script as sent alone: BATCH_PRELUDE, then `body` */
   lua: string;
+  /** the script's source with its includes, as the batch script wraps it (script-batch.ts) */
+  body: string;
 }
+
+/**
+ * Declares `BATCH` (nil) for a script sent alone. Inside the batch script, `BATCH` is instead a
+ * parameter of the function each script's body becomes: the batch's context (script-batch.ts;
+ * includes/base.lua reads it).
+ */
+export const BATCH_PRELUDE = 'local BATCH -- nil: this script runs alone\n';
 
 const INCLUDE = /^--- @include "([^"]+)"\s*$/gm;
 
@@ -40,13 +50,15 @@ export function readScripts(): ScriptSpec[] {
       const m = /^([a-zA-Z]+)-(\d+)(\+?)\.lua$/.exec(file);
       if (!m) throw new Error(`Lua file name must be verbNoun-N.lua or verbNoun-N+.lua: ${file}`);
       const name = m[1]!;
+      const body = resolveIncludes(source);
       return {
         name,
         command: `inv${SCRIPT_VERSION}_${name}`,
         fixedKeys: Number(m[2]),
         variadic: m[3] === '+',
         waitQueues: source.includes('--- @include "includes/holds"'),
-        lua: resolveIncludes(source),
+        lua: BATCH_PRELUDE + body,
+        body,
       };
     });
 }

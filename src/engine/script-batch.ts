@@ -43,9 +43,13 @@ const SCRIPT_ERROR = -8;
 const MAX_BATCH_KEYS = 5000;
 
 /**
- * The batch script: each batched script's body becomes a function of (KEYS, ARGV), its
- * includes inside it as when it runs alone, so it runs exactly as its own EVALSHA would.
- *   KEYS   every event's keys, one event after the other
+ * The batch script: each batched script's body becomes a function of (KEYS, ARGV, BATCH), its
+ * includes inside it as when it runs alone, so it runs exactly as its own EVALSHA would, but for
+ * what it reads of the tenant once per batch through BATCH (see begin in includes/base.lua): the
+ * tenant's meta, read by the first event, and the events' de-duplication markers, read in one
+ * MGET before the first event runs (an event whose marker an earlier event of the batch also has
+ * reads its own, which that event may have set).
+ *   KEYS   every event's keys, one event after the other (its marker second)
  *   ARGV   n, then per event: the index of its script in BATCHED, its number of keys, its ARGV[1]
  *   reply  one reply per event run, in order; it stops after the first that is not APPLIED (1),
  *          DUPLICATE (0) or NOT_YET (-3), and after a script error ({ -8, message })
@@ -54,16 +58,29 @@ function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
   const fns = BATCHED.map((name, i) => {
     const spec = specs.get(name);
     if (!spec) throw new Error(`no Lua script named ${name}`);
-    return `local function run${i + 1}(KEYS, ARGV)\n${spec.lua}\nend`;
+    return `local function run${i + 1}(KEYS, ARGV, BATCH)\n${spec.body}\nend`;
   });
   return `${fns.join('\n')}
 local RUN = { ${BATCHED.map((_, i) => `run${i + 1}`).join(', ')} }
-local out, k, j = {}, 0, 2
-for i = 1, tonumber(ARGV[1]) do
+local n = tonumber(ARGV[1])
+-- every event's marker (its second key), read at once; nil for a repeated one
+local markers, first, k = {}, {}, 0
+for i = 1, n do
+  local m = KEYS[k + 2]
+  markers[i] = m
+  if first[m] == nil then first[m] = i end
+  k = k + tonumber(ARGV[3 * i])
+end
+local marks = redis.call('MGET', unpack(markers))
+local batch = {}
+local out, j = {}, 2
+k = 0
+for i = 1, n do
   local fn, nk = RUN[tonumber(ARGV[j])], tonumber(ARGV[j + 1])
   local keys = {}
   for x = 1, nk do keys[x] = KEYS[k + x] end
-  local ok, r = pcall(fn, keys, { ARGV[j + 2] })
+  if first[markers[i]] == i then batch.marker = marks[i] else batch.marker = nil end
+  local ok, r = pcall(fn, keys, { ARGV[j + 2] }, batch)
   k, j = k + nk, j + 3
   if not ok then
     out[i] = { ${SCRIPT_ERROR}, type(r) == 'table' and tostring(r.err) or tostring(r) }

@@ -193,14 +193,26 @@ end
 
 -- Opens the event: checks the tenant is loaded and the event is new.
 -- Returns the decoded arguments, or nil and the reply to return as is.
+--
+-- In a batch (src/engine/script-batch.ts), BATCH is the batch's context, else nil. The events of
+-- a batch are one tenant's, and no batched script writes the meta fields read here (but the
+-- node signature below, written to the context too), so meta is read by the batch's first event
+-- and the others take it from BATCH.meta; the batch also reads its events' markers in one MGET
+-- before it runs them: BATCH.marker is this event's (false: none), or nil when an earlier event
+-- of the batch has the same marker, which may have set it: then it is read here.
 local function begin(stockBase)
-  local meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node', 'isc', 'cfg:cartTtlSeconds',
-    'cfg:defaultReorderLevel')
+  local meta = BATCH and BATCH.meta
+  if not meta then
+    meta = rcall('HMGET', KEYS[1], 'epoch', 'nv', 'node', 'isc', 'cfg:cartTtlSeconds',
+      'cfg:defaultReorderLevel')
+    if BATCH and meta[1] then BATCH.meta = meta end
+  end
   local epoch = meta[1]
   if not epoch then
     return nil, { -1 } -- NOT_READY
   end
-  local seen = rcall('GET', KEYS[2])
+  local seen = BATCH and BATCH.marker
+  if seen == nil then seen = rcall('GET', KEYS[2]) end
   if seen then
     local pending = rcall('XRANGE', KEYS[3], seen, seen)
     if #pending > 0 then
@@ -226,6 +238,7 @@ local function begin(stockBase)
         return nil, { -6, meta[3] } -- NODE_CHANGED
       end
       rcall('HSET', KEYS[1], 'node', here)
+      meta[3] = here -- (the batch's later events read meta from BATCH.meta)
     end
   end
   EPOCH = tonumber(epoch)
