@@ -48,7 +48,8 @@ const MAX_BATCH_KEYS = 5000;
  * what it reads of the tenant once per batch through BATCH (see begin in includes/base.lua): the
  * tenant's meta, read by the first event, and the events' de-duplication markers, read in one
  * MGET before the first event runs (an event whose marker an earlier event of the batch also has
- * reads its own, which that event may have set).
+ * reads its own, which that event may have set); and, between consecutive events of
+ * reserveCart's fast path, the figures of the stock hashes they read and wrote (BATCH.stock).
  *   KEYS   every event's keys, one event after the other (its marker second)
  *   ARGV   n, then per event: the index of its script in BATCHED, its number of keys, its ARGV[1]
  *   reply  one reply per event run, in order; it stops after the first that is not APPLIED (1),
@@ -62,6 +63,7 @@ function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
   });
   return `${fns.join('\n')}
 local RUN = { ${BATCHED.map((_, i) => `run${i + 1}`).join(', ')} }
+local KEEPS_STOCK = run${BATCHED.indexOf('reserveCart') + 1}
 local n = tonumber(ARGV[1])
 -- every event's marker (its second key), read at once; nil for a repeated one
 local markers, first, k = {}, {}, 0
@@ -80,6 +82,8 @@ for i = 1, n do
   local keys = {}
   for x = 1, nk do keys[x] = KEYS[k + x] end
   if first[markers[i]] == i then batch.marker = marks[i] else batch.marker = nil end
+  -- stock figures kept by reserveCart's fast path: only while no other script runs
+  if fn ~= KEEPS_STOCK then batch.stock = nil end
   local ok, r = pcall(fn, keys, { ARGV[j + 2] }, batch)
   k, j = k + nk, j + 3
   if not ok then

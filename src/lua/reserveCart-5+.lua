@@ -104,8 +104,13 @@ local fast = plain and not a.route and (st == 'open' or n == 0) and q > 0 and he
 local stockKey = KEYS[6]
 local sv, sku, loc, onHand, reserved, unavailable, av
 if fast then
-  sv = rcall('HMGET', stockKey, 'onHand', 'reserved', 'committed', 'unavailable', 'incoming',
-    'reorderLevel', 'reorderQuantity')
+  -- in a batch, the pair's figures as an earlier fast-path event of the batch left them (see
+  -- BATCH.stock in includes/base.lua)
+  sv = BATCH and BATCH.stock and BATCH.stock[stockKey]
+  if not sv then
+    sv = rcall('HMGET', stockKey, 'onHand', 'reserved', 'committed', 'unavailable', 'incoming',
+      'reorderLevel', 'reorderQuantity')
+  end
   onHand, reserved, unavailable = sv[1], sv[2], sv[4]
   onHand = onHand and tonumber(onHand) or 0
   reserved = reserved and tonumber(reserved) or 0
@@ -115,7 +120,9 @@ if fast then
   fast = av >= q
 end
 if not fast then
-  -- the generic path (it reads the cart and the stock again)
+  -- the generic path (it reads the cart and the stock again, and writes stock the batch's
+  -- figures would not follow)
+  if BATCH then BATCH.stock = nil end
 --- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/route"
@@ -237,8 +244,16 @@ reserved = reserved + q
 if sv[1] and sv[3] and sv[4] and sv[5] then
   rcall('HSET', stockKey, 'reserved', reserved)
 else
-  rcall('HSET', stockKey, 'onHand', onHand, 'reserved', reserved, 'committed', tonumber(sv[3]) or 0,
-    'unavailable', unavailable, 'incoming', tonumber(sv[5]) or 0)
+  sv[1], sv[3], sv[4], sv[5] = onHand, tonumber(sv[3]) or 0, unavailable, tonumber(sv[5]) or 0
+  rcall('HSET', stockKey, 'onHand', onHand, 'reserved', reserved, 'committed', sv[3],
+    'unavailable', unavailable, 'incoming', sv[5])
+end
+-- the figures as the hash has them now, for the batch's next fast-path event
+sv[2] = reserved
+if BATCH then
+  local kept = BATCH.stock
+  if not kept then kept = {}; BATCH.stock = kept end
+  kept[stockKey] = sv
 end
 -- a reservation lowers `available` and never below 0: a low-stock crossing, never a shortage
 -- (and av >= q > 0 here: taking the last units is a crossing of zero, to out of stock)

@@ -9,12 +9,14 @@
  *
  *   npx tsx test/bench/redis-instructions.ts [events (4000)] [port (6397)]
  *
+ * KEEP_DUMPS=1 keeps callgrind's dumps (the path is printed) for callgrind_annotate.
+ *
  * Needs valgrind (Debian's package) and redis-server on PATH. Prints, per workload, the
  * instructions Redis ran per event (the whole server: scripts, commands, replies) and the batch
  * calls per event.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -159,7 +161,8 @@ async function main(): Promise<void> {
     redis.disconnect();
     if (server.exitCode === null && server.signalCode === null)
       await new Promise((r) => server.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.KEEP_DUMPS) console.log(`callgrind dumps kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

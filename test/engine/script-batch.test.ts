@@ -147,6 +147,84 @@ describe('batched script calls', () => {
     expect(f).toMatchObject({ onHand: 10, reserved: 1 + 2 + 3 });
   });
 
+  it("keep a stock hash's figures between reservations of one batch, and read them again after another script", async () => {
+    // one batch: two reservations (the second takes the first's figures), an order (another
+    // script, reserving on the same stock), then reservations that must read the order's figures
+    const figures: Record<string, unknown> = {};
+    const outcomes: Record<string, unknown[]> = {};
+    for (const [tenant, engine] of [
+      ['figures-batched', batched],
+      ['figures-alone', alone],
+    ] as const) {
+      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
+        op: 'receiveStock',
+        sku: 'sku-1',
+        locationId: 'main',
+        quantity: 10,
+      });
+      await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
+      const before = { ...engine.batches };
+      const got = await Promise.all([
+        engine.apply(meta(tenant, 'a1', 'cart.added'), reserve('a', 2)),
+        engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 1)),
+        engine.apply(meta(tenant, 'o1', 'order.placed'), {
+          op: 'placeOrder',
+          orderId: 'o1',
+          lines: [{ sku: 'sku-1', locationId: 'main', quantity: 2 }],
+        }),
+        engine.apply(meta(tenant, 'd1', 'cart.added'), reserve('d', 2)),
+        engine.apply(meta(tenant, 'e1', 'cart.added'), reserve('e', 1)),
+      ]);
+      if (engine === batched) {
+        expect(engine.batches.calls - before.calls).toBe(1);
+        expect(engine.batches.events - before.events).toBe(5);
+      }
+      outcomes[tenant] = got.map(shape);
+      figures[tenant] = await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main');
+    }
+    expect(outcomes['figures-batched']).toEqual(outcomes['figures-alone']);
+    expect(figures['figures-batched']).toEqual(figures['figures-alone']);
+    // 3 + 2 + 1 + 2 + 2 held of 10; the last refused
+    expect(figures['figures-batched']).toMatchObject({ onHand: 10, reserved: 10, available: 0 });
+    const results = outcomes['figures-batched']!.map(
+      (o) => (o as { outcome?: { result: string } }).outcome?.result,
+    );
+    expect(results).toEqual(['applied', 'applied', 'applied', 'applied', 'rejected']);
+  });
+
+  it("read a stock hash's figures again after a reservation took the generic path", async () => {
+    // a cart whose checkout started keeps its later expiry: its reservation takes the generic
+    // path, which writes stock; the fast-path reservation after it must not take older figures
+    const figures: Record<string, unknown> = {};
+    for (const [tenant, engine] of [
+      ['generic-batched', batched],
+      ['generic-alone', alone],
+    ] as const) {
+      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
+        op: 'receiveStock',
+        sku: 'sku-1',
+        locationId: 'main',
+        quantity: 10,
+      });
+      await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
+      await engine.apply(meta(tenant, 'b-checkout', 'cart.checkout-started'), {
+        op: 'extendCart',
+        cartId: 'b',
+        ttlMs: 4 * TTL,
+      });
+      const before = { ...engine.batches };
+      await Promise.all([
+        engine.apply(meta(tenant, 'a1', 'cart.added'), reserve('a', 2)),
+        engine.apply(meta(tenant, 'b1', 'cart.added'), reserve('b', 1)),
+        engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 1)),
+      ]);
+      if (engine === batched) expect(engine.batches.events - before.events).toBe(3);
+      figures[tenant] = await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main');
+    }
+    expect(figures['generic-batched']).toEqual(figures['generic-alone']);
+    expect(figures['generic-batched']).toMatchObject({ onHand: 10, reserved: 3 + 2 + 1 + 1 });
+  });
+
   it('stop at a tenant whose meta Redis lost, and apply the batch once it is loaded again', async () => {
     const tenant = 'lost';
     const k = new TenantKeys(prefix, tenant);

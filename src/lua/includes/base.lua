@@ -200,6 +200,9 @@ end
 -- and the others take it from BATCH.meta; the batch also reads its events' markers in one MGET
 -- before it runs them: BATCH.marker is this event's (false: none), or nil when an earlier event
 -- of the batch has the same marker, which may have set it: then it is read here.
+-- BATCH.stock (reserveCart's fast path only): stock key -> the HMGET reply of its figures as the
+-- fast path read and wrote them. Valid while only that path writes stock in the batch: the
+-- generic path drops it, and the batch drops it before any other script runs.
 local function begin(stockBase)
   local meta = BATCH and BATCH.meta
   if not meta then
