@@ -9,7 +9,9 @@
  *
  *   npx tsx test/bench/redis-instructions.ts [events (4000)] [port (6397)]
  *
- * KEEP_DUMPS=1 keeps callgrind's dumps (the path is printed) for callgrind_annotate.
+ * KEEP_DUMPS=1 keeps callgrind's dumps (the path is printed) for callgrind_annotate;
+ * BATCH_EVENTS=1 sends every event as its own script call (default 64, as the worker).
+ * The "batch calls/event" column counts batched calls only: 0 when every event goes alone.
  *
  * Needs valgrind (Debian's package) and redis-server on PATH. Prints, per workload, the
  * instructions Redis ran per event (the whole server: scripts, commands, replies) and the batch
@@ -29,6 +31,8 @@ import { flashSale, realisticMix, type BenchEvent } from './e2e/workloads.js';
 
 /** Events queued in one turn of the event loop, as a prefetch window delivers them. */
 const WINDOW = 64;
+/** Most events per batched script call (SCRIPT_BATCH_EVENTS; 1: every event alone). */
+const BATCH_EVENTS = Number(process.env.BATCH_EVENTS ?? 64);
 
 const commandOf = (e: BenchEvent): Command => {
   const c = consumers.get(e.type)!;
@@ -121,12 +125,13 @@ async function main(): Promise<void> {
   redis.on('error', () => undefined);
   try {
     console.log(`Redis under callgrind (pid ${server.pid}), ${events} events per workload`);
-    console.log('workload  events  EVALSHA/event  instructions/event');
+    console.log('workload  events  batch calls/event  instructions/event');
     for (const w of [flashSale(events, 'instr'), realisticMix(events, 'instr')]) {
       const prefix = `instr_${w.name}`;
       const engine = new Engine(redis, {
         prefix,
         dedupTtlSeconds: 3600,
+        batchEvents: BATCH_EVENTS,
         ensureTenant: async (t) => {
           await redis.hset(new TenantKeys(prefix, t).meta, 'epoch', 1, 'isc', 1);
         },
@@ -153,7 +158,7 @@ async function main(): Promise<void> {
       const perCall = ((engine.batches.calls - before) / n).toFixed(3);
       const perEvent = Math.round(all / n).toLocaleString('en-US');
       console.log(
-        `${w.name.padEnd(8)}  ${String(n).padStart(6)}  ${perCall.padStart(13)}  ${perEvent.padStart(18)}`,
+        `${w.name.padEnd(8)}  ${String(n).padStart(6)}  ${perCall.padStart(17)}  ${perEvent.padStart(18)}`,
       );
     }
   } finally {
