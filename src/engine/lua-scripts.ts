@@ -29,7 +29,7 @@ export interface ScriptSpec {
  * parameter of the function each script's body becomes: the batch's context (script-batch.ts;
  * includes/base.lua reads it).
  */
-export const BATCH_PRELUDE = 'local BATCH -- nil: this script runs alone\n';
+const BATCH_PRELUDE = 'local BATCH -- nil: this script runs alone\n';
 
 const INCLUDE = /^--- @include "([^"]+)"\s*$/gm;
 

@@ -212,13 +212,13 @@ export function validEvent(type: string, n: number, tenant = 'acme'): Obj {
 
 export const CONSUMED_TYPES = Object.keys(CONSUMED_EXAMPLES);
 
-/** The worker's verdict on a body, as the broker would deliver it (routing key = type). */
-export function workerVerdict(
-  body: Buffer,
-  type: string,
-): { ok: true } | { ok: false; reason: string; message: string } {
+/** What `decode` is told in these tests: the worker's defaults. */
+export const DECODE_OPTIONS = { maxBytes: 256 * 1024, cartTtlMs: () => 3_600_000 };
+
+/** A body as the broker would deliver it (routing key = type, message-id = the body's id). */
+export function deliveryOf(body: Buffer, type: string): ConsumeMessage {
   const p = JSON.parse(body.toString()) as { id?: unknown };
-  const msg = {
+  return {
     content: body,
     fields: {
       routingKey: type,
@@ -233,8 +233,16 @@ export function workerVerdict(
       headers: {},
     },
   } as unknown as ConsumeMessage;
+}
+
+/** The worker's verdict on a body, as the broker would deliver it (routing key = type). */
+export function workerVerdict(
+  body: Buffer,
+  type: string,
+): { ok: true } | { ok: false; reason: string; message: string } {
+  const msg = deliveryOf(body, type);
   try {
-    const d = decode(msg, { maxBytes: 256 * 1024, cartTtlMs: () => 3_600_000 });
+    const d = decode(msg, DECODE_OPTIONS);
     parseEvent(d.meta, d.command);
     return { ok: true };
   } catch (e) {

@@ -6,7 +6,6 @@
  * consumed type with one or two mutations, and arbitrary strings (any Unicode, any length) put
  * anywhere in the event, its `time` included.
  */
-import type { ConsumeMessage } from 'amqplib';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { decode } from '../../src/broker/decode.js';
@@ -14,6 +13,8 @@ import { parseEvent } from '../../src/domain/schemas.js';
 import { PermanentError } from '../../src/errors/permanent-error.js';
 import {
   CONSUMED_TYPES,
+  DECODE_OPTIONS,
+  deliveryOf,
   mutate,
   mutation,
   validEvent,
@@ -39,23 +40,12 @@ const anyMutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('place' as const), value: anyString }),
 );
 
-/** A generated event as the broker would deliver it (routing key = type). */
+/** A generated event as the broker would deliver it. */
 const delivery = fc
   .tuple(fc.constantFrom(...CONSUMED_TYPES), fc.array(anyMutation, { minLength: 0, maxLength: 2 }))
   .map(([type, ms]) => {
     const event = ms.reduce((e, m) => mutate(e, m), validEvent(type, 0));
-    const body = Buffer.from(JSON.stringify(event));
-    return {
-      content: body,
-      fields: {
-        routingKey: type,
-        exchange: 'commerce.events',
-        deliveryTag: 1,
-        redelivered: false,
-        consumerTag: 'c',
-      },
-      properties: { contentType: 'application/cloudevents+json', headers: {} },
-    } as unknown as ConsumeMessage;
+    return deliveryOf(Buffer.from(JSON.stringify(event)), type);
   });
 
 describe('validated once: what decode accepts, the engine accepts unchanged', () => {
@@ -65,7 +55,7 @@ describe('validated once: what decode accepts, the engine accepts unchanged', ()
       fc.property(delivery, (msg) => {
         let d;
         try {
-          d = decode(msg, { maxBytes: 256 * 1024, cartTtlMs: () => 3_600_000 });
+          d = decode(msg, DECODE_OPTIONS);
         } catch (e) {
           if (!(e instanceof PermanentError)) throw e;
           tally.refused++;
@@ -86,13 +76,7 @@ describe('validated once: what decode accepts, the engine accepts unchanged', ()
   test('a destination that upper-cases past 64 characters is refused by decode itself', () => {
     const event: Obj = validEvent('order.placed', 0);
     (event.data as Obj).shippingAddress = { country: 'ß'.repeat(33) };
-    const msg = {
-      content: Buffer.from(JSON.stringify(event)),
-      fields: { routingKey: 'order.placed', exchange: 'commerce.events' },
-      properties: { headers: {} },
-    } as unknown as ConsumeMessage;
-    expect(() => decode(msg, { maxBytes: 256 * 1024, cartTtlMs: () => 3_600_000 })).toThrow(
-      /shippingAddress\.country: .*64/,
-    );
+    const msg = deliveryOf(Buffer.from(JSON.stringify(event)), 'order.placed');
+    expect(() => decode(msg, DECODE_OPTIONS)).toThrow(/shippingAddress\.country: .*64/);
   });
 });

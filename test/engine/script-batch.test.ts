@@ -41,6 +41,15 @@ const meta = (tenant: string, id: string, type: string): EventMeta => ({
 const together = (engine: Engine, tenant: string, cs: Command[]) =>
   Promise.all(cs.map((c, i) => engine.apply(meta(tenant, `e${i}`, c.op), c)));
 
+/** Stock for the tenant: `quantity` units of sku-1 at main. */
+const receive = (engine: Engine, tenant: string, quantity: number) =>
+  engine.apply(meta(tenant, 'stock', 'stock.received'), {
+    op: 'receiveStock',
+    sku: 'sku-1',
+    locationId: 'main',
+    quantity,
+  });
+
 const reserve = (cart: string, quantity: number): Command => ({
   op: 'reserveCart',
   cartId: cart,
@@ -65,12 +74,7 @@ describe('batched script calls', () => {
       ['flash-batched', batched],
       ['flash-alone', alone],
     ] as const) {
-      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
-        op: 'receiveStock',
-        sku: 'sku-1',
-        locationId: 'main',
-        quantity: 5,
-      });
+      await receive(engine, tenant, 5);
       const before = { ...batched.batches };
       results[tenant] = await together(engine, tenant, carts);
       const after = batched.batches;
@@ -97,12 +101,7 @@ describe('batched script calls', () => {
     const tenant = 'expire-first';
     const k = new TenantKeys(prefix, tenant);
     const earlier = testEngine(redis, prefix, () => NOW - 2 * TTL, { batchEvents: 1 });
-    await earlier.apply(meta(tenant, 'stock', 'stock.received'), {
-      op: 'receiveStock',
-      sku: 'sku-1',
-      locationId: 'main',
-      quantity: 1,
-    });
+    await receive(earlier, tenant, 1);
     // the one unit held by a cart past its expiry: a reservation asks for it to expire first
     await earlier.apply(meta(tenant, 'old', 'cart.added'), reserve('old', 1));
     const before = { ...batched.batches };
@@ -122,12 +121,7 @@ describe('batched script calls', () => {
   it('see a duplicate within the batch and one applied before it, though markers are read at once', async () => {
     const tenant = 'markers';
     const k = new TenantKeys(prefix, tenant);
-    await batched.apply(meta(tenant, 'stock', 'stock.received'), {
-      op: 'receiveStock',
-      sku: 'sku-1',
-      locationId: 'main',
-      quantity: 10,
-    });
+    await receive(batched, tenant, 10);
     await batched.apply(meta(tenant, 'before', 'cart.added'), reserve('a', 1));
     const before = { ...batched.batches };
     // one batch: an event applied before it, a new one, that same new one again, another new one
@@ -156,12 +150,7 @@ describe('batched script calls', () => {
       ['figures-batched', batched],
       ['figures-alone', alone],
     ] as const) {
-      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
-        op: 'receiveStock',
-        sku: 'sku-1',
-        locationId: 'main',
-        quantity: 10,
-      });
+      await receive(engine, tenant, 10);
       await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
       const before = { ...engine.batches };
       const got = await Promise.all([
@@ -200,12 +189,7 @@ describe('batched script calls', () => {
       ['generic-batched', batched],
       ['generic-alone', alone],
     ] as const) {
-      await engine.apply(meta(tenant, 'stock', 'stock.received'), {
-        op: 'receiveStock',
-        sku: 'sku-1',
-        locationId: 'main',
-        quantity: 10,
-      });
+      await receive(engine, tenant, 10);
       await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
       await engine.apply(meta(tenant, 'b-checkout', 'cart.checkout-started'), {
         op: 'extendCart',
@@ -228,12 +212,7 @@ describe('batched script calls', () => {
   it('stop at a tenant whose meta Redis lost, and apply the batch once it is loaded again', async () => {
     const tenant = 'lost';
     const k = new TenantKeys(prefix, tenant);
-    await batched.apply(meta(tenant, 'stock', 'stock.received'), {
-      op: 'receiveStock',
-      sku: 'sku-1',
-      locationId: 'main',
-      quantity: 10,
-    });
+    await receive(batched, tenant, 10);
     // the first event of the batch finds no meta (NOT_READY): the engine loads the tenant (the
     // harness writes its meta back) and the events go again, none of them with the missing meta
     await redis.del(k.meta);
@@ -252,12 +231,7 @@ describe('batched script calls', () => {
   it('fail only the event whose script raised an error, and run the events after it', async () => {
     const tenant = 'broken-key';
     const k = new TenantKeys(prefix, tenant);
-    await batched.apply(meta(tenant, 'stock', 'stock.received'), {
-      op: 'receiveStock',
-      sku: 'sku-1',
-      locationId: 'main',
-      quantity: 10,
-    });
+    await receive(batched, tenant, 10);
     // a string where the second SKU's stock hash should be: its script's HMGET fails
     await redis.set(k.stock(pairOf('sku-2', 'main')), 'not a hash');
     const cs: Command[] = [
