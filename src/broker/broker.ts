@@ -244,14 +244,14 @@ export class Broker {
    * connection): the caller then gives the delivery back, and a late confirm changes nothing
    * but a duplicate announcement, which consumers drop by its id.
    */
-  async publish(
+  publish(
     exchange: string,
     routingKey: string,
     content: Buffer,
     options: Options.Publish,
   ): Promise<void> {
     const p = this.publisher;
-    if (!p?.open) throw new Error('broker not connected');
+    if (!p?.open) return Promise.reject(new Error('broker not connected'));
     const timeoutMs = this.options.confirmTimeoutMs ?? 30_000;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

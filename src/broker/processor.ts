@@ -1,6 +1,6 @@
 import type { ConsumeMessage } from 'amqplib';
 import { announcementEvent, WORKER_SOURCE } from '../domain/announcement-schemas.js';
-import { announce } from '../domain/announcements.js';
+import { announce, type Announcement } from '../domain/announcements.js';
 import { cartExpiryEvent } from '../domain/cart-expiry.js';
 import type { Command, EventMeta, LedgerSink, OutboxPayload } from '../domain/types.js';
 import type { TraceContext } from '../domain/trace-context.js';
@@ -77,6 +77,13 @@ const DB_SYSTEM = 'db.system.name';
 const ATTR_MESSAGING_SYSTEM = 'messaging.system';
 const ATTR_MESSAGING_DESTINATION = 'messaging.destination.name';
 
+const inFlightOf = (msg: ConsumeMessage): InFlight => ({
+  messageId: propertyString(msg.properties.messageId),
+  routingKey: msg.fields.routingKey,
+});
+
+const noop = (): void => undefined;
+
 const eventKey = (m: EventMeta): string => `${m.tenant}\x1f${m.source}\x1f${m.id}`;
 
 /**
@@ -132,17 +139,27 @@ export class Processor {
 
   handle(msg: ConsumeMessage, session: Session): void {
     this.inFlight++;
-    void this.run(msg, session).finally(() => {
-      if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
-    });
+    void this.run(msg, session);
   }
 
-  /** One delivery from start to its metrics; never rejects, whatever the message holds. */
+  /**
+   * One delivery from start to its metrics; never rejects, whatever the message holds. The
+   * common delivery (not a suspect) goes through one async frame here, one in `processEvent`
+   * and one in `applyDurably`: each frame more is promises and microtasks for every delivery.
+   */
   private async run(msg: ConsumeMessage, session: Session): Promise<void> {
     const started = this.o.observe ? performance.now() : 0;
     let outcome: Outcome | 'error';
     try {
-      outcome = await this.guarded(msg, session);
+      if (this.o.crashGuard && msg.fields.redelivered) outcome = await this.guarded(msg, session);
+      else {
+        this.processing.set(msg, inFlightOf(msg));
+        try {
+          outcome = await this.process(msg, session);
+        } finally {
+          this.processing.delete(msg);
+        }
+      }
     } catch (e) {
       this.o.logger.error(
         { err: toError(e), messageId: propertyString(msg.properties.messageId), outcome: 'error' },
@@ -155,6 +172,7 @@ export class Processor {
     } catch (e) {
       this.o.logger.error({ err: toError(e) }, 'metrics observer failed');
     }
+    if (--this.inFlight === 0) for (const f of this.idle.splice(0)) f();
   }
 
   /**
@@ -163,8 +181,7 @@ export class Processor {
    * running beside it) is charged; one charged `limit` times is dead-lettered, not applied.
    */
   private async guarded(msg: ConsumeMessage, session: Session): Promise<Outcome> {
-    const guard = this.o.crashGuard;
-    if (!guard || !msg.fields.redelivered) return this.tracked(msg, session);
+    const guard = this.o.crashGuard!;
     const crashes = await guard.crashesOf(msg);
     if (crashes === 0) return this.tracked(msg, session);
     if (crashes >= guard.limit) {
@@ -191,10 +208,7 @@ export class Processor {
 
   /** Processes a delivery, known as in flight meanwhile. */
   private async tracked(msg: ConsumeMessage, session: Session): Promise<Outcome> {
-    this.processing.set(msg, {
-      messageId: propertyString(msg.properties.messageId),
-      routingKey: msg.fields.routingKey,
-    });
+    this.processing.set(msg, inFlightOf(msg));
     try {
       return await this.process(msg, session);
     } finally {
@@ -257,7 +271,7 @@ export class Processor {
     );
   }
 
-  private async processDecoded(
+  private processDecoded(
     msg: ConsumeMessage,
     session: Session,
     decoded: DecodedEvent | Error,
@@ -280,13 +294,7 @@ export class Processor {
         span,
       );
     }
-    // in delivery order, as the serializer's turns are taken (nothing is awaited before)
-    const turn = this.announcing.enter(decoded.orderingKeys);
-    try {
-      return await this.processEvent(msg, session, decoded, span, turn);
-    } finally {
-      turn.done();
-    }
+    return this.processEvent(msg, session, decoded, span);
   }
 
   private async processEvent(
@@ -294,99 +302,104 @@ export class Processor {
     session: Session,
     event: DecodedEvent,
     span: EventSpan | undefined,
-    turn: { ready: Promise<void>; done: () => void },
   ): Promise<Outcome> {
-    const log = this.o.logger;
-    let { meta } = event;
-    // traced: announcements and the dead letter name the event's span, and an event that came
-    // with no trace context is the root of a trace, whose id the ledger keeps too
-    const trace = span?.trace ?? event.trace;
-    if (span) {
-      span.describe(meta);
-      if (meta.traceId === undefined && trace) meta = { ...meta, traceId: trace.traceId };
-    }
-    const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
-    const known = this.processing.get(msg);
-    if (known) Object.assign(known, ctx);
-    let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
+    // in delivery order, as the serializer's turns are taken (nothing is awaited before)
+    const turn = this.announcing.enter(event.orderingKeys);
     try {
-      // the next event of the cart or order is applied once this one is in Redis, while
-      // this one waits for its commit
-      applied = await this.serializer.run(event.orderingKeys, (release) =>
-        this.applyDurably(meta, event.command, { valid: true, trace, span, inRedis: release }),
-      );
-    } catch (e) {
-      const err = toError(e);
-      if (err instanceof PermanentError) {
-        const reason = reasonText(err.reason, err.message);
+      const log = this.o.logger;
+      let { meta } = event;
+      // traced: announcements and the dead letter name the event's span, and an event that came
+      // with no trace context is the root of a trace, whose id the ledger keeps too
+      const trace = span?.trace ?? event.trace;
+      if (span) {
+        span.describe(meta);
+        if (meta.traceId === undefined && trace) meta = { ...meta, traceId: trace.traceId };
+      }
+      const ctx = { eventId: meta.id, type: meta.type, tenant: meta.tenant };
+      const known = this.processing.get(msg);
+      if (known) Object.assign(known, ctx);
+      let applied: { payload?: OutboxPayload; duplicate: boolean; notYet?: string };
+      try {
+        // the next event of the cart or order is applied once this one is in Redis, while
+        // this one waits for its commit
+        applied = await this.serializer.run(event.orderingKeys, (release) =>
+          this.applyDurably(meta, event.command, { valid: true, trace, span, inRedis: release }),
+        );
+      } catch (e) {
+        const err = toError(e);
+        if (err instanceof PermanentError) {
+          const reason = reasonText(err.reason, err.message);
+          return this.settle(
+            msg,
+            session,
+            'dead-letter',
+            () => deadLetter(this.o.broker, msg, reason, trace),
+            {
+              ...ctx,
+              reason,
+            },
+            span,
+          );
+        }
         return this.settle(
           msg,
           session,
-          'dead-letter',
-          () => deadLetter(this.o.broker, msg, reason, trace),
-          {
-            ...ctx,
-            reason,
-          },
+          'retry',
+          () => retryLater(this.o.broker, msg, err.message),
+          { ...ctx, reason: err.message },
           span,
         );
       }
-      return this.settle(
-        msg,
-        session,
-        'retry',
-        () => retryLater(this.o.broker, msg, err.message),
-        { ...ctx, reason: err.message },
-        span,
-      );
-    }
-    if (applied.notYet) {
-      const reason = `not-yet: ${applied.notYet}`;
-      return this.settle(
-        msg,
-        session,
-        'retry',
-        () => retryLater(this.o.broker, msg, reason),
-        { ...ctx, reason },
-        span,
-      );
-    }
-    // only a redelivery can owe announcements: the common path builds no key
-    const owedKey = applied.duplicate ? eventKey(meta) : undefined;
-    const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
-    if (p) {
-      try {
-        // after those of the events of its cart or order delivered before it
-        await turn.ready;
-        const sent = this.announce(p, trace, span);
-        turn.done();
-        await sent;
-      } catch (e) {
-        // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
-        span?.reason(`announcement not confirmed: ${toError(e).message}`);
-        log.warn(
-          { ...ctx, outcome: 'dropped', err: toError(e).message },
-          'announcement not confirmed; delivery left for redelivery',
+      if (applied.notYet) {
+        const reason = `not-yet: ${applied.notYet}`;
+        return this.settle(
+          msg,
+          session,
+          'retry',
+          () => retryLater(this.o.broker, msg, reason),
+          { ...ctx, reason },
+          span,
         );
-        this.unannounced.set(owedKey ?? eventKey(meta), p);
-        // the oldest is dropped beyond the bound: its redelivery re-announces from MySQL
-        if (this.unannounced.size > MAX_OWED_ANNOUNCEMENTS)
-          this.unannounced.delete(this.unannounced.keys().next().value!);
-        session.acker.requeue(msg);
-        return 'dropped';
       }
-      if (owedKey !== undefined) this.unannounced.delete(owedKey);
+      // only a redelivery can owe announcements: the common path builds no key
+      const owedKey = applied.duplicate ? eventKey(meta) : undefined;
+      const p = (owedKey !== undefined && this.unannounced.get(owedKey)) || applied.payload;
+      if (p) {
+        try {
+          // after those of the events of its cart or order delivered before it
+          await turn.ready;
+          const sent = this.announce(p, trace, span);
+          turn.done();
+          await sent;
+        } catch (e) {
+          // Not confirmed: give the delivery back; its redelivery re-announces (duplicate path).
+          span?.reason(`announcement not confirmed: ${toError(e).message}`);
+          log.warn(
+            { ...ctx, outcome: 'dropped', err: toError(e).message },
+            'announcement not confirmed; delivery left for redelivery',
+          );
+          this.unannounced.set(owedKey ?? eventKey(meta), p);
+          // the oldest is dropped beyond the bound: its redelivery re-announces from MySQL
+          if (this.unannounced.size > MAX_OWED_ANNOUNCEMENTS)
+            this.unannounced.delete(this.unannounced.keys().next().value!);
+          session.acker.requeue(msg);
+          return 'dropped';
+        }
+        if (owedKey !== undefined) this.unannounced.delete(owedKey);
+      }
+      session.acker.done(msg);
+      const outcome: Outcome = applied.duplicate
+        ? 'duplicate'
+        : p?.outcome.result === 'rejected'
+          ? 'rejected'
+          : p?.outcome.result === 'ignored'
+            ? 'ignored'
+            : 'applied';
+      log.debug({ ...ctx, outcome, reason: p?.outcome.reason }, 'event processed');
+      return outcome;
+    } finally {
+      turn.done();
     }
-    session.acker.done(msg);
-    const outcome: Outcome = applied.duplicate
-      ? 'duplicate'
-      : p?.outcome.result === 'rejected'
-        ? 'rejected'
-        : p?.outcome.result === 'ignored'
-          ? 'ignored'
-          : 'applied';
-    log.debug({ ...ctx, outcome, reason: p?.outcome.reason }, 'event processed');
-    return outcome;
   }
 
   /**
@@ -476,24 +489,20 @@ export class Processor {
    * causing event's trace context goes with each announcement, as CloudEvents attributes and
    * as AMQP headers.
    */
-  async announce(p: OutboxPayload, trace?: TraceContext, span?: EventSpan): Promise<void> {
+  announce(p: OutboxPayload, trace?: TraceContext, span?: EventSpan): Promise<void> {
     const headers = traceHeaders(trace);
-    const publish = () =>
-      Promise.all(
-        announce(p).map((a) =>
-          this.o.broker.publish(
-            INVENTORY_EXCHANGE,
-            a.type,
-            Buffer.from(JSON.stringify(announcementEvent(a, WORKER_SOURCE, headers))),
-            { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
-          ),
-        ),
-      );
-    if (!span) {
-      await publish();
-      return;
-    }
-    await span.step(
+    const publish = (): Promise<void> => {
+      try {
+        const all = announce(p);
+        // most events announce one thing: its publish is the promise, with nothing around it
+        if (all.length === 1) return this.publishAnnouncement(all[0]!, headers);
+        return Promise.all(all.map((a) => this.publishAnnouncement(a, headers))).then(noop);
+      } catch (e) {
+        return Promise.reject(toError(e));
+      }
+    };
+    if (!span) return publish();
+    return span.step(
       `publish ${INVENTORY_EXCHANGE}`,
       'producer',
       {
@@ -502,6 +511,15 @@ export class Processor {
         'messaging.operation.type': 'send',
       },
       publish,
+    );
+  }
+
+  private publishAnnouncement(a: Announcement, headers: Record<string, string>): Promise<void> {
+    return this.o.broker.publish(
+      INVENTORY_EXCHANGE,
+      a.type,
+      Buffer.from(JSON.stringify(announcementEvent(a, WORKER_SOURCE, headers))),
+      { contentType: 'application/cloudevents+json', messageId: a.id, type: a.type, headers },
     );
   }
 

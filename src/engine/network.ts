@@ -25,7 +25,8 @@ export const MAX_CACHED_NETWORKS = 1000;
  */
 export class NetworkCache {
   private readonly entries = new Map<string, Promise<NetworkSnapshot>>();
-  private readonly tokens = new WeakMap<Promise<NetworkSnapshot>, string>();
+  /** what each entry's read gave, once it has */
+  private readonly snaps = new WeakMap<Promise<NetworkSnapshot>, NetworkSnapshot>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -51,7 +52,7 @@ export class NetworkCache {
       e = read;
       this.entries.set(tenant, read);
       read.then(
-        (snap) => this.tokens.set(read, snap.token),
+        (snap) => this.snaps.set(read, snap),
         () => {
           if (this.entries.get(tenant) === read) this.entries.delete(tenant);
         },
@@ -60,10 +61,24 @@ export class NetworkCache {
     return e;
   }
 
+  /**
+   * The tenant's snapshot when it is cached and its read is over, else undefined (then `get`):
+   * the engine's every event takes it without an await.
+   */
+  now(tenant: string): NetworkSnapshot | undefined {
+    const e = this.entries.get(tenant);
+    const snap = e && this.snaps.get(e);
+    if (snap) {
+      this.entries.delete(tenant);
+      this.entries.set(tenant, e);
+    }
+    return snap;
+  }
+
   /** Drops the entry if it is the one read at `token` (a newer read is kept). */
   invalidate(tenant: string, token: string): void {
     const e = this.entries.get(tenant);
-    if (e && this.tokens.get(e) === token) this.entries.delete(tenant);
+    if (e && this.snaps.get(e)?.token === token) this.entries.delete(tenant);
   }
 
   private async read(tenant: string): Promise<NetworkSnapshot> {

@@ -234,9 +234,20 @@ async function releaseCartCall(c: Cmd<'releaseCart'>, x: PlanContext): Promise<P
 }
 
 /** order.placed: its lines, its cart's pairs, and the route's candidates for lines naming no location. */
-async function placeOrderCall(c: Cmd<'placeOrder'>, x: PlanContext): Promise<Plan> {
-  const cartKey = c.cartId !== undefined ? x.keys.cart(c.cartId) : `${x.keys.base}cart-none`;
-  const cartPairs = c.cartId !== undefined ? await x.holdPairs(cartKey) : [];
+function placeOrderCall(c: Cmd<'placeOrder'>, x: PlanContext): Plan | Promise<Plan> {
+  // an order with no cart reads nothing first: planned at once, so it reaches Redis in its
+  // delivery's place among the others planned at once (see Engine.applyValid)
+  if (c.cartId === undefined) return placeOrderPlan(c, x, `${x.keys.base}cart-none`, []);
+  const cartKey = x.keys.cart(c.cartId);
+  return x.holdPairs(cartKey).then((cartPairs) => placeOrderPlan(c, x, cartKey, cartPairs));
+}
+
+function placeOrderPlan(
+  c: Cmd<'placeOrder'>,
+  x: PlanContext,
+  cartKey: string,
+  cartPairs: string[],
+): Plan {
   // outside a network, lines naming no location are at `default`, as they always were
   const routing = isNetwork(x.net);
   const routed = routing ? (c.routed ?? []) : [];

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyedSerializer, KeyedTurns } from '../../src/broker/keyed-serializer.js';
 
@@ -87,5 +88,128 @@ describe('KeyedTurns', () => {
     a.done();
     await tick();
     expect(cReady).toBe(true);
+  });
+});
+
+/**
+ * The turns against a model: an entrant's turn has come once every earlier entrant sharing a
+ * key with it has had its turn and is done. Random entries (keys from a small set, so they
+ * overlap) and random `done`s, with the microtasks run after each step; after every step, the
+ * entrants whose turn came are exactly the model's.
+ */
+describe('the lines, against a model', () => {
+  const KEYS = ['a', 'b', 'c', 'd'];
+  type Step = { enter: string[] } | { done: number };
+  const steps = fc.array(
+    fc.oneof(
+      fc.record({
+        enter: fc.uniqueArray(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 3 }),
+      }),
+      fc.record({ done: fc.nat(40) }),
+    ),
+    { maxLength: 40 },
+  );
+
+  /** Whose turn has come, by the model, given each entrant's keys and whether it is done. */
+  function modelTurns(keys: string[][], done: boolean[]): boolean[] {
+    const turn: boolean[] = [];
+    keys.forEach((ks, i) => {
+      let come = true;
+      for (let j = 0; j < i && come; j++) {
+        if (keys[j]!.some((k) => ks.includes(k))) come = turn[j]! && done[j]!;
+      }
+      turn.push(come);
+    });
+    return turn;
+  }
+
+  /** Applies the steps to `enter`/`done` of a line, checking `turns()` against the model. */
+  async function check(
+    script: Step[],
+    enter: (keys: string[]) => void,
+    finish: (i: number) => boolean,
+    turns: () => boolean[],
+    size: () => number,
+  ): Promise<void> {
+    const keys: string[][] = [];
+    const done: boolean[] = [];
+    for (const step of script) {
+      if ('enter' in step) {
+        keys.push(step.enter);
+        done.push(false);
+        enter(step.enter);
+      } else if (keys.length > 0) {
+        const i = step.done % keys.length;
+        // (a task can be done only once it has started; KeyedTurns' entrants may be done earlier)
+        if (finish(i)) done[i] = true;
+      }
+      await tick();
+      expect(turns()).toEqual(modelTurns(keys, done));
+    }
+    // everyone done: every turn comes, and no key is left behind
+    for (let i = 0; i < keys.length; i++) {
+      expect(finish(i)).toBe(true);
+      await tick();
+    }
+    expect(turns()).toEqual(keys.map(() => true));
+    expect(size()).toBe(0);
+  }
+
+  it('KeyedTurns: ready exactly when the model says', async () => {
+    await fc.assert(
+      fc.asyncProperty(steps, async (script) => {
+        const t = new KeyedTurns();
+        const entered: { done: () => void }[] = [];
+        const ready: boolean[] = [];
+        await check(
+          script,
+          (keys) => {
+            const turn = t.enter(keys);
+            const i = ready.push(false) - 1;
+            void turn.ready.then(() => (ready[i] = true));
+            entered.push(turn);
+          },
+          (i) => {
+            entered[i]!.done();
+            return true;
+          },
+          () => ready,
+          () => t.size,
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('KeyedSerializer: a task starts exactly when the model says, and releasing is its done', async () => {
+    await fc.assert(
+      fc.asyncProperty(steps, async (script) => {
+        const s = new KeyedSerializer();
+        const started: boolean[] = [];
+        const releases: (() => void)[] = [];
+        const ends: (() => void)[] = [];
+        // a task is done by its release (half the entrants) or by ending (the others)
+        await check(
+          script,
+          (keys) => {
+            const i = started.push(false) - 1;
+            void s.run(keys, (release) => {
+              started[i] = true;
+              releases[i] = release;
+              return new Promise<void>((r) => (ends[i] = r));
+            });
+          },
+          (i) => {
+            if (!started[i]) return false;
+            if (i % 2 === 0) releases[i]!();
+            else ends[i]!();
+            return true;
+          },
+          () => started,
+          () => s.size,
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });
