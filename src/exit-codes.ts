@@ -15,3 +15,6 @@ export const EXIT_CODES = {
 
 /** What the process's main thread tells the worker thread. */
 export type ToWorkerThread = { type: 'shutdown' };
+
+/** What the worker thread tells the main thread: the configuration is invalid (why). */
+export type FromWorkerThread = { type: 'config-error'; message: string };

@@ -5,6 +5,10 @@ import { errorText, maskDeep, maskUrl, safeText, serializeError } from './secret
 
 export type { Logger };
 
+/** A level pino knows (LOG_LEVEL names one: src/config.ts checks it). */
+export const isLogLevel = (level: string): boolean =>
+  level === 'silent' || Object.hasOwn(pino.levels.values, level);
+
 /** pino-pretty is a devDependency: a production install (`npm ci --omit=dev`) has none. */
 function prettyInstalled(): boolean {
   try {

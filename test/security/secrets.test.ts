@@ -252,6 +252,9 @@ describe('no secret in any output', () => {
     ] as const) {
       const w = await doomedWorker(`config-${name}`, { [name]: bad }, 90_000);
       expect(w.exits[0]?.code).toBe(78);
+      // the worker thread checks the configuration; the main thread prints why it is invalid
+      const said = seen.filter((s) => s.from === `worker config-${name}`).map((s) => s.text);
+      expect(said.join('')).toContain(`invalid configuration:\n  ${name}=`);
       const r: CliResult = await cli('config', ['stats'], { [name]: bad });
       expect(r.code).toBe(78);
       expect(r.stderr).toContain(name);
