@@ -41,11 +41,8 @@ export class NetworkCache {
 
   get(tenant: string): Promise<NetworkSnapshot> {
     let e = this.entries.get(tenant);
-    if (e) {
-      // most recently used last: a Map iterates in insertion order
-      this.entries.delete(tenant);
-      this.entries.set(tenant, e);
-    } else {
+    if (e) this.used(tenant, e);
+    else {
       if (this.entries.size >= MAX_CACHED_NETWORKS)
         this.entries.delete(this.entries.keys().next().value!);
       const read = this.read(tenant);
@@ -68,11 +65,14 @@ export class NetworkCache {
   now(tenant: string): NetworkSnapshot | undefined {
     const e = this.entries.get(tenant);
     const snap = e && this.snaps.get(e);
-    if (snap) {
-      this.entries.delete(tenant);
-      this.entries.set(tenant, e);
-    }
+    if (snap) this.used(tenant, e);
     return snap;
+  }
+
+  /** Most recently used last: a Map iterates in insertion order. */
+  private used(tenant: string, e: Promise<NetworkSnapshot>): void {
+    this.entries.delete(tenant);
+    this.entries.set(tenant, e);
   }
 
   /** Drops the entry if it is the one read at `token` (a newer read is kept). */

@@ -50,6 +50,20 @@ const receive = (engine: Engine, tenant: string, quantity: number) =>
     quantity,
   });
 
+/**
+ * Runs the same steps on the batching engine (tenant `<name>-batched`) and then on the one that
+ * sends every event alone (`<name>-alone`), for comparing what each left.
+ */
+async function bothWays<T>(
+  name: string,
+  steps: (tenant: string, engine: Engine) => Promise<T>,
+): Promise<{ batched: T; alone: T }> {
+  return {
+    batched: await steps(`${name}-batched`, batched),
+    alone: await steps(`${name}-alone`, alone),
+  };
+}
+
 const reserve = (cart: string, quantity: number): Command => ({
   op: 'reserveCart',
   cartId: cart,
@@ -69,26 +83,21 @@ describe('batched script calls', () => {
   it('apply a flash sale as the events alone would, in the order queued, in fewer calls', async () => {
     // 5 units for 12 carts of one each: the first five queued get them
     const carts = Array.from({ length: 12 }, (_, i) => reserve(`c${i}`, 1));
-    const results: Record<string, ApplyResult[]> = {};
-    for (const [tenant, engine] of [
-      ['flash-batched', batched],
-      ['flash-alone', alone],
-    ] as const) {
+    const results = await bothWays('flash', async (tenant, engine) => {
       await receive(engine, tenant, 5);
       const before = { ...batched.batches };
-      results[tenant] = await together(engine, tenant, carts);
+      const got = await together(engine, tenant, carts);
       const after = batched.batches;
       if (engine === batched) {
         // 12 events, at most 8 per call: two batch calls
         expect(after.calls - before.calls).toBe(2);
         expect(after.events - before.events).toBe(12);
       } else expect(after).toEqual(before);
-    }
-    expect(results['flash-batched']!.map(shape)).toEqual(results['flash-alone']!.map(shape));
+      return got;
+    });
+    expect(results.batched.map(shape)).toEqual(results.alone.map(shape));
     expect(
-      results['flash-batched']!.map((r) =>
-        r.status === 'applied' ? r.payload.outcome.result : r.status,
-      ),
+      results.batched.map((r) => (r.status === 'applied' ? r.payload.outcome.result : r.status)),
     ).toEqual([...Array(5).fill('applied'), ...Array(7).fill('rejected')]);
     const f = await readFigures(redis, new TenantKeys(prefix, 'flash-batched'), 'sku-1', 'main');
     expect(f).toMatchObject({ onHand: 5, reserved: 5, available: 0 });
@@ -144,12 +153,7 @@ describe('batched script calls', () => {
   it("keep a stock hash's figures between reservations of one batch, and read them again after another script", async () => {
     // one batch: two reservations (the second takes the first's figures), an order (another
     // script, reserving on the same stock), then reservations that must read the order's figures
-    const figures: Record<string, unknown> = {};
-    const outcomes: Record<string, unknown[]> = {};
-    for (const [tenant, engine] of [
-      ['figures-batched', batched],
-      ['figures-alone', alone],
-    ] as const) {
+    const { batched: b, alone: a } = await bothWays('figures', async (tenant, engine) => {
       await receive(engine, tenant, 10);
       await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
       const before = { ...engine.batches };
@@ -168,27 +172,23 @@ describe('batched script calls', () => {
         expect(engine.batches.calls - before.calls).toBe(1);
         expect(engine.batches.events - before.events).toBe(5);
       }
-      outcomes[tenant] = got.map(shape);
-      figures[tenant] = await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main');
-    }
-    expect(outcomes['figures-batched']).toEqual(outcomes['figures-alone']);
-    expect(figures['figures-batched']).toEqual(figures['figures-alone']);
+      return {
+        outcomes: got.map(shape),
+        figures: await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main'),
+      };
+    });
+    expect(b.outcomes).toEqual(a.outcomes);
+    expect(b.figures).toEqual(a.figures);
     // 3 + 2 + 1 + 2 + 2 held of 10; the last refused
-    expect(figures['figures-batched']).toMatchObject({ onHand: 10, reserved: 10, available: 0 });
-    const results = outcomes['figures-batched']!.map(
-      (o) => (o as { outcome?: { result: string } }).outcome?.result,
-    );
+    expect(b.figures).toMatchObject({ onHand: 10, reserved: 10, available: 0 });
+    const results = b.outcomes.map((o) => (o as { outcome?: { result: string } }).outcome?.result);
     expect(results).toEqual(['applied', 'applied', 'applied', 'applied', 'rejected']);
   });
 
   it("read a stock hash's figures again after a reservation took the generic path", async () => {
     // a cart whose checkout started keeps its later expiry: its reservation takes the generic
     // path, which writes stock; the fast-path reservation after it must not take older figures
-    const figures: Record<string, unknown> = {};
-    for (const [tenant, engine] of [
-      ['generic-batched', batched],
-      ['generic-alone', alone],
-    ] as const) {
+    const figures = await bothWays('generic', async (tenant, engine) => {
       await receive(engine, tenant, 10);
       await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
       await engine.apply(meta(tenant, 'b-checkout', 'cart.checkout-started'), {
@@ -203,10 +203,10 @@ describe('batched script calls', () => {
         engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 1)),
       ]);
       if (engine === batched) expect(engine.batches.events - before.events).toBe(3);
-      figures[tenant] = await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main');
-    }
-    expect(figures['generic-batched']).toEqual(figures['generic-alone']);
-    expect(figures['generic-batched']).toMatchObject({ onHand: 10, reserved: 3 + 2 + 1 + 1 });
+      return readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main');
+    });
+    expect(figures.batched).toEqual(figures.alone);
+    expect(figures.batched).toMatchObject({ onHand: 10, reserved: 3 + 2 + 1 + 1 });
   });
 
   it('stop at a tenant whose meta Redis lost, and apply the batch once it is loaded again', async () => {
