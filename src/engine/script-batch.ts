@@ -50,8 +50,10 @@ const MAX_BATCH_KEYS = 5000;
  * MGET before the first event runs (an event whose marker an earlier event of the batch also has
  * reads its own, which that event may have set); and, between consecutive events of
  * reserveCart's fast path, the figures of the stock hashes they read and wrote (BATCH.stock).
- *   KEYS   every event's keys, one event after the other (its marker second)
- *   ARGV   n, then per event: the index of its script in BATCHED, its number of keys, its ARGV[1]
+ *   KEYS   the keys of the batch's events, each once (the events of a tenant's window share its
+ *          meta, outbox and most stock keys: a flash sale's batch names each of those once)
+ *   ARGV   n, then per event: the index of its script in BATCHED, its keys (keyRefs: their places
+ *          in KEYS, in the order its script takes them; its marker second), its ARGV[1]
  *   reply  one reply per event run, in order; it stops after the first that is not APPLIED (1),
  *          DUPLICATE (0) or NOT_YET (-3), and after a script error ({ -8, message })
  */
@@ -65,27 +67,38 @@ function batchLua(specs: ReadonlyMap<string, ScriptSpec>): string {
 local RUN = { ${BATCHED.map((_, i) => `run${i + 1}`).join(', ')} }
 local KEEPS_STOCK = run${BATCHED.indexOf('reserveCart') + 1}
 local n = tonumber(ARGV[1])
--- every event's marker (its second key), read at once; nil for a repeated one
-local markers, first, k = {}, {}, 0
+local byte = string.byte
+-- an event's keys from its key references: two characters per key, its place in KEYS in base
+-- 128 (see keyRefs)
+local function keysOf(refs)
+  local keys, x = {}, 0
+  for y = 1, #refs, 2 do
+    local hi, lo = byte(refs, y, y + 1)
+    x = x + 1
+    keys[x] = KEYS[hi * 128 + lo]
+  end
+  return keys
+end
+-- every event's keys; its marker (its second key) read with the others' at once, nil for a
+-- repeated one
+local eventKeys, markers, first = {}, {}, {}
 for i = 1, n do
-  local m = KEYS[k + 2]
+  local keys = keysOf(ARGV[3 * i])
+  eventKeys[i] = keys
+  local m = keys[2]
   markers[i] = m
   if first[m] == nil then first[m] = i end
-  k = k + tonumber(ARGV[3 * i])
 end
 local marks = redis.call('MGET', unpack(markers))
 local batch = {}
 local out, j = {}, 2
-k = 0
 for i = 1, n do
-  local fn, nk = RUN[tonumber(ARGV[j])], tonumber(ARGV[j + 1])
-  local keys = {}
-  for x = 1, nk do keys[x] = KEYS[k + x] end
+  local fn = RUN[tonumber(ARGV[j])]
   if first[markers[i]] == i then batch.marker = marks[i] else batch.marker = nil end
   -- stock figures kept by reserveCart's fast path: only while no other script runs
   if fn ~= KEEPS_STOCK then batch.stock = nil end
-  local ok, r = pcall(fn, keys, { ARGV[j + 2] }, batch)
-  k, j = k + nk, j + 3
+  local ok, r = pcall(fn, eventKeys[i], { ARGV[j + 2] }, batch)
+  j = j + 3
   if not ok then
     out[i] = { ${SCRIPT_ERROR}, type(r) == 'table' and tostring(r.err) or tostring(r) }
     break
@@ -96,6 +109,22 @@ for i = 1, n do
 end
 return out
 `;
+}
+
+/**
+ * An event's keys as the batch script reads them: for each key, its place in the batch's KEYS
+ * (1-based; a key not in `places` yet is added), written as two characters, the place's base-128
+ * digits. Characters below 128 are one byte each in UTF-8, as ioredis sends them; a place is at
+ * most MAX_BATCH_KEYS (a batch of two events or more has at most that many keys), below 128².
+ */
+export function keyRefs(keys: readonly string[], places: Map<string, number>): string {
+  let refs = '';
+  for (const key of keys) {
+    let at = places.get(key);
+    if (at === undefined) places.set(key, (at = places.size + 1));
+    refs += String.fromCharCode(at >> 7, at & 127);
+  }
+  return refs;
 }
 
 interface Queued {
@@ -170,18 +199,23 @@ export class ScriptBatcher {
           group.push(q[i++]!);
         }
         if (group.length === 1) group[0]!.alone().then(group[0]!.resolve, group[0]!.reject);
-        else this.send(group, keys);
+        else this.send(group);
       }
     }
   }
 
-  private send(group: Queued[], keyCount: number): void {
-    const args: (string | number)[] = [keyCount];
-    for (const e of group) for (const key of e.keys) args.push(key);
-    args.push(group.length);
+  private send(group: Queued[]): void {
+    // each key once, in the order the events first name it
+    const places = new Map<string, number>();
+    const refs: string[] = [];
+    for (const e of group) refs.push(keyRefs(e.keys, places));
+    const args: (string | number)[] = [places.size, ...places.keys(), group.length];
     this.sent.calls++;
     this.sent.events += group.length;
-    for (const e of group) args.push(e.index + 1, e.keys.length, e.argv);
+    for (let i = 0; i < group.length; i++) {
+      const e = group[i]!;
+      args.push(e.index + 1, refs[i]!, e.argv);
+    }
     this.batch(...args).then(
       (reply) => {
         const replies = reply as unknown[][];

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { ApplyResult, Engine } from '../../src/engine/engine.js';
+import { keyRefs } from '../../src/engine/script-batch.js';
 import { pairOf, TenantKeys } from '../../src/engine/keys.js';
 import type { Command, EventMeta } from '../../src/domain/types.js';
 import { dropRedisPrefix, testRedis, uniqueName } from '../support/isolation.js';
@@ -251,5 +252,57 @@ describe('batched script calls', () => {
     expect(String((got[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
     const f = await readFigures(redis, k, 'sku-1', 'main');
     expect(f).toMatchObject({ onHand: 10, reserved: 3 });
+  });
+
+  it('name each key once in a batch of more keys than one base-128 digit counts', async () => {
+    // 70 carts over three SKUs (20 units of the first, 5 of the second, none of the third) in
+    // one batch: 70 markers, 70 carts, three stock and three wait keys, meta, outbox and the
+    // expiry set, 149 keys
+    const wide = testEngine(redis, prefix, () => NOW, { batchEvents: 100 });
+    const cs: Command[] = Array.from({ length: 70 }, (_, i) => ({
+      op: 'reserveCart',
+      cartId: `w${i}`,
+      sku: `sku-${(i % 3) + 1}`,
+      locationId: 'main',
+      quantity: 1,
+      ttlMs: TTL,
+    }));
+    const run = async (tenant: string, engine: Engine) => {
+      await receive(engine, tenant, 20);
+      await engine.apply(meta(tenant, 'stock-2', 'stock.received'), {
+        op: 'receiveStock',
+        sku: 'sku-2',
+        locationId: 'main',
+        quantity: 5,
+      });
+      const before = { ...engine.batches };
+      const got = await together(engine, tenant, cs);
+      return { got, calls: engine.batches.calls - before.calls };
+    };
+    const w = await run('wide-batched', wide);
+    const a = await run('wide-alone', alone);
+    expect(w.calls).toBe(1);
+    expect(w.got.map(shape)).toEqual(a.got.map(shape));
+    const results = w.got.map((r) =>
+      r.status === 'applied' ? r.payload.outcome.result : r.status,
+    );
+    expect(results.filter((r) => r === 'applied')).toHaveLength(20 + 5);
+    for (const sku of ['sku-1', 'sku-2']) {
+      const f = await readFigures(redis, new TenantKeys(prefix, 'wide-batched'), sku, 'main');
+      expect(f).toEqual(
+        await readFigures(redis, new TenantKeys(prefix, 'wide-alone'), sku, 'main'),
+      );
+    }
+  });
+});
+
+describe('keyRefs', () => {
+  it("writes each key's place in the batch, two base-128 digits per key, adding new keys", () => {
+    const places = new Map<string, number>();
+    expect(keyRefs(['m', 'a', 'm'], places)).toBe('\x00\x01\x00\x02\x00\x01');
+    for (let i = 0; i < 300; i++) keyRefs([`k${i}`], places);
+    expect(places.size).toBe(302);
+    // place 302 = 2 * 128 + 46
+    expect(keyRefs(['k299', 'a'], places)).toBe('\x02\x2e\x00\x02');
   });
 });
