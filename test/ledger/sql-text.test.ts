@@ -1,4 +1,7 @@
+import fc from 'fast-check';
+import { format } from 'mysql2';
 import { describe, expect, it } from 'vitest';
+import { queryFormat } from '../../src/ledger/db.js';
 import { sqlEscape } from '../../src/ledger/sql-batch.js';
 import { sqlDateTime } from '../../src/ledger/sql-time.js';
 import { prng } from './harness.js';
@@ -50,5 +53,18 @@ describe('SQL text', () => {
     ];
     for (let n = 0; n < 20000; n++) samples.push(r.int(-30e12, 250e12));
     for (const ms of samples) expect(sqlDateTime(ms)).toBe(isoDateTime(ms));
+  });
+
+  it('formats a query as mysql2 does, skipping only the read of a text with nothing to fill in', () => {
+    const text = fc.stringMatching(/^[?'"`\\a-z0-9 \n*/#-]*$/);
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean());
+    fc.assert(
+      fc.property(text, fc.array(value, { maxLength: 4 }), (sql, values) => {
+        expect(queryFormat(sql, values, 'Z')).toBe(format(sql, values, false, 'Z'));
+        expect(queryFormat(sql, [], 'Z')).toBe(sql);
+        expect(queryFormat(sql, undefined, 'Z')).toBe(sql);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
