@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventMeta, OutboxPayload } from '../../src/domain/types.js';
 import type { WriteResult } from '../../src/ledger/writer.js';
-import { LedgerWriter } from '../../src/ledger/writer.js';
+import { BACKLOG, LedgerWriter } from '../../src/ledger/writer.js';
 import {
   announced,
   announcedFromMysql,
@@ -499,5 +499,56 @@ describe('ledger mirror', () => {
     // a stale payload stays in the outbox: it is not this writer's to drop
     expect(await h.redis.xlen(h.keys(t).outbox)).toBe(1);
     expect(await h.writer.write(w.payload, w.entryId)).toBe('committed');
+  });
+
+  it('starts a second transaction beside one in flight only for a backlog', async () => {
+    const t = 'backlog';
+    await applyAndWrite(meta(t, 'stock'), {
+      op: 'receiveStock',
+      sku: 'S1',
+      locationId: 'default',
+      quantity: 1000,
+    });
+    const writes: { payload: OutboxPayload; entryId: string }[] = [];
+    for (let i = 0; i < 3 + 1 + BACKLOG; i++) {
+      const r = await h.engine.apply(meta(t, `r${i}`), {
+        op: 'reserveCart',
+        cartId: `c${i}`,
+        sku: 'S1',
+        locationId: 'default',
+        quantity: 1,
+        ttlMs: 60_000,
+      });
+      writes.push(toWrite(r)!);
+    }
+    // transactions begun on this pool, as knex sends them to MySQL
+    let begun = 0;
+    const onQuery = (q: { sql: string }) => {
+      if (/^begin/i.test(q.sql)) begun++;
+    };
+    h.knex.on('query', onQuery);
+    try {
+      const writer = new LedgerWriter({ knex: h.knex, redis: h.redis, prefix: h.prefix, logger });
+      const write = (w: (typeof writes)[number]) => writer.write(w.payload, w.entryId);
+      // three writes in one turn: the first starts a transaction, the other two wait for it
+      // and go together in the next
+      const few = writes.slice(0, 3).map(write);
+      expect(writer.transactions).toBe(1);
+      expect(await Promise.all(few)).toEqual(['committed', 'committed', 'committed']);
+      expect(begun).toBe(2);
+      // (the writes settle before their transaction's slot is free: a turn for that)
+      await new Promise((r) => setTimeout(r, 0));
+      expect(writer.transactions).toBe(0);
+      // one, then BACKLOG more: the backlog starts a transaction at once, beside the first
+      begun = 0;
+      const many = writes.slice(3).map(write);
+      expect(writer.transactions).toBe(2);
+      expect((await Promise.all(many)).every((r) => r === 'committed')).toBe(true);
+      expect(begun).toBe(2);
+      await writer.close();
+    } finally {
+      h.knex.off('query', onQuery);
+    }
+    expect(await mirrorDifferences(h, t)).toEqual([]);
   });
 });
