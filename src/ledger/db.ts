@@ -63,14 +63,14 @@ function guardStatements(conn: GuardedConnection, timeoutMs: number): void {
   };
 }
 
+type FormatArgs = Parameters<typeof format>;
+
 /**
  * mysql2's own formatting (`?` filled in, escaped on the client: see SESSION_SETUP), skipped when
  * there is nothing to fill in. mysql2 formats every query, with `[]` when knex passes no bindings,
  * and its formatter reads the whole text for placeholders: the mirror's statements carry their
  * literals already (sql-batch.ts) and are tens of kilobytes a batch.
  */
-type FormatArgs = Parameters<typeof format>;
-
 export function queryFormat(sql: string, values: FormatArgs[1], timezone?: FormatArgs[3]): string {
   if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
   return format(sql, values, false, timezone);

@@ -28,13 +28,12 @@ export interface LedgerWriterOptions {
   /**
    * Transactions in flight at once, the second only beside a backlog (see `pump`). With 2, one
    * batch is built and sent while the other is in MySQL, which uses both of a small machine's
-   * cores. Batches may then commit out of order,
-   * which every guarantee allows: ledger rows are unique per event and line and stock sums
-   * commute; snapshots and settings are guarded by their change sequence; each transaction
-   * holds its tenants' epoch rows shared, so a load waits for both; rows of stock_levels and
-   * reservations are locked in one key order (a deadlock, say with a configuration in both,
-   * is retried). Ledger ids are allocated at insert, so with 2 (as with two workers) a row
-   * with a higher id may become visible before one with a lower id. @default 2
+   * cores. Batches may then commit out of order, which every guarantee allows: ledger rows are
+   * unique per event and line and stock sums commute; snapshots and settings are guarded by their
+   * change sequence; each transaction holds its tenants' epoch rows shared, so a load waits for
+   * both; rows of stock_levels and reservations are locked in one key order (a deadlock, say with
+   * a configuration in both, is retried). Ledger ids are allocated at insert, so with 2 (as with
+   * two workers) a row with a higher id may become visible before one with a lower id. @default 2
    */
   concurrency?: number;
 }
@@ -60,7 +59,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Writes queued that start a transaction beside one in flight (see `pump`). At full speed a
- * transaction takes hundreds; at 1,000 events/s about three arrive while one commits.
+ * transaction takes hundreds; at 1,000 events/s a few arrive while one commits.
  */
 export const BACKLOG = 64;
 
