@@ -35,6 +35,7 @@ class Lines {
     const e = new Entrant(keys);
     for (const k of keys) {
       const t = this.tails.get(k);
+      // (t === e: a key named twice by the same entrant, which waits for no one on it)
       if (t !== undefined && t !== e) {
         (t.behind ??= []).push(e);
         e.ahead++;

@@ -334,10 +334,7 @@ export class Processor {
             session,
             'dead-letter',
             () => deadLetter(this.o.broker, msg, reason, trace),
-            {
-              ...ctx,
-              reason,
-            },
+            { ...ctx, reason },
             span,
           );
         }
