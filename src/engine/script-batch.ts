@@ -49,7 +49,9 @@ const MAX_BATCH_KEYS = 5000;
  * tenant's meta, read by the first event, and the events' de-duplication markers, read in one
  * MGET before the first event runs (an event whose marker an earlier event of the batch also has
  * reads its own, which that event may have set); and, between consecutive events of
- * reserveCart's fast path, the figures of the stock hashes they read and wrote (BATCH.stock).
+ * reserveCart's fast path, the figures of the stock hashes they read and wrote (BATCH.stock),
+ * whose writes of those figures and of the carts' expiries are made once, when the run ends
+ * (BATCH.flush): in a flash sale's batch, one HSET and one ZADD instead of one per event.
  *   KEYS   the keys of the batch's events, each once (the events of a tenant's window share its
  *          meta, outbox and most stock keys: a flash sale's batch names each of those once)
  *   ARGV   n, then per event: the index of its script in BATCHED, its keys (keyRefs: their places
@@ -91,12 +93,45 @@ for i = 1, n do
 end
 local marks = redis.call('MGET', unpack(markers))
 local batch = {}
+-- Writes of reserveCart's fast path held back while only it runs (a flash sale's batch is one
+-- long run): its stock hashes' \`reserved\`, each written once with the figure the run left
+-- in batch.stock, and the carts' expiries, one ZADD per expiry set with every cart in the order
+-- queued (a cart named twice keeps its last). flush makes them before any other script runs,
+-- before reserveCart takes its generic path, and when the batch ends however it ends: nothing
+-- reads them in between, and a script's writes are all made by the time the call returns. (A
+-- flush outside an event's pcall fails only on an expiry set of the wrong type: then the whole
+-- call fails, and each of its events, tried again, is found a duplicate or applied then.)
+local held, nheld, expiries, nexp = {}, 0, {}, 0
+function batch.deferStock(key)
+  if not held[key] then held[key] = true; nheld = nheld + 1; held[nheld] = key end
+end
+function batch.deferExpiry(key, score, member)
+  local z = expiries[key]
+  if not z then z = {}; expiries[key] = z; nexp = nexp + 1; expiries[nexp] = key end
+  z[#z + 1] = score
+  z[#z + 1] = member
+end
+function batch.flush()
+  local kept = batch.stock
+  batch.stock = nil
+  if nheld + nexp == 0 then return end
+  for k = 1, nheld do
+    local key = held[k]
+    redis.call('HSET', key, 'reserved', kept[key][2])
+  end
+  for k = 1, nexp do
+    local key = expiries[k]
+    redis.call('ZADD', key, unpack(expiries[key]))
+  end
+  held, nheld, expiries, nexp = {}, 0, {}, 0
+end
 local out, j = {}, 2
 for i = 1, n do
   local fn = RUN[tonumber(ARGV[j])]
   if first[markers[i]] == i then batch.marker = marks[i] else batch.marker = nil end
-  -- stock figures kept by reserveCart's fast path: only while no other script runs
-  if fn ~= KEEPS_STOCK then batch.stock = nil end
+  -- stock figures kept, and writes held back, by reserveCart's fast path: only while no other
+  -- script runs
+  if fn ~= KEEPS_STOCK then batch.flush() end
   local ok, r = pcall(fn, eventKeys[i], { ARGV[j + 2] }, batch)
   j = j + 3
   if not ok then
@@ -107,6 +142,7 @@ for i = 1, n do
   local c = r[1]
   if c ~= 1 and c ~= 0 and c ~= -3 then break end
 end
+batch.flush()
 return out
 `;
 }

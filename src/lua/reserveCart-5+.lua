@@ -121,8 +121,8 @@ if fast then
 end
 if not fast then
   -- the generic path (it reads the cart and the stock again, and writes stock the batch's
-  -- figures would not follow)
-  if BATCH then BATCH.stock = nil end
+  -- figures would not follow): the batch's held-back writes are made first
+  if BATCH then BATCH.flush() end
 --- @include "includes/stock"
 --- @include "includes/holds"
 --- @include "includes/route"
@@ -241,14 +241,17 @@ local j = string.find(p, SEP, 1, true)
 sku, loc = string.sub(p, 1, j - 1), string.sub(p, j + 1)
 -- stock: reserved, and the figures missing from the hash (writing all five would add them)
 reserved = reserved + q
-if sv[1] and sv[3] and sv[4] and sv[5] then
-  rcall('HSET', stockKey, 'reserved', reserved)
-else
+if not (sv[1] and sv[3] and sv[4] and sv[5]) then
   sv[1], sv[3], sv[4], sv[5] = onHand, tonumber(sv[3]) or 0, unavailable, tonumber(sv[5]) or 0
   rcall('HSET', stockKey, 'onHand', onHand, 'reserved', reserved, 'committed', sv[3],
     'unavailable', unavailable, 'incoming', sv[5])
+elseif BATCH then
+  -- written when the batch's run of fast-path reservations ends (BATCH.flush, script-batch.ts)
+  BATCH.deferStock(stockKey)
+else
+  rcall('HSET', stockKey, 'reserved', reserved)
 end
--- the figures as the hash has them now, for the batch's next fast-path event
+-- the figures as this event leaves the hash, for the batch's next fast-path event
 sv[2] = reserved
 if BATCH then
   local kept = BATCH.stock
@@ -292,7 +295,11 @@ else
   rcall('HSET', cartKey, mine, rtext(held, ht), 'st', 'open', 'exp', rtext(exp, et),
     'v', rtext(version, vt))
 end
-rcall('ZADD', KEYS[5], rtext(exp, et), a.cartId)
+if BATCH then
+  BATCH.deferExpiry(KEYS[5], rtext(exp, et), a.cartId) -- (as the stock's, above)
+else
+  rcall('ZADD', KEYS[5], rtext(exp, et), a.cartId)
+end
 -- the snapshot's lines, sorted by pair
 local lines
 if no == 0 then

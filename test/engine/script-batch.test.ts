@@ -186,6 +186,45 @@ describe('batched script calls', () => {
     expect(results).toEqual(['applied', 'applied', 'applied', 'applied', 'rejected']);
   });
 
+  it("write a run of reservations' stock figures and cart expiries once, before another script runs", async () => {
+    // one batch: reservations of two carts (their stock and expiry writes held back to the end
+    // of the run), an order (another script: it must find the stock as they left it), then two
+    // more reservations, whose writes are made when the batch ends
+    const { batched: b, alone: a } = await bothWays('deferred', async (tenant, engine) => {
+      const k = new TenantKeys(prefix, tenant);
+      await receive(engine, tenant, 11);
+      const before = { ...engine.batches };
+      const got = await Promise.all([
+        engine.apply(meta(tenant, 'a1', 'cart.added'), reserve('a', 2)),
+        engine.apply(meta(tenant, 'b1', 'cart.added'), reserve('b', 1)),
+        engine.apply(meta(tenant, 'a2', 'cart.added'), reserve('a', 1)),
+        engine.apply(meta(tenant, 'o1', 'order.placed'), {
+          op: 'placeOrder',
+          orderId: 'o1',
+          lines: [{ sku: 'sku-1', locationId: 'main', quantity: 3 }],
+        }),
+        engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 3)),
+        engine.apply(meta(tenant, 'b2', 'cart.added'), reserve('b', 1)),
+      ]);
+      if (engine === batched) {
+        expect(engine.batches.calls - before.calls).toBe(1);
+        expect(engine.batches.events - before.events).toBe(6);
+      }
+      return {
+        outcomes: got.map(shape),
+        figures: await readFigures(redis, k, 'sku-1', 'main'),
+        expiries: await redis.zrange(k.cartExpiries, 0, -1, 'WITHSCORES'),
+      };
+    });
+    expect(b).toEqual(a);
+    // 2 + 1 + 1 for the carts, 3 for the order, 3 + 1 for the carts again: all of the 11
+    expect(b.figures).toMatchObject({ onHand: 11, available: 0 });
+    const results = b.outcomes.map((o) => (o as { outcome?: { result: string } }).outcome?.result);
+    expect(results).toEqual(Array(6).fill('applied'));
+    const exp = String(NOW + TTL);
+    expect(b.expiries).toEqual(['a', exp, 'b', exp, 'c', exp]);
+  });
+
   it("read a stock hash's figures again after a reservation took the generic path", async () => {
     // a cart whose checkout started keeps its later expiry: its reservation takes the generic
     // path, which writes stock; the fast-path reservation after it must not take older figures

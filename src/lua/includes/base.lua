@@ -201,8 +201,10 @@ end
 -- before it runs them: BATCH.marker is this event's (false: none), or nil when an earlier event
 -- of the batch has the same marker, which may have set it: then it is read here.
 -- BATCH.stock (reserveCart's fast path only): stock key -> the HMGET reply of its figures as the
--- fast path read and wrote them. Valid while only that path writes stock in the batch: the
--- generic path drops it, and the batch drops it before any other script runs.
+-- fast path read and left them. Valid while only that path writes stock in the batch: the
+-- generic path drops it, and the batch drops it before any other script runs. While it is kept,
+-- the fast path holds back its writes of `reserved` and of the cart's expiry
+-- (BATCH.deferStock, BATCH.deferExpiry); BATCH.flush makes them and drops BATCH.stock.
 local function begin(stockBase)
   local meta = BATCH and BATCH.meta
   if not meta then
