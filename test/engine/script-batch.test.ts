@@ -80,6 +80,37 @@ const shape = (r: ApplyResult) =>
     ? { status: r.status, outcome: r.payload.outcome, movements: r.payload.movements }
     : { status: r.status };
 
+/**
+ * Applies the events on one tenant in the same turn: on the batching engine, one batch call
+ * carrying them all (checked). Returns each event's result as `shape` gives it.
+ */
+async function oneBatch(
+  engine: Engine,
+  tenant: string,
+  events: [id: string, type: string, command: Command][],
+) {
+  const before = { ...engine.batches };
+  const got = await Promise.all(
+    events.map(([id, type, c]) => engine.apply(meta(tenant, id, type), c)),
+  );
+  if (engine === batched) {
+    expect(engine.batches.calls - before.calls).toBe(1);
+    expect(engine.batches.events - before.events).toBe(events.length);
+  }
+  return got.map(shape);
+}
+
+/** An order of `quantity` units of sku-1 at main, placed without a cart. */
+const order = (orderId: string, quantity: number): Command => ({
+  op: 'placeOrder',
+  orderId,
+  lines: [{ sku: 'sku-1', locationId: 'main', quantity }],
+});
+
+/** The outcome's result of each of `shape`'s results. */
+const resultsOf = (outcomes: ReturnType<typeof shape>[]) =>
+  outcomes.map((o) => (o as { outcome?: { result: string } }).outcome?.result);
+
 describe('batched script calls', () => {
   it('apply a flash sale as the events alone would, in the order queued, in fewer calls', async () => {
     // 5 units for 12 carts of one each: the first five queued get them
@@ -157,24 +188,15 @@ describe('batched script calls', () => {
     const { batched: b, alone: a } = await bothWays('figures', async (tenant, engine) => {
       await receive(engine, tenant, 10);
       await engine.apply(meta(tenant, 'b', 'cart.added'), reserve('b', 3));
-      const before = { ...engine.batches };
-      const got = await Promise.all([
-        engine.apply(meta(tenant, 'a1', 'cart.added'), reserve('a', 2)),
-        engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 1)),
-        engine.apply(meta(tenant, 'o1', 'order.placed'), {
-          op: 'placeOrder',
-          orderId: 'o1',
-          lines: [{ sku: 'sku-1', locationId: 'main', quantity: 2 }],
-        }),
-        engine.apply(meta(tenant, 'd1', 'cart.added'), reserve('d', 2)),
-        engine.apply(meta(tenant, 'e1', 'cart.added'), reserve('e', 1)),
+      const outcomes = await oneBatch(engine, tenant, [
+        ['a1', 'cart.added', reserve('a', 2)],
+        ['c1', 'cart.added', reserve('c', 1)],
+        ['o1', 'order.placed', order('o1', 2)],
+        ['d1', 'cart.added', reserve('d', 2)],
+        ['e1', 'cart.added', reserve('e', 1)],
       ]);
-      if (engine === batched) {
-        expect(engine.batches.calls - before.calls).toBe(1);
-        expect(engine.batches.events - before.events).toBe(5);
-      }
       return {
-        outcomes: got.map(shape),
+        outcomes,
         figures: await readFigures(redis, new TenantKeys(prefix, tenant), 'sku-1', 'main'),
       };
     });
@@ -182,8 +204,7 @@ describe('batched script calls', () => {
     expect(b.figures).toEqual(a.figures);
     // 3 + 2 + 1 + 2 + 2 held of 10; the last refused
     expect(b.figures).toMatchObject({ onHand: 10, reserved: 10, available: 0 });
-    const results = b.outcomes.map((o) => (o as { outcome?: { result: string } }).outcome?.result);
-    expect(results).toEqual(['applied', 'applied', 'applied', 'applied', 'rejected']);
+    expect(resultsOf(b.outcomes)).toEqual(['applied', 'applied', 'applied', 'applied', 'rejected']);
   });
 
   it("write a run of reservations' stock figures and cart expiries once, before another script runs", async () => {
@@ -193,25 +214,16 @@ describe('batched script calls', () => {
     const { batched: b, alone: a } = await bothWays('deferred', async (tenant, engine) => {
       const k = new TenantKeys(prefix, tenant);
       await receive(engine, tenant, 11);
-      const before = { ...engine.batches };
-      const got = await Promise.all([
-        engine.apply(meta(tenant, 'a1', 'cart.added'), reserve('a', 2)),
-        engine.apply(meta(tenant, 'b1', 'cart.added'), reserve('b', 1)),
-        engine.apply(meta(tenant, 'a2', 'cart.added'), reserve('a', 1)),
-        engine.apply(meta(tenant, 'o1', 'order.placed'), {
-          op: 'placeOrder',
-          orderId: 'o1',
-          lines: [{ sku: 'sku-1', locationId: 'main', quantity: 3 }],
-        }),
-        engine.apply(meta(tenant, 'c1', 'cart.added'), reserve('c', 3)),
-        engine.apply(meta(tenant, 'b2', 'cart.added'), reserve('b', 1)),
+      const outcomes = await oneBatch(engine, tenant, [
+        ['a1', 'cart.added', reserve('a', 2)],
+        ['b1', 'cart.added', reserve('b', 1)],
+        ['a2', 'cart.added', reserve('a', 1)],
+        ['o1', 'order.placed', order('o1', 3)],
+        ['c1', 'cart.added', reserve('c', 3)],
+        ['b2', 'cart.added', reserve('b', 1)],
       ]);
-      if (engine === batched) {
-        expect(engine.batches.calls - before.calls).toBe(1);
-        expect(engine.batches.events - before.events).toBe(6);
-      }
       return {
-        outcomes: got.map(shape),
+        outcomes,
         figures: await readFigures(redis, k, 'sku-1', 'main'),
         expiries: await redis.zrange(k.cartExpiries, 0, -1, 'WITHSCORES'),
       };
@@ -219,8 +231,7 @@ describe('batched script calls', () => {
     expect(b).toEqual(a);
     // 2 + 1 + 1 for the carts, 3 for the order, 3 + 1 for the carts again: all of the 11
     expect(b.figures).toMatchObject({ onHand: 11, available: 0 });
-    const results = b.outcomes.map((o) => (o as { outcome?: { result: string } }).outcome?.result);
-    expect(results).toEqual(Array(6).fill('applied'));
+    expect(resultsOf(b.outcomes)).toEqual(Array(6).fill('applied'));
     const exp = String(NOW + TTL);
     expect(b.expiries).toEqual(['a', exp, 'b', exp, 'c', exp]);
   });
