@@ -6,34 +6,12 @@
  * (sections not run this time are kept from the previous file; so are the end-to-end targets, modes
  * and workloads not run, marked `carriedFrom`, see e2e/merge.ts).
  *
- * Flags (after `npm run bench --`):
- *   --only micro,mirror,e2e        sections to run (e2e = pipe,skeleton,worker,baseline; each
- *                                  may be named alone); default: all
- *   --events N                     events per end-to-end run (20000)
- *   --baseline-events N            events per baseline run: the first N of the same
- *                                  workload (events / 4: it is far slower)
- *   --workloads flash,mix          end-to-end workloads (both)
- *   --prefetch N                   prefetch of every consumer (1000, the worker's default)
- *   --baseline-pool N              the baseline's MySQL connections (16)
- *   --paced F                      also run the worker paced at F x its rate (0.5; 0: skip)
- *   --rate N                       and at a fixed N events/s, whatever it sustained (1000;
- *                                  0: skip). The verdicts: p99 < 250 ms at F, < 100 at N (mix)
- *   --paced-baseline               pace the baseline too (slow)
- *   --workers 1,2,3                also run the worker as 2 and 3 processes on one queue (the
- *                                  scaling rows; 1: none, the default)
- *   --cpu-prof DIR                 node --cpu-prof every end-to-end child into DIR
- *   --worker-tsx                   run the worker from source through tsx (default: compiled
- *                                  first into a temporary directory, run as `npm start` does)
- *   --tracing                      also run the worker with tracing on (OpenTelemetry, OTLP/HTTP
- *                                  to a sink in the bench that discards the spans), right after
- *                                  each untraced run, for the cost of tracing
+ * Flags: USAGE below, printed by `npm run bench -- --help`.
  *
  * Each scenario runs BENCH_ROUNDS rounds of BENCH_CALLS calls after BENCH_WARMUP calls, with
  * BENCH_IN_FLIGHT calls outstanding. Rounds of the scenarios interleave, so a burst of load from
- * elsewhere on the machine hits all of them alike; the table shows the median round.
- *
- * Settings (env): BENCH_CALLS (50000), BENCH_WARMUP (5000), BENCH_ROUNDS (3),
- * BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests.
+ * elsewhere on the machine hits all of them alike; the table shows the median round (settings:
+ * USAGE).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -63,6 +41,37 @@ const MIRROR_TARGET = 50_000;
 const CONNECTION_COUNTS = [1, 4];
 /** Above this much CPU used by other processes during a round (% of a core), say so. */
 const BUSY_WARNING = 20;
+
+const USAGE = `Usage: npm run bench -- [flags]
+
+The reserve script against a trivial EVALSHA, the ledger mirror, then the end-to-end benchmark;
+prints tables and writes test/bench/results/latest.json.
+
+Flags:
+  --only micro,mirror,e2e        sections to run (e2e = pipe,skeleton,worker,baseline; each
+                                 may be named alone); default: all
+  --events N                     events per end-to-end run (20000)
+  --baseline-events N            events per baseline run: the first N of the same
+                                 workload (events / 4: it is far slower)
+  --workloads flash,mix          end-to-end workloads (both)
+  --prefetch N                   prefetch of every consumer (1000, the worker's default)
+  --baseline-pool N              the baseline's MySQL connections (16)
+  --paced F                      also run the worker paced at F x its rate (0.5; 0: skip)
+  --rate N                       and at a fixed N events/s, whatever it sustained (1000;
+                                 0: skip). The verdicts: p99 < 250 ms at F, < 100 at N (mix)
+  --paced-baseline               pace the baseline too (slow)
+  --workers 1,2,3                also run the worker as 2 and 3 processes on one queue (the
+                                 scaling rows; 1: none, the default)
+  --cpu-prof DIR                 node --cpu-prof every end-to-end child into DIR
+  --worker-tsx                   run the worker from source through tsx (default: compiled
+                                 first into a temporary directory, run as \`npm start\` does)
+  --tracing                      also run the worker with tracing on (OpenTelemetry, OTLP/HTTP
+                                 to a sink in the bench that discards the spans), right after
+                                 each untraced run, for the cost of tracing
+
+Settings (env): BENCH_CALLS (50000), BENCH_WARMUP (5000), BENCH_ROUNDS (3),
+BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests.
+`;
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -104,7 +113,9 @@ function parseArgs(argv: string[]): Args {
     'workers',
     'tracing',
   ];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}`);
+  for (const k of flags.keys())
+    if (!known.includes(k))
+      throw new Error(`unknown flag --${k} (npm run bench -- --help lists them)`);
   const only = new Set((flags.get('only') ?? 'micro,mirror,e2e').split(',').filter(Boolean));
   if (only.has('e2e')) for (const t of E2E_TARGETS) only.add(t);
   for (const s of only) {
@@ -357,7 +368,12 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const args = parseArgs(argv);
   const out = join(HERE, 'results', 'latest.json');
   let previous: Record<string, unknown> = {};
   try {
