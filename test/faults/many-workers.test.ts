@@ -9,7 +9,11 @@
  * `cart.removed`, `cart.cleared` or `order.placed` applied before a `cart.added` that happened
  * earlier remembers what it could not find, and that addition is not held when it comes. So
  * every figure is the domain model's (in publishing order) right after the stream, and again
- * after a sweep (`cart.cleared` for every cart of the stream, as their TTL would do).
+ * after a sweep (`cart.cleared` for every cart of the stream, as their TTL would do), but one:
+ * a `cart.removed` with a quantity names no location, and when it overtakes an addition of its
+ * SKU at another location of the cart it releases units from the lines it finds, so the SKU's
+ * `reserved` may be split across locations otherwise than in order until the sweep (its total
+ * is the in-order one; docs/events.md, Ordering).
  */
 import { afterAll, expect, it } from 'vitest';
 import { report, size, World, type ScenarioResult } from './support/harness.js';
@@ -42,6 +46,36 @@ function sweep(stream: Message[]): Message[] {
       data: { cartId: key.slice(tenant.length + 1) },
     }),
   );
+}
+
+/**
+ * The tenant\x1fSKUs whose `reserved` may be split across locations otherwise than in order: a
+ * cart of the stream added the SKU at several locations and a `cart.removed` of it has a quantity.
+ */
+function splitMayDiffer(stream: Message[]): Set<string> {
+  const added = new Map<string, Set<string>>();
+  const partial = new Set<string>();
+  for (const m of stream) {
+    if (m.poison) continue;
+    const e = JSON.parse(m.body.toString()) as {
+      tenant: string;
+      type: string;
+      data: { cartId?: string; sku?: string; locationId?: string; quantity?: number };
+    };
+    const key = `${e.tenant}\x1f${e.data.cartId}\x1f${e.data.sku}`;
+    if (e.type === 'cart.added') {
+      const locs = added.get(key) ?? new Set<string>();
+      added.set(key, locs.add(String(e.data.locationId)));
+    }
+    if (e.type === 'cart.removed' && e.data.quantity !== undefined) partial.add(key);
+  }
+  const out = new Set<string>();
+  for (const key of partial) {
+    if ((added.get(key)?.size ?? 0) < 2) continue;
+    const [tenant, , sku] = key.split('\x1f');
+    out.add(`${tenant}\x1f${sku}`);
+  }
+  return out;
 }
 
 it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-order figures (seed ${SEED})`, async () => {
@@ -86,8 +120,23 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
   }
 
   expect(excess, 'cart holds left by a removal or an order that overtook an addition').toBe(0);
-  for (const [tenant, figures] of await levels(w))
-    expect(figures, `${tenant}: every figure = the model`).toEqual(oracle.figures(tenant));
+  // every figure as in order, but the split of `reserved` across locations of the SKUs where a
+  // partial removal may have overtaken an addition (its total per SKU is checked above)
+  const mayDiffer = splitMayDiffer(stream);
+  let splitDiffered = 0;
+  for (const [tenant, figures] of await levels(w)) {
+    const want = oracle.figures(tenant);
+    const loose = (all: typeof figures) =>
+      Object.fromEntries(
+        Object.entries(all).map(([pair, f]) => {
+          const sku = pair.slice(0, pair.lastIndexOf('@'));
+          return [pair, mayDiffer.has(`${tenant}\x1f${sku}`) ? { ...f, reserved: 0 } : f];
+        }),
+      );
+    expect(loose(figures), `${tenant}: every figure = the model`).toEqual(loose(want));
+    for (const [pair, f] of Object.entries(figures))
+      if (f.reserved !== want[pair]?.reserved) splitDiffered++;
+  }
 
   // what MySQL wrote per event (the stream and its set-up): for sizing
   const count = async (table: string) =>
@@ -111,7 +160,7 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
     doubled: 0,
     oversold: 0,
     drainSeconds: total,
-    note: `${oracle.poison.size} poison; drained ${drainSeconds.toFixed(1)} s after the workers started; cart holds left by a removal or order that overtook an addition: ${excess} units of ${skusAffected} SKUs (before the sweep of ${swept.length} carts); MySQL: ${rowsPerEvent.toFixed(2)} rows inserted per event (${ledgerRows} ledger rows, ${eventRows} events); seed ${SEED}`,
+    note: `${oracle.poison.size} poison; drained ${drainSeconds.toFixed(1)} s after the workers started; cart holds left by a removal or order that overtook an addition: ${excess} units of ${skusAffected} SKUs (before the sweep of ${swept.length} carts); locations whose reserved differed from the in-order split: ${splitDiffered} (of ${mayDiffer.size} SKUs where a partial removal may overtake an addition at another location); MySQL: ${rowsPerEvent.toFixed(2)} rows inserted per event (${ledgerRows} ledger rows, ${eventRows} events); seed ${SEED}`,
   };
   try {
     for (const x of workers) expect(x.unexpectedExits).toBe(0);
