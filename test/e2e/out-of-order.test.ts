@@ -346,6 +346,23 @@ describe("a cart's events put in order by their time (as several workers may app
     expect(await hold(t, 'cart', 'c')).toMatchObject({ state: 'open' });
   });
 
+  it('cart.removed with a quantity overtaking an addition at another location: the total as in order, not the split', async () => {
+    const t = x.tenant();
+    await x.run(
+      x.ev(t, 'stock.received', { sku: 'A', quantity: 10, locationId: D }),
+      x.ev(t, 'stock.received', { sku: 'A', quantity: 10, locationId: 'north' }),
+    );
+    const addNorth = x.ev(t, 'cart.added', { cartId: 'c', ...line('A', 3, 'north') }, at(1));
+    const addDefault = x.ev(t, 'cart.added', { cartId: 'c', ...line('A', 2) }, at(2));
+    const remove = x.ev(t, 'cart.removed', { cartId: 'c', sku: 'A', quantity: 1 }, at(3));
+    await x.run(addNorth, remove, addDefault);
+    // in order the removal takes its unit from `default`, the first location in byte order
+    // (default 1, north 3); having found only `north`, it took it there (docs/events.md, Ordering)
+    expect(await x.level(t, 'A', D)).toEqual(fig(10, 2));
+    expect(await x.level(t, 'A', 'north')).toEqual(fig(10, 2));
+    expect(await x.outcome(addDefault)).toMatchObject({ result: 'applied' });
+  });
+
   it('order.placed before the additions of its cart: the order holds its lines, the cart nothing', async () => {
     const t = await stocked({ A: 10 });
     const add = x.ev(t, 'cart.added', { cartId: 'c', sku: 'A', quantity: 2 }, at(1));
