@@ -70,7 +70,9 @@ Flags:
                                  each untraced run, for the cost of tracing
 
 Settings (env): BENCH_CALLS (50000), BENCH_WARMUP (5000), BENCH_ROUNDS (3),
-BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests.
+BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests;
+BENCH_WORKER_CGROUP: a cgroup directory (e.g. /sys/fs/cgroup/memory/w768, its
+memory.limit_in_bytes set; root) the worker runs in, as under a container's memory limit.
 `;
 
 function envInt(name: string, fallback: number): number {

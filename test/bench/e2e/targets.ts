@@ -149,7 +149,16 @@ function spawnChild(kind: TargetKind, env: Record<string, string>, o: TargetOpti
     kind === 'worker' && o.workerMain
       ? [...prof, o.workerMain]
       : [...prof, '--import', 'tsx', join(ROOT, CHILD_FILES[kind])];
-  const child = spawn(process.execPath, args, {
+  // BENCH_WORKER_CGROUP: a cgroup (v1 memory) directory the worker process runs in, as under a
+  // container's memory limit; V8 sizes its heap for that limit (the shell joins it, then execs)
+  const cgroup = kind === 'worker' ? process.env.BENCH_WORKER_CGROUP : undefined;
+  const [command, argv] = cgroup
+    ? [
+        '/bin/sh',
+        ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, process.execPath, ...args],
+      ]
+    : [process.execPath, args];
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
