@@ -83,6 +83,19 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * The cgroup BENCH_WORKER_CGROUP puts the end-to-end worker in (e2e/targets.ts) and its memory
+ * limit, to print and record beside the figures it changes; undefined without one.
+ */
+function workerCgroup(): { cgroup: string; memoryLimitMiB: number } | undefined {
+  const cgroup = process.env.BENCH_WORKER_CGROUP;
+  if (!cgroup) return undefined;
+  if (!existsSync(join(cgroup, 'cgroup.procs')))
+    throw new Error(`BENCH_WORKER_CGROUP=${cgroup}: not a cgroup directory (no cgroup.procs)`);
+  const bytes = Number(readFileSync(join(cgroup, 'memory.limit_in_bytes'), 'utf8').trim());
+  return { cgroup, memoryLimitMiB: Math.round(bytes / 2 ** 20) };
+}
+
 const E2E_TARGETS: TargetKind[] = ['pipe', 'skeleton', 'worker', 'baseline'];
 
 interface Args {
@@ -376,6 +389,8 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(argv);
+  // checked before anything runs, not when the end-to-end part starts minutes later
+  const cgroup = workerCgroup();
   const out = join(HERE, 'results', 'latest.json');
   let previous: Record<string, unknown> = {};
   try {
@@ -454,14 +469,21 @@ async function main(): Promise<void> {
   if (args.e2e.targets.length > 0) {
     console.log(
       `\nend to end: ${args.e2e.targets.join(', ')} on ${args.e2e.workloads.join(', ')}; ` +
-        `load average ${machine.loadAverageAtStart.join(' ')}`,
+        `load average ${machine.loadAverageAtStart.join(' ')}` +
+        (cgroup
+          ? `; the worker in ${cgroup.cgroup} (memory limit ${fmt(cgroup.memoryLimitMiB)} MiB)`
+          : ''),
     );
     const e2e = await benchE2e(args.e2e);
     console.log(`\n${e2eTable(e2e)}\n\n${e2eLegend(e2e)}`);
     // targets and workloads not run this time are kept from the last run (marked carriedFrom)
     fresh.e2e = mergeE2e(previous.e2e, {
       ...stamp(),
-      machine: { ...machine, loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
+      machine: {
+        ...machine,
+        loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))),
+        ...(cgroup ? { workerCgroup: cgroup } : {}),
+      },
       ...e2e,
     });
   }
