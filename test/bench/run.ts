@@ -72,7 +72,8 @@ Flags:
 Settings (env): BENCH_CALLS (50000), BENCH_WARMUP (5000), BENCH_ROUNDS (3),
 BENCH_IN_FLIGHT (256), BENCH_MIRROR_ROWS (100000), REDIS_URL / MYSQL_URL as for the tests;
 BENCH_WORKER_CGROUP: a cgroup directory (e.g. /sys/fs/cgroup/memory/w768, its
-memory.limit_in_bytes set; root) the worker runs in, as under a container's memory limit.
+memory.limit_in_bytes, or memory.max on cgroup v2, set; root) the worker runs in, as under a
+container's memory limit.
 `;
 
 function envInt(name: string, fallback: number): number {
@@ -92,7 +93,15 @@ function workerCgroup(): { cgroup: string; memoryLimitMiB: number } | undefined 
   if (!cgroup) return undefined;
   if (!existsSync(join(cgroup, 'cgroup.procs')))
     throw new Error(`BENCH_WORKER_CGROUP=${cgroup}: not a cgroup directory (no cgroup.procs)`);
-  const bytes = Number(readFileSync(join(cgroup, 'memory.limit_in_bytes'), 'utf8').trim());
+  // cgroup v1's memory controller names the limit memory.limit_in_bytes, v2 memory.max
+  const file = ['memory.limit_in_bytes', 'memory.max']
+    .map((f) => join(cgroup, f))
+    .find((f) => existsSync(f));
+  const bytes = file ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  if (!Number.isFinite(bytes))
+    throw new Error(
+      `BENCH_WORKER_CGROUP=${cgroup}: no memory limit set (memory.limit_in_bytes or memory.max)`,
+    );
   return { cgroup, memoryLimitMiB: Math.round(bytes / 2 ** 20) };
 }
 
