@@ -98,7 +98,8 @@ function workerCgroup(): { cgroup: string; memoryLimitMiB: number } | undefined 
     .map((f) => join(cgroup, f))
     .find((f) => existsSync(f));
   const bytes = file ? Number(readFileSync(file, 'utf8').trim()) : NaN;
-  if (!Number.isFinite(bytes))
+  // (v1 writes an unset limit as a number near 2^63, v2 as `max`)
+  if (!Number.isFinite(bytes) || bytes >= 2 ** 62)
     throw new Error(
       `BENCH_WORKER_CGROUP=${cgroup}: no memory limit set (memory.limit_in_bytes or memory.max)`,
     );
