@@ -401,6 +401,7 @@ async function main(): Promise<void> {
   const args = parseArgs(argv);
   // checked before anything runs, not when the end-to-end part starts minutes later
   const cgroup = workerCgroup();
+  if (cgroup) args.e2e.workerCgroup = cgroup.cgroup;
   const out = join(HERE, 'results', 'latest.json');
   let previous: Record<string, unknown> = {};
   try {

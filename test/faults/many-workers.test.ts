@@ -30,12 +30,24 @@ afterAll(async () => {
   await world?.close();
 });
 
+interface StreamEvent {
+  tenant: string;
+  type: string;
+  data: { cartId?: unknown; sku?: string; locationId?: string; quantity?: number };
+}
+
+/** The valid events of the stream, parsed. */
+function* events(stream: Message[]): Generator<StreamEvent> {
+  for (const m of stream) if (!m.poison) yield JSON.parse(m.body.toString()) as StreamEvent;
+}
+
+/** The SKU of a figures key (`sku@location`). */
+const skuOf = (pair: string) => pair.slice(0, pair.lastIndexOf('@'));
+
 /** A `cart.cleared` for every cart the stream names. */
 function sweep(stream: Message[]): Message[] {
   const carts = new Map<string, string>();
-  for (const m of stream) {
-    if (m.poison) continue;
-    const e = JSON.parse(m.body.toString()) as { tenant: string; data: { cartId?: unknown } };
+  for (const e of events(stream)) {
     if (typeof e.data?.cartId === 'string') carts.set(`${e.tenant}\x1f${e.data.cartId}`, e.tenant);
   }
   return [...carts].map(([key, tenant], i) =>
@@ -55,13 +67,7 @@ function sweep(stream: Message[]): Message[] {
 function splitMayDiffer(stream: Message[]): Set<string> {
   const added = new Map<string, Set<string>>();
   const partial = new Set<string>();
-  for (const m of stream) {
-    if (m.poison) continue;
-    const e = JSON.parse(m.body.toString()) as {
-      tenant: string;
-      type: string;
-      data: { cartId?: string; sku?: string; locationId?: string; quantity?: number };
-    };
+  for (const e of events(stream)) {
     const key = `${e.tenant}\x1f${e.data.cartId}\x1f${e.data.sku}`;
     if (e.type === 'cart.added') {
       const locs = added.get(key) ?? new Set<string>();
@@ -103,7 +109,7 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
     const bySku = (all: typeof figures) => {
       const out = new Map<string, number>();
       for (const [pair, f] of Object.entries(all)) {
-        const sku = pair.slice(0, pair.lastIndexOf('@'));
+        const sku = skuOf(pair);
         out.set(sku, (out.get(sku) ?? 0) + f.reserved);
       }
       return out;
@@ -128,10 +134,10 @@ it(`${WORKERS} workers on one queue, a ${EVENTS}-event mixed stream: the in-orde
     const want = oracle.figures(tenant);
     const loose = (all: typeof figures) =>
       Object.fromEntries(
-        Object.entries(all).map(([pair, f]) => {
-          const sku = pair.slice(0, pair.lastIndexOf('@'));
-          return [pair, mayDiffer.has(`${tenant}\x1f${sku}`) ? { ...f, reserved: 0 } : f];
-        }),
+        Object.entries(all).map(([pair, f]) => [
+          pair,
+          mayDiffer.has(`${tenant}\x1f${skuOf(pair)}`) ? { ...f, reserved: 0 } : f,
+        ]),
       );
     expect(loose(figures), `${tenant}: every figure = the model`).toEqual(loose(want));
     for (const [pair, f] of Object.entries(figures))

@@ -173,7 +173,7 @@ export interface WorkloadResult {
 }
 
 export interface E2eResult {
-  settings: Omit<E2eOptions, 'cpuProfDir'> & { queueType: 'quorum' };
+  settings: Omit<E2eOptions, 'cpuProfDir' | 'workerCgroup'> & { queueType: 'quorum' };
   workloads: WorkloadResult[];
   targets: { name: string; target: string; value: number | null; met: boolean | null }[];
 }
@@ -481,6 +481,8 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   }
   const settings = { ...o };
   delete settings.cpuProfDir;
+  // recorded with its memory limit under machine.workerCgroup (run.ts)
+  delete settings.workerCgroup;
   return {
     settings: { ...settings, queueType: 'quorum' },
     workloads: results,

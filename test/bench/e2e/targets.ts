@@ -41,6 +41,11 @@ export interface TargetOptions {
   workerMain?: string;
   /** write a V8 CPU profile of the child here (node --cpu-prof) */
   cpuProfDir?: string;
+  /**
+   * a cgroup directory with a memory limit to run the worker in, as under a container's limit
+   * (BENCH_WORKER_CGROUP, checked by run.ts): V8 sizes its heap for that limit
+   */
+  workerCgroup?: string;
   /** worker processes on the one queue (the worker target only) @default 1 */
   workers?: number;
   /** more environment for the children (the worker's OTEL_* when traced) */
@@ -149,9 +154,8 @@ function spawnChild(kind: TargetKind, env: Record<string, string>, o: TargetOpti
     kind === 'worker' && o.workerMain
       ? [...prof, o.workerMain]
       : [...prof, '--import', 'tsx', join(ROOT, CHILD_FILES[kind])];
-  // BENCH_WORKER_CGROUP: a cgroup (v1 memory) directory the worker process runs in, as under a
-  // container's memory limit; V8 sizes its heap for that limit (the shell joins it, then execs)
-  const cgroup = kind === 'worker' ? process.env.BENCH_WORKER_CGROUP : undefined;
+  // the worker in o.workerCgroup: the shell joins the cgroup, then execs node (same pid)
+  const cgroup = kind === 'worker' ? o.workerCgroup : undefined;
   const [command, argv] = cgroup
     ? [
         '/bin/sh',
